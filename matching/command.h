@@ -1,0 +1,141 @@
+// Command: one request to the engine. A trivially copyable value, so it can travel through
+// the MPSC ring by copy.
+//
+// Every command carries `ref` (the caller's correlation id, echoed in every event the command
+// causes) and `now` (milliseconds; the engine has no clock). Callers should feed commands with
+// non-decreasing `now`. The body is a std::variant of one struct per command kind.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <type_traits>
+#include <variant>
+
+#include "matching/types.h"
+
+namespace proofbook::matching {
+
+struct CreateAccount {
+  AccountId account = 0;  // caller-chosen, >= 1 (0 is the treasury)
+  Role role = Role::kSequencer;
+};
+
+struct Deposit {
+  AccountId account = 0;
+  Amount amount = 0;
+};
+
+struct Withdraw {
+  AccountId account = 0;
+  Amount amount = 0;
+};
+
+struct Stake {
+  AccountId account = 0;  // a prover
+  Amount amount = 0;
+};
+
+struct Unstake {
+  AccountId account = 0;
+  Amount amount = 0;
+};
+
+struct CreateMarket {
+  MarketId market = 0;  // caller-chosen index < kMaxMarkets
+  MarketParams params;
+};
+
+// VRF seam: for Selection::kVrf the server computes ECVRF over (market epoch seed, order key)
+// with the market's key and passes the 32-byte output here; the engine never computes or
+// checks a VRF. Without it (has_vrf_output == false) a vrf order is rejected vrf_unavailable.
+using VrfOutput = std::array<uint8_t, 32>;
+
+struct PlaceOrder {
+  AccountId account = 0;  // the sequencer
+  MarketId market = 0;
+  Amount max_price = 0;  // per proof; escrow = max_price * redundancy
+  Timestamp deadline = 0;
+  Priority priority = Priority::kPrice;
+  int32_t min_reputation = 0;
+  int32_t redundancy = 1;  // k distinct provers
+  Selection selection = Selection::kBest;
+  AccountId direct_prover = 0;  // kDirect only
+  int64_t exclusive_ms = 0;     // kDirect only, > 0: window [now, now + exclusive_ms]
+  bool has_vrf_output = false;  // kVrf only
+  VrfOutput vrf_output{};
+};
+
+struct CancelOrder {
+  AccountId account = 0;  // must own the order
+  OrderId order = 0;
+};
+
+struct PlaceOffer {
+  AccountId account = 0;  // the prover
+  MarketId market = 0;
+  Amount price = 0;
+  int64_t est_ms = 0;
+  int32_t capacity = 1;    // jobs at once
+  Timestamp expires_at = 0;  // 0: never; else valid while now <= expires_at
+};
+
+struct CancelOffer {
+  AccountId account = 0;
+  OfferId offer = 0;
+};
+
+struct ProofDelivered {
+  AccountId account = 0;  // must be the assignment's prover
+  AssignmentId assignment = 0;
+  int64_t proof_bytes = 0;
+};
+
+// From the verifier pool (trusted): the delivered proof of `assignment` checked out or not.
+struct ProofVerified {
+  AssignmentId assignment = 0;
+};
+
+struct ProofRejected {
+  AssignmentId assignment = 0;
+};
+
+// Advances time: processes every due time, offer expiry, exclusivity end and order deadline
+// that `now` has passed.
+struct Tick {};
+
+using CommandBody =
+    std::variant<CreateAccount, Deposit, Withdraw, Stake, Unstake, CreateMarket, PlaceOrder,
+                 CancelOrder, PlaceOffer, CancelOffer, ProofDelivered, ProofVerified,
+                 ProofRejected, Tick>;
+
+// Stable numbering of command kinds (the variant index), echoed in events.
+enum class CommandKind : uint8_t {
+  kCreateAccount,
+  kDeposit,
+  kWithdraw,
+  kStake,
+  kUnstake,
+  kCreateMarket,
+  kPlaceOrder,
+  kCancelOrder,
+  kPlaceOffer,
+  kCancelOffer,
+  kProofDelivered,
+  kProofVerified,
+  kProofRejected,
+  kTick,
+};
+
+struct Command {
+  uint64_t ref = 0;   // caller's correlation id
+  Timestamp now = 0;  // ms
+  CommandBody body;
+
+  CommandKind kind() const { return static_cast<CommandKind>(body.index()); }
+};
+
+static_assert(std::is_trivially_copyable_v<Command>, "Command travels through rings by copy");
+
+std::string_view CommandKindName(CommandKind kind);
+
+}  // namespace proofbook::matching

@@ -1,0 +1,194 @@
+// Engine: the proof market's matching engine. Holds every account balance, market, order book,
+// open order, offer and assignment, and the deadline timers; applies one Command at a time and
+// reports what happened as Events.
+//
+// Thread rules: not thread-safe. One thread (the engine thread) owns an Engine and calls
+// everything on it; the rings (spsc_ring.h, mpsc_ring.h) carry commands in and events out.
+// Determinism: no clocks, no randomness, no I/O. The same sequence of commands (with their
+// `now`) gives the same events, byte for byte; a restored engine continues identically.
+//
+// Invariants, true after every Apply (CheckConsistency() verifies them, O(size)):
+//  - sum of available + escrowed + staked over all accounts (treasury included)
+//    == deposits - withdrawals (EngineIds::external_net); no balance is negative;
+//  - a sequencer's escrowed == sum of escrow_left over its orders;
+//  - an offer's capacity_left == capacity - its live assignments >= 0;
+//  - no prover appears twice among one order's assignments;
+//  - an open order: needed + live + verified == redundancy; a closed one keeps exactly
+//    max_price per live assignment in escrow.
+//
+// Steady state does not allocate: records live in pools, ids map through FlatIdMap, events go
+// to a reused buffer. Capacity grows (and allocates) only past the previous high-water mark.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "matching/command.h"
+#include "matching/event.h"
+#include "matching/flat_id_map.h"
+#include "matching/object_pool.h"
+#include "matching/order_book.h"
+#include "matching/records.h"
+#include "matching/state.h"
+#include "matching/status.h"
+#include "matching/timer_queue.h"
+#include "matching/types.h"
+
+namespace proofbook::matching {
+
+struct EngineOptions {
+  // Initial pool sizes; they grow on demand. Sizing them for the expected working set keeps
+  // even the first commands allocation-free.
+  size_t accounts = 1024;
+  size_t orders = 4096;
+  size_t offers = 16384;
+  size_t assignments = 16384;
+  size_t events = 256;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Applies one command. The returned span points into an internal buffer, valid until the
+  // next call to Apply (or any restore call).
+  std::span<const Event> Apply(const Command& command);
+
+  // ---- Recovery -------------------------------------------------------------------------
+  // Rebuild from persisted state into a freshly constructed Engine, producing no events:
+  // RestoreAccount / RestoreMarket (any order), then RestoreOrder, RestoreOffer,
+  // RestoreAssignment (each in increasing id order; an assignment after its order), then
+  // SetIds, then FinishRestore(), which rebuilds the books, derived counters and timers and
+  // returns CheckConsistency(). Until FinishRestore() returns ok, do not Apply.
+  // RestoreAccount with id 0 replaces the treasury's balances.
+  Status RestoreAccount(const AccountState& account);
+  Status RestoreMarket(const MarketState& market);
+  Status RestoreOrder(const OrderState& order);
+  Status RestoreOffer(const OfferState& offer);
+  Status RestoreAssignment(const AssignmentState& assignment);
+  Status SetIds(const EngineIds& ids);
+  Status FinishRestore();
+  // All of the above from one snapshot.
+  Status Restore(const Snapshot& snapshot);
+
+  // Verifies the invariants listed above. O(size of the engine).
+  Status CheckConsistency() const;
+
+  // ---- Read API -------------------------------------------------------------------------
+  std::optional<AccountState> GetAccount(AccountId id) const;
+  std::optional<MarketState> GetMarket(MarketId id) const;
+  std::optional<OrderState> GetOrder(OrderId id) const;
+  std::vector<AssignmentState> GetOrderAssignments(OrderId id) const;  // id order
+  std::optional<OfferState> GetOffer(OfferId id) const;
+  std::optional<AssignmentState> GetAssignment(AssignmentId id) const;
+  // Open assignments (kAssigned | kDelivered) of a prover, e.g. to resend on reconnect.
+  std::vector<AssignmentState> GetLiveAssignments(AccountId prover) const;
+  std::optional<MarketBook> GetBook(MarketId id) const;
+  EngineIds GetIds() const;
+  Snapshot GetSnapshot() const;  // everything, sorted by id; allocates
+
+ private:
+  // Command handlers.
+  void DoCreateAccount(const CreateAccount& c);
+  void DoDeposit(const Deposit& c);
+  void DoWithdraw(const Withdraw& c);
+  void DoStake(const Stake& c);
+  void DoUnstake(const Unstake& c);
+  void DoCreateMarket(const CreateMarket& c);
+  void DoPlaceOrder(const PlaceOrder& c);
+  void DoCancelOrder(const CancelOrder& c);
+  void DoPlaceOffer(const PlaceOffer& c);
+  void DoCancelOffer(const CancelOffer& c);
+  void DoProofDelivered(const ProofDelivered& c);
+  void DoProofVerified(const ProofVerified& c);
+  void DoProofRejected(const ProofRejected& c);
+  void DoTick();
+
+  // Event emission.
+  Event& Emit(EventKind kind);
+  // Accepted / Rejected carry the ids in subject_ (set by the handler as it learns them).
+  void Accept();
+  void Reject(Reason reason, std::string_view field);
+  Amount& Balance(uint32_t account, Bucket bucket);
+  void Transfer(uint32_t from, Bucket from_bucket, uint32_t to, Bucket to_bucket, Amount amount,
+                TransferReason reason, OrderId order = 0, AssignmentId assignment = 0);
+
+  // Matching.
+  bool OfferEligibleForOrder(const OrderRecord& order, const OfferRecord& offer) const;
+  uint32_t FindBestOffer(uint32_t order);
+  // Fills as many of the order's wanted slots as it can; returns how many.
+  int32_t MatchOrder(uint32_t order, EventKind kind);
+  int32_t MatchOrderVrf(uint32_t order, EventKind kind);
+  // A resting (or freed) offer takes the best resting orders it is eligible for.
+  void OfferTakesOrders(uint32_t offer);
+  uint32_t Assign(uint32_t order, uint32_t offer, Amount price, EventKind kind);
+  void AddResting(uint32_t order);
+  void RemoveResting(uint32_t order);
+
+  // Lifecycle.
+  void FailAssignment(uint32_t assignment, Reason reason);
+  void SettleAssignment(uint32_t assignment);
+  void RewardUncle(uint32_t assignment);
+  void FreeCapacity(OfferId offer_id);
+  void Slash(uint32_t assignment, Reason reason);
+  void ChangeReputation(uint32_t account, int32_t delta);
+  void PullOffersBelowStake(uint32_t account, Reason reason);
+  void RemoveOffer(uint32_t offer);
+  void ExpireOrder(uint32_t order);
+  void SettleEscrow(uint32_t order);
+  void MaybeForgetOrder(uint32_t order);
+  void ProcessTimer(const Timer& timer);
+
+  // Lookups; kNil when absent.
+  uint32_t AccountHandle(AccountId id) const { return account_ids_.Find(id); }
+  const MarketRecord* Market(MarketId id) const;
+  OrderBook& Book(MarketId id) { return *books_[id]; }
+  Amount LockedStake(uint32_t account) const;
+  int32_t Reputation(uint32_t account) const { return accounts_[account].reputation; }
+
+  OrderState ToState(const OrderRecord& o) const;
+  OfferState ToState(const OfferRecord& o) const;
+  AssignmentState ToState(const AssignmentRecord& a) const;
+  AccountState ToState(const AccountRecord& a) const;
+
+  // Owned by the engine thread.
+  ObjectPool<AccountRecord> accounts_;
+  ObjectPool<OrderRecord> orders_;
+  ObjectPool<OfferRecord> offers_;
+  ObjectPool<AssignmentRecord> assignments_;
+  FlatIdMap account_ids_;
+  FlatIdMap order_ids_;
+  FlatIdMap offer_ids_;
+  FlatIdMap assignment_ids_;
+  std::vector<MarketRecord> markets_;                // by MarketId
+  std::vector<std::unique_ptr<OrderBook>> books_;    // by MarketId
+  TimerQueue timers_;
+  uint32_t treasury_ = kNil;
+  OrderId next_order_ = 1;
+  OfferId next_offer_ = 1;
+  AssignmentId next_assignment_ = 1;
+  Amount external_net_ = 0;  // deposits - withdrawals
+
+  // Per-command context.
+  std::vector<Event> events_;  // reused; Apply's result
+  uint64_t ref_ = 0;
+  Timestamp now_ = 0;
+  CommandKind command_ = CommandKind::kTick;
+  Event subject_;  // ids the current command is about
+
+  // Restore: last id restored per kind, so out-of-order input is refused.
+  OrderId restored_order_ = 0;
+  OfferId restored_offer_ = 0;
+  AssignmentId restored_assignment_ = 0;
+
+  // Scratch for vrf selection, reused.
+  std::vector<uint32_t> candidates_;
+  std::vector<int64_t> weights_;
+};
+
+}  // namespace proofbook::matching

@@ -1,0 +1,90 @@
+// Pure arithmetic of the market rules, shared by the engine and the reference model in tests.
+//
+// Only formulas live here (no state), so both implementations agree on rounding by
+// construction while each keeps its own bookkeeping. Stateless; callable from any thread.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "matching/types.h"
+
+namespace proofbook::matching {
+
+// floor(amount * bps / 10000) without overflowing int64, for 0 <= amount, 0 <= bps <= 10000.
+constexpr Amount BpsOf(Amount amount, int64_t bps) {
+  return (amount / kBps) * bps + (amount % kBps) * bps / kBps;
+}
+
+// Finishing faster than the market's MIN_PROVER_TIME earns no ranking advantage.
+constexpr int64_t EffectiveMs(int64_t est_ms, int64_t min_prover_time_ms) {
+  return std::max(est_ms, min_prover_time_ms);
+}
+
+// min(deadline, now + effective_ms * (10000 + grace_bps) / 10000). Limits keep it in range:
+// effective_ms <= kMaxDurationMs, grace_bps <= kMaxGraceBps.
+constexpr Timestamp DueAt(Timestamp now, int64_t effective_ms, int32_t grace_bps,
+                          Timestamp deadline) {
+  return std::min(deadline, now + effective_ms * (kBps + grace_bps) / kBps);
+}
+
+constexpr int32_t ClampReputation(int64_t reputation) {
+  return static_cast<int32_t>(std::clamp<int64_t>(reputation, kMinReputation, kMaxReputation));
+}
+
+// SplitMix64 finaliser: a fixed, public bijection used to stretch one VRF output into as many
+// 64-bit words as an order needs. Anyone can recompute it.
+constexpr uint64_t Mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Word number `draw` of a VRF output: Mix64(first 8 bytes big-endian + draw).
+inline uint64_t VrfWord(const std::array<uint8_t, 32>& output, uint32_t draw) {
+  uint64_t seed = 0;
+  for (int i = 0; i < 8; ++i) seed = (seed << 8) | output[i];
+  return Mix64(seed + draw);
+}
+
+// Stake-weighted pick: index i with probability weights[i] / sum (word mod sum; the modulo
+// bias is below 2^-30 for any realistic total). Weights must be > 0 and sum in int64.
+inline size_t WeightedPick(uint64_t word, std::span<const int64_t> weights) {
+  uint64_t total = 0;
+  for (int64_t w : weights) total += static_cast<uint64_t>(w);
+  uint64_t r = word % total;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    uint64_t w = static_cast<uint64_t>(weights[i]);
+    if (r < w) return i;
+    r -= w;
+  }
+  return weights.size() - 1;  // unreachable
+}
+
+// A candidate's VRF weight: its prover's stake, at least 1 so a market with min_stake 0 still
+// has a well-defined draw.
+constexpr int64_t VrfWeight(Amount stake) { return std::max<Amount>(stake, 1); }
+
+}  // namespace proofbook::matching
+
+namespace proofbook::matching {
+
+// The first MarketParams field out of range, or "" when all are valid.
+constexpr std::string_view InvalidMarketParamField(const MarketParams& p) {
+  if (p.min_stake < 0) return "min_stake";
+  if (p.slash_bps < 0 || p.slash_bps > kBps) return "slash_bps";
+  if (p.compensation_bps < 0 || p.compensation_bps > kBps) return "compensation_bps";
+  if (p.fee_bps < 0 || p.fee_bps > kBps) return "fee_bps";
+  if (p.min_prover_time_ms < 0 || p.min_prover_time_ms > kMaxDurationMs) {
+    return "min_prover_time_ms";
+  }
+  if (p.grace_bps < 0 || p.grace_bps > kMaxGraceBps) return "grace_bps";
+  if (p.uncle_reward_bps < 0 || p.uncle_reward_bps > kBps) return "uncle_reward_bps";
+  if (p.max_proof_bytes <= 0) return "max_proof_bytes";
+  return "";
+}
+
+}  // namespace proofbook::matching

@@ -1,0 +1,121 @@
+// Engine state records as seen from outside: what the read API returns and what the restore
+// API accepts (the same structs, so snapshot -> restore is a straight copy).
+//
+// Derived values (an order's live-assignment count, which orders rest, timers) are not part of
+// the state: Engine::FinishRestore() recomputes them. Plain values; no thread rules.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "matching/command.h"
+#include "matching/types.h"
+
+namespace proofbook::matching {
+
+struct AccountState {
+  AccountId id = 0;
+  Role role = Role::kSequencer;
+  Amount available = 0;
+  Amount escrowed = 0;
+  Amount staked = 0;
+  int32_t reputation = kInitialReputation;
+  bool operator==(const AccountState&) const = default;
+};
+
+struct MarketState {
+  MarketId id = 0;
+  MarketParams params;
+  bool operator==(const MarketState&) const = default;
+};
+
+struct OrderState {
+  OrderId id = 0;
+  AccountId account = 0;
+  MarketId market = 0;
+  Amount max_price = 0;
+  Timestamp deadline = 0;
+  Timestamp placed_at = 0;
+  Priority priority = Priority::kPrice;
+  int32_t min_reputation = 0;
+  int32_t redundancy = 1;
+  Selection selection = Selection::kBest;
+  AccountId direct_prover = 0;
+  Timestamp exclusive_until = 0;  // kDirect: exclusive while now <= exclusive_until
+  bool exclusive_ended = false;   // kExclusiveEnded was emitted
+  bool has_vrf_output = false;
+  VrfOutput vrf_output{};
+  uint32_t vrf_draws = 0;  // VRF words consumed so far (see README "VRF seam")
+  OrderStatus status = OrderStatus::kOpen;
+  int32_t verified = 0;    // proofs verified and paid in full
+  Amount escrow_left = 0;  // still escrowed for this order
+  // Read-only (ignored by RestoreOrder): slots still wanted = redundancy - verified - live
+  // assignments while open, else 0.
+  int32_t needed = 0;
+  bool operator==(const OrderState&) const = default;
+};
+
+struct OfferState {
+  OfferId id = 0;
+  AccountId prover = 0;
+  MarketId market = 0;
+  Amount price = 0;
+  int64_t est_ms = 0;
+  int32_t capacity = 1;
+  int32_t capacity_left = 1;  // capacity - live assignments made from this offer
+  Timestamp expires_at = 0;
+  bool operator==(const OfferState&) const = default;
+};
+
+struct AssignmentState {
+  AssignmentId id = 0;
+  OrderId order = 0;
+  OfferId offer = 0;  // may no longer exist (cancelled / expired offer)
+  AccountId prover = 0;
+  MarketId market = 0;
+  Amount price = 0;
+  Timestamp assigned_at = 0;
+  Timestamp due_at = 0;
+  AssignmentStatus status = AssignmentStatus::kAssigned;
+  bool operator==(const AssignmentState&) const = default;
+};
+
+// Counters that are not attached to any record.
+struct EngineIds {
+  OrderId next_order = 1;
+  OfferId next_offer = 1;
+  AssignmentId next_assignment = 1;
+  Amount external_net = 0;  // deposits - withdrawals, == sum of all balances
+  bool operator==(const EngineIds&) const = default;
+};
+
+// Everything the engine holds, each list sorted by id. Orders: every order still in memory
+// (open, or closed with an assignment not yet terminal); assignments: every assignment of
+// those orders, terminal ones included ("no prover twice on one order" needs them).
+struct Snapshot {
+  std::vector<AccountState> accounts;
+  std::vector<MarketState> markets;
+  std::vector<OrderState> orders;
+  std::vector<OfferState> offers;
+  std::vector<AssignmentState> assignments;
+  EngineIds ids;
+  bool operator==(const Snapshot&) const = default;
+};
+
+// A market's book aggregated by price level, for GET /v1/markets/{id}/book.
+struct OfferLevelView {
+  Amount price = 0;
+  int32_t offers = 0;
+  int64_t capacity_left = 0;
+};
+struct OrderLevelView {
+  Amount max_price = 0;
+  int32_t orders = 0;
+  int64_t slots = 0;  // proofs still wanted
+};
+struct MarketBook {
+  std::vector<OfferLevelView> asks;  // price ascending
+  std::vector<OrderLevelView> bids;  // max_price descending
+};
+
+}  // namespace proofbook::matching
