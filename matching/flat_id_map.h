@@ -6,6 +6,7 @@
 // Not thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -78,14 +79,17 @@ class FlatIdMap {
     while (c < n) c *= 2;
     return c;
   }
+  // Fibonacci hashing: the top bits of key * 2^64/phi spread sequential ids evenly.
   size_t Slot(int64_t key) const {
     uint64_t x = static_cast<uint64_t>(key) * 0x9e3779b97f4a7c15ULL;
-    return static_cast<size_t>(x >> 32) & mask_;
+    return static_cast<size_t>(x >> shift_);
   }
   void Rehash(size_t capacity) {
     std::vector<Entry> old = std::move(slots_);
     slots_.assign(capacity, Entry{});
     mask_ = capacity - 1;
+    shift_ = 64;
+    for (size_t c = capacity; c > 1; c >>= 1) --shift_;
     size_ = 0;
     for (const Entry& e : old) {
       if (e.key != kEmpty) Insert(e.key, e.value);
@@ -94,6 +98,7 @@ class FlatIdMap {
 
   std::vector<Entry> slots_;
   size_t mask_ = 0;
+  int shift_ = 64;  // 64 - log2(capacity)
   size_t size_ = 0;
 };
 
