@@ -75,7 +75,7 @@ struct PlaceOffer {
   MarketId market = 0;
   Amount price = 0;
   int64_t est_ms = 0;
-  int32_t capacity = 1;    // jobs at once
+  int32_t capacity = 1;      // jobs at once
   Timestamp expires_at = 0;  // 0: never; else valid while now <= expires_at
 };
 
@@ -103,10 +103,9 @@ struct ProofRejected {
 // that `now` has passed.
 struct Tick {};
 
-using CommandBody =
-    std::variant<CreateAccount, Deposit, Withdraw, Stake, Unstake, CreateMarket, PlaceOrder,
-                 CancelOrder, PlaceOffer, CancelOffer, ProofDelivered, ProofVerified,
-                 ProofRejected, Tick>;
+using CommandBody = std::variant<CreateAccount, Deposit, Withdraw, Stake, Unstake, CreateMarket,
+                                 PlaceOrder, CancelOrder, PlaceOffer, CancelOffer, ProofDelivered,
+                                 ProofVerified, ProofRejected, Tick>;
 
 // Stable numbering of command kinds (the variant index), echoed in events.
 enum class CommandKind : uint8_t {

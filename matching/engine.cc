@@ -59,20 +59,34 @@ std::span<const Event> Engine::Apply(const Command& command) {
   std::visit(
       [this](const auto& body) {
         using T = std::decay_t<decltype(body)>;
-        if constexpr (std::is_same_v<T, CreateAccount>) DoCreateAccount(body);
-        else if constexpr (std::is_same_v<T, Deposit>) DoDeposit(body);
-        else if constexpr (std::is_same_v<T, Withdraw>) DoWithdraw(body);
-        else if constexpr (std::is_same_v<T, Stake>) DoStake(body);
-        else if constexpr (std::is_same_v<T, Unstake>) DoUnstake(body);
-        else if constexpr (std::is_same_v<T, CreateMarket>) DoCreateMarket(body);
-        else if constexpr (std::is_same_v<T, PlaceOrder>) DoPlaceOrder(body);
-        else if constexpr (std::is_same_v<T, CancelOrder>) DoCancelOrder(body);
-        else if constexpr (std::is_same_v<T, PlaceOffer>) DoPlaceOffer(body);
-        else if constexpr (std::is_same_v<T, CancelOffer>) DoCancelOffer(body);
-        else if constexpr (std::is_same_v<T, ProofDelivered>) DoProofDelivered(body);
-        else if constexpr (std::is_same_v<T, ProofVerified>) DoProofVerified(body);
-        else if constexpr (std::is_same_v<T, ProofRejected>) DoProofRejected(body);
-        else DoTick();
+        if constexpr (std::is_same_v<T, CreateAccount>)
+          DoCreateAccount(body);
+        else if constexpr (std::is_same_v<T, Deposit>)
+          DoDeposit(body);
+        else if constexpr (std::is_same_v<T, Withdraw>)
+          DoWithdraw(body);
+        else if constexpr (std::is_same_v<T, Stake>)
+          DoStake(body);
+        else if constexpr (std::is_same_v<T, Unstake>)
+          DoUnstake(body);
+        else if constexpr (std::is_same_v<T, CreateMarket>)
+          DoCreateMarket(body);
+        else if constexpr (std::is_same_v<T, PlaceOrder>)
+          DoPlaceOrder(body);
+        else if constexpr (std::is_same_v<T, CancelOrder>)
+          DoCancelOrder(body);
+        else if constexpr (std::is_same_v<T, PlaceOffer>)
+          DoPlaceOffer(body);
+        else if constexpr (std::is_same_v<T, CancelOffer>)
+          DoCancelOffer(body);
+        else if constexpr (std::is_same_v<T, ProofDelivered>)
+          DoProofDelivered(body);
+        else if constexpr (std::is_same_v<T, ProofVerified>)
+          DoProofVerified(body);
+        else if constexpr (std::is_same_v<T, ProofRejected>)
+          DoProofRejected(body);
+        else
+          DoTick();
       },
       command.body);
   return events_;
@@ -107,10 +121,14 @@ void Engine::Reject(Reason reason, std::string_view field) {
 Amount& Engine::Balance(uint32_t account, Bucket bucket) {
   AccountRecord& a = accounts_[account];
   switch (bucket) {
-    case Bucket::kAvailable: return a.available;
-    case Bucket::kEscrowed: return a.escrowed;
-    case Bucket::kStaked: return a.staked;
-    case Bucket::kExternal: break;
+    case Bucket::kAvailable:
+      return a.available;
+    case Bucket::kEscrowed:
+      return a.escrowed;
+    case Bucket::kStaked:
+      return a.staked;
+    case Bucket::kExternal:
+      break;
   }
   return external_net_;  // unreachable: callers handle kExternal
 }
@@ -476,11 +494,10 @@ uint32_t Engine::FindBestOffer(uint32_t order) {
         continue;
       }
       const OfferRecord& b = offers_[best];
-      bool better = o.priority == Priority::kPrice
-                        ? std::tie(f.price, f.effective_ms, f.id) <
-                              std::tie(b.price, b.effective_ms, b.id)
-                        : std::tie(f.effective_ms, f.price, f.id) <
-                              std::tie(b.effective_ms, b.price, b.id);
+      bool better =
+          o.priority == Priority::kPrice
+              ? std::tie(f.price, f.effective_ms, f.id) < std::tie(b.price, b.effective_ms, b.id)
+              : std::tie(f.effective_ms, f.price, f.id) < std::tie(b.effective_ms, b.price, b.id);
       if (better) best = h;
     }
     return best;
@@ -956,8 +973,8 @@ OfferState Engine::ToState(const OfferRecord& f) const {
 }
 
 AssignmentState Engine::ToState(const AssignmentRecord& a) const {
-  return {a.id, a.order_id, a.offer, a.prover, a.market, a.price, a.assigned_at, a.due_at,
-          a.status};
+  return {a.id,    a.order_id,    a.offer,  a.prover, a.market,
+          a.price, a.assigned_at, a.due_at, a.status};
 }
 
 std::optional<AccountState> Engine::GetAccount(AccountId id) const {
@@ -982,8 +999,7 @@ std::vector<AssignmentState> Engine::GetOrderAssignments(OrderId id) const {
   std::vector<AssignmentState> out;
   uint32_t oh = order_ids_.Find(id);
   if (oh == kNil) return out;
-  for (uint32_t h = orders_[oh].assignments.head; h != kNil;
-       h = assignments_[h].order_link.next) {
+  for (uint32_t h = orders_[oh].assignments.head; h != kNil; h = assignments_[h].order_link.next) {
     out.push_back(ToState(assignments_[h]));
   }
   return out;
@@ -1273,8 +1289,8 @@ Status Engine::CheckConsistency() const {
     total += a.available + a.escrowed + a.staked;
   }
   if (total != external_net_) {
-    return Inconsistent("ledger: balances " + std::to_string(total) + " != deposits - withdrawals " +
-                        std::to_string(external_net_));
+    return Inconsistent("ledger: balances " + std::to_string(total) +
+                        " != deposits - withdrawals " + std::to_string(external_net_));
   }
   std::vector<int32_t> live_by_offer(offers_.slots(), 0);
   for (uint32_t oh = 0; oh < orders_.slots(); ++oh) {

@@ -165,8 +165,8 @@ class Engine {
   FlatIdMap order_ids_;
   FlatIdMap offer_ids_;
   FlatIdMap assignment_ids_;
-  std::vector<MarketRecord> markets_;                // by MarketId
-  std::vector<std::unique_ptr<OrderBook>> books_;    // by MarketId
+  std::vector<MarketRecord> markets_;              // by MarketId
+  std::vector<std::unique_ptr<OrderBook>> books_;  // by MarketId
   TimerQueue timers_;
   uint32_t treasury_ = kNil;
   OrderId next_order_ = 1;

@@ -107,9 +107,9 @@ const Workload& RealisticWorkload() {
       }
     };
     for (const Command& c : wl->setup) observe(engine.Apply(c));
-    std::uniform_int_distribution<int> pct(0, 99), seq(0, kSequencers - 1),
-        prover(0, kProvers - 1), market(0, kMarkets - 1), price(50, 150), est(50, 1000),
-        max_price(100, 200), horizon(5'000, 20'000);
+    std::uniform_int_distribution<int> pct(0, 99), seq(0, kSequencers - 1), prover(0, kProvers - 1),
+        market(0, kMarkets - 1), price(50, 150), est(50, 1000), max_price(100, 200),
+        horizon(5'000, 20'000);
     Timestamp now = 1;
     uint64_t ref = 1'000'000;
     wl->stream.reserve(kStreamLength);
@@ -141,8 +141,12 @@ const Workload& RealisticWorkload() {
           }
         }
       } else if (r < 86) {
-        body = PlaceOffer{2'000'000 + prover(rng), static_cast<MarketId>(market(rng)),
-                          price(rng), est(rng), 8, 0};
+        body = PlaceOffer{2'000'000 + prover(rng),
+                          static_cast<MarketId>(market(rng)),
+                          price(rng),
+                          est(rng),
+                          8,
+                          0};
       } else if (r < 92) {
         if (!offers.empty()) {
           size_t i = std::uniform_int_distribution<size_t>(0, offers.size() - 1)(rng);
@@ -190,8 +194,7 @@ void BM_RealisticMix(benchmark::State& state) {
   }
   double commands = static_cast<double>(state.iterations()) * w.stream.size();
   state.SetItemsProcessed(static_cast<int64_t>(commands));
-  state.counters["allocs_per_cmd_steady"] =
-      static_cast<double>(steady_allocs) / (commands / 2);
+  state.counters["allocs_per_cmd_steady"] = static_cast<double>(steady_allocs) / (commands / 2);
   state.counters["events_per_cmd"] = static_cast<double>(events) / commands;
 }
 BENCHMARK(BM_RealisticMix)->Unit(benchmark::kMillisecond)->Iterations(3);

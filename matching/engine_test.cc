@@ -67,8 +67,7 @@ class EngineTest : public ::testing::Test {
     ASSERT_FALSE(ev.empty());
     EXPECT_EQ(ev[0].kind, EventKind::kAccepted) << EventToString(ev[0]);
   }
-  static void ExpectRejected(const std::vector<Event>& ev, Reason reason,
-                             std::string_view field) {
+  static void ExpectRejected(const std::vector<Event>& ev, Reason reason, std::string_view field) {
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].kind, EventKind::kRejected);
     EXPECT_EQ(ReasonName(ev[0].reason), ReasonName(reason));
@@ -151,8 +150,7 @@ TEST_F(EngineTest, RejectionsCarryStableReasonAndField) {
   ExpectAccepted(Do(CreateAccount{kSeq, Role::kSequencer}));
   ExpectRejected(Do(CreateAccount{kSeq, Role::kProver}), Reason::kAlreadyExists, "account");
   ExpectRejected(Do(Stake{kSeq, 5}), Reason::kWrongRole, "account");
-  ExpectRejected(Do(CreateMarket{kM, MarketParams{}}), Reason::kInvalidArgument,
-                 "max_proof_bytes");
+  ExpectRejected(Do(CreateMarket{kM, MarketParams{}}), Reason::kInvalidArgument, "max_proof_bytes");
   Event e = last_[0];
   Status st = RejectionStatus(e);
   EXPECT_EQ(st.wire_code(), "invalid_argument");
@@ -266,7 +264,7 @@ TEST_F(EngineTest, TimePriorityRanksByEffectiveTimeThenPrice) {
 }
 
 TEST_F(EngineTest, FasterThanMinProverTimeEarnsNoRankingAdvantage) {
-  SetUpMarket();  // min_prover_time_ms = 100
+  SetUpMarket();         // min_prover_time_ms = 100
   Offer(kP1, 120, 10);   // effective 100
   Offer(kP2, 110, 100);  // effective 100, cheaper
   PlaceOrder o = OrderSpec(150);
@@ -394,7 +392,7 @@ TEST_F(EngineTest, MissedDueTimeSlashesStakeAndCompensatesSequencer) {
   EXPECT_EQ(Account(kP1).staked, 9'000);
   EXPECT_EQ(Account(kP1).reputation, kInitialReputation - kReputationLossOnSlash);
   EXPECT_EQ(Account(kSeq).available, seq_before + 500 + 150);  // compensation + refund
-  EXPECT_EQ(engine_.GetOffer(offer)->capacity_left, 1);       // capacity freed
+  EXPECT_EQ(engine_.GetOffer(offer)->capacity_left, 1);        // capacity freed
 }
 
 TEST_F(EngineTest, MissReassignsOrderToNextEligibleOffer) {
@@ -718,7 +716,7 @@ TEST_F(EngineTest, VrfOrderPicksStakeWeightedAndPublishesCandidates) {
   auto ev = Do(o);
   auto cand = Of(ev, EventKind::kVrfCandidate);
   ASSERT_EQ(cand.size(), 3u);
-  EXPECT_EQ(cand[0].account, kP1);  // rank order
+  EXPECT_EQ(cand[0].account, kP1);   // rank order
   EXPECT_EQ(cand[0].value, 10'000);  // stake weight
   auto a = Of(ev, EventKind::kAssigned);
   ASSERT_EQ(a.size(), 1u);

@@ -6,48 +6,84 @@ namespace proofbook::matching {
 
 std::string_view CommandKindName(CommandKind kind) {
   switch (kind) {
-    case CommandKind::kCreateAccount: return "create_account";
-    case CommandKind::kDeposit: return "deposit";
-    case CommandKind::kWithdraw: return "withdraw";
-    case CommandKind::kStake: return "stake";
-    case CommandKind::kUnstake: return "unstake";
-    case CommandKind::kCreateMarket: return "create_market";
-    case CommandKind::kPlaceOrder: return "place_order";
-    case CommandKind::kCancelOrder: return "cancel_order";
-    case CommandKind::kPlaceOffer: return "place_offer";
-    case CommandKind::kCancelOffer: return "cancel_offer";
-    case CommandKind::kProofDelivered: return "proof_delivered";
-    case CommandKind::kProofVerified: return "proof_verified";
-    case CommandKind::kProofRejected: return "proof_rejected";
-    case CommandKind::kTick: return "tick";
+    case CommandKind::kCreateAccount:
+      return "create_account";
+    case CommandKind::kDeposit:
+      return "deposit";
+    case CommandKind::kWithdraw:
+      return "withdraw";
+    case CommandKind::kStake:
+      return "stake";
+    case CommandKind::kUnstake:
+      return "unstake";
+    case CommandKind::kCreateMarket:
+      return "create_market";
+    case CommandKind::kPlaceOrder:
+      return "place_order";
+    case CommandKind::kCancelOrder:
+      return "cancel_order";
+    case CommandKind::kPlaceOffer:
+      return "place_offer";
+    case CommandKind::kCancelOffer:
+      return "cancel_offer";
+    case CommandKind::kProofDelivered:
+      return "proof_delivered";
+    case CommandKind::kProofVerified:
+      return "proof_verified";
+    case CommandKind::kProofRejected:
+      return "proof_rejected";
+    case CommandKind::kTick:
+      return "tick";
   }
   return "unknown";
 }
 
 std::string_view EventKindName(EventKind kind) {
   switch (kind) {
-    case EventKind::kAccepted: return "accepted";
-    case EventKind::kRejected: return "rejected";
-    case EventKind::kTransfer: return "transfer";
-    case EventKind::kVrfCandidate: return "vrf_candidate";
-    case EventKind::kAssigned: return "assigned";
-    case EventKind::kReassigned: return "reassigned";
-    case EventKind::kOrderRested: return "order_rested";
-    case EventKind::kOfferRested: return "offer_rested";
-    case EventKind::kProofDelivered: return "proof_delivered";
-    case EventKind::kSettled: return "settled";
-    case EventKind::kUncleRewarded: return "uncle_rewarded";
-    case EventKind::kProofRejected: return "proof_rejected";
-    case EventKind::kSlashed: return "slashed";
-    case EventKind::kReputationChanged: return "reputation_changed";
-    case EventKind::kJailed: return "jailed";
-    case EventKind::kOfferCancelled: return "offer_cancelled";
-    case EventKind::kOfferExpired: return "offer_expired";
-    case EventKind::kOrderCompleted: return "order_completed";
-    case EventKind::kOrderExpired: return "order_expired";
-    case EventKind::kOrderCancelled: return "order_cancelled";
-    case EventKind::kExclusiveEnded: return "exclusive_ended";
-    case EventKind::kAssignmentLapsed: return "assignment_lapsed";
+    case EventKind::kAccepted:
+      return "accepted";
+    case EventKind::kRejected:
+      return "rejected";
+    case EventKind::kTransfer:
+      return "transfer";
+    case EventKind::kVrfCandidate:
+      return "vrf_candidate";
+    case EventKind::kAssigned:
+      return "assigned";
+    case EventKind::kReassigned:
+      return "reassigned";
+    case EventKind::kOrderRested:
+      return "order_rested";
+    case EventKind::kOfferRested:
+      return "offer_rested";
+    case EventKind::kProofDelivered:
+      return "proof_delivered";
+    case EventKind::kSettled:
+      return "settled";
+    case EventKind::kUncleRewarded:
+      return "uncle_rewarded";
+    case EventKind::kProofRejected:
+      return "proof_rejected";
+    case EventKind::kSlashed:
+      return "slashed";
+    case EventKind::kReputationChanged:
+      return "reputation_changed";
+    case EventKind::kJailed:
+      return "jailed";
+    case EventKind::kOfferCancelled:
+      return "offer_cancelled";
+    case EventKind::kOfferExpired:
+      return "offer_expired";
+    case EventKind::kOrderCompleted:
+      return "order_completed";
+    case EventKind::kOrderExpired:
+      return "order_expired";
+    case EventKind::kOrderCancelled:
+      return "order_cancelled";
+    case EventKind::kExclusiveEnded:
+      return "exclusive_ended";
+    case EventKind::kAssignmentLapsed:
+      return "assignment_lapsed";
   }
   return "unknown";
 }

@@ -79,8 +79,8 @@ struct Event {
   EventKind kind = EventKind::kAccepted;
   CommandKind command = CommandKind::kTick;  // the command that caused it
   Reason reason = Reason::kNone;
-  Bucket from_bucket = Bucket::kExternal;  // kTransfer
-  Bucket to_bucket = Bucket::kExternal;    // kTransfer
+  Bucket from_bucket = Bucket::kExternal;                     // kTransfer
+  Bucket to_bucket = Bucket::kExternal;                       // kTransfer
   TransferReason transfer_reason = TransferReason::kDeposit;  // kTransfer
   MarketId market = 0;
   uint64_t ref = 0;

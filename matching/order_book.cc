@@ -15,8 +15,9 @@ OrderBook::OrderBook(ObjectPool<OfferRecord>* offers, ObjectPool<OrderRecord>* o
 
 void OrderBook::InsertOffer(uint32_t offer, int32_t reputation) {
   OfferRecord& o = (*offers_)[offer];
-  auto pit = std::lower_bound(by_price_.begin(), by_price_.end(), 0,
-                              [&](uint32_t lh, int) { return PriceLess(lh, o.price, o.effective_ms); });
+  auto pit = std::lower_bound(by_price_.begin(), by_price_.end(), 0, [&](uint32_t lh, int) {
+    return PriceLess(lh, o.price, o.effective_ms);
+  });
   uint32_t lh;
   if (pit != by_price_.end() && levels_[*pit].price == o.price &&
       levels_[*pit].effective_ms == o.effective_ms) {
@@ -26,8 +27,9 @@ void OrderBook::InsertOffer(uint32_t offer, int32_t reputation) {
     levels_[lh].price = o.price;
     levels_[lh].effective_ms = o.effective_ms;
     by_price_.insert(pit, lh);
-    auto tit = std::lower_bound(by_time_.begin(), by_time_.end(), 0,
-                                [&](uint32_t x, int) { return TimeLess(x, o.price, o.effective_ms); });
+    auto tit = std::lower_bound(by_time_.begin(), by_time_.end(), 0, [&](uint32_t x, int) {
+      return TimeLess(x, o.price, o.effective_ms);
+    });
     by_time_.insert(tit, lh);
   }
   Level& l = levels_[lh];
@@ -84,17 +86,15 @@ void OrderBook::RaiseReputationBound(uint32_t offer, int32_t reputation) {
 
 void OrderBook::InsertOrder(uint32_t order) {
   const OrderRecord& o = (*orders_)[order];
-  auto it = std::lower_bound(resting_.begin(), resting_.end(), 0, [&](uint32_t x, int) {
-    return OrderBefore((*orders_)[x], o);
-  });
+  auto it = std::lower_bound(resting_.begin(), resting_.end(), 0,
+                             [&](uint32_t x, int) { return OrderBefore((*orders_)[x], o); });
   resting_.insert(it, order);
 }
 
 void OrderBook::RemoveOrder(uint32_t order) {
   const OrderRecord& o = (*orders_)[order];
-  auto it = std::lower_bound(resting_.begin(), resting_.end(), 0, [&](uint32_t x, int) {
-    return OrderBefore((*orders_)[x], o);
-  });
+  auto it = std::lower_bound(resting_.begin(), resting_.end(), 0,
+                             [&](uint32_t x, int) { return OrderBefore((*orders_)[x], o); });
   assert(it != resting_.end() && *it == order);
   resting_.erase(it);
 }

@@ -162,8 +162,8 @@ uint32_t OrderBook::BestOffer(Priority priority, Amount max_price, int64_t max_e
 }
 
 template <typename RepOf, typename Eligible, typename Visit>
-bool OrderBook::VisitLevel(Level& level, int32_t min_reputation, RepOf& rep_of,
-                           Eligible& eligible, Visit& visit) {
+bool OrderBook::VisitLevel(Level& level, int32_t min_reputation, RepOf& rep_of, Eligible& eligible,
+                           Visit& visit) {
   scratch_.clear();
   for (uint32_t h = level.offers.head; h != kNil; h = (*offers_)[h].level_link.next) {
     const OfferRecord& o = (*offers_)[h];

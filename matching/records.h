@@ -18,8 +18,8 @@ struct AccountRecord {
   Amount escrowed = 0;
   Amount staked = 0;
   int32_t reputation = kInitialReputation;
-  ListHead offers;              // OfferRecord::account_link, in id order
-  ListHead live_assignments;    // AssignmentRecord::account_link: kAssigned | kDelivered
+  ListHead offers;            // OfferRecord::account_link, in id order
+  ListHead live_assignments;  // AssignmentRecord::account_link: kAssigned | kDelivered
 };
 
 struct MarketRecord {

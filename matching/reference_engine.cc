@@ -278,8 +278,8 @@ void ReferenceEngine::Slash(AssignmentId id, Reason reason) {
   e.amount = amount;
   e.reason = reason;
   AccountId seq = orders_.at(a.order).sequencer;
-  Move(a.prover, Bucket::kStaked, seq, Bucket::kAvailable, comp,
-       TransferReason::kSlashCompensation, a.order, id);
+  Move(a.prover, Bucket::kStaked, seq, Bucket::kAvailable, comp, TransferReason::kSlashCompensation,
+       a.order, id);
   Move(a.prover, Bucket::kStaked, kTreasuryAccountId, Bucket::kAvailable, amount - comp,
        TransferReason::kSlashTreasury, a.order, id);
 }
@@ -693,8 +693,7 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
           e.market = d.market;
           e.value = late ? 1 : 0;
           ForgetDone();
-        } else if constexpr (std::is_same_v<T, ProofVerified> ||
-                             std::is_same_v<T, ProofRejected>) {
+        } else if constexpr (std::is_same_v<T, ProofVerified> || std::is_same_v<T, ProofRejected>) {
           subject_.assignment = c.assignment;
           auto it = assignments_.find(c.assignment);
           if (it == assignments_.end()) return Reject(Reason::kNotFound, "assignment");

@@ -17,36 +17,49 @@ namespace proofbook {
 
 enum class StatusCode {
   kOk,
-  kInvalidArgument,     // 400: the request itself is malformed
-  kUnauthenticated,     // 401
-  kForbidden,           // 403
-  kNotFound,            // 404
-  kMethodNotAllowed,    // 405
-  kConflict,            // 409: a state clash, e.g. cancelling an assigned order
-  kPayloadTooLarge,     // 413
-  kUnprocessable,       // 422: a business rule refused it; the reason is in `reason`
-  kRateLimited,         // 429
-  kInternal,            // 500
-  kUnavailable,         // 503: database down, not ready
-  kOverloaded,          // 503: a ring or journal is full; retry later
+  kInvalidArgument,   // 400: the request itself is malformed
+  kUnauthenticated,   // 401
+  kForbidden,         // 403
+  kNotFound,          // 404
+  kMethodNotAllowed,  // 405
+  kConflict,          // 409: a state clash, e.g. cancelling an assigned order
+  kPayloadTooLarge,   // 413
+  kUnprocessable,     // 422: a business rule refused it; the reason is in `reason`
+  kRateLimited,       // 429
+  kInternal,          // 500
+  kUnavailable,       // 503: database down, not ready
+  kOverloaded,        // 503: a ring or journal is full; retry later
 };
 
 // The stable wire name of a code ("invalid_argument", ...).
 constexpr std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kUnauthenticated: return "unauthenticated";
-    case StatusCode::kForbidden: return "forbidden";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kMethodNotAllowed: return "method_not_allowed";
-    case StatusCode::kConflict: return "conflict";
-    case StatusCode::kPayloadTooLarge: return "payload_too_large";
-    case StatusCode::kUnprocessable: return "unprocessable";
-    case StatusCode::kRateLimited: return "rate_limited";
-    case StatusCode::kInternal: return "internal";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kOverloaded: return "overloaded";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kForbidden:
+      return "forbidden";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kMethodNotAllowed:
+      return "method_not_allowed";
+    case StatusCode::kConflict:
+      return "conflict";
+    case StatusCode::kPayloadTooLarge:
+      return "payload_too_large";
+    case StatusCode::kUnprocessable:
+      return "unprocessable";
+    case StatusCode::kRateLimited:
+      return "rate_limited";
+    case StatusCode::kInternal:
+      return "internal";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kOverloaded:
+      return "overloaded";
   }
   return "internal";
 }
@@ -92,7 +105,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}        // NOLINT: implicit
   Result(Status status) : v_(std::in_place_index<1>, std::move(status)) {  // NOLINT: implicit
     assert(!std::get<1>(v_).ok() && "Result needs a value or a failed Status");
   }

@@ -31,12 +31,12 @@ inline constexpr AccountId kTreasuryAccountId = 0;
 inline constexpr int32_t kBps = 10000;  // 100% in basis points
 
 // Limits, named where set. They keep every product below in int64 range.
-inline constexpr MarketId kMaxMarkets = 1 << 16;         // markets are a dense vector
-inline constexpr int32_t kMaxRedundancy = 16;            // k distinct provers per order
-inline constexpr int32_t kMaxCapacity = 1 << 16;         // jobs at once per offer
+inline constexpr MarketId kMaxMarkets = 1 << 16;                    // markets are a dense vector
+inline constexpr int32_t kMaxRedundancy = 16;                       // k distinct provers per order
+inline constexpr int32_t kMaxCapacity = 1 << 16;                    // jobs at once per offer
 inline constexpr int64_t kMaxDurationMs = 30LL * 24 * 3600 * 1000;  // 30 days
-inline constexpr int32_t kMaxGraceBps = 10 * kBps;       // due time at most 11x the estimate
-inline constexpr int32_t kMaxVrfCandidates = 32;         // published with each vrf assignment
+inline constexpr int32_t kMaxGraceBps = 10 * kBps;  // due time at most 11x the estimate
+inline constexpr int32_t kMaxVrfCandidates = 32;    // published with each vrf assignment
 
 // Reputation (basis points). Simple integer rules: start in the middle, a settled proof
 // earns a little, a slash costs a lot, so one miss undoes twenty good jobs.
@@ -76,9 +76,9 @@ enum class Bucket : uint8_t { kExternal, kAvailable, kEscrowed, kStaked };
 enum class TransferReason : uint8_t {
   kDeposit,
   kWithdrawal,
-  kEscrow,             // sequencer available -> escrowed at order placement
-  kRelease,            // unused escrow back to the sequencer when its order completes
-  kRefund,             // unspent escrow back on expiry or cancel
+  kEscrow,   // sequencer available -> escrowed at order placement
+  kRelease,  // unused escrow back to the sequencer when its order completes
+  kRefund,   // unspent escrow back on expiry or cancel
   kStake,
   kUnstake,
   kPayment,            // escrow -> prover, price less fee
