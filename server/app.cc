@@ -1,0 +1,138 @@
+#include "server/app.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <pqxx/pqxx>
+
+#include "server/api.h"
+#include "server/api_keys.h"
+#include "server/database.h"
+#include "server/http_server.h"
+#include "server/log.h"
+#include "server/migrations.h"
+
+namespace proofbook::server {
+namespace {
+
+Result<std::vector<Migration>> LoadMigrations(const Config& config) {
+  if (config.migrations_dir.empty()) return EmbeddedMigrations();
+  return LoadMigrationsFromDir(config.migrations_dir);
+}
+
+bool WriteFileAtomically(const std::string& path, const std::string& text, mode_t mode) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return false;
+    out << text;
+    if (!out.flush()) return false;
+  }
+  if (::chmod(tmp.c_str(), mode) != 0) return false;
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int RunMigrate(const Config& config) {
+  InitLogging(config.log_level);
+  auto migrations = LoadMigrations(config);
+  if (!migrations) {
+    spdlog::error("msg=migrate_failed error={}", LogValue(migrations.error().ToString()));
+    return 1;
+  }
+  auto conn = Connect(config.database_url);
+  if (!conn) {
+    spdlog::error("msg=migrate_failed error={}", LogValue(conn.error().message()));
+    return 1;
+  }
+  auto report = ApplyMigrations(**conn, *migrations);
+  if (!report) {
+    spdlog::error("msg=migrate_failed error={}", LogValue(report.error().message()));
+    return 1;
+  }
+  spdlog::info("msg=migrated applied={} version={}", report->applied.size(),
+               report->current_version);
+  return 0;
+}
+
+int RunBootstrapAdmin(const Config& config) {
+  InitLogging(config.log_level);
+  auto conn = Connect(config.database_url);
+  if (!conn) {
+    spdlog::error("msg=bootstrap_failed error={}", LogValue(conn.error().message()));
+    return 1;
+  }
+  auto admin = BootstrapAdmin(**conn);
+  if (!admin) {
+    spdlog::error("msg=bootstrap_failed error={}", LogValue(admin.error().message()));
+    return 1;
+  }
+  if (!admin->has_value()) {
+    spdlog::info("msg=admin_exists");
+    return 0;
+  }
+  const NewAccount& created = **admin;
+  if (!config.admin_key_file.empty() &&
+      !WriteFileAtomically(config.admin_key_file, created.api_key + "\n", 0600)) {
+    // The key is printed below all the same, so it is not lost.
+    spdlog::error("msg=key_file_not_written path={}", LogValue(config.admin_key_file));
+  }
+  std::cout << "Created admin account " << created.id << ". Its API key, shown once:\n"
+            << created.api_key << "\n";
+  if (!config.admin_key_file.empty()) std::cout << "(also written to " << config.admin_key_file << ")\n";
+  return 0;
+}
+
+int RunServe(const Config& config) {
+  InitLogging(config.log_level);
+  auto migrations = LoadMigrations(config);
+  if (!migrations) {
+    spdlog::error("msg=start_failed error={}", LogValue(migrations.error().ToString()));
+    return 1;
+  }
+
+  // Signals are taken by sigwait below; block them before any thread starts so that every
+  // thread inherits the mask and none is interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  Database db(Database::Options{.url = config.database_url, .threads = config.db_pool_size},
+              std::move(migrations).value());
+  Router router;
+  RegisterApi(router, db);
+  HttpServer server(HttpServer::Options{.host = config.listen_host,
+                                        .port = config.listen_port,
+                                        .io_threads = config.io_threads,
+                                        .body_limit = config.body_limit,
+                                        .header_limit = config.header_limit,
+                                        .idle_timeout = std::chrono::seconds(config.idle_timeout_s)},
+                    router);
+  if (Status s = server.Start(); !s.ok()) {
+    spdlog::error("msg=start_failed error={}", LogValue(s.message()));
+    return 1;
+  }
+  spdlog::info("msg=listening host={} port={} io_threads={}", LogValue(config.listen_host),
+               server.port(), config.io_threads);
+  if (!config.port_file.empty() &&
+      !WriteFileAtomically(config.port_file, std::to_string(server.port()) + "\n", 0644)) {
+    spdlog::error("msg=port_file_not_written path={}", LogValue(config.port_file));
+  }
+
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("msg=stopping signal={}", received == SIGINT ? "SIGINT" : "SIGTERM");
+  server.Stop();
+  spdlog::info("msg=stopped");
+  return 0;
+}
+
+}  // namespace proofbook::server

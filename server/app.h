@@ -1,0 +1,13 @@
+// The subcommands of proofbook-server, each run to completion on the calling thread and
+// returning a process exit code. main() parses the command line and calls one of these.
+#pragma once
+
+#include "server/config.h"
+
+namespace proofbook::server {
+
+int RunServe(const Config& config);           // serves until SIGINT or SIGTERM
+int RunMigrate(const Config& config);         // applies pending migrations
+int RunBootstrapAdmin(const Config& config);  // creates the first admin if none exists
+
+}  // namespace proofbook::server

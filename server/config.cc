@@ -1,0 +1,134 @@
+#include "server/config.h"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <sstream>
+
+namespace proofbook::server {
+
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return Status(StatusCode::kInvalidArgument, "listen address must be host:port, got '" + text + "'",
+                  "listen");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']') {
+      return Status(StatusCode::kInvalidArgument, "unclosed '[' in listen address", "listen");
+    }
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(first, last, port);
+  if (ec != std::errc() || ptr != last || port > 65535) {
+    return Status(StatusCode::kInvalidArgument, "listen port must be 0..65535, got '" +
+                                                    text.substr(colon + 1) + "'",
+                  "listen");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
+  Config config;
+  std::string listen = config.listen_host + ":" + std::to_string(config.listen_port);
+
+  CLI::App app{"proofbook-server: a market where sequencers buy zero-knowledge proofs from staked provers"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Help for every subcommand");
+
+  // Options shared by several subcommands are added to each without a bound variable and
+  // read back from the one that ran: CLI11 fills bound variables from the environment even
+  // for subcommands that did not run, which would let an env var beat a flag.
+  auto add_database = [](CLI::App* sub) {
+    sub->add_option("--database-url", "PostgreSQL connection URI")
+        ->envname("DATABASE_URL")
+        ->required();
+    sub->add_option("--migrations-dir", "Read migrations from this folder instead of those built in")
+        ->envname("PROOFBOOK_MIGRATIONS_DIR");
+  };
+  auto add_logging = [](CLI::App* sub) {
+    sub->add_option("--log-level", "trace|debug|info|warn|error|off")
+        ->envname("PROOFBOOK_LOG_LEVEL")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+        ->default_val("info");
+  };
+
+  CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API");
+  add_database(serve);
+  add_logging(serve);
+  serve->add_option("--listen", listen, "host:port to listen on (port 0: any free port)")
+      ->envname("PROOFBOOK_LISTEN")
+      ->capture_default_str();
+  serve->add_option("--io-threads", config.io_threads, "Threads running network I/O")
+      ->envname("PROOFBOOK_IO_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  serve->add_option("--db-threads", config.db_pool_size, "Threads (and connections) for PostgreSQL reads")
+      ->envname("PROOFBOOK_DB_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  serve->add_option("--body-limit", config.body_limit, "Largest request body in bytes (413 beyond)")
+      ->envname("PROOFBOOK_BODY_LIMIT")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20))
+      ->capture_default_str();
+  serve->add_option("--header-limit", config.header_limit, "Largest request header block in bytes")
+      ->envname("PROOFBOOK_HEADER_LIMIT")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 20))
+      ->capture_default_str();
+  serve->add_option("--idle-timeout", config.idle_timeout_s, "Seconds before an idle connection is closed")
+      ->envname("PROOFBOOK_IDLE_TIMEOUT")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve->add_option("--port-file", config.port_file, "Write the bound port to this file once listening");
+
+  CLI::App* migrate = app.add_subcommand("migrate", "Apply pending migrations and exit");
+  add_database(migrate);
+  add_logging(migrate);
+
+  CLI::App* bootstrap = app.add_subcommand(
+      "bootstrap-admin", "Create the first admin account if none exists; print its API key once");
+  add_database(bootstrap);
+  add_logging(bootstrap);
+  bootstrap->add_option("--key-file", config.admin_key_file, "Also write the new key here (mode 600)");
+
+  ParsedArgs out;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 reports --help as a ParseError too; exit() formats either case (help of the
+    // subcommand given) and says which exit code it deserves.
+    std::ostringstream normal, error;
+    out.exit_code = app.exit(e, normal, error);
+    out.output = normal.str() + error.str();
+    return out;
+  }
+
+  CLI::App* ran = serve->parsed() ? serve : migrate->parsed() ? migrate : bootstrap;
+  config.database_url = ran->get_option("--database-url")->as<std::string>();
+  if (CLI::Option* dir = ran->get_option("--migrations-dir"); !dir->empty()) {
+    config.migrations_dir = dir->as<std::string>();
+  }
+  config.log_level = ran->get_option("--log-level")->as<std::string>();
+  if (ran == serve) {
+    config.subcommand = Subcommand::kServe;
+    auto addr = ParseListenAddress(listen);
+    if (!addr) {
+      out.exit_code = 2;
+      out.output = addr.error().ToString();
+      return out;
+    }
+    config.listen_host = addr->first;
+    config.listen_port = addr->second;
+  } else if (ran == migrate) {
+    config.subcommand = Subcommand::kMigrate;
+  } else {
+    config.subcommand = Subcommand::kBootstrapAdmin;
+  }
+  out.config = std::move(config);
+  return out;
+}
+
+}  // namespace proofbook::server

@@ -1,0 +1,53 @@
+// Config: everything proofbook-server reads from its command line and environment.
+//
+// Flags win over environment variables, which win over defaults. ParseCommandLine never
+// exits the process and never throws: --help and errors come back as text plus an exit code,
+// so main() decides what to print and tests can check both. Value type; no thread rules.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "matching/status.h"
+
+namespace proofbook::server {
+
+enum class Subcommand { kServe, kMigrate, kBootstrapAdmin };
+
+struct Config {
+  Subcommand subcommand = Subcommand::kServe;
+
+  std::string database_url;  // libpq URI or key=value string; required
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;  // 0 picks a free port (see port_file)
+  int io_threads = 2;
+  std::string log_level = "info";  // trace|debug|info|warn|error|off
+
+  // HTTP limits, named where set: a request over them is refused, never buffered.
+  std::size_t body_limit = 1 << 20;     // 413 beyond 1 MiB
+  std::size_t header_limit = 16 << 10;  // 431-class error beyond 16 KiB of headers
+  int idle_timeout_s = 30;              // keep-alive connections idle longer are closed
+
+  int db_pool_size = 2;  // blocking PostgreSQL work runs on this many threads, off the io threads
+  std::string migrations_dir;  // empty: the migrations compiled into the binary
+  std::string port_file;       // if set, the bound port is written here once listening
+
+  // bootstrap-admin
+  std::string admin_key_file;  // where the first admin's key is written (mode 600)
+};
+
+struct ParsedArgs {
+  std::optional<Config> config;  // set when the program should go on and run
+  int exit_code = 0;             // meaningful when config is empty (help or error)
+  std::string output;            // help text or error message, for stdout/stderr
+};
+
+// Parses argv (and the environment, through getenv). argv[0] is the program name.
+ParsedArgs ParseCommandLine(int argc, const char* const* argv);
+
+// Splits "host:port" ("[::1]:80" for IPv6). The port must be 0..65535.
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text);
+
+}  // namespace proofbook::server

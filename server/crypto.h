@@ -1,0 +1,22 @@
+// Thin wrappers over OpenSSL for what the server needs: SHA-256 and secure random bytes.
+// Stateless and thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace proofbook::server {
+
+using Sha256Digest = std::array<uint8_t, 32>;
+
+Sha256Digest Sha256(std::string_view data);
+std::string Sha256Hex(std::string_view data);
+std::string HexEncode(const uint8_t* data, std::size_t size);
+
+// Fills `out` from the operating system's CSPRNG (RAND_bytes). Throws std::runtime_error if
+// the generator fails, which is a start-up class fault, not an input error.
+void SecureRandom(uint8_t* out, std::size_t size);
+
+}  // namespace proofbook::server

@@ -1,0 +1,45 @@
+// Plain HTTP request/response values passed between the Beast sessions and the handlers, so
+// that only http_server.cc knows Beast. Value types; no thread rules.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "matching/status.h"
+
+namespace proofbook::server {
+
+struct HttpRequest {
+  std::string method;         // "GET", "POST", ...
+  std::string path;           // target without the query, not percent-decoded
+  std::string query;          // after '?', may be empty
+  std::string body;
+  std::string authorization;  // raw Authorization header, may be empty
+  std::string content_type;
+  std::string request_id;     // X-Request-Id given by the client, or one we made
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+// Completes one request. Callable from any thread, exactly once; the session takes it from
+// there (write, keep-alive, logging).
+using Responder = std::function<void(HttpResponse)>;
+
+// The HTTP status for a Status code (400, 401, ..., 503).
+int HttpStatusFor(StatusCode code);
+
+// {"error":{"code":...,"message":...,"field":...}} with the mapped status, and
+// Retry-After on 503/429.
+HttpResponse ErrorResponse(const Status& status);
+
+// 200 (or `status`) with a JSON body already serialised.
+HttpResponse JsonResponse(std::string body, int status = 200);
+
+}  // namespace proofbook::server

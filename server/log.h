@@ -1,0 +1,19 @@
+// Structured logging: one logfmt line per event on stderr, for example
+//   ts=2026-11-24T22:31:05.123Z level=info msg=request id=7f3a method=GET path=/healthz status=200 latency_us=41
+// Values that need it are quoted by LogValue. stdout stays free for what a command prints
+// for people (bootstrap-admin's key). Thread-safe after InitLogging.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace proofbook::server {
+
+// Sets the level (trace|debug|info|warn|error|off) and the logfmt pattern. Call once at start.
+void InitLogging(const std::string& level);
+
+// A logfmt value: bare when it is made of safe characters, otherwise double-quoted with
+// '"', '\\' and control characters escaped. Never lets client text break a line.
+std::string LogValue(std::string_view value);
+
+}  // namespace proofbook::server

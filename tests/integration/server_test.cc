@@ -1,0 +1,278 @@
+// proofbook-server as a real process, over real sockets, against a real PostgreSQL.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "server/api_keys.h"
+#include "server/migrations.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/server_process.h"
+#include "tests/integration/test_database.h"
+
+namespace proofbook::testing {
+namespace {
+
+namespace json = boost::json;
+
+std::string ErrorCode(const HttpResult& r) {
+  auto body = json::parse(r.body).as_object();
+  return std::string(body.at("error").at("code").as_string());
+}
+
+// The readiness probe runs every 500 ms; give it a few rounds.
+HttpResult WaitForReadyz(HttpClient& client, int want_status) {
+  HttpResult r;
+  for (int i = 0; i < 100; ++i) {
+    r = client.Get("/readyz");
+    if (r.status == want_status) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return r;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { db_.Migrate(); }
+  TestDatabase db_;
+};
+
+TEST_F(ServerTest, HealthzAnswersWithoutDatabaseWork) {
+  ServerProcess server(db_.url());
+  HttpClient client(server.port());
+  auto r = client.Get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  EXPECT_EQ(json::parse(r.body).at("status").as_string(), "ok");
+}
+
+TEST_F(ServerTest, ReadyzIs200WhenMigrated) {
+  ServerProcess server(db_.url());
+  HttpClient client(server.port());
+  auto r = WaitForReadyz(client, 200);
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST(ServerReadiness, ReadyzIs503WhenNotMigrated) {
+  TestDatabase db;  // empty: no schema_migrations
+  ServerProcess server(db.url());
+  HttpClient client(server.port());
+  auto r = client.Get("/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(ErrorCode(r), "unavailable");
+  EXPECT_EQ(r.header("retry-after"), "1");
+  EXPECT_EQ(client.Get("/healthz").status, 200);  // up, just not ready
+}
+
+TEST_F(ServerTest, MarketsAreListedFromPostgres) {
+  {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec(
+        "INSERT INTO markets (id, proof_system, verifier, min_stake, slash_bps, "
+        "compensation_bps, fee_bps, min_prover_time_ms, grace_bps, uncle_reward_bps, "
+        "max_proof_bytes) VALUES "
+        "('groth16-poseidon', 'groth16', 'snarkjs-groth16', 1000000, 1000, 5000, 100, 2000, "
+        "2000, 1000, 4096), "
+        "('sha256-demo', 'sha256', 'sha256-preimage', 10, 500, 5000, 0, 0, 0, 0, 64)");
+    tx.commit();
+  }
+  ServerProcess server(db_.url());
+  HttpClient client(server.port());
+  auto r = client.Get("/v1/markets");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto markets = json::parse(r.body).at("markets").as_array();
+  ASSERT_EQ(markets.size(), 2u);
+  auto first = markets[0].as_object();
+  EXPECT_EQ(first.at("id").as_string(), "groth16-poseidon");
+  EXPECT_EQ(first.at("min_stake").as_int64(), 1000000);
+  EXPECT_EQ(first.at("min_prover_time_ms").as_int64(), 2000);
+  EXPECT_EQ(first.at("verifier").as_string(), "snarkjs-groth16");
+  EXPECT_EQ(markets[1].at("id").as_string(), "sha256-demo");
+}
+
+TEST_F(ServerTest, EmptyMarketListIsAnEmptyArray) {
+  ServerProcess server(db_.url());
+  HttpClient client(server.port());
+  auto r = client.Get("/v1/markets");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(json::parse(r.body).at("markets").as_array().empty());
+}
+
+TEST_F(ServerTest, UnknownPathIs404WithJsonError) {
+  ServerProcess server(db_.url());
+  HttpClient client(server.port());
+  auto r = client.Get("/v1/no-such-thing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(ErrorCode(r), "not_found");
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  ServerProcess server(db_.url());
+  HttpClient client(server.port());
+  auto r = client.Request("POST", "/v1/markets", "{}");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(ErrorCode(r), "method_not_allowed");
+  EXPECT_EQ(r.header("allow"), "GET");
+}
+
+TEST_F(ServerTest, OversizedBodyIs413AndServerStaysUp) {
+  ServerProcess server(db_.url(), {"--body-limit", "1024"});
+  std::string body(4096, 'x');
+  std::string reply = RawExchange(server.port(),
+                                  "POST /v1/markets HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n"
+                                  "Content-Type: application/json\r\n\r\n" +
+                                      body);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply;
+  EXPECT_NE(reply.find("\"payload_too_large\""), std::string::npos) << reply;
+
+  // The same through chunked encoding, where no Content-Length warns ahead.
+  std::string chunked = "POST /v1/markets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 4; ++i) chunked += "400\r\n" + std::string(1024, 'y') + "\r\n";
+  chunked += "0\r\n\r\n";
+  reply = RawExchange(server.port(), chunked);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply;
+
+  HttpClient client(server.port());
+  EXPECT_EQ(client.Get("/healthz").status, 200);
+  EXPECT_TRUE(server.running());
+}
+
+TEST_F(ServerTest, MalformedRequestIs400) {
+  ServerProcess server(db_.url());
+  std::string reply = RawExchange(server.port(), "THIS IS NOT HTTP\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << reply;
+  EXPECT_NE(reply.find("\"invalid_argument\""), std::string::npos) << reply;
+  HttpClient client(server.port());
+  EXPECT_EQ(client.Get("/healthz").status, 200);
+}
+
+TEST_F(ServerTest, OversizedHeadersAre431) {
+  ServerProcess server(db_.url(), {"--header-limit", "2048"});
+  std::string reply = RawExchange(
+      server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8192, 'h') +
+                         "\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 431")) << reply;
+}
+
+TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  ServerProcess server(db_.url());
+  HttpClient client(server.port());
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(client.Get(i % 2 ? "/healthz" : "/v1/markets").status, 200);
+  }
+  EXPECT_EQ(client.connections_opened(), 1);
+}
+
+TEST_F(ServerTest, IdleConnectionIsClosed) {
+  ServerProcess server(db_.url(), {"--idle-timeout", "1"});
+  auto start = std::chrono::steady_clock::now();
+  std::string reply = RawExchange(server.port(), "", /*timeout_ms=*/10000);
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(reply.empty());
+  EXPECT_LT(waited, std::chrono::seconds(8));  // closed by the server, not by our timeout
+}
+
+TEST_F(ServerTest, RequestIdIsEchoedAndLogged) {
+  ServerProcess server(db_.url());
+  std::string reply = RawExchange(server.port(),
+                                  "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc-123\r\n"
+                                  "Connection: close\r\n\r\n");
+  EXPECT_NE(reply.find("X-Request-Id: abc-123"), std::string::npos) << reply;
+  HttpClient client(server.port());
+  auto r = client.Get("/v1/nope");
+  EXPECT_FALSE(r.header("x-request-id").empty());
+  server.Terminate();
+  std::string logs = server.Logs();
+  EXPECT_NE(logs.find("msg=request id=abc-123 method=GET path=/healthz status=200 latency_us="),
+            std::string::npos)
+      << logs;
+  EXPECT_NE(logs.find("path=/v1/nope status=404"), std::string::npos) << logs;
+}
+
+TEST_F(ServerTest, SigtermStopsCleanly) {
+  ServerProcess server(db_.url());
+  int status = server.Terminate();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(server.Logs().find("msg=stopped"), std::string::npos);
+}
+
+TEST(ServerCommands, MigrateAppliesEverythingOnce) {
+  TestDatabase db;
+  auto first = RunServerCommand({"migrate", "--database-url", db.url()});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto second = RunServerCommand({"migrate", "--database-url", db.url()});
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("applied=0"), std::string::npos) << second.output;
+  pqxx::connection conn(db.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM schema_migrations")[0][0].as<std::size_t>(),
+            server::EmbeddedMigrations().size());
+}
+
+TEST(ServerCommands, MigrateFailsClearlyWhenDatabaseIsUnreachable) {
+  auto r = RunServerCommand(
+      {"migrate", "--database-url", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("database unreachable"), std::string::npos) << r.output;
+}
+
+TEST(ServerCommands, BootstrapAdminCreatesOneAdminAndShowsTheKeyOnce) {
+  TestDatabase db;
+  db.Migrate();
+  std::string key_file = ::testing::TempDir() + "/admin-" + db.name() + ".key";
+  auto first = RunServerCommand({"bootstrap-admin", "--database-url", db.url(), "--key-file", key_file});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto pos = first.output.find("pbk_");
+  ASSERT_NE(pos, std::string::npos) << first.output;
+  std::string key = first.output.substr(pos, 68);
+
+  std::ifstream in(key_file);
+  std::string from_file;
+  in >> from_file;
+  EXPECT_EQ(from_file, key);
+  struct stat st {};
+  ASSERT_EQ(stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+
+  pqxx::connection conn(db.url());
+  {
+    pqxx::read_transaction tx(conn);
+    auto hash = server::Sha256(key);
+    auto row = tx.exec_params(
+        "SELECT a.role FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1",
+        pqxx::binarystring(hash.data(), hash.size()));
+    ASSERT_EQ(row.size(), 1u);
+    EXPECT_EQ(row[0][0].as<std::string>(), "admin");
+    // The key itself is stored nowhere.
+    EXPECT_EQ(tx.exec_params("SELECT count(*) FROM api_keys WHERE encode(key_hash, 'hex') = $1",
+                             key.substr(4))[0][0]
+                  .as<int>(),
+              0);
+  }
+
+  auto second = RunServerCommand({"bootstrap-admin", "--database-url", db.url()});
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(second.output.find("pbk_"), std::string::npos) << second.output;
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM accounts WHERE role = 'admin'")[0][0].as<int>(), 1);
+  std::filesystem::remove(key_file);
+}
+
+TEST(ServerCommands, HelpListsSubcommands) {
+  auto r = RunServerCommand({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("bootstrap-admin"), std::string::npos) << r.output;
+  auto bad = RunServerCommand({"serve", "--no-such-flag"});
+  EXPECT_NE(bad.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace proofbook::testing
