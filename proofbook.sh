@@ -9,6 +9,7 @@
 #                           on a free port, run every ctest test, remove the cluster, exit
 #                           non-zero on any failure
 #   ./proofbook.sh stop-db  stop the private PostgreSQL started by `run`
+#   ./proofbook.sh start-db start it again (without building or serving)
 #   ./proofbook.sh build [preset]   only install and build (release by default)
 #   ./proofbook.sh deps     only install what is missing
 set -euo pipefail
@@ -179,7 +180,8 @@ case "${1:-}" in
   run) shift; cmd_run "$@" ;;
   test) shift; cmd_test "$@" ;;
   stop-db) cmd_stop_db ;;
+  start-db) start_private_pg; log "PostgreSQL is up: DATABASE_URL=$DATABASE_URL" ;;
   build) shift; install_deps; build "${1:-release}" ;;
   deps) install_deps ;;
-  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

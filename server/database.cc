@@ -12,8 +12,14 @@ Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url) {
   try {
     return std::make_unique<pqxx::connection>(url);
   } catch (const std::exception& e) {
-    std::string why = e.what();
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    // libpq's messages span lines ("...refused\n\tIs the server running..."): one line here.
+    std::string why;
+    for (char c : std::string_view(e.what())) {
+      bool space = c == '\n' || c == '\t' || c == ' ';
+      if (space && (why.empty() || why.back() == ' ')) continue;
+      why += space ? ' ' : c;
+    }
+    if (!why.empty() && why.back() == ' ') why.pop_back();
     return Status(StatusCode::kUnavailable, "database unreachable: " + why);
   }
 }
