@@ -1,0 +1,42 @@
+// Journal: writes JournalBatches to PostgreSQL (migrations/0002_journal.sql), one transaction
+// per batch (group commit). The only code that knows the SQL of the engine's tables.
+//
+// What a batch writes, atomically: every event (engine_events), one ledger_entries row per
+// kTransfer, settlements (kSettled, kUncleRewarded), slashings (kSlashed), the state images
+// (accounts' balances, markets' params, orders, offers, assignments upserted), closed orders /
+// assignments, offer status from kOfferCancelled / kOfferExpired, and engine_state (ids and
+// last_seq). Each table gets one multi-row statement, and all statements go in one round trip,
+// so a batch costs four round trips (BEGIN, lock engine_state, write, COMMIT) whatever its size.
+//
+// Exactly once: engine_state.last_seq is read under a row lock first. A batch wholly at or
+// below it was committed by an earlier attempt whose COMMIT outcome was unknown: WriteBatch
+// returns ok and writes nothing. A batch that does not start at last_seq + 1 is refused
+// (kInternal): events would be lost or doubled.
+//
+// Thread rules: one Journal per journal thread; WriteBatch blocks on PostgreSQL. It reuses an
+// internal buffer, so it is not reentrant. Never throws: pqxx exceptions are caught here and
+// become kUnavailable (connection lost, or COMMIT outcome unknown: retry the same batch, on a
+// fresh connection) or kInternal (the batch broke a constraint; nothing was committed).
+#pragma once
+
+#include <pqxx/connection>
+#include <string>
+
+#include "matching/status.h"
+#include "server/journal_batch.h"
+
+namespace proofbook::server {
+
+class Journal {
+ public:
+  // Returns ok only after COMMIT (or when the batch was already committed).
+  Status WriteBatch(pqxx::connection& conn, const JournalBatch& batch);
+
+ private:
+  // Appends the batch's statements to sql_; kInternal if the batch is malformed.
+  Status BuildSql(pqxx::connection& conn, const JournalBatch& batch);
+
+  std::string sql_;  // reused between batches
+};
+
+}  // namespace proofbook::server

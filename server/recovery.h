@@ -1,0 +1,36 @@
+// Recovery: reads back what the journal (server/journal.h) wrote, as the engine's restore API
+// wants it (matching/README.md "Restore API"), plus what the server needs beside the engine.
+//
+// Loaded: every account (the treasury, id 0, included), every market (by idx), every order
+// that is open or has an assignment still pending (assigned | delivered | late |
+// late_delivered) with ALL its assignments, every open offer, and engine_state's ids. Each list
+// sorted by id, so Engine::Restore(snapshot) takes it as is.
+//
+// A stateless function; it blocks on PostgreSQL and never throws (pqxx exceptions become
+// kUnavailable for a lost connection, kInternal otherwise, e.g. a name the engine does not
+// know). It reads in one REPEATABLE READ READ ONLY transaction, so it sees one committed state
+// even if a writer were running.
+#pragma once
+
+#include <cstdint>
+#include <pqxx/connection>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "matching/state.h"
+#include "matching/status.h"
+
+namespace proofbook::server {
+
+struct RecoveredState {
+  matching::Snapshot snapshot;  // ready for Engine::Restore(snapshot)
+  uint64_t next_seq = 1;        // engine_state.last_seq + 1: the seq of the next event
+  // (account, client_order_id) -> order id of every order ever placed with a client_order_id,
+  // for idempotent POST /v1/orders replays. Sorted by order id.
+  std::vector<std::tuple<matching::AccountId, std::string, matching::OrderId>> client_orders;
+};
+
+Result<RecoveredState> LoadState(pqxx::connection& conn);
+
+}  // namespace proofbook::server

@@ -1,0 +1,597 @@
+// The journal and recovery against a real PostgreSQL. Random engine runs are journaled batch
+// by batch exactly as the engine thread will (AppendToBatch after every Apply, WriteBatch per
+// group); after every batch LoadState must give back the engine's own snapshot, that snapshot
+// must restore, and ledger_imbalance() must be 0. Replayed batches write once; a bad batch
+// commits nothing.
+#include "server/journal.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <random>
+#include <sstream>
+
+#include "matching/engine.h"
+#include "matching/random_commands.h"
+#include "server/journal_batch.h"
+#include "server/recovery.h"
+#include "tests/integration/test_database.h"
+
+namespace proofbook::server {
+namespace {
+
+using matching::AccountId;
+using matching::AssignmentId;
+using matching::AssignmentStatus;
+using matching::Command;
+using matching::Engine;
+using matching::Event;
+using matching::EventKind;
+using matching::OfferId;
+using matching::OrderId;
+using matching::OrderStatus;
+using matching::RandomCommands;
+using matching::Snapshot;
+using testing::TestDatabase;
+
+// ---- Printing, for failure messages --------------------------------------------------------
+
+std::string Describe(const matching::AccountState& a) {
+  std::ostringstream s;
+  s << "account " << a.id << " role=" << matching::RoleName(a.role) << " available=" << a.available
+    << " escrowed=" << a.escrowed << " staked=" << a.staked << " reputation=" << a.reputation;
+  return s.str();
+}
+std::string Describe(const matching::MarketState& m) {
+  const matching::MarketParams& p = m.params;
+  std::ostringstream s;
+  s << "market " << m.id << " min_stake=" << p.min_stake << " slash_bps=" << p.slash_bps
+    << " compensation_bps=" << p.compensation_bps << " fee_bps=" << p.fee_bps
+    << " min_prover_time_ms=" << p.min_prover_time_ms << " grace_bps=" << p.grace_bps
+    << " uncle_reward_bps=" << p.uncle_reward_bps << " max_proof_bytes=" << p.max_proof_bytes;
+  return s.str();
+}
+std::string Describe(const matching::OrderState& o) {
+  std::ostringstream s;
+  s << "order " << o.id << " account=" << o.account << " market=" << o.market
+    << " max_price=" << o.max_price << " deadline=" << o.deadline << " placed_at=" << o.placed_at
+    << " priority=" << static_cast<int>(o.priority) << " min_rep=" << o.min_reputation
+    << " k=" << o.redundancy << " selection=" << static_cast<int>(o.selection)
+    << " direct=" << o.direct_prover << " exclusive_until=" << o.exclusive_until
+    << " exclusive_ended=" << o.exclusive_ended << " has_vrf=" << o.has_vrf_output
+    << " vrf0=" << static_cast<int>(o.vrf_output[0]) << " vrf_draws=" << o.vrf_draws
+    << " status=" << matching::OrderStatusName(o.status) << " verified=" << o.verified
+    << " escrow_left=" << o.escrow_left << " needed=" << o.needed;
+  return s.str();
+}
+std::string Describe(const matching::OfferState& f) {
+  std::ostringstream s;
+  s << "offer " << f.id << " prover=" << f.prover << " market=" << f.market << " price=" << f.price
+    << " est_ms=" << f.est_ms << " capacity=" << f.capacity << " capacity_left=" << f.capacity_left
+    << " expires_at=" << f.expires_at;
+  return s.str();
+}
+std::string Describe(const matching::AssignmentState& a) {
+  std::ostringstream s;
+  s << "assignment " << a.id << " order=" << a.order << " offer=" << a.offer
+    << " prover=" << a.prover << " market=" << a.market << " price=" << a.price
+    << " assigned_at=" << a.assigned_at << " due_at=" << a.due_at
+    << " status=" << matching::AssignmentStatusName(a.status);
+  return s.str();
+}
+
+// Both lists sorted by id: reports records missing on either side and records that differ.
+template <typename T>
+void ExpectSameRecords(const char* what, const std::vector<T>& db, const std::vector<T>& engine) {
+  int failures = 0;
+  constexpr int kMaxFailures = 5;  // one broken rule tends to break many records
+  size_t i = 0, j = 0;
+  while ((i < db.size() || j < engine.size()) && failures < kMaxFailures) {
+    if (j == engine.size() || (i < db.size() && db[i].id < engine[j].id)) {
+      ADD_FAILURE() << what << ": loaded but not in the engine: " << Describe(db[i++]);
+    } else if (i == db.size() || engine[j].id < db[i].id) {
+      ADD_FAILURE() << what << ": in the engine but not loaded: " << Describe(engine[j++]);
+    } else {
+      if (!(db[i] == engine[j])) {
+        ADD_FAILURE() << what << " differs:\n  loaded " << Describe(db[i]) << "\n  engine "
+                      << Describe(engine[j]);
+      } else {
+        --failures;
+      }
+      ++i, ++j;
+    }
+    ++failures;
+  }
+}
+
+void ExpectSameSnapshot(const Snapshot& db, const Snapshot& engine) {
+  ExpectSameRecords("accounts", db.accounts, engine.accounts);
+  ExpectSameRecords("markets", db.markets, engine.markets);
+  ExpectSameRecords("orders", db.orders, engine.orders);
+  ExpectSameRecords("offers", db.offers, engine.offers);
+  ExpectSameRecords("assignments", db.assignments, engine.assignments);
+  EXPECT_EQ(db.ids.next_order, engine.ids.next_order);
+  EXPECT_EQ(db.ids.next_offer, engine.ids.next_offer);
+  EXPECT_EQ(db.ids.next_assignment, engine.ids.next_assignment);
+  EXPECT_EQ(db.ids.external_net, engine.ids.external_net);
+  EXPECT_TRUE(db == engine);  // catches anything the field comparisons above missed
+}
+
+// ---- Database helpers ------------------------------------------------------------------------
+
+int64_t Scalar(pqxx::connection& conn, const std::string& sql) {
+  pqxx::read_transaction tx(conn);
+  return tx.exec(sql)[0][0].as<int64_t>();
+}
+
+// The rows the admin endpoints would have made before the engine heard of them.
+void InsertAccounts(pqxx::connection& conn, const RandomCommands::Shape& shape) {
+  pqxx::work tx(conn);
+  for (int i = 0; i < shape.sequencers; ++i) {
+    std::string id = std::to_string(100 + i);
+    tx.exec("INSERT INTO accounts (id, role, name) VALUES (" + id + ", 'sequencer', 's" + id +
+            "')");
+  }
+  for (int i = 0; i < shape.provers; ++i) {
+    std::string id = std::to_string(200 + i);
+    tx.exec("INSERT INTO accounts (id, role, name) VALUES (" + id + ", 'prover', 'p" + id + "')");
+  }
+  tx.commit();
+}
+
+void InsertMarket(pqxx::connection& conn, int idx) {
+  pqxx::work tx(conn);
+  // Placeholder params: the journal writes the engine's own when CreateMarket is accepted.
+  tx.exec(
+      "INSERT INTO markets (id, idx, proof_system, verifier, min_stake, slash_bps, "
+      "compensation_bps, fee_bps, min_prover_time_ms, grace_bps, uncle_reward_bps, "
+      "max_proof_bytes) VALUES ('m" +
+      std::to_string(idx) + "', " + std::to_string(idx) +
+      ", 'groth16', 'groth16-bn254', 0, 0, 0, 0, 0, 0, 0, 1)");
+  tx.commit();
+}
+
+void InsertRows(pqxx::connection& conn, const RandomCommands::Shape& shape) {
+  InsertAccounts(conn, shape);
+  for (int m = 0; m < shape.markets; ++m) InsertMarket(conn, m);
+}
+
+// ---- The engine thread, as the server will run it --------------------------------------------
+
+class JournaledRun {
+ public:
+  explicit JournaledRun(uint64_t seed, RandomCommands::Shape shape = {}) : gen_(seed, shape) {}
+
+  // Applies the next random command and adds it to the open batch.
+  void Step() { Apply(gen_.Next()); }
+
+  void Apply(const Command& c) {
+    std::span<const Event> events = engine_.Apply(c);
+    gen_.Observe(events);
+    if (batch_.empty()) batch_.first_seq = next_seq_;
+    Status s = AppendToBatch(engine_, events, &batch_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    next_seq_ += events.size();
+    for (const Event& e : events) Track(e);
+  }
+
+  Status Flush(pqxx::connection& conn) {
+    Status s = journal_.WriteBatch(conn, batch_);
+    batch_.Clear();
+    return s;
+  }
+
+  // Everything LoadState must give back.
+  void Verify(pqxx::connection& conn) {
+    Result<RecoveredState> loaded = LoadState(conn);
+    ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+    ExpectSameSnapshot(loaded->snapshot, engine_.GetSnapshot());
+    EXPECT_EQ(loaded->next_seq, next_seq_);
+    EXPECT_EQ(loaded->client_orders, client_orders_);
+    Engine restored;
+    Status s = restored.Restore(loaded->snapshot);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
+  }
+
+  // Records the engine has forgotten are not loaded; check what the rows say about them.
+  void VerifyClosedRecords(pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    size_t n = 0;
+    for (const auto& row :
+         tx.exec("SELECT id, status, verified, escrow_left, needed FROM orders")) {
+      OrderId id = row[0].as<int64_t>();
+      ASSERT_TRUE(order_status_.count(id)) << "order " << id << " was never placed";
+      std::string want(matching::OrderStatusName(order_status_[id]));
+      EXPECT_EQ(row[1].as<std::string>(), want) << "order " << id;
+      EXPECT_EQ(row[2].as<int>(), verified_[id]) << "order " << id;
+      if (!engine_.GetOrder(id)) {
+        EXPECT_EQ(row[3].as<int64_t>(), 0) << "forgotten order " << id << " keeps escrow";
+        EXPECT_EQ(row[4].as<int>(), 0) << "forgotten order " << id;
+      }
+      ++n;
+    }
+    EXPECT_EQ(n, order_status_.size());
+    n = 0;
+    for (const auto& row : tx.exec("SELECT id, status FROM assignments")) {
+      AssignmentId id = row[0].as<int64_t>();
+      std::string want(matching::AssignmentStatusName(assignment_status_[id]));
+      EXPECT_EQ(row[1].as<std::string>(), want) << "assignment " << id;
+      ++n;
+    }
+    EXPECT_EQ(n, assignment_status_.size());
+    n = 0;
+    for (const auto& row : tx.exec("SELECT id, status FROM offers")) {
+      OfferId id = row[0].as<int64_t>();
+      EXPECT_EQ(row[1].as<std::string>(), offer_status_[id]) << "offer " << id;
+      ++n;
+    }
+    EXPECT_EQ(n, offer_status_.size());
+    EXPECT_EQ(tx.exec("SELECT count(*) FROM engine_events")[0][0].as<uint64_t>(), next_seq_ - 1);
+    EXPECT_EQ(tx.exec("SELECT count(*) FROM ledger_entries")[0][0].as<size_t>(), transfers_);
+    EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<size_t>(), settlements_);
+    EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<size_t>(), slashings_);
+  }
+
+  Engine& engine() { return engine_; }
+  JournalBatch& batch() { return batch_; }
+  RandomCommands& gen() { return gen_; }
+  uint64_t next_seq() const { return next_seq_; }
+
+ private:
+  void Track(const Event& e) {
+    switch (e.kind) {
+      case EventKind::kAccepted:
+        if (e.command == matching::CommandKind::kPlaceOrder) {
+          order_status_[e.order] = OrderStatus::kOpen;
+          verified_[e.order] = 0;
+          // As the HTTP handler will: every placed order carries its idempotency key.
+          std::string key = "c-" + std::to_string(e.order);
+          batch_.order_extras.push_back(
+              {e.order, key, R"({"public_inputs":[)" + std::to_string(e.order) + "]}"});
+          client_orders_.emplace_back(e.account, key, e.order);
+        }
+        if (e.command == matching::CommandKind::kPlaceOffer) offer_status_[e.offer] = "open";
+        break;
+      case EventKind::kTransfer:
+        ++transfers_;
+        break;
+      case EventKind::kAssigned:
+      case EventKind::kReassigned:
+        assignment_status_[e.assignment] = AssignmentStatus::kAssigned;
+        break;
+      case EventKind::kProofDelivered:
+        assignment_status_[e.assignment] =
+            e.value ? AssignmentStatus::kLateDelivered : AssignmentStatus::kDelivered;
+        break;
+      case EventKind::kSettled:
+        assignment_status_[e.assignment] = AssignmentStatus::kSettled;
+        ++verified_[e.order];
+        ++settlements_;
+        break;
+      case EventKind::kUncleRewarded:
+        assignment_status_[e.assignment] = AssignmentStatus::kUncled;
+        ++settlements_;
+        break;
+      case EventKind::kProofRejected:
+        assignment_status_[e.assignment] = AssignmentStatus::kInvalid;
+        break;
+      case EventKind::kSlashed:
+        assignment_status_[e.assignment] = e.reason == matching::Reason::kMissedDeadline
+                                               ? AssignmentStatus::kLate
+                                               : AssignmentStatus::kInvalid;
+        ++slashings_;
+        break;
+      case EventKind::kAssignmentLapsed:
+        assignment_status_[e.assignment] = AssignmentStatus::kLapsed;
+        break;
+      case EventKind::kOfferCancelled:
+        offer_status_[e.offer] = "cancelled";
+        break;
+      case EventKind::kOfferExpired:
+        offer_status_[e.offer] = "expired";
+        break;
+      case EventKind::kOrderCompleted:
+        order_status_[e.order] = OrderStatus::kCompleted;
+        break;
+      case EventKind::kOrderExpired:
+        order_status_[e.order] = OrderStatus::kExpired;
+        break;
+      case EventKind::kOrderCancelled:
+        order_status_[e.order] = OrderStatus::kCancelled;
+        break;
+      default:
+        break;
+    }
+  }
+
+  RandomCommands gen_;
+  Engine engine_;
+  JournalBatch batch_;
+  Journal journal_;
+  uint64_t next_seq_ = 1;
+  std::vector<std::tuple<AccountId, std::string, OrderId>> client_orders_;
+  std::map<OrderId, OrderStatus> order_status_;
+  std::map<OrderId, int> verified_;
+  std::map<AssignmentId, AssignmentStatus> assignment_status_;
+  std::map<OfferId, std::string> offer_status_;
+  size_t transfers_ = 0, settlements_ = 0, slashings_ = 0;
+};
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
+}
+
+// How many commands RandomCommands spends on set-up before the random mix.
+int SetupCommands(const RandomCommands::Shape& shape) {
+  return shape.markets + 2 * shape.sequencers + 3 * shape.provers;
+}
+
+// ---- Tests -----------------------------------------------------------------------------------
+
+TEST(Journal, RandomRunsLoadBackAsTheEngineAfterEveryBatch) {
+  const int seeds = EnvInt("PROOFBOOK_JOURNAL_SEEDS", 8);
+  const int steps = EnvInt("PROOFBOOK_JOURNAL_STEPS", 400);
+  for (int seed = 1; seed <= seeds; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    TestDatabase db;
+    db.Migrate();
+    pqxx::connection conn(db.url());
+    RandomCommands::Shape shape;
+    InsertRows(conn, shape);
+    JournaledRun run(static_cast<uint64_t>(seed), shape);
+    std::mt19937_64 rng(static_cast<uint64_t>(seed) * 7919);
+    // The first batch holds the set-up (CreateMarket, CreateAccount, ...), so from then on
+    // every account and market row is one the engine knows (LoadState loads every row).
+    int step = 0;
+    int group = SetupCommands(shape);
+    while (step < steps) {
+      for (int i = 0; i < group && step < steps; ++i, ++step) {
+        ASSERT_NO_FATAL_FAILURE(run.Step());
+      }
+      Status s = run.Flush(conn);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      ASSERT_NO_FATAL_FAILURE(run.Verify(conn));
+      if (::testing::Test::HasFailure()) return;
+      group = std::uniform_int_distribution<int>(1, 40)(rng);  // group commit of 1..40 commands
+    }
+    run.VerifyClosedRecords(conn);
+
+    // The loaded engine continues exactly as the original one.
+    Result<RecoveredState> loaded = LoadState(conn);
+    ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+    Engine restored;
+    ASSERT_TRUE(restored.Restore(loaded->snapshot).ok());
+    for (int i = 0; i < 150; ++i) {
+      Command c = run.gen().Next();
+      std::vector<Event> want;
+      {
+        std::span<const Event> got = restored.Apply(c);
+        want.assign(got.begin(), got.end());
+      }
+      ASSERT_NO_FATAL_FAILURE(run.Apply(c));
+      std::span<const Event> original(
+          run.batch().events.end() - static_cast<ptrdiff_t>(want.size()), run.batch().events.end());
+      ASSERT_TRUE(std::equal(want.begin(), want.end(), original.begin(), original.end()))
+          << "restored engine diverged at command " << i;
+    }
+    ASSERT_TRUE(run.Flush(conn).ok());
+    run.Verify(conn);
+    run.VerifyClosedRecords(conn);
+  }
+}
+
+TEST(Journal, ReplayedBatchIsWrittenOnce) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  InsertRows(conn, shape);
+  JournaledRun run(42, shape);
+  for (int i = 0; i < 120; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  JournalBatch first = run.batch();  // a copy, as a retry would hold it
+  Journal journal;
+  ASSERT_TRUE(journal.WriteBatch(conn, first).ok());
+  const int64_t events = Scalar(conn, "SELECT count(*) FROM engine_events");
+  const int64_t ledger = Scalar(conn, "SELECT count(*) FROM ledger_entries");
+  const int64_t balances = Scalar(conn, "SELECT sum(available + escrowed + staked) FROM accounts");
+  EXPECT_EQ(events, static_cast<int64_t>(first.events.size()));
+
+  // The COMMIT went through but its answer was lost: the retry must not write again.
+  Status again = journal.WriteBatch(conn, first);
+  EXPECT_TRUE(again.ok()) << again.ToString();
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM ledger_entries"), ledger);
+  EXPECT_EQ(Scalar(conn, "SELECT sum(available + escrowed + staked) FROM accounts"), balances);
+
+  // The next batch goes on; then the first, replayed late, is still a no-op.
+  ASSERT_TRUE(run.Flush(conn).ok());  // run's copy of the first batch: also a no-op
+  for (int i = 0; i < 60; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  ASSERT_TRUE(run.Flush(conn).ok());
+  EXPECT_TRUE(journal.WriteBatch(conn, first).ok());
+  run.Verify(conn);
+  run.VerifyClosedRecords(conn);
+}
+
+TEST(Journal, BatchThatSkipsSeqsIsRefused) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  InsertRows(conn, shape);
+  JournaledRun run(3, shape);
+  for (int i = 0; i < 30; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  JournalBatch gap = run.batch();
+  gap.first_seq += 5;  // as if a batch before it had been lost
+  Journal journal;
+  Status s = journal.WriteBatch(conn, gap);
+  EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
+  EXPECT_NE(s.message().find("journal ends at 0"), std::string::npos) << s.message();
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), 0);
+  EXPECT_TRUE(run.Flush(conn).ok());
+}
+
+TEST(Journal, UnknownMarketIdxFailsTheWholeBatch) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  InsertAccounts(conn, shape);
+  InsertMarket(conn, 0);
+  InsertMarket(conn, 1);  // market 2 has no row
+  JournaledRun run(5, shape);
+  for (int i = 0; i < 60; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  JournalBatch batch = run.batch();
+  Journal journal;
+  Status s = journal.WriteBatch(conn, batch);
+  EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
+  EXPECT_NE(s.message().find("markets (idx)"), std::string::npos) << s.message();
+  // Nothing of the batch is left: no events, no balances, no orders, markets untouched.
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), 0);
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM ledger_entries"), 0);
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM orders"), 0);
+  EXPECT_EQ(Scalar(conn, "SELECT coalesce(sum(available + staked), 0) FROM accounts"), 0);
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM markets WHERE created_seq IS NOT NULL"), 0);
+  EXPECT_EQ(Scalar(conn, "SELECT last_seq FROM engine_state"), 0);
+
+  // Once the row exists the same batch goes through, on the same connection.
+  InsertMarket(conn, 2);
+  s = journal.WriteBatch(conn, batch);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  run.batch().Clear();
+  run.Verify(conn);
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM markets WHERE created_seq IS NOT NULL"), 3);
+}
+
+TEST(Journal, ConstraintViolationFailsTheWholeBatch) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  InsertRows(conn, shape);
+  JournaledRun run(11, shape);
+  for (int i = 0; i < 40; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  ASSERT_TRUE(run.Flush(conn).ok());
+  const int64_t events = Scalar(conn, "SELECT count(*) FROM engine_events");
+  const int64_t orders = Scalar(conn, "SELECT count(*) FROM orders");
+
+  // Two orders of one sequencer with the same client_order_id (the handler's idempotency check
+  // should never let this through; the UNIQUE constraint is the last line).
+  Command deposit{1000, run.gen().now(), matching::Deposit{100, 100000}};
+  ASSERT_NO_FATAL_FAILURE(run.Apply(deposit));
+  for (int i = 0; i < 2; ++i) {
+    matching::PlaceOrder p;
+    p.account = 100;
+    p.market = 0;
+    p.max_price = 50;
+    p.deadline = run.gen().now() + 60000;
+    ASSERT_NO_FATAL_FAILURE(
+        run.Apply(Command{1001 + static_cast<uint64_t>(i), run.gen().now(), p}));
+  }
+  JournalBatch bad = run.batch();
+  ASSERT_GE(bad.order_extras.size(), 2u);
+  bad.order_extras[bad.order_extras.size() - 1].client_order_id =
+      bad.order_extras[bad.order_extras.size() - 2].client_order_id;
+  Journal journal;
+  Status s = journal.WriteBatch(conn, bad);
+  EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
+  EXPECT_NE(s.message().find("23505"), std::string::npos) << s.message();  // unique_violation
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM orders"), orders);
+  EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
+
+  // The connection is still good, and the corrected batch goes through.
+  ASSERT_TRUE(run.Flush(conn).ok());
+  run.Verify(conn);
+}
+
+TEST(Journal, AccountWithoutARowFailsTheWholeBatch) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  InsertRows(conn, shape);
+  JournaledRun run(13, shape);
+  for (int i = 0; i < 30; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  ASSERT_TRUE(run.Flush(conn).ok());
+  const int64_t events = Scalar(conn, "SELECT count(*) FROM engine_events");
+  ASSERT_NO_FATAL_FAILURE(run.Apply(
+      Command{1, run.gen().now(), matching::CreateAccount{999, matching::Role::kProver}}));
+  ASSERT_NO_FATAL_FAILURE(run.Apply(Command{2, run.gen().now(), matching::Deposit{999, 500}}));
+  Status s = run.Flush(conn);
+  EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
+  EXPECT_NE(s.message().find("accounts"), std::string::npos) << s.message();
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
+  EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
+}
+
+TEST(Journal, TreasuryRowExistsAndRolesAreChecked) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM accounts WHERE id = 0 AND role = 'treasury'"), 1);
+  pqxx::work tx(conn);
+  EXPECT_THROW(tx.exec("INSERT INTO accounts (role, name) VALUES ('treasury', 'second')"),
+               pqxx::check_violation);
+}
+
+TEST(Journal, EmptyDatabaseLoadsAsAFreshEngine) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  Result<RecoveredState> loaded = LoadState(conn);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  Engine fresh;
+  ExpectSameSnapshot(loaded->snapshot, fresh.GetSnapshot());
+  EXPECT_EQ(loaded->next_seq, 1u);
+  EXPECT_TRUE(loaded->client_orders.empty());
+}
+
+// Not a timing assertion: prints what one group commit of ~1000 events costs here.
+TEST(Journal, LargeBatchWriteAndLoadTimes) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape{.markets = 4, .sequencers = 20, .provers = 40, .max_redundancy = 3};
+  InsertRows(conn, shape);
+  JournaledRun run(77, shape);
+  // Warm up: a first batch so the tables and the connection are not cold.
+  for (int i = 0; i < 300; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  ASSERT_TRUE(run.Flush(conn).ok());
+  for (int round = 0; round < 3; ++round) {
+    int commands = 0;
+    auto build_start = std::chrono::steady_clock::now();
+    while (run.batch().events.size() < 1000) {
+      ASSERT_NO_FATAL_FAILURE(run.Step());
+      ++commands;
+    }
+    auto build = std::chrono::steady_clock::now() - build_start;
+    size_t n = run.batch().events.size();
+    auto start = std::chrono::steady_clock::now();
+    Status s = run.Flush(conn);
+    auto write = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    std::cout << "[ journal  ] batch of " << commands << " commands, " << n
+              << " events: WriteBatch " << std::chrono::duration<double, std::milli>(write).count()
+              << " ms (engine + AppendToBatch "
+              << std::chrono::duration<double, std::milli>(build).count() << " ms)\n";
+  }
+  auto start = std::chrono::steady_clock::now();
+  Result<RecoveredState> loaded = LoadState(conn);
+  auto load = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(loaded.has_value());
+  std::cout << "[ journal  ] LoadState " << std::chrono::duration<double, std::milli>(load).count()
+            << " ms (" << loaded->snapshot.orders.size() << " orders, "
+            << loaded->snapshot.offers.size() << " offers, " << loaded->client_orders.size()
+            << " client order ids)\n";
+  run.Verify(conn);
+}
+
+}  // namespace
+}  // namespace proofbook::server
