@@ -48,6 +48,11 @@ class MpscRing {
     return true;
   }
 
+  // Consumer only: true when nothing is ready to pop (a producer mid-write counts as empty).
+  bool empty() const {
+    return cells_[dequeue_pos_ & mask_].seq.load(std::memory_order_acquire) != dequeue_pos_ + 1;
+  }
+
   size_t capacity() const { return mask_ + 1; }
 
  private:

@@ -86,9 +86,8 @@ StatusCode ReasonStatusCode(Reason reason) {
       return StatusCode::kConflict;
     case Reason::kProofTooLarge:
       return StatusCode::kPayloadTooLarge;
-    case Reason::kVrfUnavailable:
-      return StatusCode::kUnavailable;
-    default:
+    default:  // vrf_unavailable too: no VRF here is a standing refusal, not "retry later"
+
       return StatusCode::kUnprocessable;
   }
 }

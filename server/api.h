@@ -1,13 +1,14 @@
-// The HTTP API's handlers, registered on a Router. Handlers never block an io thread:
-// PostgreSQL work goes to the Database's workers and answers through the Responder.
+// The HTTP API: every route, registered on a Router. See api_internal.h for the pieces the
+// handlers share and schema/openapi.yaml for the contract.
 #pragma once
 
-#include "server/database.h"
 #include "server/router.h"
 
 namespace proofbook::server {
 
-// /healthz, /readyz and the public read endpoints. `db` must outlive the router's use.
-void RegisterApi(Router& router, Database& db);
+struct ApiContext;
+
+// `ctx` and everything it refers to must outlive the router's use.
+void RegisterApi(Router& router, ApiContext& ctx);
 
 }  // namespace proofbook::server

@@ -10,6 +10,11 @@
 #include <pqxx/pqxx>
 
 #include "server/api.h"
+#include "server/api_internal.h"
+#include "server/auth.h"
+#include "server/engine_runner.h"
+#include "server/market_directory.h"
+#include "server/recovery.h"
 #include "server/api_keys.h"
 #include "server/database.h"
 #include "server/http_server.h"
@@ -105,10 +110,49 @@ int RunServe(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Rebuild the engine from what PostgreSQL has committed before taking any request.
+  auto conn = Connect(config.database_url);
+  if (!conn) {
+    spdlog::error("msg=start_failed error={}", LogValue(conn.error().message()));
+    return 1;
+  }
+  if (Status s = CheckMigrationsCurrent(**conn, *migrations); !s.ok()) {
+    spdlog::error("msg=start_failed error={} hint=\"run proofbook-server migrate\"",
+                  LogValue(s.message()));
+    return 1;
+  }
+  auto state = LoadState(**conn);
+  if (!state) {
+    spdlog::error("msg=start_failed error={}", LogValue(state.error().ToString()));
+    return 1;
+  }
+  auto auth = Authenticator::Load(**conn);
+  if (!auth) {
+    spdlog::error("msg=start_failed error={}", LogValue(auth.error().ToString()));
+    return 1;
+  }
+  MarketDirectory markets;
+  if (Status s = markets.Load(**conn); !s.ok()) {
+    spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
+    return 1;
+  }
+  conn->reset();
+  spdlog::info("msg=recovered accounts={} orders={} offers={} assignments={} next_seq={}",
+               state->snapshot.accounts.size(), state->snapshot.orders.size(),
+               state->snapshot.offers.size(), state->snapshot.assignments.size(),
+               state->next_seq);
+
   Database db(Database::Options{.url = config.database_url, .threads = config.db_pool_size},
               std::move(migrations).value());
+  EngineRunner runner(EngineRunner::Options{.database_url = config.database_url},
+                      std::move(state).value());
+  if (Status s = runner.Start(); !s.ok()) {
+    spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
+    return 1;
+  }
+  ApiContext ctx{db, runner, **auth, markets};
   Router router;
-  RegisterApi(router, db);
+  RegisterApi(router, ctx);
   HttpServer server(HttpServer::Options{.host = config.listen_host,
                                         .port = config.listen_port,
                                         .io_threads = config.io_threads,
@@ -130,7 +174,8 @@ int RunServe(const Config& config) {
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("msg=stopping signal={}", received == SIGINT ? "SIGINT" : "SIGTERM");
-  server.Stop();
+  server.Stop();  // no new requests; then commit what the engine has applied
+  runner.Stop();
   spdlog::info("msg=stopped");
   return 0;
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +33,11 @@ struct HttpResponse {
 // Completes one request. Callable from any thread, exactly once; the session takes it from
 // there (write, keep-alive, logging).
 using Responder = std::function<void(HttpResponse)>;
+
+// The query string's parameters, percent-decoded ('+' is a space), in order. Malformed
+// escapes are an invalid_argument error; so is a name outside `allowed`.
+Result<std::vector<std::pair<std::string, std::string>>> ParseQuery(
+    std::string_view query, std::initializer_list<std::string_view> allowed);
 
 // The HTTP status for a Status code (400, 401, ..., 503).
 int HttpStatusFor(StatusCode code);

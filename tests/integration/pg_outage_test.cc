@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <thread>
 
+#include <pqxx/pqxx>
+
+#include "server/api_keys.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"
@@ -33,6 +36,13 @@ TEST(PostgresOutage, ReadyzFollowsTheDatabaseAndTheServerSurvives) {
 
   TestDatabase db;
   db.Migrate();
+  std::string admin_key;
+  {
+    pqxx::connection conn(db.url());
+    auto admin = server::BootstrapAdmin(conn);
+    ASSERT_TRUE(admin.has_value() && admin->has_value());
+    admin_key = (*admin)->api_key;
+  }
   ServerProcess server(db.url());
   HttpClient client(server.port());
   ASSERT_EQ(WaitFor(client, "/readyz", 200).status, 200);
@@ -51,11 +61,27 @@ TEST(PostgresOutage, ReadyzFollowsTheDatabaseAndTheServerSurvives) {
   auto markets = client.Get("/v1/markets");
   EXPECT_EQ(markets.status, 503) << markets.body;
   EXPECT_FALSE(markets.header("retry-after").empty());
+  // A write while PostgreSQL is away is refused, never acknowledged.
+  auto deposit = client.Request("POST", "/v1/admin/accounts/1/deposits", R"({"amount":5})", admin_key);
+  EXPECT_EQ(deposit.status, 503) << deposit.body;
+  EXPECT_FALSE(deposit.header("retry-after").empty());
   EXPECT_TRUE(server.running());
 
   ASSERT_EQ(std::system(start), 0);
   EXPECT_EQ(WaitFor(client, "/readyz", 200).status, 200);
   EXPECT_EQ(WaitFor(client, "/v1/markets", 200).status, 200);
+  // The engine was rebuilt from what was committed and takes writes again.
+  HttpResult again;
+  for (int i = 0; i < 100 && again.status != 201; ++i) {
+    again = client.Request("POST", "/v1/admin/accounts/1/deposits", R"({"amount":7})", admin_key);
+    if (again.status != 201) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(again.status, 201) << again.body;
+  // Only the acknowledged deposit is there; the refused one is not, not even half.
+  EXPECT_EQ(boost::json::parse(again.body).at("account").at("available").as_int64(), 7);
+  pqxx::connection conn(db.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT ledger_imbalance()")[0][0].as<int64_t>(), 0);
 }
 
 }  // namespace

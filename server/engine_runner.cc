@@ -1,0 +1,363 @@
+#include "server/engine_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <pqxx/pqxx>
+#include <unordered_map>
+
+#include "server/database.h"
+#include "server/journal.h"
+#include "server/log.h"
+
+namespace proofbook::server {
+
+struct EngineRunner::Pending {
+  Responder respond;
+  HttpResponse response;
+};
+
+struct EngineRunner::Batch {
+  JournalBatch data;
+  std::vector<Pending> pending;
+  uint64_t epoch = 0;  // the engine incarnation that produced it; stale ones are never written
+};
+
+namespace {
+
+const Status kCommitFailed(StatusCode::kUnavailable,
+                           "the database did not confirm the write; nothing was acknowledged, "
+                           "retry (orders with a client_order_id are safe to retry)");
+const Status kRecovering(StatusCode::kUnavailable, "the engine is recovering from a database outage");
+
+std::string ClientOrderKey(matching::AccountId account, const std::string& client_order_id) {
+  return std::to_string(account) + ":" + client_order_id;
+}
+
+// Appends `from`'s images into `into`, the later image of a record replacing the earlier.
+template <typename T>
+void MergeImages(std::vector<T>& into, std::vector<T>& from) {
+  if (from.empty()) return;
+  std::unordered_map<decltype(T{}.id), std::size_t> where;
+  where.reserve(into.size());
+  for (std::size_t i = 0; i < into.size(); ++i) where[into[i].id] = i;
+  for (auto& image : from) {
+    auto it = where.find(image.id);
+    if (it == where.end()) {
+      where[image.id] = into.size();
+      into.push_back(std::move(image));
+    } else {
+      into[it->second] = std::move(image);
+    }
+  }
+}
+
+// Folds a later batch into an earlier one: events stay in seq order, images last-wins.
+void Merge(EngineRunner::Batch& into, EngineRunner::Batch& from) {
+  JournalBatch& a = into.data;
+  JournalBatch& b = from.data;
+  a.events.insert(a.events.end(), b.events.begin(), b.events.end());
+  MergeImages(a.accounts, b.accounts);
+  MergeImages(a.markets, b.markets);
+  MergeImages(a.orders, b.orders);
+  MergeImages(a.offers, b.offers);
+  MergeImages(a.assignments, b.assignments);
+  for (auto& extra : b.order_extras) a.order_extras.push_back(std::move(extra));
+  // A record is forgotten at most once, and never touched after: closed entries just append.
+  a.closed_orders.insert(a.closed_orders.end(), b.closed_orders.begin(), b.closed_orders.end());
+  a.closed_assignments.insert(a.closed_assignments.end(), b.closed_assignments.begin(),
+                              b.closed_assignments.end());
+  a.ids = b.ids;
+  for (auto& p : from.pending) into.pending.push_back(std::move(p));
+}
+
+void Answer(std::vector<EngineRunner::Pending>& pending, const Status* failure) {
+  for (auto& p : pending) {
+    p.respond(failure ? ErrorResponse(*failure) : std::move(p.response));
+  }
+  pending.clear();
+}
+
+}  // namespace
+
+EngineRunner::EngineRunner(Options options, RecoveredState state)
+    : options_(std::move(options)),
+      recovered_(std::move(state)),
+      inbox_(options_.inbox_capacity),
+      journal_ring_(options_.journal_capacity) {}
+
+EngineRunner::~EngineRunner() { Stop(); }
+
+Status EngineRunner::Start() {
+  engine_ = std::make_unique<matching::Engine>();
+  if (Status s = engine_->Restore(recovered_.snapshot); !s.ok()) {
+    return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
+  }
+  for (const auto& [account, client_id, order] : recovered_.client_orders) {
+    client_orders_[ClientOrderKey(account, client_id)] = order;
+  }
+  next_seq_ = recovered_.next_seq;
+  recovered_ = {};  // the snapshot is in the engine now
+  current_ = std::make_unique<Batch>();
+  healthy_.store(true, std::memory_order_release);
+  engine_thread_ = std::thread([this] { EngineLoop(); });
+  journal_thread_ = std::thread([this] { JournalLoop(); });
+  return Status::Ok();
+}
+
+void EngineRunner::Stop() {
+  if (!engine_thread_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_.store(true);
+  }
+  engine_cv_.notify_all();
+  engine_thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    engine_done_ = true;
+  }
+  journal_cv_.notify_all();
+  journal_thread_.join();
+  healthy_.store(false);
+}
+
+bool EngineRunner::Submit(std::unique_ptr<Submission> submission) {
+  if (!healthy_.load(std::memory_order_acquire) || stopping_.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  Submission* raw = submission.release();
+  if (!inbox_.try_push(raw)) {
+    delete raw;
+    return false;
+  }
+  if (engine_sleeping_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(mu_);
+    engine_cv_.notify_one();
+  }
+  return true;
+}
+
+matching::Timestamp EngineRunner::Now() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  // The engine needs time that never goes back; the wall clock can (NTP steps).
+  last_now_ = std::max<matching::Timestamp>(last_now_, ms);
+  return last_now_;
+}
+
+void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
+  s.command.ref = next_ref_++;
+  s.command.now = now;
+  // The API speaks in durations ("deadline in 30 s"); the engine in times. Anchoring them here,
+  // to the clock the engine runs on, keeps the engine's view of time in one place.
+  if (auto* o = std::get_if<matching::PlaceOrder>(&s.command.body)) o->deadline += now;
+  if (auto* o = std::get_if<matching::PlaceOffer>(&s.command.body); o && o->expires_at != 0) {
+    o->expires_at += now;
+  }
+  Pending pending{std::move(s.respond), {}};
+
+  const auto* order = std::get_if<matching::PlaceOrder>(&s.command.body);
+  std::string key;
+  if (order != nullptr && !s.extra.client_order_id.empty()) {
+    key = ClientOrderKey(order->account, s.extra.client_order_id);
+    if (auto it = client_orders_.find(key); it != client_orders_.end()) {
+      // A replay: nothing is applied; the answer still waits for the batch that holds the
+      // original, so it never reports an order that is not yet durable.
+      pending.response = s.reply(*engine_, {}, it->second);
+      current_->pending.push_back(std::move(pending));
+      return;
+    }
+  }
+
+  auto events = engine_->Apply(s.command);
+  Collect(events);
+  if (order != nullptr && !events.empty() && events.front().kind == matching::EventKind::kAccepted) {
+    s.extra.id = events.front().order;
+    if (!key.empty()) client_orders_[key] = s.extra.id;
+    current_->data.order_extras.push_back(std::move(s.extra));
+  }
+  pending.response = s.reply(*engine_, events, 0);
+  current_->pending.push_back(std::move(pending));
+}
+
+void EngineRunner::ApplyTick(matching::Timestamp now) {
+  matching::Command tick{0, now, matching::Tick{}};
+  Collect(engine_->Apply(tick));
+}
+
+void EngineRunner::Collect(std::span<const matching::Event> events) {
+  if (Status s = AppendToBatch(*engine_, events, &current_->data); !s.ok()) {
+    // The engine and its own events disagree: a bug. Writing this batch could store a wrong
+    // state, so treat it like a failed commit: answer 503 and rebuild from PostgreSQL.
+    spdlog::error("msg=journal_batch_inconsistent error={}", LogValue(s.ToString()));
+    healthy_.store(false, std::memory_order_release);
+    failed_.store(true);
+  }
+}
+
+// Hands the current batch to the journal when there is anything in it and room in the ring
+// (or `force`, which waits for room). Returns false when it could not.
+bool EngineRunner::HandOver(bool force) {
+  if (failed_.load()) return false;  // EngineLoop answers and drops it
+  if (current_->data.events.empty() && current_->pending.empty()) return true;
+  current_->data.first_seq = next_seq_;
+  current_->data.ids = engine_->GetIds();
+  current_->epoch = epoch_.load();
+  Batch* raw = current_.get();
+  for (;;) {
+    if (journal_ring_.try_push(raw)) break;
+    if (!force || failed_.load()) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  next_seq_ += raw->data.events.size();
+  current_.release();
+  current_ = std::make_unique<Batch>();
+  if (journal_sleeping_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(mu_);
+    journal_cv_.notify_one();
+  }
+  return true;
+}
+
+void EngineRunner::EngineLoop() {
+  auto next_tick = std::chrono::steady_clock::now();
+  for (;;) {
+    if (failed_.load()) {
+      // What was applied since the last COMMIT is not durable: answer 503, drop it, and
+      // rebuild the engine from what PostgreSQL has.
+      Answer(current_->pending, &kCommitFailed);
+      current_ = std::make_unique<Batch>();
+      Submission* raw = nullptr;
+      while (inbox_.try_pop(raw)) {
+        std::unique_ptr<Submission> s(raw);
+        s->respond(ErrorResponse(kRecovering));
+      }
+      if (!Rebuild()) return;  // stopping
+      continue;
+    }
+
+    bool worked = false;
+    Submission* raw = nullptr;
+    while (current_->data.events.size() < options_.max_batch_events && !failed_.load() &&
+           inbox_.try_pop(raw)) {
+      std::unique_ptr<Submission> s(raw);
+      ApplyOne(*s, Now());
+      worked = true;
+    }
+    auto steady = std::chrono::steady_clock::now();
+    if (steady >= next_tick) {
+      ApplyTick(Now());
+      next_tick = steady + options_.tick_interval;
+    }
+    // Big batches wait for room; small ones go when the journal can take them, and otherwise
+    // keep growing, which is what makes the commit a group commit.
+    HandOver(current_->data.events.size() >= options_.max_batch_events);
+
+    if (stopping_.load() && !worked) {
+      if (inbox_.empty()) {
+        HandOver(/*force=*/true);
+        return;
+      }
+      continue;
+    }
+    if (worked) continue;
+    std::unique_lock lock(mu_);
+    engine_sleeping_.store(true, std::memory_order_release);
+    if (inbox_.empty() && !stopping_.load()) {
+      engine_cv_.wait_until(lock, next_tick);
+    }
+    engine_sleeping_.store(false, std::memory_order_relaxed);
+  }
+}
+
+bool EngineRunner::Rebuild() {
+  spdlog::warn("msg=engine_rebuild_started");
+  while (!stopping_.load()) {
+    auto conn = Connect(options_.database_url);
+    if (conn) {
+      auto state = LoadState(**conn);
+      if (state) {
+        auto engine = std::make_unique<matching::Engine>();
+        if (Status s = engine->Restore(state->snapshot); !s.ok()) {
+          // The database holds a state the engine refuses: a bug, not an outage. Keep
+          // refusing work rather than serving from a wrong state.
+          spdlog::error("msg=engine_restore_failed error={}", LogValue(s.ToString()));
+        } else {
+          engine_ = std::move(engine);
+          client_orders_.clear();
+          for (const auto& [account, client_id, order] : state->client_orders) {
+            client_orders_[ClientOrderKey(account, client_id)] = order;
+          }
+          next_seq_ = state->next_seq;
+          epoch_.fetch_add(1);  // before failed_ is cleared: the journal drops stale batches
+          failed_.store(false);
+          healthy_.store(true, std::memory_order_release);
+          spdlog::info("msg=engine_rebuilt next_seq={}", next_seq_);
+          return true;
+        }
+      }
+    }
+    std::unique_lock lock(mu_);
+    engine_cv_.wait_for(lock, options_.reconnect_interval, [this] { return stopping_.load(); });
+  }
+  return false;
+}
+
+void EngineRunner::JournalLoop() {
+  Journal journal;
+  std::unique_ptr<pqxx::connection> conn;
+  for (;;) {
+    Batch* raw = nullptr;
+    if (!journal_ring_.try_pop(raw)) {
+      std::unique_lock lock(mu_);
+      if (engine_done_ && journal_ring_.size_approx() == 0) return;
+      journal_sleeping_.store(true, std::memory_order_release);
+      if (journal_ring_.size_approx() == 0) {
+        journal_cv_.wait_for(lock, std::chrono::milliseconds(5));
+      }
+      journal_sleeping_.store(false, std::memory_order_relaxed);
+      continue;
+    }
+    std::unique_ptr<Batch> batch(raw);
+    // Group commit: everything that queued up while the last write ran goes in this one.
+    while (batch->data.events.size() < 4 * options_.max_batch_events &&
+           journal_ring_.try_pop(raw)) {
+      std::unique_ptr<Batch> later(raw);
+      if (later->epoch != batch->epoch) {  // never mix incarnations
+        Answer(later->pending, &kCommitFailed);
+        continue;
+      }
+      Merge(*batch, *later);
+    }
+    if (failed_.load() || batch->epoch != epoch_.load()) {
+      Answer(batch->pending, &kCommitFailed);
+      continue;
+    }
+    Status status;
+    if (!conn || !conn->is_open()) {
+      auto opened = Connect(options_.database_url);
+      if (opened) {
+        conn = std::move(opened).value();
+      } else {
+        status = opened.error();
+      }
+    }
+    if (conn) status = journal.WriteBatch(*conn, batch->data);
+    if (status.ok()) {
+      commits_.fetch_add(1, std::memory_order_relaxed);
+      Answer(batch->pending, nullptr);
+      continue;
+    }
+    spdlog::error("msg=journal_commit_failed first_seq={} events={} error={}",
+                  batch->data.first_seq, batch->data.events.size(), LogValue(status.ToString()));
+    conn.reset();
+    healthy_.store(false, std::memory_order_release);
+    failed_.store(true);
+    Answer(batch->pending, &kCommitFailed);
+    std::lock_guard lock(mu_);
+    engine_cv_.notify_one();
+  }
+}
+
+}  // namespace proofbook::server

@@ -1,0 +1,127 @@
+// EngineRunner: the server's spine. Owns the matching::Engine, the engine thread and the
+// journal thread:
+//
+//   front ends --Submit()--> MPSC inbox --> ENGINE THREAD: Apply, build the reply, collect the
+//   events and state images into a batch --> SPSC --> JOURNAL THREAD: merge every waiting batch,
+//   write them in ONE PostgreSQL transaction (group commit), COMMIT, then answer the replies.
+//
+// Nothing is answered before its events are committed. When a commit fails, every reply of
+// that batch and of every batch applied after it gets 503, the runner stops taking work
+// (healthy() is false, Submit refuses), and once PostgreSQL answers again the engine is rebuilt
+// from what was committed (LoadState + Engine::Restore): acknowledged work is never lost, and
+// unacknowledged work is never half-kept.
+//
+// Idempotency: a PlaceOrder with a (sequencer, client_order_id) already seen is not applied
+// again; its reply builder is called with `duplicate_of` set.
+//
+// Thread rules: Submit, healthy and the counters are thread-safe; Start and Stop are called
+// from one thread. Reply builders run on the engine thread and may read the Engine; responders
+// run on the journal thread and must not block.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "matching/engine.h"
+#include "matching/mpsc_ring.h"
+#include "matching/spsc_ring.h"
+#include "matching/status.h"
+#include "server/http_types.h"
+#include "server/journal_batch.h"
+#include "server/recovery.h"
+
+namespace proofbook::server {
+
+// Builds a command's reply on the engine thread from its events and the engine's state at that
+// instant; for a replayed order, `events` is empty and `duplicate_of` names the original.
+using ReplyBuilder = std::function<HttpResponse(const matching::Engine& engine,
+                                                std::span<const matching::Event> events,
+                                                matching::OrderId duplicate_of)>;
+
+struct Submission {
+  matching::Command command;  // ref and now are set by the runner
+  OrderExtra extra;           // PlaceOrder only: client_order_id (may be empty) and inputs
+  ReplyBuilder reply;  // runs on the engine thread right after Apply
+  Responder respond;  // called once, after COMMIT (or with 503 if it failed)
+};
+
+class EngineRunner {
+ public:
+  struct Options {
+    std::string database_url;
+    std::size_t inbox_capacity = 1 << 14;   // submissions waiting; beyond: 503 overloaded
+    std::size_t journal_capacity = 64;      // batches waiting for the journal
+    std::size_t max_batch_events = 1 << 14;  // one batch's events before it is handed over
+    std::chrono::milliseconds tick_interval{10};  // deadline resolution
+    std::chrono::milliseconds reconnect_interval{500};
+  };
+
+  EngineRunner(Options options, RecoveredState state);
+  ~EngineRunner();  // Stop()s
+  EngineRunner(const EngineRunner&) = delete;
+  EngineRunner& operator=(const EngineRunner&) = delete;
+
+  Status Start();  // restores the engine and starts both threads
+  void Stop();     // finishes what was submitted (committing it if it can), joins
+
+  // False when the inbox is full or the runner is recovering: answer 503 at once.
+  [[nodiscard]] bool Submit(std::unique_ptr<Submission> submission);
+
+  bool healthy() const { return healthy_.load(std::memory_order_acquire); }
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+
+  struct Pending;  // a built reply waiting for its batch COMMIT
+  struct Batch;
+
+ private:
+  void EngineLoop();
+  void JournalLoop();
+  void ApplyOne(Submission& submission, matching::Timestamp now);
+  void ApplyTick(matching::Timestamp now);
+  void Collect(std::span<const matching::Event> events);
+  bool HandOver(bool force);
+  void FailEverything(const Status& why);
+  bool Rebuild();
+  matching::Timestamp Now();
+
+  // Constant after construction.
+  const Options options_;
+
+  // Owned by the engine thread (set up before it starts).
+  std::unique_ptr<matching::Engine> engine_;
+  RecoveredState recovered_;
+  std::unordered_map<std::string, matching::OrderId> client_orders_;  // "account:client id"
+  std::unique_ptr<Batch> current_;
+  uint64_t next_seq_ = 1;
+  uint64_t next_ref_ = 1;
+  matching::Timestamp last_now_ = 0;
+
+  matching::MpscRing<Submission*> inbox_;
+  matching::SpscRing<Batch*> journal_ring_;
+
+  // Wake-ups: the engine thread parks here when idle; the journal thread too.
+  std::mutex mu_;
+  std::condition_variable engine_cv_;
+  std::condition_variable journal_cv_;
+  std::atomic<bool> engine_sleeping_{false};   // set under mu_; producers notify only then
+  std::atomic<bool> journal_sleeping_{false};
+  bool engine_done_ = false;  // guarded by mu_: the engine thread has handed over its last batch
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> healthy_{false};
+  std::atomic<bool> failed_{false};  // a commit failed: the engine thread must rebuild
+  std::atomic<uint64_t> epoch_{0};   // bumped by each rebuild; batches of older ones are dropped
+  std::atomic<uint64_t> commits_{0};
+  std::thread engine_thread_;
+  std::thread journal_thread_;
+};
+
+}  // namespace proofbook::server

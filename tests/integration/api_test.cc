@@ -1,0 +1,332 @@
+// The REST API end to end: real server process, real sockets, real PostgreSQL. After each
+// test the ledger invariant is checked in SQL.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <pqxx/pqxx>
+#include <set>
+
+#include "server/api_keys.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/server_process.h"
+#include "tests/integration/test_database.h"
+
+namespace proofbook::testing {
+namespace {
+
+namespace json = boost::json;
+
+json::value Json(const HttpResult& r) { return json::parse(r.body); }
+std::string Code(const HttpResult& r) {
+  return std::string(Json(r).at("error").at("code").as_string());
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.Migrate();
+    pqxx::connection conn(db_.url());
+    auto admin = server::BootstrapAdmin(conn);
+    ASSERT_TRUE(admin.has_value() && admin->has_value());
+    admin_key_ = (*admin)->api_key;
+    StartServer();
+  }
+  void TearDown() override {
+    server_.reset();
+    pqxx::connection conn(db_.url());
+    pqxx::read_transaction tx(conn);
+    EXPECT_EQ(tx.exec("SELECT ledger_imbalance()")[0][0].as<int64_t>(), 0)
+        << "sum of balances != deposits - withdrawals";
+  }
+  void StartServer() {
+    server_ = std::make_unique<ServerProcess>(db_.url());
+    client_ = std::make_unique<HttpClient>(server_->port());
+  }
+
+  // Creates an account; returns {id, key}.
+  std::pair<int64_t, std::string> Account(const std::string& role, const std::string& name) {
+    auto r = client_->Request("POST", "/v1/admin/accounts",
+                              R"({"role":")" + role + R"(","name":")" + name + R"("})", admin_key_);
+    EXPECT_EQ(r.status, 201) << r.body;
+    auto body = Json(r);
+    return {body.at("account").at("id").as_int64(), std::string(body.at("api_key").as_string())};
+  }
+  void Deposit(int64_t account, int64_t amount) {
+    auto r = client_->Request("POST", "/v1/admin/accounts/" + std::to_string(account) + "/deposits",
+                              R"({"amount":)" + std::to_string(amount) + "}", admin_key_);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  void Market(const std::string& id, int64_t min_stake = 100) {
+    auto r = client_->Request(
+        "POST", "/v1/admin/markets",
+        R"({"id":")" + id +
+            R"(","proof_system":"sha256","verifier":"sha256-preimage","min_stake":)" +
+            std::to_string(min_stake) + "}",
+        admin_key_);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+
+  TestDatabase db_;
+  std::string admin_key_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(ApiTest, OrderMeetsOfferAndIsAssigned) {
+  Market("sha256-demo");
+  auto [seq, seq_key] = Account("sequencer", "rollup");
+  auto [prover, prover_key] = Account("prover", "p1");
+  Deposit(seq, 10'000);
+  Deposit(prover, 5'000);
+  ASSERT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":1000})", prover_key).status, 200);
+
+  auto order = client_->Request(
+      "POST", "/v1/orders",
+      R"({"market":"sha256-demo","max_price":500,"deadline_ms":600000,"inputs":{"digest":"ab"}})",
+      seq_key);
+  ASSERT_EQ(order.status, 201) << order.body;
+  int64_t order_id = Json(order).at("order").at("id").as_int64();
+  EXPECT_EQ(Json(order).at("order").at("status").as_string(), "open");
+
+  auto offer = client_->Request(
+      "POST", "/v1/offers", R"({"market":"sha256-demo","price":300,"est_ms":60000,"capacity":2})",
+      prover_key);
+  ASSERT_EQ(offer.status, 201) << offer.body;
+  auto assigned = Json(offer).at("offer").at("assigned").as_array();
+  ASSERT_EQ(assigned.size(), 1u);
+  EXPECT_EQ(assigned[0].at("order").as_int64(), order_id);
+
+  auto got = client_->Get("/v1/orders/" + std::to_string(order_id), seq_key);
+  ASSERT_EQ(got.status, 200) << got.body;
+  auto o = Json(got).at("order");
+  EXPECT_EQ(o.at("assignments").as_array().size(), 1u);
+  EXPECT_EQ(o.at("assignments").at(0).at("prover").as_int64(), prover);
+  EXPECT_EQ(o.at("inputs").at("digest").as_string(), "ab");
+
+  auto me = Json(client_->Get("/v1/accounts/me", seq_key)).at("account");
+  EXPECT_EQ(me.at("available").as_int64(), 9'500);
+  EXPECT_EQ(me.at("escrowed").as_int64(), 500);
+  auto pme = Json(client_->Get("/v1/accounts/me", prover_key)).at("account");
+  EXPECT_EQ(pme.at("staked").as_int64(), 1'000);
+  EXPECT_EQ(pme.at("available").as_int64(), 4'000);
+}
+
+TEST_F(ApiTest, SameClientOrderIdReturnsTheSameOrderOnce) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000);
+  std::string body = R"({"market":"m","max_price":100,"deadline_ms":600000,"client_order_id":"blk-7"})";
+  auto first = client_->Request("POST", "/v1/orders", body, key);
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto again = client_->Request("POST", "/v1/orders", body, key);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Json(again).at("order").at("id"), Json(first).at("order").at("id"));
+  auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
+  EXPECT_EQ(me.at("escrowed").as_int64(), 100);  // escrow taken once
+
+  // Still idempotent after a restart: the key is rebuilt from PostgreSQL.
+  server_->Terminate();
+  StartServer();
+  auto after = client_->Request("POST", "/v1/orders", body, key);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(Json(after).at("order").at("id"), Json(first).at("order").at("id"));
+}
+
+TEST_F(ApiTest, AuthAndRolesAreEnforced) {
+  Market("m");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  auto [other, other_key] = Account("sequencer", "t");
+  auto [prover, prover_key] = Account("prover", "p");
+  Deposit(seq, 1'000);
+
+  auto none = client_->Get("/v1/accounts/me");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(Code(none), "unauthenticated");
+  EXPECT_EQ(client_->Get("/v1/accounts/me", "pbk_" + std::string(64, '0')).status, 401);
+  EXPECT_EQ(client_->Get("/v1/accounts/me", "garbage").status, 401);
+
+  auto market = client_->Request("POST", "/v1/admin/markets",
+                                 R"({"id":"x","proof_system":"a","verifier":"sha256-preimage"})",
+                                 seq_key);
+  EXPECT_EQ(market.status, 403);
+  EXPECT_EQ(Code(market), "forbidden");
+  EXPECT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":1,"est_ms":1})",
+                             seq_key).status,
+            403);
+  EXPECT_EQ(client_->Request("POST", "/v1/orders", R"({"market":"m","max_price":1,"deadline_ms":9})",
+                             prover_key).status,
+            403);
+
+  auto order = client_->Request("POST", "/v1/orders",
+                                R"({"market":"m","max_price":100,"deadline_ms":600000})", seq_key);
+  ASSERT_EQ(order.status, 201);
+  std::string path = "/v1/orders/" + std::to_string(Json(order).at("order").at("id").as_int64());
+  EXPECT_EQ(client_->Get(path, other_key).status, 403);   // another sequencer's order
+  EXPECT_EQ(client_->Get(path, prover_key).status, 403);  // a prover not on it
+  EXPECT_EQ(client_->Get(path, admin_key_).status, 200);
+  EXPECT_EQ(client_->Get(path, seq_key).status, 200);
+}
+
+TEST_F(ApiTest, BadInputGetsStableCodes) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000);
+  auto post = [&](const std::string& body) { return client_->Request("POST", "/v1/orders", body, key); };
+
+  auto malformed = post("{not json");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(Code(malformed), "invalid_argument");
+  auto unknown = post(R"({"market":"m","max_prize":1,"deadline_ms":1000})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(Json(unknown).at("error").at("field").as_string(), "max_prize");
+  auto wrong_type = post(R"({"market":"m","max_price":"100","deadline_ms":1000})");
+  EXPECT_EQ(wrong_type.status, 400);
+  EXPECT_EQ(Json(wrong_type).at("error").at("field").as_string(), "max_price");
+  EXPECT_EQ(post("[1,2]").status, 400);
+  auto stray = post(R"({"market":"m","max_price":1,"deadline_ms":1000,"prover":3})");
+  EXPECT_EQ(stray.status, 400);  // prover only means something with selection "direct"
+  EXPECT_EQ(Json(stray).at("error").at("field").as_string(), "prover");
+  auto vrf = post(R"({"market":"m","max_price":1,"deadline_ms":600000,"selection":"vrf"})");
+  EXPECT_EQ(vrf.status, 422);  // no VRF on this server yet: a standing refusal, not a 503
+  EXPECT_EQ(Code(vrf), "vrf_unavailable");
+
+  auto poor = post(R"({"market":"m","max_price":5000,"deadline_ms":600000})");
+  EXPECT_EQ(poor.status, 422);
+  EXPECT_EQ(Code(poor), "insufficient_balance");
+  auto no_market = post(R"({"market":"zz","max_price":5,"deadline_ms":600000})");
+  EXPECT_EQ(no_market.status, 422);
+  EXPECT_EQ(Code(no_market), "unknown_market");
+
+  EXPECT_EQ(client_->Get("/v1/orders/999", key).status, 404);
+  EXPECT_EQ(client_->Get("/v1/orders/abc", key).status, 400);
+  auto dup_market = client_->Request(
+      "POST", "/v1/admin/markets", R"({"id":"m","proof_system":"a","verifier":"sha256-preimage"})",
+      admin_key_);
+  EXPECT_EQ(dup_market.status, 409);
+}
+
+TEST_F(ApiTest, CancelRefundsUnassignedAndRefusesAssigned) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  auto [prover, pkey] = Account("prover", "p");
+  Deposit(seq, 1'000);
+  Deposit(prover, 1'000);
+  ASSERT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":500})", pkey).status, 200);
+  auto a = Json(client_->Request("POST", "/v1/orders",
+                                 R"({"market":"m","max_price":100,"deadline_ms":600000})", key));
+  int64_t first = a.at("order").at("id").as_int64();
+  auto cancel = client_->Request("DELETE", "/v1/orders/" + std::to_string(first), "", key);
+  ASSERT_EQ(cancel.status, 200) << cancel.body;
+  EXPECT_EQ(Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64(),
+            1'000);
+
+  auto b = Json(client_->Request("POST", "/v1/orders",
+                                 R"({"market":"m","max_price":100,"deadline_ms":600000})", key));
+  int64_t second = b.at("order").at("id").as_int64();
+  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":50,"est_ms":60000})",
+                             pkey).status,
+            201);
+  auto refused = client_->Request("DELETE", "/v1/orders/" + std::to_string(second), "", key);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(Code(refused), "conflict");
+}
+
+TEST_F(ApiTest, AcknowledgedWorkSurvivesKill9) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 100'000);
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 50; ++i) {
+    auto r = client_->Request("POST", "/v1/orders",
+                              R"({"market":"m","max_price":10,"deadline_ms":600000})", key);
+    ASSERT_EQ(r.status, 201) << r.body;
+    ids.push_back(Json(r).at("order").at("id").as_int64());
+  }
+  server_->Kill9();
+  StartServer();
+  for (int64_t id : ids) {
+    EXPECT_EQ(client_->Get("/v1/orders/" + std::to_string(id), key).status, 200) << id;
+  }
+  auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
+  EXPECT_EQ(me.at("escrowed").as_int64(), 500);
+  EXPECT_EQ(me.at("available").as_int64(), 99'500);
+}
+
+TEST_F(ApiTest, KeysetPaginationIsStableUnderConcurrentInserts) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  auto [other, other_key] = Account("sequencer", "t");
+  Deposit(seq, 100'000);
+  Deposit(other, 100'000);
+  auto place = [&](const std::string& k) {
+    auto r = client_->Request("POST", "/v1/orders",
+                              R"({"market":"m","max_price":10,"deadline_ms":600000})", k);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return Json(r).at("order").at("id").as_int64();
+  };
+  std::set<int64_t> before;
+  for (int i = 0; i < 23; ++i) before.insert(place(key));
+  place(other_key);  // never in `seq`'s pages
+
+  std::set<int64_t> seen;
+  std::string cursor;
+  int pages = 0;
+  for (;;) {
+    auto r = client_->Get("/v1/orders?limit=5&status=open" + cursor, key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto body = Json(r);
+    for (const auto& o : body.at("orders").as_array()) {
+      EXPECT_TRUE(seen.insert(o.at("id").as_int64()).second) << "order listed twice";
+      EXPECT_EQ(o.at("sequencer").as_int64(), seq);
+    }
+    ++pages;
+    place(key);  // new orders land above the cursor: they must not disturb later pages
+    if (body.at("next_cursor").is_null()) break;
+    cursor = "&cursor=" + std::to_string(body.at("next_cursor").as_int64());
+  }
+  EXPECT_EQ(pages, 5);
+  for (int64_t id : before) EXPECT_EQ(seen.count(id), 1u) << id;
+
+  EXPECT_EQ(client_->Get("/v1/orders?status=weird", key).status, 400);
+  EXPECT_EQ(client_->Get("/v1/orders?colour=red", key).status, 400);
+  EXPECT_EQ(client_->Get("/v1/orders?limit=0", key).status, 400);
+  EXPECT_EQ(client_->Get("/v1/orders?cursor=%zz", key).status, 400);
+}
+
+TEST_F(ApiTest, BookAggregatesOffersAndOrdersByPrice) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  auto [p1, k1] = Account("prover", "p1");
+  auto [p2, k2] = Account("prover", "p2");
+  Deposit(seq, 100'000);
+  for (auto& [id, k] : {std::pair{p1, k1}, std::pair{p2, k2}}) {
+    Deposit(id, 1'000);
+    ASSERT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":500})", k).status, 200);
+  }
+  // Offers priced above what the orders pay: nothing matches, everything rests.
+  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":90,"est_ms":10,"capacity":3})", k1).status, 201);
+  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":90,"est_ms":10,"capacity":2})", k2).status, 201);
+  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":120,"est_ms":10})", k1).status, 201);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(client_->Request("POST", "/v1/orders",
+                               R"({"market":"m","max_price":50,"deadline_ms":600000,"redundancy":2})",
+                               key).status, 201);
+  }
+  auto r = client_->Get("/v1/markets/m/book");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto book = Json(r);
+  auto asks = book.at("asks").as_array();
+  ASSERT_EQ(asks.size(), 2u);
+  EXPECT_EQ(asks[0].at("price").as_int64(), 90);
+  EXPECT_EQ(asks[0].at("offers").as_int64(), 2);
+  EXPECT_EQ(asks[0].at("capacity").as_int64(), 5);
+  EXPECT_EQ(asks[1].at("price").as_int64(), 120);
+  auto bids = book.at("bids").as_array();
+  ASSERT_EQ(bids.size(), 1u);
+  EXPECT_EQ(bids[0].at("max_price").as_int64(), 50);
+  EXPECT_EQ(bids[0].at("proofs_wanted").as_int64(), 4);
+  EXPECT_EQ(client_->Get("/v1/markets/nope/book").status, 404);
+}
+
+}  // namespace
+}  // namespace proofbook::testing
