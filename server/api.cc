@@ -44,6 +44,11 @@ std::optional<Principal> Require(ApiContext& ctx, const HttpRequest& req, Respon
     respond(std::move(r));
     return std::nullopt;
   }
+  if (!ctx.limiter.Allow(principal->account)) {
+    respond(ErrorResponse(Status(StatusCode::kRateLimited,
+                                 "too many requests for this API key; slow down")));
+    return std::nullopt;
+  }
   if (roles.size() == 0) return *principal;
   for (Role role : roles) {
     if (principal->role == role) return *principal;

@@ -14,6 +14,7 @@
 #include "server/database.h"
 #include "server/engine_runner.h"
 #include "server/market_directory.h"
+#include "server/rate_limiter.h"
 #include "server/router.h"
 
 namespace proofbook::server {
@@ -23,11 +24,12 @@ struct ApiContext {
   EngineRunner& runner;
   Authenticator& auth;
   MarketDirectory& markets;
+  RateLimiter& limiter;
   std::size_t max_inputs_bytes = 64 << 10;  // an order's public inputs, minified
 };
 
-// Authenticates the request and checks its role is one of `roles` (empty: any). On failure
-// it answers (401/403) and returns nullopt.
+// Authenticates the request, applies the account's rate limit and checks its role is one of
+// `roles` (empty: any). On failure it answers (401/429/403) and returns nullopt.
 std::optional<Principal> Require(ApiContext& ctx, const HttpRequest& req, Responder& respond,
                                  std::initializer_list<matching::Role> roles);
 

@@ -150,7 +150,8 @@ int RunServe(const Config& config) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }
-  ApiContext ctx{db, runner, **auth, markets};
+  RateLimiter limiter(config.rate_limit, config.rate_burst);
+  ApiContext ctx{db, runner, **auth, markets, limiter};
   Router router;
   RegisterApi(router, ctx);
   HttpServer server(HttpServer::Options{.host = config.listen_host,

@@ -82,6 +82,15 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PROOFBOOK_IDLE_TIMEOUT")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  serve->add_option("--rate-limit", config.rate_limit,
+                    "Requests a second per API key, on average (0: no limit); beyond: 429")
+      ->envname("PROOFBOOK_RATE_LIMIT")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
+  serve->add_option("--rate-burst", config.rate_burst, "Requests at once per API key")
+      ->envname("PROOFBOOK_RATE_BURST")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->capture_default_str();
   serve->add_option("--port-file", config.port_file, "Write the bound port to this file once listening");
 
   CLI::App* migrate = app.add_subcommand("migrate", "Apply pending migrations and exit");

@@ -30,6 +30,8 @@ struct Config {
   std::size_t header_limit = 16 << 10;  // 431-class error beyond 16 KiB of headers
   int idle_timeout_s = 30;              // keep-alive connections idle longer are closed
 
+  int64_t rate_limit = 20000;  // requests a second per API key (token bucket); 0: off
+  int64_t rate_burst = 40000;  // requests at once per API key
   int db_pool_size = 2;  // blocking PostgreSQL work runs on this many threads, off the io threads
   std::string migrations_dir;  // empty: the migrations compiled into the binary
   std::string port_file;       // if set, the bound port is written here once listening

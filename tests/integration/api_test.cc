@@ -4,7 +4,10 @@
 
 #include <boost/json.hpp>
 #include <pqxx/pqxx>
+#include <atomic>
+#include <iostream>
 #include <set>
+#include <thread>
 
 #include "server/api_keys.h"
 #include "tests/integration/http_client.h"
@@ -250,6 +253,70 @@ TEST_F(ApiTest, AcknowledgedWorkSurvivesKill9) {
   auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
   EXPECT_EQ(me.at("escrowed").as_int64(), 500);
   EXPECT_EQ(me.at("available").as_int64(), 99'500);
+}
+
+TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000'000'000);
+  constexpr int kThreads = 4;
+  std::vector<std::vector<int64_t>> acked(kThreads);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  uint16_t port = server_->port();
+  for (int t = 0; t < kThreads; ++t) {
+    load.emplace_back([&, t, key = key] {
+      HttpClient client(port);
+      for (int i = 0; i < 100000 && !stop.load(); ++i) {
+        std::string body = R"({"market":"m","max_price":10,"deadline_ms":600000,"client_order_id":"t)" +
+                           std::to_string(t) + "-" + std::to_string(i) + R"("})";
+        auto r = client.Request("POST", "/v1/orders", body, key);
+        if (r.status == 0) break;  // the server is gone
+        if (r.status == 201) acked[t].push_back(Json(r).at("order").at("id").as_int64());
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  server_->Kill9();
+  stop = true;
+  for (auto& th : load) th.join();
+
+  std::size_t total = 0;
+  for (const auto& ids : acked) total += ids.size();
+  ASSERT_GT(total, 10u) << "the load never got going";
+  std::cout << "acknowledged " << total << " orders before kill -9\n";
+  StartServer();
+  for (const auto& ids : acked) {
+    for (int64_t id : ids) {
+      ASSERT_EQ(client_->Get("/v1/orders/" + std::to_string(id), key).status, 200) << id;
+    }
+  }
+  // Orders committed whose reply the kill swallowed exist too; escrow matches what exists.
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  auto in_db = tx.exec("SELECT count(*) FROM orders")[0][0].as<int64_t>();
+  EXPECT_GE(in_db, static_cast<int64_t>(total));
+  auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
+  EXPECT_EQ(me.at("escrowed").as_int64(), 10 * in_db);
+  EXPECT_EQ(me.at("available").as_int64(), 1'000'000'000 - 10 * in_db);
+}
+
+TEST(ApiRateLimit, BurstBeyondTheLimitIs429) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  auto admin = server::BootstrapAdmin(conn);
+  ASSERT_TRUE(admin.has_value() && admin->has_value());
+  ServerProcess server(db.url(), {"--rate-limit", "1", "--rate-burst", "3"});
+  HttpClient client(server.port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(client.Get("/v1/accounts/me", (*admin)->api_key).status, 200);
+  }
+  auto limited = client.Get("/v1/accounts/me", (*admin)->api_key);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(Code(limited), "rate_limited");
+  EXPECT_EQ(limited.header("retry-after"), "1");
+  EXPECT_EQ(client.Get("/healthz").status, 200);  // unauthenticated probes are not limited
 }
 
 TEST_F(ApiTest, KeysetPaginationIsStableUnderConcurrentInserts) {
