@@ -14,6 +14,7 @@
 #include "server/database.h"
 #include "server/engine_runner.h"
 #include "server/market_directory.h"
+#include "server/order_watch.h"
 #include "server/rate_limiter.h"
 #include "server/router.h"
 
@@ -25,6 +26,7 @@ struct ApiContext {
   Authenticator& auth;
   MarketDirectory& markets;
   RateLimiter& limiter;
+  OrderWatch& watch;
   std::size_t max_inputs_bytes = 64 << 10;  // an order's public inputs, minified
 };
 

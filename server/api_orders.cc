@@ -166,47 +166,94 @@ matching::AssignmentState AssignmentFromRow(const pqxx::row& r) {
   return a;
 }
 
+// The order as a caller may see it: 404 if it does not exist, 403 if it is not theirs.
+HttpResponse FetchOrder(pqxx::connection& conn, Principal caller, int64_t order_id) {
+  pqxx::read_transaction tx(conn);
+  auto rows = tx.exec_params(
+      "SELECT o.*, m.id AS market_slug FROM orders o JOIN markets m ON m.idx = o.market_idx "
+      "WHERE o.id = $1",
+      order_id);
+  if (rows.empty()) {
+    return ErrorResponse(Status(StatusCode::kNotFound, "no order " + std::to_string(order_id)));
+  }
+  matching::OrderState order = OrderFromRow(rows[0]);
+  std::vector<matching::AssignmentState> assignments;
+  bool prover_on_it = false;
+  for (const auto& r : tx.exec_params(
+           "SELECT * FROM assignments WHERE order_id = $1 ORDER BY id", order_id)) {
+    assignments.push_back(AssignmentFromRow(r));
+    prover_on_it |= assignments.back().prover == caller.account;
+  }
+  bool allowed = caller.role == Role::kAdmin ||
+                 (caller.role == Role::kSequencer && order.account == caller.account) ||
+                 (caller.role == Role::kProver && prover_on_it);
+  if (!allowed) {
+    return ErrorResponse(Status(StatusCode::kForbidden, "order " + std::to_string(order_id) +
+                                                            " is not yours"));
+  }
+  std::string client_id =
+      rows[0]["client_order_id"].is_null() ? "" : rows[0]["client_order_id"].as<std::string>();
+  json::object out = OrderJson(order, rows[0]["market_slug"].as<std::string>(), assignments,
+                               client_id);
+  if (!rows[0]["inputs"].is_null()) {
+    out["inputs"] = json::parse(rows[0]["inputs"].as<std::string>());
+  }
+  return JsonResponse(json::serialize(json::object{{"order", out}}));
+}
+
+constexpr int64_t kMaxWaitMs = 30'000;  // a long poll holds a connection; keep it short
+
 void GetOrderRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
                    Responder respond) {
   auto who = Require(ctx, req, respond, {});
   if (!who) return;
   auto id = PathId(params, "id");
   if (!id) return respond(ErrorResponse(id.error()));
+  auto query = ParseQuery(req.query, {"wait_ms"});
+  if (!query) return respond(ErrorResponse(query.error()));
+  int64_t wait_ms = 0;
+  for (const auto& [name, value] : *query) {
+    PathParams one{{name, value}};
+    auto n = PathId(one, name);
+    if (!n || *n > kMaxWaitMs) {
+      return respond(ErrorResponse(Status(StatusCode::kInvalidArgument,
+                                          "wait_ms must be 1.." + std::to_string(kMaxWaitMs),
+                                          "wait_ms")));
+    }
+    wait_ms = *n;
+  }
   Principal caller = *who;
   int64_t order_id = *id;
-  RunDb(ctx.db, std::move(respond), [caller, order_id](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
-    auto rows = tx.exec_params(
-        "SELECT o.*, m.id AS market_slug FROM orders o JOIN markets m ON m.idx = o.market_idx "
-        "WHERE o.id = $1",
-        order_id);
-    if (rows.empty()) {
-      return ErrorResponse(Status(StatusCode::kNotFound, "no order " + std::to_string(order_id)));
+  auto fetch = [&db = ctx.db, caller, order_id](Responder r) {
+    RunDb(db, std::move(r), [caller, order_id](pqxx::connection& conn) {
+      return FetchOrder(conn, caller, order_id);
+    });
+  };
+  if (wait_ms == 0) return fetch(std::move(respond));
+
+  // Long poll: watch first, then look. If the order is already final (or not the caller's to
+  // see) the look fires the watch at once; otherwise the commit that finalises it will, or the
+  // deadline. Either way the answer is read from PostgreSQL, so it is always committed state.
+  auto shared = std::make_shared<Responder>(std::move(respond));
+  auto fire = [fetch, shared] { fetch([shared](HttpResponse r) { (*shared)(std::move(r)); }); };
+  auto deadline = OrderWatch::Clock::now() + std::chrono::milliseconds(wait_ms);
+  if (!ctx.watch.Watch(order_id, deadline, fire)) return fire();  // too many waiting: answer now
+  bool queued = ctx.db.Post([&watch = ctx.watch, order_id](pqxx::connection* conn, const Status&) {
+    bool settled = true;  // unreachable database: stop waiting and let the fetch report it
+    if (conn != nullptr) {
+      pqxx::read_transaction tx(*conn);
+      auto rows = tx.exec_params("SELECT status FROM orders WHERE id = $1", order_id);
+      settled = rows.empty() || rows[0][0].as<std::string>() != "open";
     }
-    matching::OrderState order = OrderFromRow(rows[0]);
-    std::vector<matching::AssignmentState> assignments;
-    bool prover_on_it = false;
-    for (const auto& r : tx.exec_params(
-             "SELECT * FROM assignments WHERE order_id = $1 ORDER BY id", order_id)) {
-      assignments.push_back(AssignmentFromRow(r));
-      prover_on_it |= assignments.back().prover == caller.account;
+    if (settled) {
+      int64_t ids[] = {order_id};
+      watch.Notify(ids);
     }
-    bool allowed = caller.role == Role::kAdmin ||
-                   (caller.role == Role::kSequencer && order.account == caller.account) ||
-                   (caller.role == Role::kProver && prover_on_it);
-    if (!allowed) {
-      return ErrorResponse(Status(StatusCode::kForbidden, "order " + std::to_string(order_id) +
-                                                              " is not yours"));
-    }
-    std::string client_id =
-        rows[0]["client_order_id"].is_null() ? "" : rows[0]["client_order_id"].as<std::string>();
-    json::object out = OrderJson(order, rows[0]["market_slug"].as<std::string>(), assignments,
-                                 client_id);
-    if (!rows[0]["inputs"].is_null()) {
-      out["inputs"] = json::parse(rows[0]["inputs"].as<std::string>());
-    }
-    return JsonResponse(json::serialize(json::object{{"order", out}}));
   });
+  if (!queued) {
+    int64_t ids[] = {order_id};
+    ctx.watch.Notify(ids);
+  }
 }
 
 void ListOrdersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {

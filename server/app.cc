@@ -14,6 +14,7 @@
 #include "server/auth.h"
 #include "server/engine_runner.h"
 #include "server/market_directory.h"
+#include "server/order_watch.h"
 #include "server/recovery.h"
 #include "server/api_keys.h"
 #include "server/database.h"
@@ -144,14 +145,28 @@ int RunServe(const Config& config) {
 
   Database db(Database::Options{.url = config.database_url, .threads = config.db_pool_size},
               std::move(migrations).value());
-  EngineRunner runner(EngineRunner::Options{.database_url = config.database_url},
-                      std::move(state).value());
+  OrderWatch watch;
+  // Long polls on orders wake when a commit makes their order final.
+  auto on_commit = [&watch](const JournalBatch& batch) {
+    std::vector<int64_t> finished;
+    for (const auto& e : batch.events) {
+      if (e.kind == matching::EventKind::kOrderCompleted ||
+          e.kind == matching::EventKind::kOrderExpired ||
+          e.kind == matching::EventKind::kOrderCancelled) {
+        finished.push_back(e.order);
+      }
+    }
+    if (!finished.empty()) watch.Notify(finished);
+  };
+  EngineRunner runner(
+      EngineRunner::Options{.database_url = config.database_url, .on_commit = on_commit},
+      std::move(state).value());
   if (Status s = runner.Start(); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }
   RateLimiter limiter(config.rate_limit, config.rate_burst);
-  ApiContext ctx{db, runner, **auth, markets, limiter};
+  ApiContext ctx{db, runner, **auth, markets, limiter, watch};
   Router router;
   RegisterApi(router, ctx);
   HttpServer server(HttpServer::Options{.host = config.listen_host,

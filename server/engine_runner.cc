@@ -347,6 +347,7 @@ void EngineRunner::JournalLoop() {
     if (status.ok()) {
       commits_.fetch_add(1, std::memory_order_relaxed);
       Answer(batch->pending, nullptr);
+      if (options_.on_commit) options_.on_commit(batch->data);
       continue;
     }
     spdlog::error("msg=journal_commit_failed first_seq={} events={} error={}",

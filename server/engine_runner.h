@@ -62,6 +62,8 @@ class EngineRunner {
     std::size_t max_batch_events = 1 << 14;  // one batch's events before it is handed over
     std::chrono::milliseconds tick_interval{10};  // deadline resolution
     std::chrono::milliseconds reconnect_interval{500};
+    // Called on the journal thread after each COMMIT, after the replies; must not block.
+    std::function<void(const JournalBatch&)> on_commit;
   };
 
   EngineRunner(Options options, RecoveredState state);

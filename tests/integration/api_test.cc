@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <pqxx/pqxx>
 #include <atomic>
+#include <future>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -317,6 +318,39 @@ TEST(ApiRateLimit, BurstBeyondTheLimitIs429) {
   EXPECT_EQ(Code(limited), "rate_limited");
   EXPECT_EQ(limited.header("retry-after"), "1");
   EXPECT_EQ(client.Get("/healthz").status, 200);  // unauthenticated probes are not limited
+}
+
+TEST_F(ApiTest, WaitMsAnswersWhenTheOrderBecomesFinal) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000);
+  auto placed = client_->Request("POST", "/v1/orders",
+                                 R"({"market":"m","max_price":10,"deadline_ms":600000})", key);
+  std::string path = "/v1/orders/" + std::to_string(Json(placed).at("order").at("id").as_int64());
+
+  // Not final: the poll answers at its deadline with the order as it stands.
+  auto open = client_->Get(path + "?wait_ms=200", key);
+  ASSERT_EQ(open.status, 200) << open.body;
+  EXPECT_EQ(Json(open).at("order").at("status").as_string(), "open");
+
+  // Final while a poll waits: the poll reports the committed final state.
+  auto poll = std::async(std::launch::async, [&, port = server_->port(), key = key] {
+    HttpClient other(port);
+    return other.Get(path + "?wait_ms=30000", key);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the poll register
+  ASSERT_EQ(client_->Request("DELETE", path, "", key).status, 200);
+  // Woken by the commit, not by its 30 s deadline (the bound is for a hang, not a speed test).
+  ASSERT_EQ(poll.wait_for(std::chrono::seconds(15)), std::future_status::ready);
+  HttpResult waited = poll.get();
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  EXPECT_EQ(Json(waited).at("order").at("status").as_string(), "cancelled");
+
+  // Already final: answered at once.
+  auto done = client_->Get(path + "?wait_ms=20000", key);
+  EXPECT_EQ(Json(done).at("order").at("status").as_string(), "cancelled");
+  EXPECT_EQ(client_->Get(path + "?wait_ms=99999999", key).status, 400);
+  EXPECT_EQ(client_->Get(path + "?colour=red", key).status, 400);
 }
 
 TEST_F(ApiTest, KeysetPaginationIsStableUnderConcurrentInserts) {
