@@ -82,16 +82,33 @@ void RunDb(Database& db, Responder respond, std::function<HttpResponse(pqxx::con
   if (!queued) (*shared)(ErrorResponse(kDbOverloaded));
 }
 
-void SubmitCommand(ApiContext& ctx, matching::CommandBody body, OrderExtra extra,
-                   ReplyBuilder reply, Responder respond) {
-  auto s = std::make_unique<Submission>();
-  s->command.body = body;
-  s->extra = std::move(extra);
+namespace {
+
+void Submit(ApiContext& ctx, std::unique_ptr<Submission> s, ReplyBuilder reply,
+            Responder respond) {
   s->reply = std::move(reply);
   // Kept so the 503 below can still answer if the runner refuses (it then drops `s`).
   auto shared = std::make_shared<Responder>(std::move(respond));
   s->respond = [shared](HttpResponse r) { (*shared)(std::move(r)); };
   if (!ctx.runner.Submit(std::move(s))) (*shared)(ErrorResponse(kEngineOverloaded));
+}
+
+}  // namespace
+
+void SubmitCommand(ApiContext& ctx, matching::CommandBody body, OrderExtra extra,
+                   ReplyBuilder reply, Responder respond) {
+  auto s = std::make_unique<Submission>();
+  s->command.body = body;
+  s->extra = std::move(extra);
+  Submit(ctx, std::move(s), std::move(reply), std::move(respond));
+}
+
+void SubmitDeposit(ApiContext& ctx, matching::Deposit deposit, std::string reference,
+                   ReplyBuilder reply, Responder respond) {
+  auto s = std::make_unique<Submission>();
+  s->command.body = deposit;
+  s->deposit_reference = std::move(reference);
+  Submit(ctx, std::move(s), std::move(reply), std::move(respond));
 }
 
 Status WireRejection(const matching::Event& rejected) {

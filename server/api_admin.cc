@@ -64,16 +64,24 @@ void DepositRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& par
   if (!body) return respond(ErrorResponse(body.error()));
   auto amount = body->Int("amount", 1, kMaxAmount);
   if (!amount) return respond(ErrorResponse(amount.error()));
-  // TODO(#5): deposits are not yet idempotent by `reference`; it is accepted and ignored.
+  // With a reference the deposit is idempotent: a replay moves no money and answers 200.
   auto reference = body->String("reference", 200, std::string());
   if (!reference) return respond(ErrorResponse(reference.error()));
   matching::AccountId account = *id;
-  SubmitCommand(ctx, matching::Deposit{account, *amount}, {},
-                OnAccepted([account](const matching::Engine& engine,
-                                     std::span<const matching::Event>) {
-                  return JsonResponse(json::serialize(
-                      json::object{{"account", AccountJson(*engine.GetAccount(account))}}), 201);
-                }),
+  SubmitDeposit(ctx, matching::Deposit{account, *amount}, *reference,
+                [account](const matching::Engine& engine, std::span<const matching::Event> events,
+                          matching::OrderId duplicate) {
+                  if (duplicate == 0 && !events.empty() &&
+                      events.front().kind == matching::EventKind::kRejected) {
+                    return ErrorResponse(WireRejection(events.front()));
+                  }
+                  auto image = engine.GetAccount(account);
+                  if (!image) return ErrorResponse(Status(StatusCode::kNotFound, "no such account"));
+                  return JsonResponse(
+                      json::serialize(json::object{{"account", AccountJson(*image)},
+                                                   {"replayed", duplicate != 0}}),
+                      duplicate != 0 ? 200 : 201);
+                },
                 std::move(respond));
 }
 

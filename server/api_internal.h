@@ -48,6 +48,10 @@ void SubmitCommand(ApiContext& ctx, matching::CommandBody body, OrderExtra extra
 // request's ("deadline_ms").
 Status WireRejection(const matching::Event& rejected);
 
+// SubmitCommand for a Deposit carrying an idempotency reference (may be empty).
+void SubmitDeposit(ApiContext& ctx, matching::Deposit deposit, std::string reference,
+                   ReplyBuilder reply, Responder respond);
+
 // A ReplyBuilder answering a rejection with its Status and otherwise calling `ok`.
 ReplyBuilder OnAccepted(
     std::function<HttpResponse(const matching::Engine&, std::span<const matching::Event>)> ok);

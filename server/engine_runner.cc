@@ -55,6 +55,10 @@ void MergeImages(std::vector<T>& into, std::vector<T>& from) {
 void Merge(EngineRunner::Batch& into, EngineRunner::Batch& from) {
   JournalBatch& a = into.data;
   JournalBatch& b = from.data;
+  for (auto& d : b.deposit_extras) {  // indexes into b.events, which now follow a's
+    d.event += a.events.size();
+    a.deposit_extras.push_back(std::move(d));
+  }
   a.events.insert(a.events.end(), b.events.begin(), b.events.end());
   MergeImages(a.accounts, b.accounts);
   MergeImages(a.markets, b.markets);
@@ -92,9 +96,7 @@ Status EngineRunner::Start() {
   if (Status s = engine_->Restore(recovered_.snapshot); !s.ok()) {
     return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
   }
-  for (const auto& [account, client_id, order] : recovered_.client_orders) {
-    client_orders_[ClientOrderKey(account, client_id)] = order;
-  }
+  LoadIdempotencyKeys(recovered_);
   next_seq_ = recovered_.next_seq;
   recovered_ = {};  // the snapshot is in the engine now
   current_ = std::make_unique<Batch>();
@@ -119,6 +121,17 @@ void EngineRunner::Stop() {
   journal_cv_.notify_all();
   journal_thread_.join();
   healthy_.store(false);
+}
+
+void EngineRunner::LoadIdempotencyKeys(const RecoveredState& state) {
+  client_orders_.clear();
+  for (const auto& [account, client_id, order] : state.client_orders) {
+    client_orders_[ClientOrderKey(account, client_id)] = order;
+  }
+  deposit_references_.clear();
+  for (const auto& [reference, account, amount] : state.deposit_references) {
+    deposit_references_[reference] = DepositKey{account, amount};
+  }
 }
 
 bool EngineRunner::Submit(std::unique_ptr<Submission> submission) {
@@ -170,8 +183,30 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
     }
   }
 
+  const auto* deposit = std::get_if<matching::Deposit>(&s.command.body);
+  if (deposit != nullptr && !s.deposit_reference.empty()) {
+    if (auto it = deposit_references_.find(s.deposit_reference); it != deposit_references_.end()) {
+      if (it->second.account != deposit->account || it->second.amount != deposit->amount) {
+        pending.response = ErrorResponse(Status(StatusCode::kConflict,
+                                                "reference already used for another deposit",
+                                                "reference"));
+      } else {
+        pending.response = s.reply(*engine_, {}, /*duplicate_of=*/1);
+      }
+      current_->pending.push_back(std::move(pending));  // answered after the original commits
+      return;
+    }
+  }
+
+  std::size_t first_event = current_->data.events.size();
   auto events = engine_->Apply(s.command);
   Collect(events);
+  if (deposit != nullptr && !s.deposit_reference.empty() && !events.empty() &&
+      events.front().kind == matching::EventKind::kAccepted) {
+    deposit_references_[s.deposit_reference] = DepositKey{deposit->account, deposit->amount};
+    current_->data.deposit_extras.push_back(
+        DepositExtra{s.deposit_reference, deposit->account, deposit->amount, first_event});
+  }
   if (order != nullptr && !events.empty() && events.front().kind == matching::EventKind::kAccepted) {
     s.extra.id = events.front().order;
     if (!key.empty()) client_orders_[key] = s.extra.id;
@@ -285,10 +320,7 @@ bool EngineRunner::Rebuild() {
           spdlog::error("msg=engine_restore_failed error={}", LogValue(s.ToString()));
         } else {
           engine_ = std::move(engine);
-          client_orders_.clear();
-          for (const auto& [account, client_id, order] : state->client_orders) {
-            client_orders_[ClientOrderKey(account, client_id)] = order;
-          }
+          LoadIdempotencyKeys(*state);
           next_seq_ = state->next_seq;
           epoch_.fetch_add(1);  // before failed_ is cleared: the journal drops stale batches
           failed_.store(false);

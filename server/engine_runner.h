@@ -11,8 +11,10 @@
 // from what was committed (LoadState + Engine::Restore): acknowledged work is never lost, and
 // unacknowledged work is never half-kept.
 //
-// Idempotency: a PlaceOrder with a (sequencer, client_order_id) already seen is not applied
-// again; its reply builder is called with `duplicate_of` set.
+// Idempotency: a PlaceOrder with a (sequencer, client_order_id) already seen, or a Deposit
+// with a reference already used, is not applied again; its reply builder is called with
+// `duplicate_of` set (the order id; for a deposit, 1). A reference reused for another account
+// or amount is a 409.
 //
 // Thread rules: Submit, healthy and the counters are thread-safe; Start and Stop are called
 // from one thread. Reply builders run on the engine thread and may read the Engine; responders
@@ -49,6 +51,7 @@ using ReplyBuilder = std::function<HttpResponse(const matching::Engine& engine,
 struct Submission {
   matching::Command command;  // ref and now are set by the runner
   OrderExtra extra;           // PlaceOrder only: client_order_id (may be empty) and inputs
+  std::string deposit_reference;  // Deposit only: idempotency key (may be empty)
   ReplyBuilder reply;  // runs on the engine thread right after Apply
   Responder respond;  // called once, after COMMIT (or with 503 if it failed)
 };
@@ -90,6 +93,7 @@ class EngineRunner {
   void ApplyTick(matching::Timestamp now);
   void Collect(std::span<const matching::Event> events);
   bool HandOver(bool force);
+  void LoadIdempotencyKeys(const RecoveredState& state);
   void FailEverything(const Status& why);
   bool Rebuild();
   matching::Timestamp Now();
@@ -101,6 +105,11 @@ class EngineRunner {
   std::unique_ptr<matching::Engine> engine_;
   RecoveredState recovered_;
   std::unordered_map<std::string, matching::OrderId> client_orders_;  // "account:client id"
+  struct DepositKey {
+    matching::AccountId account;
+    matching::Amount amount;
+  };
+  std::unordered_map<std::string, DepositKey> deposit_references_;
   std::unique_ptr<Batch> current_;
   uint64_t next_seq_ = 1;
   uint64_t next_ref_ = 1;

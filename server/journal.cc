@@ -373,6 +373,19 @@ void WriteClosed(SqlText& q, const JournalBatch& b) {
   }
 }
 
+void WriteDepositReferences(SqlText& q, const JournalBatch& b) {
+  if (b.deposit_extras.empty()) return;
+  q << "INSERT INTO deposit_references (reference, account_id, amount, seq) VALUES ";
+  for (size_t i = 0; i < b.deposit_extras.size(); ++i) {
+    const DepositExtra& d = b.deposit_extras[i];
+    q.Row(i).Text(d.reference) << ",";  // client text: escaped
+    q.Int(d.account) << ",";
+    q.Int(d.amount) << ",";
+    q.Int(static_cast<int64_t>(b.first_seq + d.event)) << ")";
+  }
+  q << ";\n";
+}
+
 void WriteEngineState(SqlText& q, const JournalBatch& b) {
   q << "UPDATE engine_state SET next_order = ";
   q.Int(b.ids.next_order) << ", next_offer = ";
@@ -409,6 +422,7 @@ Status Journal::BuildSql(pqxx::connection& conn, const JournalBatch& batch) {
   WriteAssignments(q, batch);
   WriteClosed(q, batch);
   WriteEventRows(q, batch);
+  WriteDepositReferences(q, batch);
   WriteEngineState(q, batch);
   return Status::Ok();
 }

@@ -139,6 +139,7 @@ void JournalBatch::Clear() {
   offers.clear();
   assignments.clear();
   order_extras.clear();
+  deposit_extras.clear();
   closed_orders.clear();
   closed_assignments.clear();
   ids = {};

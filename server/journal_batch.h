@@ -41,6 +41,15 @@ struct OrderExtra {
   std::string inputs_json;      // valid JSON text; empty: none
 };
 
+// A deposit made with an idempotency reference: `event` indexes its kAccepted event in the
+// batch's events (so its seq is first_seq + event).
+struct DepositExtra {
+  std::string reference;
+  matching::AccountId account = 0;
+  matching::Amount amount = 0;
+  std::size_t event = 0;
+};
+
 // An order the engine forgot in the command that last touched it (closed, nothing pending).
 // Its escrow_left and needed are then 0.
 struct ClosedOrder {
@@ -66,6 +75,7 @@ struct JournalBatch {
   std::vector<matching::OfferState> offers;
   std::vector<matching::AssignmentState> assignments;
   std::vector<OrderExtra> order_extras;  // for orders placed in this batch
+  std::vector<DepositExtra> deposit_extras;  // deposits with a reference, in this batch
   std::vector<ClosedOrder> closed_orders;
   std::vector<ClosedAssignment> closed_assignments;
   matching::EngineIds ids;  // after the batch

@@ -192,6 +192,11 @@ Result<RecoveredState> LoadState(pqxx::connection& conn) {
       out.client_orders.emplace_back(row[0].as<int64_t>(), row[1].as<std::string>(),
                                      row[2].as<int64_t>());
     }
+    for (const auto& row :
+         tx.exec("SELECT reference, account_id, amount FROM deposit_references ORDER BY seq")) {
+      out.deposit_references.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>(),
+                                          row[2].as<int64_t>());
+    }
     tx.commit();
     return out;
   } catch (const BadValue& e) {

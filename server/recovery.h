@@ -29,6 +29,8 @@ struct RecoveredState {
   // (account, client_order_id) -> order id of every order ever placed with a client_order_id,
   // for idempotent POST /v1/orders replays. Sorted by order id.
   std::vector<std::tuple<matching::AccountId, std::string, matching::OrderId>> client_orders;
+  // Every deposit reference ever used: (reference, account, amount).
+  std::vector<std::tuple<std::string, matching::AccountId, matching::Amount>> deposit_references;
 };
 
 Result<RecoveredState> LoadState(pqxx::connection& conn);

@@ -353,6 +353,29 @@ TEST_F(ApiTest, WaitMsAnswersWhenTheOrderBecomesFinal) {
   EXPECT_EQ(client_->Get(path + "?colour=red", key).status, 400);
 }
 
+TEST_F(ApiTest, DepositsAreIdempotentByReference) {
+  auto [seq, key] = Account("sequencer", "s");
+  std::string path = "/v1/admin/accounts/" + std::to_string(seq) + "/deposits";
+  auto first = client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto again = client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(Json(again).at("replayed").as_bool());
+  auto other = client_->Request("POST", path, R"({"amount":999,"reference":"bridge-tx-1"})", admin_key_);
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_EQ(Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64(), 700);
+
+  server_->Kill9();  // the reference is durable with the deposit itself
+  StartServer();
+  auto after = client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
+  EXPECT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64(), 700);
+  auto fresh = client_->Request("POST", path, R"({"amount":5,"reference":"bridge-tx-2"})", admin_key_);
+  EXPECT_EQ(fresh.status, 201);
+  auto unknown = client_->Request("POST", "/v1/admin/accounts/999/deposits", R"({"amount":5})", admin_key_);
+  EXPECT_EQ(unknown.status, 422) << unknown.body;
+}
+
 TEST_F(ApiTest, KeysetPaginationIsStableUnderConcurrentInserts) {
   Market("m");
   auto [seq, key] = Account("sequencer", "s");
