@@ -376,6 +376,56 @@ TEST_F(ApiTest, DepositsAreIdempotentByReference) {
   EXPECT_EQ(unknown.status, 422) << unknown.body;
 }
 
+TEST_F(ApiTest, ProverMoneyAndOffersRoundTrip) {
+  Market("m", /*min_stake=*/100);
+  auto [prover, key] = Account("prover", "p");
+  Deposit(prover, 1'000);
+  auto stake = client_->Request("POST", "/v1/stake", R"({"amount":600})", key);
+  ASSERT_EQ(stake.status, 200) << stake.body;
+  EXPECT_EQ(Json(stake).at("account").at("staked").as_int64(), 600);
+
+  auto offer = client_->Request("POST", "/v1/offers",
+                                R"({"market":"m","price":40,"est_ms":500,"capacity":3,"expires_ms":600000})",
+                                key);
+  ASSERT_EQ(offer.status, 201) << offer.body;
+  int64_t offer_id = Json(offer).at("offer").at("id").as_int64();
+  auto list = client_->Get("/v1/offers", key);
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(Json(list).at("offers").as_array().size(), 1u);
+  EXPECT_EQ(Json(list).at("offers").at(0).at("capacity_left").as_int64(), 3);
+
+  // Unstaking below the market's min_stake pulls the offer (the engine's jail rule).
+  auto unstake = client_->Request("POST", "/v1/unstake", R"({"amount":100})", key);
+  ASSERT_EQ(unstake.status, 200) << unstake.body;
+  EXPECT_EQ(Json(unstake).at("account").at("staked").as_int64(), 500);
+  auto cancel = client_->Request("DELETE", "/v1/offers/" + std::to_string(offer_id), "", key);
+  ASSERT_EQ(cancel.status, 200) << cancel.body;
+  EXPECT_TRUE(Json(client_->Get("/v1/offers", key)).at("offers").as_array().empty());
+  EXPECT_EQ(client_->Request("DELETE", "/v1/offers/" + std::to_string(offer_id), "", key).status, 404);
+
+  // 1000 deposited - 600 staked + 100 unstaked = 500 available.
+  auto withdraw = client_->Request("POST", "/v1/withdrawals", R"({"amount":500})", key);
+  ASSERT_EQ(withdraw.status, 200) << withdraw.body;
+  EXPECT_EQ(Json(withdraw).at("account").at("available").as_int64(), 0);
+  auto too_much = client_->Request("POST", "/v1/withdrawals", R"({"amount":1})", key);
+  EXPECT_EQ(too_much.status, 422);
+  EXPECT_EQ(Code(too_much), "insufficient_balance");
+  EXPECT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":0})", key).status, 400);
+  EXPECT_EQ(client_->Request("POST", "/v1/withdrawals", R"({"amount":1})", admin_key_).status, 403);
+}
+
+TEST_F(ApiTest, OversizedInputsAre413) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000);
+  std::string big(70 * 1024, 'x');  // over the 64 KiB inputs limit, under the body limit
+  auto r = client_->Request("POST", "/v1/orders",
+                            R"({"market":"m","max_price":1,"deadline_ms":600000,"inputs":")" + big + R"("})",
+                            key);
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_EQ(Code(r), "payload_too_large");
+}
+
 TEST_F(ApiTest, KeysetPaginationIsStableUnderConcurrentInserts) {
   Market("m");
   auto [seq, key] = Account("sequencer", "s");
