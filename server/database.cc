@@ -24,6 +24,17 @@ Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url) {
   }
 }
 
+Status EnsureConnected(std::unique_ptr<pqxx::connection>& conn, const std::string& url) {
+  if (conn && conn->is_open()) return Status::Ok();
+  auto opened = Connect(url);
+  if (!opened) {
+    conn.reset();
+    return opened.error();
+  }
+  conn = std::move(opened).value();
+  return Status::Ok();
+}
+
 Database::Database(Options options, std::vector<Migration> migrations)
     : options_(std::move(options)), migrations_(std::move(migrations)) {
   for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
@@ -67,16 +78,7 @@ void Database::WorkerLoop() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    Status error;
-    if (!conn || !conn->is_open()) {
-      auto opened = Connect(options_.url);
-      if (opened) {
-        conn = std::move(opened).value();
-      } else {
-        conn.reset();
-        error = opened.error();
-      }
-    }
+    Status error = EnsureConnected(conn, options_.url);
     try {
       job(conn.get(), error);
     } catch (const pqxx::broken_connection& e) {
@@ -93,15 +95,7 @@ void Database::WorkerLoop() {
 void Database::ProbeLoop() {
   std::unique_ptr<pqxx::connection> conn;
   for (;;) {
-    Status status;
-    if (!conn || !conn->is_open()) {
-      auto opened = Connect(options_.url);
-      if (opened) {
-        conn = std::move(opened).value();
-      } else {
-        status = opened.error();
-      }
-    }
+    Status status = EnsureConnected(conn, options_.url);
     if (conn) {
       status = CheckMigrationsCurrent(*conn, migrations_);
       if (!status.ok()) conn.reset();  // reconnect next time; cheap, and clears a dead socket

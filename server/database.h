@@ -73,4 +73,7 @@ class Database {
 // Opens a connection, or returns kUnavailable saying why.
 Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url);
 
+// Reopens `conn` if it is missing or closed. On failure `conn` is null and the Status says why.
+Status EnsureConnected(std::unique_ptr<pqxx::connection>& conn, const std::string& url);
+
 }  // namespace proofbook::server

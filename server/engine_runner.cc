@@ -366,15 +366,7 @@ void EngineRunner::JournalLoop() {
       Answer(batch->pending, &kCommitFailed);
       continue;
     }
-    Status status;
-    if (!conn || !conn->is_open()) {
-      auto opened = Connect(options_.database_url);
-      if (opened) {
-        conn = std::move(opened).value();
-      } else {
-        status = opened.error();
-      }
-    }
+    Status status = EnsureConnected(conn, options_.database_url);
     if (conn) status = journal.WriteBatch(*conn, batch->data);
     if (status.ok()) {
       commits_.fetch_add(1, std::memory_order_relaxed);
