@@ -1,0 +1,610 @@
+// proofbook-load: an HTTP load generator for proofbook-server, loopback only.
+//
+// Two modes:
+//   max-rate (--rate 0): closed loop. Each of N keep-alive connections sends its next request
+//     as soon as the last one is answered; latency is measured from the moment of sending.
+//   fixed-rate (--rate R): open loop. Request i is scheduled at start + i/R, whatever the
+//     server is doing. A free connection takes the next scheduled request, waits for its time
+//     and sends it; when every connection is busy, due requests wait for one and are sent late.
+//     Latency runs from the *scheduled* time, so a stalled server cannot hide its stall by
+//     slowing the generator down (coordinated omission, as wrk2 corrects it).
+//
+// Every run is bounded: --duration seconds of sending, then at most --drain seconds for the
+// requests already due; whatever is still unanswered is counted as unfinished.
+//
+// Threads: each --threads worker owns an io_context, its share of the connections and of the
+// rate, and its own counters; nothing is shared while running, and the counters are merged
+// after the workers join. Exit status: 0, or 1 if the error rate (non-2xx answers, transport
+// failures and unfinished requests over requests scheduled) exceeds --max-error-rate, or 2 on
+// bad arguments or an unreachable target.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace proofbook::loadtest {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Nanos = std::chrono::nanoseconds;
+
+enum class Kind { kHealthz, kOrders };
+
+struct Options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  Kind kind = Kind::kHealthz;
+  int connections = 16;
+  int threads = 1;
+  double rate = 0;  // requests per second over all connections; 0: max-rate
+  double duration_s = 10;
+  double drain_s = 5;     // after --duration, how long requests already due may still finish
+  double timeout_s = 10;  // per request, write and read together
+  std::string api_key;
+  std::string market = "load";
+  int64_t max_price = 1;
+  int64_t deadline_ms = 600000;
+  double max_error_rate = 0;
+  bool json = false;
+  std::string label;  // free text copied into the report
+};
+
+// Latency histogram with HDR-like log buckets: exact below 128 ns, then 64 sub-buckets per
+// power of two, so any recorded value is reported within 1/64 (1.6 %) above its true value.
+// Fixed size (~30 KiB), so a long run costs no more memory than a short one.
+class Histogram {
+ public:
+  void Record(int64_t ns) {
+    if (ns < 0) ns = 0;
+    auto v = static_cast<uint64_t>(ns);
+    ++counts_[Index(v)];
+    ++total_;
+    max_ = std::max(max_, v);
+  }
+
+  void Merge(const Histogram& other) {
+    for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+    total_ += other.total_;
+    max_ = std::max(max_, other.max_);
+  }
+
+  uint64_t total() const { return total_; }
+  uint64_t max() const { return max_; }
+
+  // The smallest bucket upper bound at or below which a fraction q of the values lie; the
+  // exact maximum for q = 1.
+  uint64_t Quantile(double q) const {
+    if (total_ == 0) return 0;
+    if (q >= 1) return max_;
+    auto rank = static_cast<uint64_t>(q * static_cast<double>(total_));
+    if (rank >= total_) rank = total_ - 1;
+    uint64_t seen = 0;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+      seen += counts_[i];
+      if (seen > rank) return std::min(UpperBound(i), max_);
+    }
+    return max_;
+  }
+
+ private:
+  static constexpr int kSubBits = 7;  // 128 linear slots, then 64 per octave
+  static constexpr uint64_t kLinear = uint64_t{1} << kSubBits;
+  static constexpr uint64_t kHalf = kLinear / 2;
+  static constexpr std::size_t kBuckets = kLinear + (64 - kSubBits) * kHalf;
+
+  static std::size_t Index(uint64_t v) {
+    if (v < kLinear) return static_cast<std::size_t>(v);
+    int msb = 63 - std::countl_zero(v);  // >= kSubBits
+    int shift = msb - (kSubBits - 1);    // >= 1
+    uint64_t sub = v >> shift;           // in [kHalf, kLinear)
+    return static_cast<std::size_t>(kLinear + (shift - 1) * kHalf + (sub - kHalf));
+  }
+
+  static uint64_t UpperBound(std::size_t index) {
+    if (index < kLinear) return index;
+    std::size_t k = index - kLinear;
+    int shift = static_cast<int>(k / kHalf) + 1;
+    uint64_t sub = kHalf + k % kHalf;
+    return ((sub + 1) << shift) - 1;
+  }
+
+  std::array<uint64_t, kBuckets> counts_{};
+  uint64_t total_ = 0;
+  uint64_t max_ = 0;
+};
+
+// What one worker saw. Owned by the worker's thread while it runs; merged afterwards.
+struct Tally {
+  uint64_t scheduled = 0;  // requests taken from the schedule (max-rate: = sent)
+  uint64_t sent = 0;
+  uint64_t completed = 0;  // answered with any status
+  uint64_t connects = 0;
+  std::map<int, uint64_t> statuses;
+  std::map<std::string, uint64_t> failures;  // transport failures by step: connect, write, ...
+  Histogram latency;
+  Histogram send_lag;  // open loop: how late a request left compared with its schedule
+  Clock::time_point last_completion{};
+
+  void Merge(const Tally& o) {
+    scheduled += o.scheduled;
+    sent += o.sent;
+    completed += o.completed;
+    connects += o.connects;
+    for (const auto& [k, v] : o.statuses) statuses[k] += v;
+    for (const auto& [k, v] : o.failures) failures[k] += v;
+    latency.Merge(o.latency);
+    send_lag.Merge(o.send_lag);
+    last_completion = std::max(last_completion, o.last_completion);
+  }
+};
+
+// One worker: an io_context on its own thread, `connections` coroutines sharing one schedule.
+// Not thread-safe: everything below runs on the worker's thread.
+class Worker {
+ public:
+  Worker(const Options& opts, int index, tcp::endpoint target, std::string run_id)
+      : opts_(opts), index_(index), target_(target), run_id_(std::move(run_id)) {}
+
+  // Opens every connection. False if none could be opened.
+  bool ConnectAll(int count) {
+    for (int i = 0; i < count; ++i) streams_.push_back(std::make_unique<beast::tcp_stream>(io_));
+    for (auto& s : streams_) {
+      asio::co_spawn(io_, Connect(*s), asio::detached);
+    }
+    io_.run();
+    io_.restart();
+    return tally_.connects > 0;
+  }
+
+  // Sends from `start` until `start + duration`; returns when done or drained.
+  void Run(Clock::time_point start, Nanos interval) {
+    start_ = start;
+    interval_ = interval;
+    end_ =
+        start + std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(opts_.duration_s));
+    hard_stop_ =
+        end_ + std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(opts_.drain_s));
+    // After the drain: close every socket so that every coroutine's pending operation ends.
+    asio::steady_timer stopper(io_, hard_stop_);
+    stopper.async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      stopped_ = true;
+      for (auto& s : streams_) s->socket().close(ec);
+    });
+    stopper_ = &stopper;
+    running_loops_ = static_cast<int>(streams_.size());
+    for (std::size_t i = 0; i < streams_.size(); ++i) {
+      asio::co_spawn(io_, Loop(i), asio::detached);
+    }
+    io_.run();
+    stopper_ = nullptr;
+  }
+
+  const Tally& tally() const { return tally_; }
+  // Requests scheduled but not sent or not answered when the run ended.
+  uint64_t unfinished() const { return tally_.scheduled - tally_.completed - FailedCount(); }
+
+ private:
+  uint64_t FailedCount() const {
+    uint64_t n = 0;
+    for (const auto& [step, count] : tally_.failures) {
+      if (step != "connect") n += count;  // a failed connect fails no request by itself
+    }
+    return n;
+  }
+
+  asio::awaitable<void> Connect(beast::tcp_stream& stream) {
+    stream.expires_after(
+        std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(opts_.timeout_s)));
+    auto [ec] = co_await stream.async_connect(target_, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      ++tally_.failures["connect"];
+      beast::error_code ignored;
+      stream.socket().close(ignored);  // a failed connect may leave the socket open
+      co_return;
+    }
+    ++tally_.connects;
+    stream.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  // The next request's scheduled time, or nullopt when the run is over. Max-rate: now.
+  std::optional<Clock::time_point> NextTicket() {
+    auto now = Clock::now();
+    if (interval_.count() == 0) {
+      if (now >= end_ || stopped_) return std::nullopt;
+      ++tally_.scheduled;
+      return now;
+    }
+    auto at = start_ + interval_ * static_cast<int64_t>(next_ticket_);
+    if (at >= end_ || stopped_) return std::nullopt;
+    ++next_ticket_;
+    ++tally_.scheduled;
+    return at;
+  }
+
+  http::request<http::string_body> BuildRequest() {
+    http::request<http::string_body> req;
+    req.version(11);
+    req.set(http::field::host, opts_.host);
+    req.set(http::field::user_agent, "proofbook-load");
+    req.keep_alive(true);
+    if (opts_.kind == Kind::kHealthz) {
+      req.method(http::verb::get);
+      req.target("/healthz");
+      return req;
+    }
+    req.method(http::verb::post);
+    req.target("/v1/orders");
+    req.set(http::field::authorization, "Bearer " + opts_.api_key);
+    req.set(http::field::content_type, "application/json");
+    // Unique per request across runs, so the server's idempotency check never merges two.
+    std::string id = run_id_ + "-" + std::to_string(index_) + "-" + std::to_string(++order_seq_);
+    req.body() = json::serialize(json::object{{"market", opts_.market},
+                                              {"max_price", opts_.max_price},
+                                              {"deadline_ms", opts_.deadline_ms},
+                                              {"client_order_id", id}});
+    req.prepare_payload();
+    return req;
+  }
+
+  asio::awaitable<void> Loop(std::size_t conn) {
+    beast::tcp_stream& stream = *streams_[conn];
+    beast::flat_buffer buffer;
+    const auto timeout =
+        std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(opts_.timeout_s));
+    while (auto ticket = NextTicket()) {
+      const Clock::time_point scheduled = *ticket;
+      if (scheduled > Clock::now()) {
+        asio::steady_timer wait(io_, scheduled);
+        co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      if (stopped_) break;
+      if (!stream.socket().is_open()) {
+        co_await Connect(stream);
+        if (!stream.socket().is_open()) {
+          ++tally_.failures["reconnect"];  // this request is lost with the connection
+          continue;
+        }
+        buffer.clear();
+      }
+      auto req = BuildRequest();
+      const Clock::time_point sent_at = Clock::now();
+      if (interval_.count() != 0) tally_.send_lag.Record((sent_at - scheduled).count());
+      stream.expires_after(timeout);
+      ++tally_.sent;
+      auto [wec, written] =
+          co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
+      if (wec) {
+        Fail(stream, wec, "write");
+        continue;
+      }
+      http::response<http::string_body> res;
+      auto [rec, read] =
+          co_await http::async_read(stream, buffer, res, asio::as_tuple(asio::use_awaitable));
+      if (rec) {
+        Fail(stream, rec, "read");
+        continue;
+      }
+      const auto done = Clock::now();
+      ++tally_.completed;
+      ++tally_.statuses[static_cast<int>(res.result_int())];
+      tally_.latency.Record((done - scheduled).count());
+      tally_.last_completion = done;
+      if (!res.keep_alive()) {
+        beast::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream.socket().close(ignored);
+      }
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.socket().close(ignored);
+    // The last loop to finish ends the drain early.
+    if (--running_loops_ == 0 && stopper_ != nullptr) stopper_->cancel();
+  }
+
+  void Fail(beast::tcp_stream& stream, beast::error_code ec, const char* step) {
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    if (stopped_) {
+      return;  // closed by the drain deadline: counted as unfinished, not as a failure
+    }
+    std::string key = step;
+    if (ec == beast::error::timeout)
+      key += ":timeout";
+    else if (ec == http::error::end_of_stream || ec == asio::error::eof)
+      key += ":closed";
+    else if (ec == asio::error::connection_reset)
+      key += ":reset";
+    ++tally_.failures[key];
+  }
+
+  // Constant after construction.
+  const Options& opts_;
+  const int index_;
+  const tcp::endpoint target_;
+  const std::string run_id_;
+
+  // Owned by the worker's thread.
+  asio::io_context io_{1};
+  std::vector<std::unique_ptr<beast::tcp_stream>> streams_;
+  Clock::time_point start_{}, end_{}, hard_stop_{};
+  Nanos interval_{0};  // 0: max-rate
+  uint64_t next_ticket_ = 0;
+  uint64_t order_seq_ = 0;
+  bool stopped_ = false;
+  int running_loops_ = 0;
+  asio::steady_timer* stopper_ = nullptr;  // set only while Run() runs
+  Tally tally_;
+};
+
+// Resolves `host` and keeps only loopback addresses; refuses anything else, because this
+// tool must never load someone else's machine.
+std::optional<tcp::endpoint> ResolveLoopback(const std::string& host, uint16_t port,
+                                             std::string& why) {
+  if (host != "127.0.0.1" && host != "::1" && host != "[::1]" && host != "localhost") {
+    why = "refusing target '" + host + "': only 127.0.0.1, ::1 and localhost are allowed";
+    return std::nullopt;
+  }
+  std::string name = host == "[::1]" ? "::1" : host;
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::error_code ec;
+  auto results = resolver.resolve(name, std::to_string(port), ec);
+  if (ec) {
+    why = "cannot resolve " + name + ": " + ec.message();
+    return std::nullopt;
+  }
+  for (const auto& r : results) {
+    if (r.endpoint().address().is_loopback()) return r.endpoint();
+  }
+  why = name + " does not resolve to a loopback address";
+  return std::nullopt;
+}
+
+std::string MakeRunId() {
+  std::random_device rd;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08x%04x", rd(), static_cast<unsigned>(getpid()) & 0xffff);
+  return buf;
+}
+
+double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+struct Summary {
+  Tally tally;
+  uint64_t unfinished = 0;
+  uint64_t errors = 0;  // non-2xx + transport failures + unfinished
+  double elapsed_s = 0;
+  double achieved_rate = 0;
+  double error_rate = 0;
+};
+
+json::object ToJson(const Options& opts, const Summary& s) {
+  json::object statuses;
+  for (const auto& [code, n] : s.tally.statuses) statuses[std::to_string(code)] = n;
+  json::object failures;
+  for (const auto& [step, n] : s.tally.failures) failures[step] = n;
+  const Histogram& h = s.tally.latency;
+  return json::object{
+      {"label", opts.label},
+      {"kind", opts.kind == Kind::kHealthz ? "healthz" : "orders"},
+      {"mode", opts.rate > 0 ? "fixed-rate" : "max-rate"},
+      {"target_rate", opts.rate},
+      {"connections", opts.connections},
+      {"threads", opts.threads},
+      {"duration_s", opts.duration_s},
+      {"scheduled", s.tally.scheduled},
+      {"sent", s.tally.sent},
+      {"completed", s.tally.completed},
+      {"unfinished", s.unfinished},
+      {"errors", s.errors},
+      {"error_rate", s.error_rate},
+      {"connects", s.tally.connects},
+      {"statuses", statuses},
+      {"failures", failures},
+      {"elapsed_s", s.elapsed_s},
+      {"achieved_rate", s.achieved_rate},
+      {"latency_ms", json::object{{"p50", Ms(h.Quantile(0.50))},
+                                  {"p90", Ms(h.Quantile(0.90))},
+                                  {"p99", Ms(h.Quantile(0.99))},
+                                  {"p999", Ms(h.Quantile(0.999))},
+                                  {"max", Ms(h.max())}}},
+      {"send_lag_ms", json::object{{"p50", Ms(s.tally.send_lag.Quantile(0.50))},
+                                   {"p99", Ms(s.tally.send_lag.Quantile(0.99))},
+                                   {"max", Ms(s.tally.send_lag.max())}}},
+  };
+}
+
+void PrintText(const Options& opts, const Summary& s) {
+  const Histogram& h = s.tally.latency;
+  const std::string mode = opts.rate > 0
+                               ? "fixed " + std::to_string(static_cast<int64_t>(opts.rate)) + "/s"
+                               : "max-rate";
+  std::printf("proofbook-load%s%s: %s, %s, %d connections, %d thread(s), %.1f s\n",
+              opts.label.empty() ? "" : " ", opts.label.c_str(),
+              opts.kind == Kind::kHealthz ? "GET /healthz" : "POST /v1/orders", mode.c_str(),
+              opts.connections, opts.threads, opts.duration_s);
+  std::printf("  scheduled %" PRIu64 "  sent %" PRIu64 "  completed %" PRIu64
+              "  unfinished %" PRIu64 "  connects %" PRIu64 "\n",
+              s.tally.scheduled, s.tally.sent, s.tally.completed, s.unfinished, s.tally.connects);
+  std::printf("  statuses:");
+  for (const auto& [code, n] : s.tally.statuses) std::printf(" %d=%" PRIu64, code, n);
+  std::printf("\n");
+  if (!s.tally.failures.empty()) {
+    std::printf("  transport failures:");
+    for (const auto& [step, n] : s.tally.failures) std::printf(" %s=%" PRIu64, step.c_str(), n);
+    std::printf("\n");
+  }
+  std::printf("  achieved %.0f req/s over %.2f s; errors %" PRIu64 " (%.4f %%)\n", s.achieved_rate,
+              s.elapsed_s, s.errors, 100 * s.error_rate);
+  std::printf("  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f%s\n",
+              Ms(h.Quantile(0.5)), Ms(h.Quantile(0.9)), Ms(h.Quantile(0.99)), Ms(h.Quantile(0.999)),
+              Ms(h.max()), opts.rate > 0 ? "  (from scheduled time)" : "");
+  if (opts.rate > 0) {
+    std::printf("  send lag ms: p50 %.3f  p99 %.3f  max %.3f\n", Ms(s.tally.send_lag.Quantile(0.5)),
+                Ms(s.tally.send_lag.Quantile(0.99)), Ms(s.tally.send_lag.max()));
+  }
+}
+
+int Main(int argc, char** argv) {
+  Options opts;
+  CLI::App app{"proofbook-load: HTTP load generator for proofbook-server (loopback only)"};
+  app.add_option("--host", opts.host, "127.0.0.1, ::1 or localhost; nothing else is accepted")
+      ->capture_default_str();
+  app.add_option("--port", opts.port, "Server port")->required();
+  std::map<std::string, Kind> kinds{{"healthz", Kind::kHealthz}, {"orders", Kind::kOrders}};
+  app.add_option("--kind", opts.kind, "healthz: GET /healthz; orders: POST /v1/orders")
+      ->transform(CLI::CheckedTransformer(kinds, CLI::ignore_case))
+      ->capture_default_str();
+  app.add_option("-c,--connections", opts.connections, "Keep-alive connections")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  app.add_option("-t,--threads", opts.threads, "Client threads, each with its share of connections")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("-r,--rate", opts.rate, "Requests/s in total, open loop; 0: max-rate, closed loop")
+      ->check(CLI::Range(0.0, 10e6))
+      ->capture_default_str();
+  app.add_option("-d,--duration", opts.duration_s, "Seconds of sending")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  app.add_option("--drain", opts.drain_s, "Seconds after --duration for due requests to finish")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  app.add_option("--timeout", opts.timeout_s, "Seconds per request before it counts as failed")
+      ->check(CLI::Range(0.01, 600.0))
+      ->capture_default_str();
+  app.add_option("--api-key", opts.api_key, "Sequencer API key (orders)")
+      ->envname("PROOFBOOK_LOAD_API_KEY");
+  app.add_option("--market", opts.market, "Market of the orders")->capture_default_str();
+  app.add_option("--max-price", opts.max_price, "max_price of each order")->capture_default_str();
+  app.add_option("--deadline-ms", opts.deadline_ms, "deadline_ms of each order")
+      ->capture_default_str();
+  app.add_option("--max-error-rate", opts.max_error_rate,
+                 "Exit 1 if (non-2xx + failed + unfinished) / scheduled exceeds this fraction")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_flag("--json", opts.json, "Print the report as one JSON object");
+  app.add_option("--label", opts.label, "Name copied into the report");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (opts.kind == Kind::kOrders && opts.api_key.empty()) {
+    std::cerr << "proofbook-load: --kind orders needs --api-key (or PROOFBOOK_LOAD_API_KEY)\n";
+    return 2;
+  }
+  if (opts.connections < opts.threads) opts.threads = opts.connections;
+
+  std::string why;
+  auto target = ResolveLoopback(opts.host, opts.port, why);
+  if (!target) {
+    std::cerr << "proofbook-load: " << why << "\n";
+    return 2;
+  }
+
+  const std::string run_id = MakeRunId();
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < opts.threads; ++i) {
+    workers.push_back(std::make_unique<Worker>(opts, i, *target, run_id));
+  }
+  // Connect first, in parallel, so that set-up is not part of the measured time.
+  {
+    std::vector<std::thread> threads;
+    std::atomic<int> connected{0};
+    for (int i = 0; i < opts.threads; ++i) {
+      int share = opts.connections / opts.threads + (i < opts.connections % opts.threads ? 1 : 0);
+      threads.emplace_back([&, i, share] {
+        if (workers[i]->ConnectAll(share)) ++connected;
+      });
+    }
+    for (auto& t : threads) t.join();
+    if (connected.load() != opts.threads) {
+      std::cerr << "proofbook-load: cannot connect to " << target->address().to_string() << ":"
+                << opts.port << "\n";
+      return 2;
+    }
+  }
+
+  // Each worker gets rate/threads; the workers' schedules are offset so that together they
+  // form one evenly spaced schedule.
+  const auto start = Clock::now() + std::chrono::milliseconds(20);
+  Nanos interval{0};
+  if (opts.rate > 0) {
+    interval = Nanos(static_cast<int64_t>(1e9 * opts.threads / opts.rate));
+    if (interval.count() == 0) interval = Nanos(1);
+  }
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < opts.threads; ++i) {
+      auto offset = opts.rate > 0 ? Nanos(static_cast<int64_t>(1e9 * i / opts.rate)) : Nanos(0);
+      threads.emplace_back([&, i, offset] { workers[i]->Run(start + offset, interval); });
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  Summary s;
+  for (const auto& w : workers) {
+    s.tally.Merge(w->tally());
+    s.unfinished += w->unfinished();
+  }
+  for (const auto& [code, n] : s.tally.statuses) {
+    if (code < 200 || code > 299) s.errors += n;
+  }
+  for (const auto& [step, n] : s.tally.failures) {
+    if (step != "connect") s.errors += n;
+  }
+  s.errors += s.unfinished;
+  // Completions over the time they took: the nominal duration unless the last answer came
+  // later, so a server that falls behind cannot look faster than it was.
+  const double nominal = opts.duration_s;
+  double until_last = std::chrono::duration<double>(s.tally.last_completion - start).count();
+  s.elapsed_s = std::max(nominal, until_last);
+  s.achieved_rate = s.elapsed_s > 0 ? static_cast<double>(s.tally.completed) / s.elapsed_s : 0;
+  s.error_rate = s.tally.scheduled > 0
+                     ? static_cast<double>(s.errors) / static_cast<double>(s.tally.scheduled)
+                     : 0;
+
+  if (opts.json) {
+    std::cout << json::serialize(ToJson(opts, s)) << "\n";
+  } else {
+    PrintText(opts, s);
+  }
+  if (s.error_rate > opts.max_error_rate) {
+    std::cerr << "proofbook-load: error rate " << s.error_rate << " exceeds --max-error-rate "
+              << opts.max_error_rate << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace proofbook::loadtest
+
+int main(int argc, char** argv) { return proofbook::loadtest::Main(argc, argv); }

@@ -1,0 +1,399 @@
+#!/usr/bin/env bash
+# loadtest/run.sh — the issue #5 benchmark, end to end, on loopback only, bounded in time.
+#
+#   loadtest/run.sh            build (release), start a throwaway PostgreSQL with durable
+#                              settings (fsync on, synchronous_commit on), migrate, bootstrap an
+#                              admin, serve on a free loopback port, create market `load`, a
+#                              sequencer and a deposit, then measure:
+#                                1. GET /healthz, max-rate, 10 s
+#                                2. POST /v1/orders, max-rate, 10 s
+#                                3. POST /v1/orders, fixed 5,000/s, 15 s (latency from schedule)
+#                                4. pgbench, one single-row INSERT per transaction, -c 8 -j 2 -T 10
+#                              print a Markdown table and write it to loadtest/REPORT.md.
+#                              Server and cluster are removed however the run ends.
+#
+# Environment (defaults in brackets):
+#   LOADTEST_SKIP_BUILD=1      use the binaries already in build/release
+#   LOADTEST_CONNECTIONS [64]  proofbook-load connections for the max-rate runs
+#   LOADTEST_FIXED_CONNECTIONS [256]  ... and for the fixed-rate run
+#   LOADTEST_THREADS [1]       proofbook-load threads
+#   LOADTEST_RATE [5000]       the fixed rate of run 3
+#   LOADTEST_REPORT [loadtest/REPORT.md]
+#   PROOFBOOK_LOG_LEVEL [info] the server's log level (info logs every request)
+# Takes about 1 minute after the build; the whole script stops itself after 15 minutes.
+# Needs curl, jq, pgbench (postgresql-15).
+set -euo pipefail
+
+HARD_LIMIT_S=900  # the whole run, build included, never outlives this
+# Bounded in time even if something hangs: run again under timeout(1), which TERMs the script
+# (whose EXIT trap removes server and cluster) and KILLs it 30 s later if it is still there;
+# --foreground keeps Ctrl-C working.
+if [ -z "${LOADTEST_UNDER_TIMEOUT:-}" ]; then
+  LOADTEST_UNDER_TIMEOUT=1 exec timeout --foreground --kill-after=30 "$HARD_LIMIT_S" "$0" "$@"
+fi
+
+LOADTEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The functions of proofbook.sh (pg_init, pg_configure, pg_start, pg_stop, free_port, ...);
+# sourcing it runs no command. It also cd's to the repository root and sets ROOT.
+# shellcheck source=../proofbook.sh
+source "$LOADTEST_DIR/../proofbook.sh"
+
+CONNECTIONS=${LOADTEST_CONNECTIONS:-64}
+THREADS=${LOADTEST_THREADS:-1}
+RATE=${LOADTEST_RATE:-5000}
+# The open-loop run needs enough connections that their number never caps the rate:
+# 256 connections carry 5,000/s up to 51 ms of latency.
+FIXED_CONNECTIONS=${LOADTEST_FIXED_CONNECTIONS:-256}
+REPORT=${LOADTEST_REPORT:-$ROOT/loadtest/REPORT.md}
+LOG_LEVEL=${PROOFBOOK_LOG_LEVEL:-info}
+
+SERVER_BIN="$ROOT/build/release/server/proofbook-server"
+LOAD_BIN="$ROOT/build/release/loadtest/proofbook-load"
+
+WORK=""
+SERVER_PID=""
+cleanup() {
+  local rc=$?
+  set +e
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID"
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null
+  fi
+  if [ -n "$WORK" ]; then
+    pg_stop "$WORK/data"
+    if [ "$rc" != 0 ] && [ -f "$WORK/server.log" ]; then
+      log "server log (last 20 lines):"
+      tail -n 20 "$WORK/server.log" >&2
+    fi
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+
+# Commands as they are run, for the report.
+COMMANDS=()
+record() { COMMANDS+=("$*"); }
+
+# --- build ---------------------------------------------------------------------------------
+if [ "${LOADTEST_SKIP_BUILD:-0}" != 1 ]; then
+  record "./proofbook.sh build release"
+  "$ROOT/proofbook.sh" build release
+  record "cmake --build --preset release --target proofbook-load"
+  cmake --build --preset release --target proofbook-load
+else
+  record "# LOADTEST_SKIP_BUILD=1: binaries from an earlier ./proofbook.sh build release" \
+    "&& cmake --build --preset release --target proofbook-load"
+fi
+[ -x "$SERVER_BIN" ] || die "no $SERVER_BIN (run without LOADTEST_SKIP_BUILD)"
+[ -x "$LOAD_BIN" ] || die "no $LOAD_BIN (run without LOADTEST_SKIP_BUILD)"
+command -v jq >/dev/null || die "jq is needed to read proofbook-load --json"
+PGBENCH="$PG_BIN/pgbench"
+[ -x "$PGBENCH" ] || die "no $PGBENCH (package postgresql-15 or postgresql-contrib)"
+
+# --- throwaway PostgreSQL, durable -----------------------------------------------------------
+WORK=$(mktemp -d /tmp/proofbook-load.XXXXXX)
+chmod 755 "$WORK"
+pg_init "$WORK/data"
+PG_PORT=$(free_port)
+# Unlike `proofbook.sh test`, every durability setting is at its default (on): we measure
+# durable commits, so each COMMIT waits for its WAL fsync.
+PG_SETTINGS=("fsync = on" "synchronous_commit = on" "full_page_writes = on"
+  "max_connections = 200")
+pg_configure "$WORK/data" "$PG_PORT" "${PG_SETTINGS[@]}"
+pg_start "$WORK/data"
+PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -X -q -v ON_ERROR_STOP=1)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE proofbook" -c "CREATE DATABASE pgbench"
+export DATABASE_URL="postgresql://$PG_USER@127.0.0.1:$PG_PORT/proofbook"
+log "throwaway PostgreSQL (fsync on, synchronous_commit on) on port $PG_PORT"
+
+# --- server ----------------------------------------------------------------------------------
+"$SERVER_BIN" migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; die "migrate failed"; }
+"$SERVER_BIN" bootstrap-admin --key-file "$WORK/admin.key" >"$WORK/bootstrap.log" 2>&1 ||
+  { cat "$WORK/bootstrap.log" >&2; die "bootstrap-admin failed"; }
+ADMIN_KEY=$(tr -d '[:space:]' <"$WORK/admin.key")
+[ -n "$ADMIN_KEY" ] || die "bootstrap-admin wrote no key"
+
+SERVE_ARGS=(serve --listen 127.0.0.1:0 --port-file "$WORK/port" --log-level "$LOG_LEVEL")
+record "proofbook-server ${SERVE_ARGS[*]}   # DATABASE_URL=postgresql://proofbook@127.0.0.1:<port>/proofbook"
+"$SERVER_BIN" "${SERVE_ARGS[@]}" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  [ -s "$WORK/port" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited during start-up"
+  sleep 0.1
+done
+[ -s "$WORK/port" ] || die "the server wrote no port file in 10 s"
+PORT=$(tr -d '[:space:]' <"$WORK/port")
+BASE="http://127.0.0.1:$PORT"
+for _ in $(seq 1 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")" = 200 ] && break
+  sleep 0.1
+done
+log "server pid $SERVER_PID on 127.0.0.1:$PORT"
+
+# admin POST PATH BODY: the response body; fails on a non-2xx.
+admin() {
+  curl -sS --fail-with-body -X POST -H "Authorization: Bearer $ADMIN_KEY" \
+    -H 'Content-Type: application/json' -d "$2" "$BASE$1"
+}
+admin /v1/admin/markets '{"id":"load","proof_system":"sha256","verifier":"sha256-preimage"}' >/dev/null
+ACCOUNT_JSON=$(admin /v1/admin/accounts '{"role":"sequencer","name":"load"}')
+ACCOUNT_ID=$(jq -r '.account.id' <<<"$ACCOUNT_JSON")
+SEQ_KEY=$(jq -r '.api_key' <<<"$ACCOUNT_JSON")
+[ -n "$SEQ_KEY" ] && [ "$SEQ_KEY" != null ] || die "no api_key in: $ACCOUNT_JSON"
+admin "/v1/admin/accounts/$ACCOUNT_ID/deposits" '{"amount":1000000000000}' >/dev/null
+log "market load, sequencer account $ACCOUNT_ID funded"
+
+# --- measurement helpers ---------------------------------------------------------------------
+# CPU seconds used so far by a process (all threads); for the postmaster, by the whole
+# cluster: its own, its live backends' and its reaped children's.
+clk_tck=$(getconf CLK_TCK)
+proc_cpu_ticks() {  # PID [with_children]: utime+stime (+cutime+cstime)
+  awk -v c="${2:-0}" '{ sub(/^.*\) /, ""); t = $12 + $13; if (c) t += $14 + $15; print t }' \
+    "/proc/$1/stat" 2>/dev/null || echo 0
+}
+server_cpu() { proc_cpu_ticks "$SERVER_PID"; }
+# "tid ticks" for every server thread.
+server_thread_ticks() {
+  local t
+  for t in /proc/"$SERVER_PID"/task/*; do
+    echo "${t##*/} $(proc_cpu_ticks "$SERVER_PID/task/${t##*/}")"
+  done
+}
+PG_POSTMASTER=$(head -n 1 "$WORK/data/postmaster.pid")
+pg_cpu() {
+  local total child
+  total=$(proc_cpu_ticks "$PG_POSTMASTER" 1)
+  for child in $(pgrep -P "$PG_POSTMASTER"); do
+    total=$((total + $(proc_cpu_ticks "$child")))
+  done
+  echo "$total"
+}
+# WAL flushes and committed transactions, cluster-wide (pg_stat_wal, PostgreSQL 14+).
+pg_counters() {
+  "${PSQL[@]}" -d postgres -tA -F ' ' -c "SELECT pg_stat_force_next_flush()" \
+    -c "SELECT (SELECT wal_sync FROM pg_stat_wal),
+               (SELECT sum(xact_commit) FROM pg_stat_database),
+               (SELECT wal_bytes FROM pg_stat_wal)" | tail -n 1
+}
+
+declare -A CPU_SERVER CPU_PG CPU_LOAD WAL_SYNCS XACTS WALL
+# measure NAME COMMAND...: runs COMMAND, records CPU of server, cluster and the command, and
+# the cluster's WAL flushes and commits during it.
+measure() {
+  local name=$1
+  shift
+  local s0 p0 c0 t0 t1 rc=0
+  s0=$(server_cpu); p0=$(pg_cpu); read -r w0 x0 _ <<<"$(pg_counters)"
+  server_thread_ticks >"$WORK/$name.threads0"
+  t0=$(date +%s.%N)
+  # bash's `time` reports the command's own CPU; TIMEFORMAT keeps it parseable.
+  { TIMEFORMAT='%U %S'; time "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; } 2>"$WORK/$name.time" || rc=$?
+  t1=$(date +%s.%N)
+  local s1 p1 w1 x1
+  s1=$(server_cpu); p1=$(pg_cpu); read -r w1 x1 _ <<<"$(pg_counters)"
+  server_thread_ticks >"$WORK/$name.threads1"
+  WALL[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  CPU_SERVER[$name]=$(awk -v d=$((s1 - s0)) -v h="$clk_tck" 'BEGIN { printf "%.2f", d / h }')
+  CPU_PG[$name]=$(awk -v d=$((p1 - p0)) -v h="$clk_tck" 'BEGIN { printf "%.2f", d / h }')
+  CPU_LOAD[$name]=$(awk '{ printf "%.2f", $1 + $2 }' "$WORK/$name.time")
+  WAL_SYNCS[$name]=$((w1 - w0))
+  XACTS[$name]=$((x1 - x0))
+  return "$rc"
+}
+
+# The busiest processes over 2 s, taken mid-run (per-thread server CPU comes from /proc).
+SNAPSHOT_PIDS=()
+snapshot_threads() {
+  local name=$1 delay=$2
+  (
+    sleep "$delay"
+    top -b -n 2 -d 2 | awk '/^top -/ { n++ } n == 2' | sed -n '1,3p;7,16p' >"$WORK/$name.top" 2>&1
+  ) &
+  SNAPSHOT_PIDS+=($!)
+}
+
+LOAD_COMMON=(--host 127.0.0.1 --port "$PORT" -t "$THREADS" --json)
+export PROOFBOOK_LOAD_API_KEY="$SEQ_KEY"  # keeps the key off the command line
+
+UPTIME_BEFORE=$(uptime)
+PS_BEFORE=$(ps -eo pid,pcpu,etime,comm --sort=-pcpu | head -n 8)
+
+# --- 1. healthz, max-rate ----------------------------------------------------------------------
+log "1/4 GET /healthz max-rate, 10 s"
+HEALTHZ_ARGS=(--kind healthz -c "$CONNECTIONS" -d 10 --label healthz-max "${LOAD_COMMON[@]}")
+record "proofbook-load ${HEALTHZ_ARGS[*]}"
+snapshot_threads healthz 5
+measure healthz "$LOAD_BIN" "${HEALTHZ_ARGS[@]}" || log "healthz run reported errors"
+
+# --- 2. orders, max-rate -------------------------------------------------------------------------
+log "2/4 POST /v1/orders max-rate, 10 s"
+ORDERS_MAX_ARGS=(--kind orders -c "$CONNECTIONS" -d 10 --label orders-max "${LOAD_COMMON[@]}")
+record "PROOFBOOK_LOAD_API_KEY=<sequencer key> proofbook-load ${ORDERS_MAX_ARGS[*]}"
+snapshot_threads orders_max 5
+measure orders_max "$LOAD_BIN" "${ORDERS_MAX_ARGS[@]}" || log "orders max-rate run reported errors"
+
+# --- 2b. orders, max-rate, as many connections as the fixed-rate run -------------------------
+# Group commit makes the durable rate depend on how many orders wait per COMMIT, so the
+# max-rate figure is taken at both connection counts.
+log "2b/4 POST /v1/orders max-rate, $FIXED_CONNECTIONS connections, 10 s"
+ORDERS_WIDE_ARGS=(--kind orders -c "$FIXED_CONNECTIONS" -d 10 --label orders-max-wide "${LOAD_COMMON[@]}")
+record "PROOFBOOK_LOAD_API_KEY=<sequencer key> proofbook-load ${ORDERS_WIDE_ARGS[*]}"
+snapshot_threads orders_wide 5
+measure orders_wide "$LOAD_BIN" "${ORDERS_WIDE_ARGS[@]}" || log "orders max-rate (wide) run reported errors"
+
+# --- 3. orders, fixed rate -----------------------------------------------------------------------
+log "3/4 POST /v1/orders fixed ${RATE}/s, 15 s"
+ORDERS_FIXED_ARGS=(--kind orders -c "$FIXED_CONNECTIONS" -r "$RATE" -d 15 --label "orders-$RATE" "${LOAD_COMMON[@]}")
+record "PROOFBOOK_LOAD_API_KEY=<sequencer key> proofbook-load ${ORDERS_FIXED_ARGS[*]}"
+snapshot_threads orders_fixed 7
+measure orders_fixed "$LOAD_BIN" "${ORDERS_FIXED_ARGS[@]}" || log "orders fixed-rate run reported errors"
+
+# --- 4. pgbench, single-row commits ------------------------------------------------------------
+log "4/4 pgbench single-row INSERT per transaction, -c 8 -j 2 -T 10"
+"${PSQL[@]}" -d pgbench -c "CREATE TABLE pgb(id bigserial PRIMARY KEY, v bigint)"
+echo "INSERT INTO pgb(v) VALUES (1);" >"$WORK/insert.sql"
+PGBENCH_ARGS=(-h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -n -c 8 -j 2 -T 10 -f "$WORK/insert.sql" pgbench)
+record "pgbench ${PGBENCH_ARGS[*]}   # insert.sql: INSERT INTO pgb(v) VALUES (1);"
+snapshot_threads pgbench 5
+measure pgbench "$PGBENCH" "${PGBENCH_ARGS[@]}" || die "pgbench failed: $(cat "$WORK/pgbench.err")"
+
+wait "${SNAPSHOT_PIDS[@]}"  # the top snapshots (not the server, also a child)
+
+# --- report ------------------------------------------------------------------------------------
+j() { jq -r "$2" "$WORK/$1.out"; }
+fmt_ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v }'; }
+row() {  # NAME TITLE
+  local n=$1 title=$2
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$title" \
+    "$(j "$n" '.connections')" "$(j "$n" '.achieved_rate | floor')" \
+    "$(fmt_ms "$(j "$n" '.latency_ms.p50')")" "$(fmt_ms "$(j "$n" '.latency_ms.p90')")" \
+    "$(fmt_ms "$(j "$n" '.latency_ms.p99')")" "$(fmt_ms "$(j "$n" '.latency_ms.p999')")" \
+    "$(fmt_ms "$(j "$n" '.latency_ms.max')")" \
+    "$(j "$n" '.completed') / $(j "$n" '.errors')" \
+    "$(j "$n" '.statuses | to_entries | map("\(.key)×\(.value)") | join(" ")')"
+}
+PGB_TPS=$(awk '/^tps = / { printf "%d", $3 }' "$WORK/pgbench.out")
+PGB_LAT=$(awk '/^latency average = / { print $4 }' "$WORK/pgbench.out")
+PGB_TX=$(awk '/^number of transactions actually processed: / { print $6 }' "$WORK/pgbench.out")
+PGB_FAILED=$(awk '/^number of failed transactions: / { print $5 }' "$WORK/pgbench.out")
+
+HZ=$(j healthz '.achieved_rate')
+# The better of the two max-rate runs.
+OMAX=$(jq -rs 'map(.achieved_rate) | max' "$WORK/orders_max.out" "$WORK/orders_wide.out")
+FIX_RATE=$(j orders_fixed '.achieved_rate')
+FIX_P99=$(j orders_fixed '.latency_ms.p99')
+ratio=$(awk -v a="$OMAX" -v b="$HZ" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
+aim1=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.5 ? "met" : "NOT met") }')
+aim2=$(awk -v p="$FIX_P99" -v a="$FIX_RATE" -v t="$RATE" -v e="$(j orders_fixed '.errors')" \
+  'BEGIN { print (p < 20 && a >= 0.99 * t && e == 0 ? "met" : "NOT met") }')
+
+cpu_row() {  # NAME TITLE COMPLETED
+  local n=$1 title=$2 done=$3
+  local per_commit
+  per_commit=$(awk -v d="$done" -v w="${WAL_SYNCS[$n]}" 'BEGIN { printf "%.1f", (w > 0 ? d / w : 0) }')
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$title" "${WALL[$n]}" "${CPU_SERVER[$n]}" \
+    "${CPU_PG[$n]}" "${CPU_LOAD[$n]}" "${XACTS[$n]}" "${WAL_SYNCS[$n]}" "$per_commit"
+}
+
+{
+  echo "# proofbook load test (issue #5)"
+  echo
+  echo "Written by \`loadtest/run.sh\`; every figure below comes from one run of it."
+  echo
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "- Machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+  echo "- Commit: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- server matching migrations 2>/dev/null || echo ' (server/matching/migrations with uncommitted changes)')"
+  echo "- PostgreSQL: $("$PG_BIN/postgres" --version | sed 's/^postgres //'), throwaway cluster on loopback TCP, defaults plus: ${PG_SETTINGS[*]}"
+  echo "- Server: release preset (RelWithDebInfo -O2, jemalloc), defaults (io threads 2, db threads 2), log level $LOG_LEVEL"
+  echo "- Load before the run: \`$UPTIME_BEFORE\`"
+  echo
+  echo "## Results"
+  echo
+  echo "| Run | Conns | Rate (/s) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | completed / errors | statuses |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  row healthz "GET /healthz, max-rate, 10 s"
+  row orders_max "POST /v1/orders (durable), max-rate, 10 s"
+  row orders_wide "POST /v1/orders (durable), max-rate, 10 s"
+  row orders_fixed "POST /v1/orders (durable), fixed $RATE/s, 15 s (latency from schedule)"
+  echo "| pgbench: 1-row INSERT per transaction, -c 8 -j 2 -T 10 | 8 | $PGB_TPS | | | | | | $PGB_TX / ${PGB_FAILED:-0} | avg latency $PGB_LAT ms |"
+  echo
+  echo "Aims:"
+  echo
+  echo "- Durable orders at half the /healthz rate or better: orders/healthz = $ratio → **$aim1**" \
+    "(orders $(printf '%.0f' "$OMAX")/s, healthz $(printf '%.0f' "$HZ")/s; pgbench single-row commits ${PGB_TPS}/s)."
+  echo "- p99 under 20 ms at $RATE/s: p99 $(fmt_ms "$FIX_P99") ms at $(printf '%.0f' "$FIX_RATE")/s achieved → **$aim2**."
+  echo
+  echo "## Where the time went"
+  echo
+  echo "CPU seconds over each run (the machine has $(nproc) CPUs, so the most a run of W wall seconds can use is $(nproc)×W)." \
+    "Commits and WAL flushes are cluster-wide deltas from pg_stat_database and pg_stat_wal."
+  echo
+  echo "| Run | wall s | server CPU s | PostgreSQL CPU s | load generator CPU s | commits | WAL flushes | requests per WAL flush |"
+  echo "|---|---|---|---|---|---|---|---|"
+  cpu_row healthz "healthz max-rate" "$(j healthz '.completed')"
+  cpu_row orders_max "orders max-rate, $CONNECTIONS conns" "$(j orders_max '.completed')"
+  cpu_row orders_wide "orders max-rate, $FIXED_CONNECTIONS conns" "$(j orders_wide '.completed')"
+  cpu_row orders_fixed "orders fixed $RATE/s" "$(j orders_fixed '.completed')"
+  cpu_row pgbench "pgbench" "$PGB_TX"
+  echo
+  echo "Server CPU seconds per thread over each run (threads are unnamed: tid = pid is the main thread; the others in creation order):"
+  echo
+  echo '```'
+  printf '%-10s' tid
+  for n in healthz orders_max orders_wide orders_fixed pgbench; do printf '%14s' "$n"; done
+  echo
+  while read -r tid _; do
+    printf '%-10s' "$tid"
+    for n in healthz orders_max orders_wide orders_fixed pgbench; do
+      awk -v t="$tid" -v h="$clk_tck" 'FNR == NR { if ($1 == t) a = $2; next }
+        $1 == t { b = $2 } END { printf "%14.2f", (b - a) / h }' "$WORK/$n.threads0" "$WORK/$n.threads1"
+    done
+    echo
+  done <"$WORK/healthz.threads0"
+  echo '```'
+  echo
+  echo "Open-loop send lag at $RATE/s (how late requests left compared with their schedule: all connections busy):" \
+    "p50 $(fmt_ms "$(j orders_fixed '.send_lag_ms.p50')") ms, p99 $(fmt_ms "$(j orders_fixed '.send_lag_ms.p99')") ms," \
+    "max $(fmt_ms "$(j orders_fixed '.send_lag_ms.max')") ms."
+  echo
+  for n in healthz orders_max orders_wide orders_fixed pgbench; do
+    echo "<details><summary>top during $n</summary>"
+    echo
+    echo '```'
+    cat "$WORK/$n.top" 2>/dev/null || echo "(no snapshot)"
+    echo '```'
+    echo "</details>"
+    echo
+  done
+  echo "## Commands"
+  echo
+  echo '```sh'
+  echo "loadtest/run.sh   # runs all of the following"
+  for c in "${COMMANDS[@]}"; do echo "$c"; done
+  echo '```'
+  echo
+  echo "Processes before the run:"
+  echo
+  echo '```'
+  echo "$PS_BEFORE"
+  echo '```'
+  echo
+  echo "## Raw proofbook-load output"
+  echo
+  echo '```json'
+  for n in healthz orders_max orders_wide orders_fixed; do jq -c . "$WORK/$n.out"; done
+  echo '```'
+  echo
+  echo '```'
+  cat "$WORK/pgbench.out"
+  echo '```'
+} >"$REPORT"
+
+# The tables, on the terminal too.
+sed -n '/^## Results/,/^<details>/p' "$REPORT" | sed '$d'
+log "report written to ${REPORT#"$ROOT"/}"
