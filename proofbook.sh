@@ -176,6 +176,7 @@ cmd_stop_db() {
   fi
 }
 
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
 case "${1:-}" in
   run) shift; cmd_run "$@" ;;
   test) shift; cmd_test "$@" ;;
