@@ -231,19 +231,26 @@ void GetOrderRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& pa
   };
   if (wait_ms == 0) return fetch(std::move(respond));
 
-  // Long poll: watch first, then look. If the order is already final (or not the caller's to
-  // see) the look fires the watch at once; otherwise the commit that finalises it will, or the
+  // Long poll: watch first, then look. If the order is already final, missing or not the
+  // caller's to see, the look fires the watch at once; otherwise the commit that finalises it will, or the
   // deadline. Either way the answer is read from PostgreSQL, so it is always committed state.
   auto shared = std::make_shared<Responder>(std::move(respond));
   auto fire = [fetch, shared] { fetch([shared](HttpResponse r) { (*shared)(std::move(r)); }); };
   auto deadline = OrderWatch::Clock::now() + std::chrono::milliseconds(wait_ms);
   if (!ctx.watch.Watch(order_id, deadline, fire)) return fire();  // too many waiting: answer now
-  bool queued = ctx.db.Post([&watch = ctx.watch, order_id](pqxx::connection* conn, const Status&) {
+  bool queued = ctx.db.Post([&watch = ctx.watch, caller, order_id](pqxx::connection* conn,
+                                                                    const Status&) {
     bool settled = true;  // unreachable database: stop waiting and let the fetch report it
     if (conn != nullptr) {
       pqxx::read_transaction tx(*conn);
-      auto rows = tx.exec_params("SELECT status FROM orders WHERE id = $1", order_id);
-      settled = rows.empty() || rows[0][0].as<std::string>() != "open";
+      // Waiting only makes sense for an open order the caller may see; anything else (404,
+      // 403, already final) is answered at once by the fetch.
+      auto rows = tx.exec_params(
+          "SELECT o.status = 'open' AND ($3 OR o.account_id = $2 OR EXISTS (SELECT 1 FROM "
+          "assignments a WHERE a.order_id = o.id AND a.prover_id = $2)) FROM orders o "
+          "WHERE o.id = $1",
+          order_id, caller.account, caller.role == Role::kAdmin);
+      settled = rows.empty() || !rows[0][0].as<bool>();
     }
     if (settled) {
       int64_t ids[] = {order_id};

@@ -239,14 +239,16 @@ bool EngineRunner::HandOver(bool force) {
   current_->data.first_seq = next_seq_;
   current_->data.ids = engine_->GetIds();
   current_->epoch = epoch_.load();
+  // Read before the push: from then on the journal thread owns the batch and may free it.
+  const std::size_t events = current_->data.events.size();
   Batch* raw = current_.get();
   for (;;) {
     if (journal_ring_.try_push(raw)) break;
     if (!force || failed_.load()) return false;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  next_seq_ += raw->data.events.size();
-  current_.release();
+  (void)current_.release();  // owned by the journal thread now
+  next_seq_ += events;
   current_ = std::make_unique<Batch>();
   if (journal_sleeping_.load(std::memory_order_acquire)) {
     std::lock_guard lock(mu_);

@@ -350,6 +350,19 @@ TEST_F(ApiTest, WaitMsAnswersWhenTheOrderBecomesFinal) {
   auto done = client_->Get(path + "?wait_ms=20000", key);
   EXPECT_EQ(Json(done).at("order").at("status").as_string(), "cancelled");
   EXPECT_EQ(client_->Get(path + "?wait_ms=99999999", key).status, 400);
+
+  // Not the caller's order, or no such order: refused at once, not after the wait.
+  auto [other, other_key] = Account("sequencer", "t");
+  Deposit(other, 100);
+  auto theirs = client_->Request("POST", "/v1/orders",
+                                 R"({"market":"m","max_price":10,"deadline_ms":600000})", other_key);
+  std::string their_path = "/v1/orders/" + std::to_string(Json(theirs).at("order").at("id").as_int64());
+  auto forbidden = std::async(std::launch::async, [&, port = server_->port(), key = key] {
+    HttpClient c(port);
+    return c.Get(their_path + "?wait_ms=30000", key);
+  });
+  ASSERT_EQ(forbidden.wait_for(std::chrono::seconds(15)), std::future_status::ready);
+  EXPECT_EQ(forbidden.get().status, 403);
   EXPECT_EQ(client_->Get(path + "?colour=red", key).status, 400);
 }
 
