@@ -190,8 +190,13 @@ int RunServe(const Config& config) {
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("msg=stopping signal={}", received == SIGINT ? "SIGINT" : "SIGTERM");
-  server.Stop();  // no new requests; then commit what the engine has applied
+  // In dependency order: no new requests; commit and answer what the engine applied; answer
+  // the long polls; finish the database jobs. Only then may the objects go, because pending
+  // answers hold HTTP sessions that belong to the server's io_context.
+  server.Stop();
   runner.Stop();
+  watch.Stop();
+  db.Stop();
   spdlog::info("msg=stopped");
   return 0;
 }

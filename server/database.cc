@@ -41,9 +41,12 @@ Database::Database(Options options, std::vector<Migration> migrations)
   probe_ = std::thread([this] { ProbeLoop(); });
 }
 
-Database::~Database() {
+Database::~Database() { Stop(); }
+
+void Database::Stop() {
   {
     std::lock_guard lock(mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   work_cv_.notify_all();

@@ -40,7 +40,10 @@ class Database {
   };
 
   Database(Options options, std::vector<Migration> migrations);
-  ~Database();  // stops taking jobs, runs those queued, joins every thread
+  ~Database();  // Stop()s
+  // Stops taking jobs, runs those queued, joins every thread. Idempotent. Call it before
+  // tearing down whatever the queued jobs answer to (their responders hold HTTP sessions).
+  void Stop();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 

@@ -6,13 +6,15 @@ namespace proofbook::server {
 
 OrderWatch::OrderWatch(std::size_t limit) : limit_(limit), timer_([this] { TimerLoop(); }) {}
 
-OrderWatch::~OrderWatch() {
+OrderWatch::~OrderWatch() { Stop(); }
+
+void OrderWatch::Stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  timer_.join();
+  if (timer_.joinable()) timer_.join();
 }
 
 bool OrderWatch::Watch(int64_t order, Clock::time_point deadline, Callback fire) {

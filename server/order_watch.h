@@ -24,7 +24,8 @@ class OrderWatch {
   using Callback = std::function<void()>;
 
   explicit OrderWatch(std::size_t limit = 10000);
-  ~OrderWatch();  // fires every pending callback, then joins
+  ~OrderWatch();  // Stop()s
+  void Stop();    // fires every pending callback, then joins; idempotent
   OrderWatch(const OrderWatch&) = delete;
   OrderWatch& operator=(const OrderWatch&) = delete;
 
