@@ -165,19 +165,6 @@ Result<int64_t> PathId(const PathParams& params, std::string_view name) {
   return id;
 }
 
-std::string_view PriorityName(matching::Priority p) {
-  return p == matching::Priority::kTime ? "time" : "price";
-}
-
-std::string_view SelectionName(matching::Selection s) {
-  switch (s) {
-    case matching::Selection::kBest: return "best";
-    case matching::Selection::kDirect: return "direct";
-    case matching::Selection::kVrf: return "vrf";
-  }
-  return "best";
-}
-
 json::object AccountJson(const matching::AccountState& a) {
   return json::object{{"id", a.id},
                       {"role", matching::RoleName(a.role)},

@@ -70,9 +70,6 @@ boost::json::object OrderJson(const matching::OrderState& order, const std::stri
                               std::span<const matching::AssignmentState> assignments,
                               const std::string& client_order_id);
 
-std::string_view PriorityName(matching::Priority p);
-std::string_view SelectionName(matching::Selection s);
-
 // Route registration, one function per file.
 void RegisterAdminApi(Router& router, ApiContext& ctx);
 void RegisterAccountApi(Router& router, ApiContext& ctx);

@@ -123,54 +123,12 @@ void PlaceOrderRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
       std::move(respond));
 }
 
-matching::OrderState OrderFromRow(const pqxx::row& r) {
-  matching::OrderState o;
-  o.id = r["id"].as<int64_t>();
-  o.account = r["account_id"].as<int64_t>();
-  o.max_price = r["max_price"].as<int64_t>();
-  o.deadline = r["deadline_ms"].as<int64_t>();
-  o.placed_at = r["placed_at_ms"].as<int64_t>();
-  o.priority = FromName(r["priority"].as<std::string>(), PriorityNameFn,
-                        {matching::Priority::kPrice, matching::Priority::kTime},
-                        matching::Priority::kPrice);
-  o.min_reputation = r["min_reputation_bps"].as<int>();
-  o.redundancy = r["redundancy"].as<int>();
-  o.selection = FromName(r["selection"].as<std::string>(), SelectionNameFn,
-                         {matching::Selection::kBest, matching::Selection::kDirect,
-                          matching::Selection::kVrf},
-                         matching::Selection::kBest);
-  o.direct_prover = r["direct_prover"].as<int64_t>();
-  o.status = FromName(r["status"].as<std::string>(), matching::OrderStatusName,
-                      {matching::OrderStatus::kOpen, matching::OrderStatus::kCompleted,
-                       matching::OrderStatus::kExpired, matching::OrderStatus::kCancelled},
-                      matching::OrderStatus::kOpen);
-  o.verified = r["verified"].as<int>();
-  o.escrow_left = r["escrow_left"].as<int64_t>();
-  return o;
-}
-
-matching::AssignmentState AssignmentFromRow(const pqxx::row& r) {
-  using S = matching::AssignmentStatus;
-  matching::AssignmentState a;
-  a.id = r["id"].as<int64_t>();
-  a.order = r["order_id"].as<int64_t>();
-  a.offer = r["offer_id"].as<int64_t>();
-  a.prover = r["prover_id"].as<int64_t>();
-  a.price = r["price"].as<int64_t>();
-  a.assigned_at = r["assigned_at_ms"].as<int64_t>();
-  a.due_at = r["due_at_ms"].as<int64_t>();
-  a.status = FromName(r["status"].as<std::string>(), matching::AssignmentStatusName,
-                      {S::kAssigned, S::kDelivered, S::kSettled, S::kLate, S::kLateDelivered,
-                       S::kUncled, S::kInvalid, S::kLapsed},
-                      S::kAssigned);
-  return a;
-}
-
 // The order as a caller may see it: 404 if it does not exist, 403 if it is not theirs.
 HttpResponse FetchOrder(pqxx::connection& conn, Principal caller, int64_t order_id) {
   pqxx::read_transaction tx(conn);
   auto rows = tx.exec_params(
-      "SELECT o.*, m.id AS market_slug FROM orders o JOIN markets m ON m.idx = o.market_idx "
+      "SELECT o.*, encode(o.vrf_output, 'hex') AS vrf_output_hex, m.id AS market_slug "
+        "FROM orders o JOIN markets m ON m.idx = o.market_idx "
       "WHERE o.id = $1",
       order_id);
   if (rows.empty()) {
@@ -297,7 +255,8 @@ void ListOrdersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
     // Keyset pagination, newest first: a page is "ids below the cursor", so orders placed while
     // a client pages never shift what it has not read yet.
     auto rows = tx.exec_params(
-        "SELECT o.*, m.id AS market_slug FROM orders o JOIN markets m ON m.idx = o.market_idx "
+        "SELECT o.*, encode(o.vrf_output, 'hex') AS vrf_output_hex, m.id AS market_slug "
+        "FROM orders o JOIN markets m ON m.idx = o.market_idx "
         "WHERE ($1::bigint = 0 OR o.account_id = $1) "
         "AND ($2::bigint = 0 OR EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id "
         "AND a.prover_id = $2)) "

@@ -13,9 +13,9 @@ using matching::AssignmentStatus;
 using matching::OrderStatus;
 using matching::Role;
 
-// Thrown inside LoadState only, for a value the engine does not know; caught at its edge.
-struct BadValue {
-  std::string what;
+// A stored value the engine does not know; LoadState turns it into a Status at its edge.
+struct BadValue : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 template <typename Enum, typename NameFn>
@@ -24,18 +24,18 @@ Enum FromName(const pqxx::field& f, Enum last, NameFn name, const char* what) {
   for (int i = 0; i <= static_cast<int>(last); ++i) {
     if (name(static_cast<Enum>(i)) == text) return static_cast<Enum>(i);
   }
-  throw BadValue{std::string("unknown ") + what + " '" + std::string(text) + "'"};
+  throw BadValue(std::string("unknown ") + what + " '" + std::string(text) + "'");
 }
 
 matching::VrfOutput VrfFromHex(const pqxx::field& f) {
   matching::VrfOutput out{};
   if (f.is_null()) return out;
   std::string_view hex(f.c_str(), f.size());
-  if (hex.size() != 2 * out.size()) throw BadValue{"vrf_output is not 32 bytes"};
+  if (hex.size() != 2 * out.size()) throw BadValue("vrf_output is not 32 bytes");
   auto digit = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    throw BadValue{"vrf_output is not hex"};
+    throw BadValue("vrf_output is not hex");
   };
   for (size_t i = 0; i < out.size(); ++i) {
     out[i] = static_cast<uint8_t>(digit(hex[2 * i]) * 16 + digit(hex[2 * i + 1]));
@@ -79,75 +79,27 @@ void LoadMarkets(pqxx::transaction_base& tx, matching::Snapshot& s) {
     m.params.max_proof_bytes = row[8].as<int64_t>();
     std::string_view bad = matching::InvalidMarketParamField(m.params);
     if (!bad.empty()) {
-      throw BadValue{"market " + std::to_string(m.id) + " has an invalid " + std::string(bad)};
+      throw BadValue("market " + std::to_string(m.id) + " has an invalid " + std::string(bad));
     }
     s.markets.push_back(m);
   }
 }
 
 void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
+  // The engine's columns only: inputs can be large and the engine never reads them.
   std::string sql =
       "SELECT id, account_id, market_idx, max_price, deadline_ms, placed_at_ms, priority, "
       "min_reputation_bps, redundancy, selection, direct_prover, exclusive_until_ms, "
-      "exclusive_ended, has_vrf_output, encode(vrf_output, 'hex'), vrf_draws, status, verified, "
-      "escrow_left, needed FROM orders WHERE id IN (";
+      "exclusive_ended, has_vrf_output, encode(vrf_output, 'hex') AS vrf_output_hex, vrf_draws, "
+      "status, verified, escrow_left, needed FROM orders WHERE id IN (";
   sql += kLiveOrders;
   sql += ") ORDER BY id";
-  for (const auto& row : tx.exec(sql)) {
-    matching::OrderState o;
-    o.id = row[0].as<int64_t>();
-    o.account = row[1].as<int64_t>();
-    o.market = row[2].as<uint32_t>();
-    o.max_price = row[3].as<int64_t>();
-    o.deadline = row[4].as<int64_t>();
-    o.placed_at = row[5].as<int64_t>();
-    std::string_view priority(row[6].c_str(), row[6].size());
-    if (priority != "price" && priority != "time") throw BadValue{"unknown priority"};
-    o.priority = priority == "price" ? matching::Priority::kPrice : matching::Priority::kTime;
-    o.min_reputation = row[7].as<int32_t>();
-    o.redundancy = row[8].as<int32_t>();
-    std::string_view selection(row[9].c_str(), row[9].size());
-    if (selection == "best") {
-      o.selection = matching::Selection::kBest;
-    } else if (selection == "direct") {
-      o.selection = matching::Selection::kDirect;
-    } else if (selection == "vrf") {
-      o.selection = matching::Selection::kVrf;
-    } else {
-      throw BadValue{"unknown selection '" + std::string(selection) + "'"};
-    }
-    o.direct_prover = row[10].as<int64_t>();
-    o.exclusive_until = row[11].as<int64_t>();
-    o.exclusive_ended = row[12].as<bool>();
-    o.has_vrf_output = row[13].as<bool>();
-    o.vrf_output = VrfFromHex(row[14]);
-    o.vrf_draws = row[15].as<uint32_t>();
-    o.status = FromName(row[16], OrderStatus::kCancelled, matching::OrderStatusName, "status");
-    o.verified = row[17].as<int32_t>();
-    o.escrow_left = row[18].as<int64_t>();
-    o.needed = row[19].as<int32_t>();
-    s.orders.push_back(o);
-  }
+  for (const auto& row : tx.exec(sql)) s.orders.push_back(OrderFromRow(row));
 
-  sql =
-      "SELECT id, order_id, offer_id, prover_id, market_idx, price, assigned_at_ms, due_at_ms, "
-      "status FROM assignments WHERE order_id IN (";
+  sql = "SELECT * FROM assignments WHERE order_id IN (";
   sql += kLiveOrders;
   sql += ") ORDER BY id";
-  for (const auto& row : tx.exec(sql)) {
-    matching::AssignmentState a;
-    a.id = row[0].as<int64_t>();
-    a.order = row[1].as<int64_t>();
-    a.offer = row[2].as<int64_t>();
-    a.prover = row[3].as<int64_t>();
-    a.market = row[4].as<uint32_t>();
-    a.price = row[5].as<int64_t>();
-    a.assigned_at = row[6].as<int64_t>();
-    a.due_at = row[7].as<int64_t>();
-    a.status = FromName(row[8], AssignmentStatus::kLapsed, matching::AssignmentStatusName,
-                        "assignment status");
-    s.assignments.push_back(a);
-  }
+  for (const auto& row : tx.exec(sql)) s.assignments.push_back(AssignmentFromRow(row));
 }
 
 void LoadOffers(pqxx::transaction_base& tx, matching::Snapshot& s) {
@@ -168,6 +120,59 @@ void LoadOffers(pqxx::transaction_base& tx, matching::Snapshot& s) {
 }
 
 }  // namespace
+
+std::string_view PriorityName(matching::Priority p) {
+  return p == matching::Priority::kTime ? "time" : "price";
+}
+
+std::string_view SelectionName(matching::Selection s) {
+  switch (s) {
+    case matching::Selection::kBest: return "best";
+    case matching::Selection::kDirect: return "direct";
+    case matching::Selection::kVrf: return "vrf";
+  }
+  return "best";
+}
+
+matching::OrderState OrderFromRow(const pqxx::row& row) {
+  matching::OrderState o;
+  o.id = row["id"].as<int64_t>();
+  o.account = row["account_id"].as<int64_t>();
+  o.market = row["market_idx"].as<uint32_t>();
+  o.max_price = row["max_price"].as<int64_t>();
+  o.deadline = row["deadline_ms"].as<int64_t>();
+  o.placed_at = row["placed_at_ms"].as<int64_t>();
+  o.priority = FromName(row["priority"], matching::Priority::kTime, PriorityName, "priority");
+  o.min_reputation = row["min_reputation_bps"].as<int32_t>();
+  o.redundancy = row["redundancy"].as<int32_t>();
+  o.selection = FromName(row["selection"], matching::Selection::kVrf, SelectionName, "selection");
+  o.direct_prover = row["direct_prover"].as<int64_t>();
+  o.exclusive_until = row["exclusive_until_ms"].as<int64_t>();
+  o.exclusive_ended = row["exclusive_ended"].as<bool>();
+  o.has_vrf_output = row["has_vrf_output"].as<bool>();
+  o.vrf_output = VrfFromHex(row["vrf_output_hex"]);
+  o.vrf_draws = row["vrf_draws"].as<uint32_t>();
+  o.status = FromName(row["status"], OrderStatus::kCancelled, matching::OrderStatusName, "status");
+  o.verified = row["verified"].as<int32_t>();
+  o.escrow_left = row["escrow_left"].as<int64_t>();
+  o.needed = row["needed"].as<int32_t>();
+  return o;
+}
+
+matching::AssignmentState AssignmentFromRow(const pqxx::row& row) {
+  matching::AssignmentState a;
+  a.id = row["id"].as<int64_t>();
+  a.order = row["order_id"].as<int64_t>();
+  a.offer = row["offer_id"].as<int64_t>();
+  a.prover = row["prover_id"].as<int64_t>();
+  a.market = row["market_idx"].as<uint32_t>();
+  a.price = row["price"].as<int64_t>();
+  a.assigned_at = row["assigned_at_ms"].as<int64_t>();
+  a.due_at = row["due_at_ms"].as<int64_t>();
+  a.status = FromName(row["status"], AssignmentStatus::kLapsed, matching::AssignmentStatusName,
+                      "assignment status");
+  return a;
+}
 
 Result<RecoveredState> LoadState(pqxx::connection& conn) {
   try {
@@ -200,7 +205,7 @@ Result<RecoveredState> LoadState(pqxx::connection& conn) {
     tx.commit();
     return out;
   } catch (const BadValue& e) {
-    return Status(StatusCode::kInternal, "recovery: " + e.what);
+    return Status(StatusCode::kInternal, std::string("recovery: ") + e.what());
   } catch (const pqxx::broken_connection& e) {
     return Status(StatusCode::kUnavailable, std::string("recovery: connection lost: ") + e.what());
   } catch (const std::exception& e) {

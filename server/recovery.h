@@ -14,7 +14,9 @@
 
 #include <cstdint>
 #include <pqxx/connection>
+#include <pqxx/row>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -32,6 +34,16 @@ struct RecoveredState {
   // Every deposit reference ever used: (reference, account, amount).
   std::vector<std::tuple<std::string, matching::AccountId, matching::Amount>> deposit_references;
 };
+
+// Rows of the orders / assignments tables as engine state, by column name. An orders row
+// needs `vrf_output_hex` (encode(vrf_output, 'hex')) besides the table's columns. Throws a
+// std::runtime_error for a value the engine does not know.
+matching::OrderState OrderFromRow(const pqxx::row& row);
+matching::AssignmentState AssignmentFromRow(const pqxx::row& row);
+
+// The names orders carry for these enums, in the database and on the wire.
+std::string_view PriorityName(matching::Priority p);
+std::string_view SelectionName(matching::Selection s);
 
 Result<RecoveredState> LoadState(pqxx::connection& conn);
 
