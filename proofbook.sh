@@ -38,7 +38,7 @@ install_deps() {
   local missing=()
   local installed
   installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null |
-    awk '$NF == "installed" {print $1}')
+    awk '$NF == "installed" {print $1}' || true)
   for p in "${APT_PACKAGES[@]}"; do
     grep -qx "$p" <<<"$installed" || missing+=("$p")
   done
