@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <pqxx/except>
-#include <pqxx/transaction>
+#include <pqxx/nontransaction>
+#include <span>
 #include <string_view>
+#include <vector>
 
 namespace proofbook::server {
 namespace {
@@ -52,70 +54,203 @@ class SqlText {
   pqxx::connection& conn_;
 };
 
+// One column of a table. `type` is the element type of the column's array.
+struct Column {
+  const char* name;
+  const char* type;
+};
+
+// Rows for `INSERT INTO t (c1, c2, ...) SELECT * FROM unnest('{...}'::type1[], ...)`: one array
+// literal per column, filled a row at a time. PostgreSQL reads an array literal with one cheap
+// input call per element, where a multi-row VALUES list costs a parse and analysis of every
+// literal: half the backend CPU per order, for the same rows (loadtest/REPORT.md). Unlike COPY,
+// the statement rides in the batch's single round trip.
+//
+// Quoting, inside out: a text element is "double quoted" with backslash and " escaped for
+// array_in; the literal is a standard SQL string (the journal sets standard_conforming_strings
+// for its transaction), where ' doubles. NUL cannot be stored in text: callers reject it.
+class ArrayRows {
+ public:
+  ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage)
+      : columns_(columns), cols_(storage) {
+    cols_.resize(columns.size());
+    for (std::string& c : cols_) c.clear();
+  }
+
+  ArrayRows& Int(int64_t v) {
+    std::string& c = Next();
+    char buf[24];
+    auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+    c.append(buf, end);
+    return *this;
+  }
+  ArrayRows& Null() {
+    Next() += "NULL";
+    return *this;
+  }
+  ArrayRows& IdOrNull(int64_t id) { return id == 0 ? Null() : Int(id); }
+  ArrayRows& Bool(bool b) {
+    Next() += b ? 't' : 'f';
+    return *this;
+  }
+  // An engine enum name: lowercase snake_case, nothing to quote.
+  ArrayRows& Name(std::string_view name) {
+    Next() += name;
+    return *this;
+  }
+  ArrayRows& Text(std::string_view text) {
+    std::string& c = Next();
+    c += '"';
+    for (char ch : text) {
+      switch (ch) {
+        case '\\':
+          c += "\\\\";
+          break;
+        case '"':
+          c += "\\\"";
+          break;
+        case '\'':
+          c += "''";
+          break;
+        default:
+          c += ch;
+      }
+    }
+    c += '"';
+    return *this;
+  }
+  ArrayRows& TextOrNull(std::string_view text) { return text.empty() ? Null() : Text(text); }
+  // bytea in hex form (\x and two digits a byte), the backslash escaped for array_in.
+  ArrayRows& Bytes(const matching::VrfOutput& v) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string& c = Next();
+    c += "\"\\\\x";
+    for (uint8_t b : v) {
+      c += kDigits[b >> 4];
+      c += kDigits[b & 15];
+    }
+    c += '"';
+    return *this;
+  }
+  void EndRow() {
+    col_ = 0;
+    ++rows_;
+  }
+  size_t rows() const { return rows_; }
+
+  // Appends the INSERT (nothing when there are no rows), ended by ";\n".
+  void AppendInsert(std::string& sql, std::string_view table) const {
+    if (rows_ == 0) return;
+    sql += "INSERT INTO ";
+    sql += table;
+    sql += " (";
+    for (size_t i = 0; i < columns_.size(); ++i) {
+      if (i > 0) sql += ", ";
+      sql += columns_[i].name;
+    }
+    sql += ") SELECT * FROM unnest(";
+    for (size_t i = 0; i < columns_.size(); ++i) {
+      if (i > 0) sql += ",\n";
+      sql += "'{";
+      sql += cols_[i];
+      sql += "}'::";
+      sql += columns_[i].type;
+      sql += "[]";
+    }
+    sql += ");\n";
+  }
+
+ private:
+  std::string& Next() {
+    std::string& c = cols_[col_++];
+    if (rows_ > 0) c += ',';
+    return c;
+  }
+
+  std::span<const Column> columns_;
+  std::vector<std::string>& cols_;
+  size_t col_ = 0;
+  size_t rows_ = 0;
+};
+
+constexpr Column kEventColumns[] = {{"seq", "bigint"},           {"ref", "bigint"},
+                                    {"at_ms", "bigint"},         {"kind", "text"},
+                                    {"command", "text"},         {"reason", "text"},
+                                    {"field", "text"},           {"market", "integer"},
+                                    {"account", "bigint"},       {"to_account", "bigint"},
+                                    {"order_id", "bigint"},      {"offer_id", "bigint"},
+                                    {"assignment_id", "bigint"}, {"amount", "bigint"},
+                                    {"value", "bigint"}};
+constexpr Column kLedgerColumns[] = {{"seq", "bigint"},           {"from_account", "bigint"},
+                                     {"from_bucket", "text"},     {"to_account", "bigint"},
+                                     {"to_bucket", "text"},       {"amount", "bigint"},
+                                     {"reason", "text"},          {"order_id", "bigint"},
+                                     {"assignment_id", "bigint"}, {"at_ms", "bigint"}};
+constexpr Column kOrderColumns[] = {{"id", "bigint"},
+                                    {"account_id", "bigint"},
+                                    {"market_idx", "integer"},
+                                    {"client_order_id", "text"},
+                                    {"inputs", "jsonb"},
+                                    {"max_price", "bigint"},
+                                    {"deadline_ms", "bigint"},
+                                    {"placed_at_ms", "bigint"},
+                                    {"priority", "text"},
+                                    {"min_reputation_bps", "integer"},
+                                    {"redundancy", "integer"},
+                                    {"selection", "text"},
+                                    {"direct_prover", "bigint"},
+                                    {"exclusive_until_ms", "bigint"},
+                                    {"exclusive_ended", "boolean"},
+                                    {"has_vrf_output", "boolean"},
+                                    {"vrf_output", "bytea"},
+                                    {"vrf_draws", "integer"},
+                                    {"status", "text"},
+                                    {"verified", "integer"},
+                                    {"escrow_left", "bigint"},
+                                    {"needed", "integer"}};
+
 bool AllZero(const matching::VrfOutput& v) {
   return std::all_of(v.begin(), v.end(), [](uint8_t b) { return b == 0; });
 }
 
-void Hex(std::string& s, const matching::VrfOutput& v) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (uint8_t b : v) {
-    s += kDigits[b >> 4];
-    s += kDigits[b & 15];
-  }
-}
-
-void WriteEvents(SqlText& q, const JournalBatch& b) {
-  q << "INSERT INTO engine_events (seq, ref, at_ms, kind, command, reason, field, market, "
-       "account, to_account, order_id, offer_id, assignment_id, amount, value) VALUES ";
+void WriteEvents(ArrayRows& c, const JournalBatch& b) {
   for (size_t i = 0; i < b.events.size(); ++i) {
     const Event& e = b.events[i];
-    q.Row(i).Int(static_cast<int64_t>(b.first_seq + i)) << ",";
-    q.Int(static_cast<int64_t>(e.ref)) << ",";  // the caller's correlation id, bit for bit
-    q.Int(e.now) << ",";
-    q.Name(matching::EventKindName(e.kind)) << ",";
-    q.Name(matching::CommandKindName(e.command)) << ",";
+    c.Int(static_cast<int64_t>(b.first_seq + i));
+    c.Int(static_cast<int64_t>(e.ref));  // the caller's correlation id, bit for bit
+    c.Int(e.now);
+    c.Name(matching::EventKindName(e.kind));
+    c.Name(matching::CommandKindName(e.command));
     if (e.reason == matching::Reason::kNone) {
-      q << "NULL,";
+      c.Null();
     } else {
-      q.Name(matching::ReasonName(e.reason)) << ",";
+      c.Name(matching::ReasonName(e.reason));
     }
-    q.TextOrNull(e.field) << ",";
-    q.Int(e.market) << ",";
-    q.Int(e.account) << ",";
-    q.Int(e.to_account) << ",";
-    q.IdOrNull(e.order) << ",";
-    q.IdOrNull(e.offer) << ",";
-    q.IdOrNull(e.assignment) << ",";
-    q.Int(e.amount) << ",";
-    q.Int(e.value) << ")";
+    c.TextOrNull(e.field);
+    c.Int(e.market).Int(e.account).Int(e.to_account);
+    c.IdOrNull(e.order).IdOrNull(e.offer).IdOrNull(e.assignment);
+    c.Int(e.amount).Int(e.value);
+    c.EndRow();
   }
-  q << ";\n";
 }
 
-// ledger_entries, settlements and slashings: rows derived from single events.
-void WriteEventRows(SqlText& q, const JournalBatch& b) {
-  size_t n = 0;
+// One ledger_entries row per kTransfer.
+void WriteLedger(ArrayRows& c, const JournalBatch& b) {
   for (size_t i = 0; i < b.events.size(); ++i) {
     const Event& e = b.events[i];
     if (e.kind != EventKind::kTransfer) continue;
-    if (n == 0) {
-      q << "INSERT INTO ledger_entries (seq, from_account, from_bucket, to_account, to_bucket, "
-           "amount, reason, order_id, assignment_id, at_ms) VALUES ";
-    }
-    q.Row(n++).Int(static_cast<int64_t>(b.first_seq + i)) << ",";
-    q.Int(e.account) << ",";
-    q.Name(matching::BucketName(e.from_bucket)) << ",";
-    q.Int(e.to_account) << ",";
-    q.Name(matching::BucketName(e.to_bucket)) << ",";
-    q.Int(e.amount) << ",";
-    q.Name(matching::TransferReasonName(e.transfer_reason)) << ",";
-    q.IdOrNull(e.order) << ",";
-    q.IdOrNull(e.assignment) << ",";
-    q.Int(e.now) << ")";
+    c.Int(static_cast<int64_t>(b.first_seq + i));
+    c.Int(e.account).Name(matching::BucketName(e.from_bucket));
+    c.Int(e.to_account).Name(matching::BucketName(e.to_bucket));
+    c.Int(e.amount).Name(matching::TransferReasonName(e.transfer_reason));
+    c.IdOrNull(e.order).IdOrNull(e.assignment).Int(e.now);
+    c.EndRow();
   }
-  if (n > 0) q << ";\n";
+}
 
-  n = 0;
+// settlements and slashings: rows derived from single events.
+void WriteEventRows(SqlText& q, const JournalBatch& b) {
+  size_t n = 0;
   for (size_t i = 0; i < b.events.size(); ++i) {
     const Event& e = b.events[i];
     if (e.kind != EventKind::kSettled && e.kind != EventKind::kUncleRewarded) continue;
@@ -214,56 +349,53 @@ void WriteMarkets(SqlText& q, const JournalBatch& b) {
   ExpectRows(q, "markets (idx)", b.markets.size());
 }
 
-void WriteOrders(SqlText& q, const JournalBatch& b, const std::vector<const OrderExtra*>& extras,
-                 size_t* extras_used) {
-  if (b.orders.empty()) return;
-  q << "INSERT INTO orders (id, account_id, market_idx, client_order_id, inputs, max_price, "
-       "deadline_ms, placed_at_ms, priority, min_reputation_bps, redundancy, selection, "
-       "direct_prover, exclusive_until_ms, exclusive_ended, has_vrf_output, vrf_output, "
-       "vrf_draws, status, verified, escrow_left, needed) VALUES ";
-  for (size_t i = 0; i < b.orders.size(); ++i) {
-    const matching::OrderState& o = b.orders[i];
+// Orders placed in this batch (those with an OrderExtra) are new rows: COPY. Orders placed
+// earlier exist: only their changing fields are updated.
+void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
+                 const std::vector<const OrderExtra*>& extras, size_t* extras_used) {
+  size_t updates = 0;
+  for (const matching::OrderState& o : b.orders) {
     auto it = std::lower_bound(extras.begin(), extras.end(), o.id,
                                [](const OrderExtra* x, int64_t id) { return x->id < id; });
-    const OrderExtra* extra = it != extras.end() && (*it)->id == o.id ? *it : nullptr;
-    if (extra != nullptr) ++*extras_used;
-    q.Row(i).Int(o.id) << ",";
-    q.Int(o.account) << ",";
-    q.Int(o.market) << ",";
-    q.TextOrNull(extra ? std::string_view(extra->client_order_id) : std::string_view()) << ",";
-    q.TextOrNull(extra ? std::string_view(extra->inputs_json) : std::string_view()) << ",";
-    q.Int(o.max_price) << ",";
-    q.Int(o.deadline) << ",";
-    q.Int(o.placed_at) << ",";
-    q.Name(o.priority == matching::Priority::kPrice ? "price" : "time") << ",";
-    q.Int(o.min_reputation) << ",";
-    q.Int(o.redundancy) << ",";
-    q.Name(o.selection == matching::Selection::kBest     ? "best"
-           : o.selection == matching::Selection::kDirect ? "direct"
-                                                         : "vrf")
-        << ",";
-    q.Int(o.direct_prover) << ",";
-    q.Int(o.exclusive_until) << ",";
-    q.Bool(o.exclusive_ended) << ",";
-    q.Bool(o.has_vrf_output) << ",";
-    if (AllZero(o.vrf_output)) {
-      q << "NULL,";
-    } else {
-      q << "decode('";
-      std::string hex;
-      Hex(hex, o.vrf_output);
-      q << hex << "','hex'),";
+    if (it == extras.end() || (*it)->id != o.id) {
+      q << (updates++ == 0 ? "WITH v (id, exclusive_ended, vrf_draws, status, verified, "
+                             "escrow_left, needed) AS (VALUES ("
+                           : ",(");
+      q.Int(o.id) << ",";
+      q.Bool(o.exclusive_ended) << ",";
+      q.Int(o.vrf_draws) << ",";
+      q.Name(matching::OrderStatusName(o.status)) << ",";
+      q.Int(o.verified) << ",";
+      q.Int(o.escrow_left) << ",";
+      q.Int(o.needed) << ")";
+      continue;
     }
-    q.Int(o.vrf_draws) << ",";
-    q.Name(matching::OrderStatusName(o.status)) << ",";
-    q.Int(o.verified) << ",";
-    q.Int(o.escrow_left) << ",";
-    q.Int(o.needed) << ")";
+    const OrderExtra& extra = **it;
+    ++*extras_used;
+    c.Int(o.id).Int(o.account).Int(o.market);
+    c.TextOrNull(extra.client_order_id).TextOrNull(extra.inputs_json);
+    c.Int(o.max_price).Int(o.deadline).Int(o.placed_at);
+    c.Name(o.priority == matching::Priority::kPrice ? "price" : "time");
+    c.Int(o.min_reputation).Int(o.redundancy);
+    c.Name(o.selection == matching::Selection::kBest     ? "best"
+           : o.selection == matching::Selection::kDirect ? "direct"
+                                                         : "vrf");
+    c.Int(o.direct_prover).Int(o.exclusive_until).Bool(o.exclusive_ended).Bool(o.has_vrf_output);
+    if (AllZero(o.vrf_output)) {
+      c.Null();
+    } else {
+      c.Bytes(o.vrf_output);
+    }
+    c.Int(o.vrf_draws).Name(matching::OrderStatusName(o.status));
+    c.Int(o.verified).Int(o.escrow_left).Int(o.needed);
+    c.EndRow();
   }
-  // Placement fields never change; client_order_id and inputs come only with the first image.
-  q << " ON CONFLICT (id) DO UPDATE SET exclusive_ended = EXCLUDED.exclusive_ended, "
-       "vrf_draws = EXCLUDED.vrf_draws, status = EXCLUDED.status, verified = EXCLUDED.verified, "
-       "escrow_left = EXCLUDED.escrow_left, needed = EXCLUDED.needed;\n";
+  if (updates == 0) return;
+  // Placement fields never change.
+  q << "), u AS (UPDATE orders o SET exclusive_ended = v.exclusive_ended, "
+       "vrf_draws = v.vrf_draws, status = v.status, verified = v.verified, "
+       "escrow_left = v.escrow_left, needed = v.needed FROM v WHERE o.id = v.id RETURNING 1";
+  ExpectRows(q, "orders (id)", updates);
 }
 
 void WriteOffers(SqlText& q, const JournalBatch& b) {
@@ -407,23 +539,33 @@ Status Journal::BuildSql(pqxx::connection& conn, const JournalBatch& batch) {
   std::sort(extras.begin(), extras.end(),
             [](const OrderExtra* a, const OrderExtra* b) { return a->id < b->id; });
 
-  // Parents before children: events before ledger rows, orders/offers before assignments,
-  // assignments before settlements.
-  WriteEvents(q, batch);
-  WriteAccounts(q, batch);
-  WriteMarkets(q, batch);
+  // Parents before children: events before settlements, orders and offers before assignments.
+  ArrayRows events(kEventColumns, event_columns_);
+  WriteEvents(events, batch);
+  events.AppendInsert(sql_, "engine_events");
+  ArrayRows ledger(kLedgerColumns, ledger_columns_);
+  WriteLedger(ledger, batch);
+  ledger.AppendInsert(sql_, "ledger_entries");
+  ArrayRows orders(kOrderColumns, order_columns_);
   size_t extras_used = 0;
-  WriteOrders(q, batch, extras, &extras_used);
+  order_updates_.clear();
+  SqlText updates(order_updates_, conn);
+  WriteOrders(orders, updates, batch, extras, &extras_used);
   if (extras_used != extras.size()) {
     return Status(StatusCode::kInternal,
                   "journal: an order_extras entry has no order image in the batch");
   }
+  orders.AppendInsert(sql_, "orders");
+  sql_ += order_updates_;
+  WriteAccounts(q, batch);
+  WriteMarkets(q, batch);
   WriteOffers(q, batch);
   WriteAssignments(q, batch);
   WriteClosed(q, batch);
   WriteEventRows(q, batch);
   WriteDepositReferences(q, batch);
   WriteEngineState(q, batch);
+  q << "COMMIT;";
   return Status::Ok();
 }
 
@@ -432,32 +574,62 @@ Status Journal::WriteBatch(pqxx::connection& conn, const JournalBatch& batch) {
   if (batch.first_seq == 0) {
     return Status(StatusCode::kInternal, "journal: batch has no first_seq (seqs start at 1)");
   }
+  // Two round trips: open the transaction and lock the journal's end, then everything else
+  // with the COMMIT. pqxx's own transaction classes would add a round trip for BEGIN and one
+  // for COMMIT, so the block is driven by hand on a nontransaction.
+  bool open = false;
   try {
-    pqxx::work tx(conn, "journal");
+    pqxx::nontransaction tx(conn, "journal");
     // The row lock also keeps a second writer (a stale server) from interleaving.
-    pqxx::result r = tx.exec("SELECT last_seq FROM engine_state FOR UPDATE");
-    if (r.size() != 1) return Status(StatusCode::kInternal, "journal: engine_state row missing");
-    uint64_t last = r[0][0].as<uint64_t>();
-    if (batch.last_seq() <= last) return Status::Ok();  // committed by an earlier attempt
-    if (batch.first_seq != last + 1) {
-      return Status(StatusCode::kInternal, "journal: batch starts at seq " +
-                                               std::to_string(batch.first_seq) +
-                                               " but the journal ends at " + std::to_string(last));
+    // standard_conforming_strings is PostgreSQL's default; the array literals rely on it.
+    open = true;
+    pqxx::result r = tx.exec(
+        "BEGIN; SET LOCAL standard_conforming_strings = on; "
+        "SELECT last_seq FROM engine_state FOR UPDATE");
+    if (r.size() != 1) {
+      tx.exec("ROLLBACK");
+      return Status(StatusCode::kInternal, "journal: engine_state row missing");
     }
-    if (Status s = BuildSql(conn, batch); !s.ok()) return s;
-    tx.exec(sql_);
-    tx.commit();
-    return Status::Ok();
+    uint64_t last = r[0][0].as<uint64_t>();
+    Status s = Status::Ok();
+    if (batch.last_seq() <= last) {
+      // Committed by an earlier attempt whose answer was lost.
+    } else if (batch.first_seq != last + 1) {
+      s = Status(StatusCode::kInternal, "journal: batch starts at seq " +
+                                            std::to_string(batch.first_seq) +
+                                            " but the journal ends at " + std::to_string(last));
+    } else {
+      s = BuildSql(conn, batch);
+      if (s.ok()) {
+        tx.exec(sql_);  // ends with COMMIT
+        return Status::Ok();
+      }
+    }
+    tx.exec("ROLLBACK");
+    return s;
   } catch (const pqxx::broken_connection& e) {
+    // Lost before, during or after the COMMIT: the retry's last_seq check sorts it out.
     return Status(StatusCode::kUnavailable, std::string("journal: connection lost: ") + e.what());
-  } catch (const pqxx::in_doubt_error& e) {
-    return Status(StatusCode::kUnavailable,
-                  std::string("journal: commit outcome unknown, retry the batch: ") + e.what());
   } catch (const pqxx::sql_error& e) {
-    return Status(StatusCode::kInternal,
-                  "journal: batch refused (SQLSTATE " + e.sqlstate() + "): " + e.what());
+    Status s(StatusCode::kInternal,
+             "journal: batch refused (SQLSTATE " + e.sqlstate() + "): " + e.what());
+    RollBack(conn, open);
+    return s;
   } catch (const std::exception& e) {
-    return Status(StatusCode::kInternal, std::string("journal: ") + e.what());
+    Status s(StatusCode::kInternal, std::string("journal: ") + e.what());
+    RollBack(conn, open);
+    return s;
+  }
+}
+
+// After an error inside the block the session is in a failed transaction: end it, so the
+// connection can take the next batch. A failure here surfaces on the next use.
+void Journal::RollBack(pqxx::connection& conn, bool open) {
+  if (!open) return;
+  try {
+    pqxx::nontransaction tx(conn, "journal_rollback");
+    tx.exec("ROLLBACK");
+  } catch (const std::exception&) {
   }
 }
 

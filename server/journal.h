@@ -5,8 +5,10 @@
 // kTransfer, settlements (kSettled, kUncleRewarded), slashings (kSlashed), the state images
 // (accounts' balances, markets' params, orders, offers, assignments upserted), closed orders /
 // assignments, offer status from kOfferCancelled / kOfferExpired, and engine_state (ids and
-// last_seq). Each table gets one multi-row statement, and all statements go in one round trip,
-// so a batch costs four round trips (BEGIN, lock engine_state, write, COMMIT) whatever its size.
+// last_seq). The bulk tables (engine_events, ledger_entries, new orders) go in as one array
+// literal per column (INSERT ... SELECT FROM unnest); every other table gets one multi-row
+// statement. A batch costs two round trips whatever its size: BEGIN with the lock on
+// engine_state, then every statement and the COMMIT.
 //
 // Exactly once: engine_state.last_seq is read under a row lock first. A batch wholly at or
 // below it was committed by an earlier attempt whose COMMIT outcome was unknown: WriteBatch
@@ -21,6 +23,7 @@
 
 #include <pqxx/connection>
 #include <string>
+#include <vector>
 
 #include "matching/status.h"
 #include "server/journal_batch.h"
@@ -33,10 +36,14 @@ class Journal {
   Status WriteBatch(pqxx::connection& conn, const JournalBatch& batch);
 
  private:
-  // Appends the batch's statements to sql_; kInternal if the batch is malformed.
+  // Fills sql_ with the batch's statements and the COMMIT; kInternal if the batch is malformed.
   Status BuildSql(pqxx::connection& conn, const JournalBatch& batch);
+  static void RollBack(pqxx::connection& conn, bool open);
 
-  std::string sql_;  // reused between batches
+  // Reused between batches.
+  std::vector<std::string> event_columns_, ledger_columns_, order_columns_;  // array literals
+  std::string order_updates_;
+  std::string sql_;
 };
 
 }  // namespace proofbook::server

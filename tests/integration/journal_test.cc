@@ -511,6 +511,45 @@ TEST(Journal, ConstraintViolationFailsTheWholeBatch) {
   run.Verify(conn);
 }
 
+// Client text reaches the bulk tables inside array literals inside SQL strings, where quotes,
+// backslashes, braces, commas and the word NULL are syntax: it must come back byte for byte.
+TEST(Journal, ClientTextSurvivesArrayQuoting) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  InsertRows(conn, shape);
+  JournaledRun run(5, shape);
+  for (int i = 0; i < 40; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  ASSERT_TRUE(run.Flush(conn).ok());
+
+  Command deposit{2000, run.gen().now(), matching::Deposit{100, 100000}};
+  ASSERT_NO_FATAL_FAILURE(run.Apply(deposit));
+  matching::PlaceOrder p;
+  p.account = 100;
+  p.market = 0;
+  p.max_price = 50;
+  p.deadline = run.gen().now() + 60000;
+  ASSERT_NO_FATAL_FAILURE(run.Apply(Command{2001, run.gen().now(), p}));
+  ASSERT_FALSE(run.batch().order_extras.empty());
+  OrderExtra& extra = run.batch().order_extras.back();
+  const std::string client_id =
+      "tab\there back\\slash nl\nline cr\rend 'q' \"dq\" {a,b} NULL \\N \xc3\xa9";
+  const std::string inputs = R"({"s":"a\\tb\\\\c\\n'{,}","q":"\"","u":"\u00e9\\N"})";
+  extra.client_order_id = client_id;
+  extra.inputs_json = inputs;
+  const matching::OrderId id = extra.id;
+  Journal journal;
+  Status s = journal.WriteBatch(conn, run.batch());
+  ASSERT_TRUE(s.ok()) << s.ToString();
+
+  pqxx::work tx(conn);
+  pqxx::row row = tx.exec1("SELECT client_order_id, inputs = '" + tx.esc(inputs) +
+                           "'::jsonb FROM orders WHERE id = " + std::to_string(id));
+  EXPECT_EQ(row[0].as<std::string>(), client_id);
+  EXPECT_TRUE(row[1].as<bool>()) << "inputs changed on the way in";
+}
+
 TEST(Journal, AccountWithoutARowFailsTheWholeBatch) {
   TestDatabase db;
   db.Migrate();
