@@ -27,7 +27,8 @@ namespace {
 const Status kCommitFailed(StatusCode::kUnavailable,
                            "the database did not confirm the write; nothing was acknowledged, "
                            "retry (orders with a client_order_id are safe to retry)");
-const Status kRecovering(StatusCode::kUnavailable, "the engine is recovering from a database outage");
+const Status kRecovering(StatusCode::kUnavailable,
+                         "the engine is recovering from a database outage");
 
 std::string ClientOrderKey(matching::AccountId account, const std::string& client_order_id) {
   return std::to_string(account) + ":" + client_order_id;
@@ -187,9 +188,8 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
   if (deposit != nullptr && !s.deposit_reference.empty()) {
     if (auto it = deposit_references_.find(s.deposit_reference); it != deposit_references_.end()) {
       if (it->second.account != deposit->account || it->second.amount != deposit->amount) {
-        pending.response = ErrorResponse(Status(StatusCode::kConflict,
-                                                "reference already used for another deposit",
-                                                "reference"));
+        pending.response = ErrorResponse(Status(
+            StatusCode::kConflict, "reference already used for another deposit", "reference"));
       } else {
         pending.response = s.reply(*engine_, {}, /*duplicate_of=*/1);
       }
@@ -207,7 +207,8 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
     current_->data.deposit_extras.push_back(
         DepositExtra{s.deposit_reference, deposit->account, deposit->amount, first_event});
   }
-  if (order != nullptr && !events.empty() && events.front().kind == matching::EventKind::kAccepted) {
+  if (order != nullptr && !events.empty() &&
+      events.front().kind == matching::EventKind::kAccepted) {
     s.extra.id = events.front().order;
     if (!key.empty()) client_orders_[key] = s.extra.id;
     current_->data.order_extras.push_back(std::move(s.extra));
@@ -236,6 +237,8 @@ void EngineRunner::Collect(std::span<const matching::Event> events) {
 bool EngineRunner::HandOver(bool force) {
   if (failed_.load()) return false;  // EngineLoop answers and drops it
   if (current_->data.events.empty() && current_->pending.empty()) return true;
+  // Group commit: while the journal writes a batch, the next one keeps filling.
+  if (!force && in_flight_.load() > 0) return true;
   current_->data.first_seq = next_seq_;
   current_->data.ids = engine_->GetIds();
   current_->epoch = epoch_.load();
@@ -247,6 +250,7 @@ bool EngineRunner::HandOver(bool force) {
     if (!force || failed_.load()) return false;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
+  in_flight_.fetch_add(1);
   (void)current_.release();  // owned by the journal thread now
   next_seq_ += events;
   current_ = std::make_unique<Batch>();
@@ -300,8 +304,11 @@ void EngineRunner::EngineLoop() {
     }
     if (worked) continue;
     std::unique_lock lock(mu_);
-    engine_sleeping_.store(true, std::memory_order_release);
-    if (inbox_.empty() && !stopping_.load()) {
+    engine_sleeping_.store(true);
+    // Sleep unless there is work: submissions, or a filled batch the journal can now take.
+    const bool can_hand_over =
+        in_flight_.load() == 0 && !(current_->data.events.empty() && current_->pending.empty());
+    if (inbox_.empty() && !can_hand_over && !stopping_.load()) {
       engine_cv_.wait_until(lock, next_tick);
     }
     engine_sleeping_.store(false, std::memory_order_relaxed);
@@ -338,6 +345,19 @@ bool EngineRunner::Rebuild() {
   return false;
 }
 
+namespace {
+constexpr int64_t kSlowCommitMs = 100;
+}  // namespace
+
+void EngineRunner::JournalDone(int batches) {
+  in_flight_.fetch_sub(batches);
+  // The engine thread may be parked with a filled batch waiting for this: wake it.
+  if (engine_sleeping_.load()) {
+    std::lock_guard lock(mu_);
+    engine_cv_.notify_one();
+  }
+}
+
 void EngineRunner::JournalLoop() {
   Journal journal;
   std::unique_ptr<pqxx::connection> conn;
@@ -354,22 +374,39 @@ void EngineRunner::JournalLoop() {
       continue;
     }
     std::unique_ptr<Batch> batch(raw);
-    // Group commit: everything that queued up while the last write ran goes in this one.
+    int popped = 1;
+    // Only forced hand-overs (a full batch, shutdown) queue more than one: write them together.
     while (batch->data.events.size() < 4 * options_.max_batch_events &&
            journal_ring_.try_pop(raw)) {
       std::unique_ptr<Batch> later(raw);
+      ++popped;
       if (later->epoch != batch->epoch) {  // never mix incarnations
         Answer(later->pending, &kCommitFailed);
         continue;
       }
       Merge(*batch, *later);
     }
+    // However this batch ends, the engine thread may hand over the next one after it.
+    struct Done {
+      EngineRunner* self;
+      int popped;
+      ~Done() { self->JournalDone(popped); }
+    } done{this, popped};
     if (failed_.load() || batch->epoch != epoch_.load()) {
       Answer(batch->pending, &kCommitFailed);
       continue;
     }
     Status status = EnsureConnected(conn, options_.database_url);
+    const auto write_start = std::chrono::steady_clock::now();
     if (conn) status = journal.WriteBatch(*conn, batch->data);
+    const auto write_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - write_start)
+                              .count();
+    if (write_ms >= kSlowCommitMs) {
+      // Every reply of the batch waited this long: worth a line when it is out of the ordinary.
+      spdlog::warn("msg=journal_slow_commit ms={} events={} replies={} ok={}", write_ms,
+                   batch->data.events.size(), batch->pending.size(), status.ok());
+    }
     if (status.ok()) {
       commits_.fetch_add(1, std::memory_order_relaxed);
       Answer(batch->pending, nullptr);

@@ -49,20 +49,20 @@ using ReplyBuilder = std::function<HttpResponse(const matching::Engine& engine,
                                                 matching::OrderId duplicate_of)>;
 
 struct Submission {
-  matching::Command command;  // ref and now are set by the runner
-  OrderExtra extra;           // PlaceOrder only: client_order_id (may be empty) and inputs
+  matching::Command command;      // ref and now are set by the runner
+  OrderExtra extra;               // PlaceOrder only: client_order_id (may be empty) and inputs
   std::string deposit_reference;  // Deposit only: idempotency key (may be empty)
-  ReplyBuilder reply;  // runs on the engine thread right after Apply
-  Responder respond;  // called once, after COMMIT (or with 503 if it failed)
+  ReplyBuilder reply;             // runs on the engine thread right after Apply
+  Responder respond;              // called once, after COMMIT (or with 503 if it failed)
 };
 
 class EngineRunner {
  public:
   struct Options {
     std::string database_url;
-    std::size_t inbox_capacity = 1 << 14;   // submissions waiting; beyond: 503 overloaded
-    std::size_t journal_capacity = 64;      // batches waiting for the journal
-    std::size_t max_batch_events = 1 << 14;  // one batch's events before it is handed over
+    std::size_t inbox_capacity = 1 << 14;         // submissions waiting; beyond: 503 overloaded
+    std::size_t journal_capacity = 64;            // batches waiting for the journal
+    std::size_t max_batch_events = 1 << 14;       // one batch's events before it is handed over
     std::chrono::milliseconds tick_interval{10};  // deadline resolution
     std::chrono::milliseconds reconnect_interval{500};
     // Called on the journal thread after each COMMIT, after the replies; must not block.
@@ -93,6 +93,7 @@ class EngineRunner {
   void ApplyTick(matching::Timestamp now);
   void Collect(std::span<const matching::Event> events);
   bool HandOver(bool force);
+  void JournalDone(int batches);  // journal thread: `batches` popped batches are answered
   void LoadIdempotencyKeys(const RecoveredState& state);
   void FailEverything(const Status& why);
   bool Rebuild();
@@ -122,7 +123,7 @@ class EngineRunner {
   std::mutex mu_;
   std::condition_variable engine_cv_;
   std::condition_variable journal_cv_;
-  std::atomic<bool> engine_sleeping_{false};   // set under mu_; producers notify only then
+  std::atomic<bool> engine_sleeping_{false};  // set under mu_; producers notify only then
   std::atomic<bool> journal_sleeping_{false};
   bool engine_done_ = false;  // guarded by mu_: the engine thread has handed over its last batch
 
@@ -131,6 +132,10 @@ class EngineRunner {
   std::atomic<bool> failed_{false};  // a commit failed: the engine thread must rebuild
   std::atomic<uint64_t> epoch_{0};   // bumped by each rebuild; batches of older ones are dropped
   std::atomic<uint64_t> commits_{0};
+  // Batches handed to the journal thread and not yet answered. While one is being written the
+  // engine thread keeps growing the next instead of handing over small ones: one batch in
+  // flight, one filling, so a commit carries everything that arrived during the previous one.
+  std::atomic<int> in_flight_{0};
   std::thread engine_thread_;
   std::thread journal_thread_;
 };
