@@ -10,7 +10,10 @@
 namespace proofbook::server {
 
 // Sets the level (trace|debug|info|warn|error|off) and the logfmt pattern. Call once at start.
+// Lines are buffered: warnings and errors are flushed at once, the rest every second.
 void InitLogging(const std::string& level);
+// Flushes and stops the flusher thread. Call before returning from main.
+void ShutdownLogging();
 
 // A logfmt value: bare when it is made of safe characters, otherwise double-quoted with
 // '"', '\\' and control characters escaped. Never lets client text break a line.

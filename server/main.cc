@@ -6,6 +6,7 @@
 
 #include "server/app.h"
 #include "server/config.h"
+#include "server/log.h"
 
 int main(int argc, char** argv) {
   using namespace proofbook::server;
@@ -18,16 +19,18 @@ int main(int argc, char** argv) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output << "\n";
     return parsed.exit_code;
   }
+  int rc = 1;
   try {
     switch (parsed.config->subcommand) {
-      case Subcommand::kServe: return RunServe(*parsed.config);
-      case Subcommand::kMigrate: return RunMigrate(*parsed.config);
-      case Subcommand::kBootstrapAdmin: return RunBootstrapAdmin(*parsed.config);
+      case Subcommand::kServe: rc = RunServe(*parsed.config); break;
+      case Subcommand::kMigrate: rc = RunMigrate(*parsed.config); break;
+      case Subcommand::kBootstrapAdmin: rc = RunBootstrapAdmin(*parsed.config); break;
     }
   } catch (const std::exception& e) {
     // Exceptions are for start-up faults and bugs; input errors are values.
     std::cerr << "proofbook-server: fatal: " << e.what() << "\n";
-    return 1;
+    rc = 1;
   }
-  return 1;
+  ShutdownLogging();
+  return rc;
 }
