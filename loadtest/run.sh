@@ -19,6 +19,9 @@
 #   LOADTEST_THREADS [1]       proofbook-load threads
 #   LOADTEST_RATE [5000]       the fixed rate of run 3
 #   LOADTEST_REPORT [loadtest/REPORT.md]
+#   LOADTEST_KEEP_LOGS=DIR     copy the server's and PostgreSQL's logs to DIR at the end
+#   LOADTEST_PERF=FILE         also profile the machine (`perf record -a -g`: server, PostgreSQL, load generator) during run 2b and
+#                              write `perf report` (self time, top symbols) to FILE (data in FILE.data)
 #   PROOFBOOK_LOG_LEVEL [info] the server's log level (info logs every request)
 # Takes about 1 minute after the build; the whole script stops itself after 15 minutes.
 # Needs curl, jq, pgbench (postgresql-15).
@@ -62,6 +65,11 @@ cleanup() {
   fi
   if [ -n "$WORK" ]; then
     pg_stop "$WORK/data"
+    if [ -n "${LOADTEST_KEEP_LOGS:-}" ]; then
+      mkdir -p "$LOADTEST_KEEP_LOGS"
+      cp "$WORK/server.log" "$LOADTEST_KEEP_LOGS/" 2>/dev/null || true
+      [ -f "$WORK/data/server.log" ] && cp "$WORK/data/server.log" "$LOADTEST_KEEP_LOGS/postgresql.log"
+    fi
     if [ "$rc" != 0 ] && [ -f "$WORK/server.log" ]; then
       log "server log (last 20 lines):"
       tail -n 20 "$WORK/server.log" >&2
@@ -102,7 +110,7 @@ PG_PORT=$(free_port)
 # Unlike `proofbook.sh test`, every durability setting is at its default (on): we measure
 # durable commits, so each COMMIT waits for its WAL fsync.
 PG_SETTINGS=("fsync = on" "synchronous_commit = on" "full_page_writes = on"
-  "max_connections = 200")
+  "max_connections = 200" "log_checkpoints = on" "log_autovacuum_min_duration = 0")
 pg_configure "$WORK/data" "$PG_PORT" "${PG_SETTINGS[@]}"
 pg_start "$WORK/data"
 PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -X -q -v ON_ERROR_STOP=1)
@@ -224,14 +232,14 @@ UPTIME_BEFORE=$(uptime)
 PS_BEFORE=$(ps -eo pid,pcpu,etime,comm --sort=-pcpu | head -n 8)
 
 # --- 1. healthz, max-rate ----------------------------------------------------------------------
-log "1/4 GET /healthz max-rate, 10 s"
+log "1/5 GET /healthz max-rate, 10 s"
 HEALTHZ_ARGS=(--kind healthz -c "$CONNECTIONS" -d 10 --label healthz-max "${LOAD_COMMON[@]}")
 record "proofbook-load ${HEALTHZ_ARGS[*]}"
 snapshot_threads healthz 5
 measure healthz "$LOAD_BIN" "${HEALTHZ_ARGS[@]}" || log "healthz run reported errors"
 
 # --- 2. orders, max-rate -------------------------------------------------------------------------
-log "2/4 POST /v1/orders max-rate, 10 s"
+log "2/5 POST /v1/orders max-rate, 10 s"
 ORDERS_MAX_ARGS=(--kind orders -c "$CONNECTIONS" -d 10 --label orders-max "${LOAD_COMMON[@]}")
 record "PROOFBOOK_LOAD_API_KEY=<sequencer key> proofbook-load ${ORDERS_MAX_ARGS[*]}"
 snapshot_threads orders_max 5
@@ -240,27 +248,55 @@ measure orders_max "$LOAD_BIN" "${ORDERS_MAX_ARGS[@]}" || log "orders max-rate r
 # --- 2b. orders, max-rate, as many connections as the fixed-rate run -------------------------
 # Group commit makes the durable rate depend on how many orders wait per COMMIT, so the
 # max-rate figure is taken at both connection counts.
-log "2b/4 POST /v1/orders max-rate, $FIXED_CONNECTIONS connections, 10 s"
+log "2b/5 POST /v1/orders max-rate, $FIXED_CONNECTIONS connections, 10 s"
 ORDERS_WIDE_ARGS=(--kind orders -c "$FIXED_CONNECTIONS" -d 10 --label orders-max-wide "${LOAD_COMMON[@]}")
 record "PROOFBOOK_LOAD_API_KEY=<sequencer key> proofbook-load ${ORDERS_WIDE_ARGS[*]}"
 snapshot_threads orders_wide 5
+PERF_PID=
+if [ -n "${LOADTEST_PERF:-}" ]; then
+  perf record -q -a -g -o "$LOADTEST_PERF.data" -- sleep 8 2>/dev/null &
+  PERF_PID=$!
+fi
 measure orders_wide "$LOAD_BIN" "${ORDERS_WIDE_ARGS[@]}" || log "orders max-rate (wide) run reported errors"
+if [ -n "$PERF_PID" ]; then
+  wait "$PERF_PID" || true
+  perf report -i "$LOADTEST_PERF.data" --no-children --percent-limit 0.4 --stdio -g none --sort comm,dso,sym \
+    >"$LOADTEST_PERF" 2>/dev/null || log "perf report failed"
+fi
 
 # --- 3. orders, fixed rate -----------------------------------------------------------------------
-log "3/4 POST /v1/orders fixed ${RATE}/s, 15 s"
+log "3/5 POST /v1/orders fixed ${RATE}/s, 15 s"
 ORDERS_FIXED_ARGS=(--kind orders -c "$FIXED_CONNECTIONS" -r "$RATE" -d 15 --label "orders-$RATE" "${LOAD_COMMON[@]}")
 record "PROOFBOOK_LOAD_API_KEY=<sequencer key> proofbook-load ${ORDERS_FIXED_ARGS[*]}"
 snapshot_threads orders_fixed 7
 measure orders_fixed "$LOAD_BIN" "${ORDERS_FIXED_ARGS[@]}" || log "orders fixed-rate run reported errors"
 
 # --- 4. pgbench, single-row commits ------------------------------------------------------------
-log "4/4 pgbench single-row INSERT per transaction, -c 8 -j 2 -T 10"
+log "4/5 pgbench single-row INSERT per transaction, -c 8 -j 2 -T 10"
 "${PSQL[@]}" -d pgbench -c "CREATE TABLE pgb(id bigserial PRIMARY KEY, v bigint)"
 echo "INSERT INTO pgb(v) VALUES (1);" >"$WORK/insert.sql"
 PGBENCH_ARGS=(-h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -n -c 8 -j 2 -T 10 -f "$WORK/insert.sql" pgbench)
 record "pgbench ${PGBENCH_ARGS[*]}   # insert.sql: INSERT INTO pgb(v) VALUES (1);"
 snapshot_threads pgbench 5
 measure pgbench "$PGBENCH" "${PGBENCH_ARGS[@]}" || die "pgbench failed: $(cat "$WORK/pgbench.err")"
+
+# --- 5. pgbench, single-row commits at the fixed rate ---------------------------------------------
+# The same cluster's own commit latency at the rate of run 3: the floor under the server's p99.
+log "5/5 pgbench single-row INSERT per transaction, fixed ${RATE}/s, 15 s"
+PGBENCH_FIXED_ARGS=(-h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -n -c 8 -j 2 -T 15 -R "$RATE"
+  --log --log-prefix "$WORK/pgbench_fixed" -f "$WORK/insert.sql" pgbench)
+record "pgbench ${PGBENCH_FIXED_ARGS[*]}"
+measure pgbench_fixed "$PGBENCH" "${PGBENCH_FIXED_ARGS[@]}" ||
+  die "pgbench (fixed rate) failed: $(cat "$WORK/pgbench_fixed.err")"
+# Per-transaction log lines: client tx latency_us script epoch epoch_us schedule_lag_us.
+# Latency from the schedule, as proofbook-load measures it: latency + lag.
+PGBF_PCT=$(cat "$WORK"/pgbench_fixed.* 2>/dev/null | awk 'NF >= 7 { print ($3 + $7) / 1000 }' |
+  sort -n | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "- - - - - 0"; exit }
+    split("0.50 0.90 0.99 0.999", q, " ")
+    for (i = 1; i <= 4; i++) { k = int(q[i] * NR); if (k < 1) k = 1; printf "%.2f ", v[k] }
+    printf "%.2f %d\n", v[NR], NR }')
+read -r PGBF_P50 PGBF_P90 PGBF_P99 PGBF_P999 PGBF_MAX PGBF_N <<<"$PGBF_PCT"
 
 wait "${SNAPSHOT_PIDS[@]}"  # the top snapshots (not the server, also a child)
 
@@ -321,12 +357,14 @@ cpu_row() {  # NAME TITLE COMPLETED
   row orders_wide "POST /v1/orders (durable), max-rate, 10 s"
   row orders_fixed "POST /v1/orders (durable), fixed $RATE/s, 15 s (latency from schedule)"
   echo "| pgbench: 1-row INSERT per transaction, -c 8 -j 2 -T 10 | 8 | $PGB_TPS | | | | | | $PGB_TX / ${PGB_FAILED:-0} | avg latency $PGB_LAT ms |"
+  echo "| pgbench: 1-row INSERT per transaction, fixed ${RATE}/s, 15 s (latency from schedule) | 8 | $(awk -v n="$PGBF_N" -v w="${WALL[pgbench_fixed]}" 'BEGIN { printf "%d", n / w }') | $PGBF_P50 | $PGBF_P90 | $PGBF_P99 | $PGBF_P999 | $PGBF_MAX | $PGBF_N / 0 | |"
   echo
   echo "Aims:"
   echo
   echo "- Durable orders at half the /healthz rate or better: orders/healthz = $ratio → **$aim1**" \
     "(orders $(printf '%.0f' "$OMAX")/s, healthz $(printf '%.0f' "$HZ")/s; pgbench single-row commits ${PGB_TPS}/s)."
-  echo "- p99 under 20 ms at $RATE/s: p99 $(fmt_ms "$FIX_P99") ms at $(printf '%.0f' "$FIX_RATE")/s achieved → **$aim2**."
+  echo "- p99 under 20 ms at $RATE/s: p99 $(fmt_ms "$FIX_P99") ms at $(printf '%.0f' "$FIX_RATE")/s achieved → **$aim2**" \
+    "(the cluster's own single-row commits at the same rate: p99 $PGBF_P99 ms, max $PGBF_MAX ms)."
   echo
   echo "## Where the time went"
   echo
@@ -340,6 +378,7 @@ cpu_row() {  # NAME TITLE COMPLETED
   cpu_row orders_wide "orders max-rate, $FIXED_CONNECTIONS conns" "$(j orders_wide '.completed')"
   cpu_row orders_fixed "orders fixed $RATE/s" "$(j orders_fixed '.completed')"
   cpu_row pgbench "pgbench" "$PGB_TX"
+  cpu_row pgbench_fixed "pgbench fixed $RATE/s" "$PGBF_N"
   echo
   echo "Server CPU seconds per thread over each run (threads are unnamed: tid = pid is the main thread; the others in creation order):"
   echo
