@@ -74,6 +74,12 @@ Result<std::string> JsonBody::String(std::string_view field, std::size_t max_len
     return Invalid(field, std::string(field) + " must be 1 to " + std::to_string(max_length) +
                               " bytes");
   }
+  // Names, ids and references: printable text only (PostgreSQL cannot store NUL at all).
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      return Invalid(field, std::string(field) + " must not contain control characters");
+    }
+  }
   return std::string(s);
 }
 
@@ -88,9 +94,36 @@ Result<std::string> JsonBody::Enum(std::string_view field,
   return Invalid(field, std::string(field) + " must be one of: " + list);
 }
 
+namespace {
+
+// jsonb refuses \u0000 in strings and keys, and would fail the journal's whole batch. The
+// depth is bounded by simdjson's parser limit.
+bool HasNul(simdjson::dom::element value) {
+  if (std::string_view text; !value.get_string().get(text)) {
+    return text.find('\0') != std::string_view::npos;
+  }
+  if (simdjson::dom::array array; !value.get_array().get(array)) {
+    for (simdjson::dom::element item : array) {
+      if (HasNul(item)) return true;
+    }
+    return false;
+  }
+  if (simdjson::dom::object object; !value.get_object().get(object)) {
+    for (simdjson::dom::key_value_pair kv : object) {
+      if (kv.key.find('\0') != std::string_view::npos || HasNul(kv.value)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<std::string> JsonBody::Raw(std::string_view field, std::size_t max_bytes) const {
   simdjson::dom::element value;
   if (object_.at_key(field).get(value)) return std::string("null");
+  if (HasNul(value)) {
+    return Invalid(field, std::string(field) + " must not contain \\u0000");
+  }
   std::string text = simdjson::minify(value);
   if (text.size() > max_bytes) {
     return Status(StatusCode::kPayloadTooLarge,

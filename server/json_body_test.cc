@@ -72,6 +72,36 @@ TEST(JsonBody, OversizedRawIsPayloadTooLarge) {
   EXPECT_EQ(raw.error().code(), StatusCode::kPayloadTooLarge);
 }
 
+TEST(JsonBody, ControlCharactersInStringsAreRefused) {
+  for (const char* text : {R"({"s":"a\u0000b"})", R"({"s":"tab\there"})", R"({"s":"nl\n"})",
+                           R"({"s":"del\u007f"})"}) {
+    auto body = JsonBody::Parse(text, {"s"});
+    ASSERT_TRUE(body.has_value()) << text;
+    auto s = body->String("s", 100);
+    ASSERT_FALSE(s.has_value()) << text;
+    EXPECT_EQ(s.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.error().field(), "s");
+  }
+  auto ok = JsonBody::Parse(R"({"s":"caf\u00e9 \"q\" \\ {x}"})", {"s"});
+  EXPECT_EQ(ok->String("s", 100).value(), "caf\xc3\xa9 \"q\" \\ {x}");
+}
+
+// jsonb cannot store \u0000: refused here rather than failing the journal's batch.
+TEST(JsonBody, NulAnywhereInRawInputsIsRefused) {
+  for (const char* text : {R"({"inputs":"\u0000"})", R"({"inputs":{"a":["x","y\u0000"]}})",
+                           R"({"inputs":{"k\u0000":1}})"}) {
+    auto body = JsonBody::Parse(text, {"inputs"});
+    ASSERT_TRUE(body.has_value()) << text;
+    auto raw = body->Raw("inputs", 1000);
+    ASSERT_FALSE(raw.has_value()) << text;
+    EXPECT_EQ(raw.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(raw.error().field(), "inputs");
+  }
+  auto body = JsonBody::Parse(R"({"inputs":{"a":"\\u0000 is text here","b":[1,"\n"]}})",
+                              {"inputs"});
+  EXPECT_TRUE(body->Raw("inputs", 1000).has_value());
+}
+
 TEST(JsonBody, DeepNestingIsRefusedNotACrash) {
   std::string deep = "{\"a\":" + std::string(5000, '[') + std::string(5000, ']') + "}";
   auto body = JsonBody::Parse(deep, {"a"});
