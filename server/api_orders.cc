@@ -45,12 +45,12 @@ HttpResponse OrderReply(const matching::Engine& engine, const MarketDirectory& m
 void PlaceOrderRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
   auto who = Require(ctx, req, respond, {Role::kSequencer});
   if (!who) return;
-  auto body = JsonBody::Parse(req.body, {"market", "max_price", "deadline_ms", "priority",
-                                         "min_reputation", "redundancy", "selection", "prover",
-                                         "exclusive_ms", "inputs", "client_order_id"});
+  auto body = JsonBody::Parse(
+      req.body, {"market", "max_price", "deadline_ms", "priority", "min_reputation", "redundancy",
+                 "selection", "prover", "exclusive_ms", "inputs", "client_order_id"});
   if (!body) return respond(ErrorResponse(body.error()));
-#define PB_TAKE(var, expr)                                 \
-  auto var = (expr);                                       \
+#define PB_TAKE(var, expr) \
+  auto var = (expr);       \
   if (!var) return respond(ErrorResponse(var.error()));
   PB_TAKE(slug, body->String("market", 63));
   PB_TAKE(max_price, body->Int("max_price", 1, kMaxAmount));
@@ -66,8 +66,8 @@ void PlaceOrderRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
 #undef PB_TAKE
   auto market = ctx.markets.Find(*slug);
   if (!market) {
-    return respond(ErrorResponse(
-        Status(StatusCode::kUnprocessable, "no market " + *slug, "market").WithReason("unknown_market")));
+    return respond(ErrorResponse(Status(StatusCode::kUnprocessable, "no market " + *slug, "market")
+                                     .WithReason("unknown_market")));
   }
   if (*selection == "direct" && *prover == 0) {
     return respond(ErrorResponse(
@@ -86,15 +86,15 @@ void PlaceOrderRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
   order.market = *market;
   order.max_price = *max_price;
   order.deadline = *deadline_ms;  // relative: the engine thread anchors it to its clock
-  order.priority = FromName(*priority, PriorityNameFn,
-                            {matching::Priority::kPrice, matching::Priority::kTime},
-                            matching::Priority::kPrice);
+  order.priority =
+      FromName(*priority, PriorityNameFn, {matching::Priority::kPrice, matching::Priority::kTime},
+               matching::Priority::kPrice);
   order.min_reputation = static_cast<int32_t>(*min_reputation);
   order.redundancy = static_cast<int32_t>(*redundancy);
-  order.selection = FromName(*selection, SelectionNameFn,
-                             {matching::Selection::kBest, matching::Selection::kDirect,
-                              matching::Selection::kVrf},
-                             matching::Selection::kBest);
+  order.selection = FromName(
+      *selection, SelectionNameFn,
+      {matching::Selection::kBest, matching::Selection::kDirect, matching::Selection::kVrf},
+      matching::Selection::kBest);
   if (order.selection == matching::Selection::kDirect) {
     order.direct_prover = *prover;
     order.exclusive_ms = *exclusive_ms;
@@ -107,8 +107,8 @@ void PlaceOrderRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
   SubmitCommand(
       ctx, order, std::move(extra),
       [&markets = ctx.markets, client_id](const matching::Engine& engine,
-                               std::span<const matching::Event> events,
-                               matching::OrderId duplicate_of) {
+                                          std::span<const matching::Event> events,
+                                          matching::OrderId duplicate_of) {
         if (duplicate_of != 0) {
           return OrderReply(engine, markets, duplicate_of, client_id, 200);
         }
@@ -128,7 +128,7 @@ HttpResponse FetchOrder(pqxx::connection& conn, Principal caller, int64_t order_
   pqxx::read_transaction tx(conn);
   auto rows = tx.exec_params(
       "SELECT o.*, encode(o.vrf_output, 'hex') AS vrf_output_hex, m.id AS market_slug "
-        "FROM orders o JOIN markets m ON m.idx = o.market_idx "
+      "FROM orders o JOIN markets m ON m.idx = o.market_idx "
       "WHERE o.id = $1",
       order_id);
   if (rows.empty()) {
@@ -137,8 +137,8 @@ HttpResponse FetchOrder(pqxx::connection& conn, Principal caller, int64_t order_
   matching::OrderState order = OrderFromRow(rows[0]);
   std::vector<matching::AssignmentState> assignments;
   bool prover_on_it = false;
-  for (const auto& r : tx.exec_params(
-           "SELECT * FROM assignments WHERE order_id = $1 ORDER BY id", order_id)) {
+  for (const auto& r :
+       tx.exec_params("SELECT * FROM assignments WHERE order_id = $1 ORDER BY id", order_id)) {
     assignments.push_back(AssignmentFromRow(r));
     prover_on_it |= assignments.back().prover == caller.account;
   }
@@ -146,13 +146,13 @@ HttpResponse FetchOrder(pqxx::connection& conn, Principal caller, int64_t order_
                  (caller.role == Role::kSequencer && order.account == caller.account) ||
                  (caller.role == Role::kProver && prover_on_it);
   if (!allowed) {
-    return ErrorResponse(Status(StatusCode::kForbidden, "order " + std::to_string(order_id) +
-                                                            " is not yours"));
+    return ErrorResponse(
+        Status(StatusCode::kForbidden, "order " + std::to_string(order_id) + " is not yours"));
   }
   std::string client_id =
       rows[0]["client_order_id"].is_null() ? "" : rows[0]["client_order_id"].as<std::string>();
-  json::object out = OrderJson(order, rows[0]["market_slug"].as<std::string>(), assignments,
-                               client_id);
+  json::object out =
+      OrderJson(order, rows[0]["market_slug"].as<std::string>(), assignments, client_id);
   if (!rows[0]["inputs"].is_null()) {
     out["inputs"] = json::parse(rows[0]["inputs"].as<std::string>());
   }
@@ -160,6 +160,48 @@ HttpResponse FetchOrder(pqxx::connection& conn, Principal caller, int64_t order_
 }
 
 constexpr int64_t kMaxWaitMs = 30'000;  // a long poll holds a connection; keep it short
+
+// The verified proofs of an order (settled assignments only), for its sequencer or an admin.
+// Bytes as base64 (at most the market's max_proof_bytes each).
+HttpResponse FetchProofs(pqxx::connection& conn, Principal caller, int64_t order_id) {
+  pqxx::read_transaction tx(conn);
+  auto owner = tx.exec_params("SELECT account_id FROM orders WHERE id = $1", order_id);
+  if (owner.empty()) {
+    return ErrorResponse(Status(StatusCode::kNotFound, "no order " + std::to_string(order_id)));
+  }
+  if (!(caller.role == Role::kAdmin ||
+        (caller.role == Role::kSequencer && owner[0][0].as<int64_t>() == caller.account))) {
+    return ErrorResponse(
+        Status(StatusCode::kForbidden, "order " + std::to_string(order_id) + " is not yours"));
+  }
+  json::array proofs;
+  for (const auto& r :
+       tx.exec_params("SELECT p.assignment_id, p.prover_id, encode(p.sha256, 'hex'), "
+                      "length(p.data), encode(p.data, 'base64') FROM proofs p "
+                      "JOIN assignments a ON a.id = p.assignment_id "
+                      "WHERE p.order_id = $1 AND a.status = 'settled' ORDER BY p.assignment_id",
+                      order_id)) {
+    std::string b64 = r[4].as<std::string>();
+    std::erase(b64, '\n');  // encode() wraps lines every 76 characters
+    proofs.push_back(json::object{{"assignment", r[0].as<int64_t>()},
+                                  {"prover", r[1].as<int64_t>()},
+                                  {"sha256", r[2].as<std::string>()},
+                                  {"size", r[3].as<int64_t>()},
+                                  {"data_base64", b64}});
+  }
+  return JsonResponse(json::serialize(json::object{{"order", order_id}, {"proofs", proofs}}));
+}
+
+void GetProofsRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                    Responder respond) {
+  auto who = Require(ctx, req, respond, {Role::kSequencer, Role::kAdmin});
+  if (!who) return;
+  auto id = PathId(params, "id");
+  if (!id) return respond(ErrorResponse(id.error()));
+  RunDb(ctx.db, std::move(respond), [caller = *who, order_id = *id](pqxx::connection& conn) {
+    return FetchProofs(conn, caller, order_id);
+  });
+}
 
 void GetOrderRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
                    Responder respond) {
@@ -174,9 +216,9 @@ void GetOrderRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& pa
     PathParams one{{name, value}};
     auto n = PathId(one, name);
     if (!n || *n > kMaxWaitMs) {
-      return respond(ErrorResponse(Status(StatusCode::kInvalidArgument,
-                                          "wait_ms must be 1.." + std::to_string(kMaxWaitMs),
-                                          "wait_ms")));
+      return respond(
+          ErrorResponse(Status(StatusCode::kInvalidArgument,
+                               "wait_ms must be 1.." + std::to_string(kMaxWaitMs), "wait_ms")));
     }
     wait_ms = *n;
   }
@@ -190,31 +232,32 @@ void GetOrderRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& pa
   if (wait_ms == 0) return fetch(std::move(respond));
 
   // Long poll: watch first, then look. If the order is already final, missing or not the
-  // caller's to see, the look fires the watch at once; otherwise the commit that finalises it will, or the
-  // deadline. Either way the answer is read from PostgreSQL, so it is always committed state.
+  // caller's to see, the look fires the watch at once; otherwise the commit that finalises it will,
+  // or the deadline. Either way the answer is read from PostgreSQL, so it is always committed
+  // state.
   auto shared = std::make_shared<Responder>(std::move(respond));
   auto fire = [fetch, shared] { fetch([shared](HttpResponse r) { (*shared)(std::move(r)); }); };
   auto deadline = OrderWatch::Clock::now() + std::chrono::milliseconds(wait_ms);
   if (!ctx.watch.Watch(order_id, deadline, fire)) return fire();  // too many waiting: answer now
-  bool queued = ctx.db.Post([&watch = ctx.watch, caller, order_id](pqxx::connection* conn,
-                                                                    const Status&) {
-    bool settled = true;  // unreachable database: stop waiting and let the fetch report it
-    if (conn != nullptr) {
-      pqxx::read_transaction tx(*conn);
-      // Waiting only makes sense for an open order the caller may see; anything else (404,
-      // 403, already final) is answered at once by the fetch.
-      auto rows = tx.exec_params(
-          "SELECT o.status = 'open' AND ($3 OR o.account_id = $2 OR EXISTS (SELECT 1 FROM "
-          "assignments a WHERE a.order_id = o.id AND a.prover_id = $2)) FROM orders o "
-          "WHERE o.id = $1",
-          order_id, caller.account, caller.role == Role::kAdmin);
-      settled = rows.empty() || !rows[0][0].as<bool>();
-    }
-    if (settled) {
-      int64_t ids[] = {order_id};
-      watch.Notify(ids);
-    }
-  });
+  bool queued =
+      ctx.db.Post([&watch = ctx.watch, caller, order_id](pqxx::connection* conn, const Status&) {
+        bool settled = true;  // unreachable database: stop waiting and let the fetch report it
+        if (conn != nullptr) {
+          pqxx::read_transaction tx(*conn);
+          // Waiting only makes sense for an open order the caller may see; anything else (404,
+          // 403, already final) is answered at once by the fetch.
+          auto rows = tx.exec_params(
+              "SELECT o.status = 'open' AND ($3 OR o.account_id = $2 OR EXISTS (SELECT 1 FROM "
+              "assignments a WHERE a.order_id = o.id AND a.prover_id = $2)) FROM orders o "
+              "WHERE o.id = $1",
+              order_id, caller.account, caller.role == Role::kAdmin);
+          settled = rows.empty() || !rows[0][0].as<bool>();
+        }
+        if (settled) {
+          int64_t ids[] = {order_id};
+          watch.Notify(ids);
+        }
+      });
   if (!queued) {
     int64_t ids[] = {order_id};
     ctx.watch.Notify(ids);
@@ -233,9 +276,9 @@ void ListOrdersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
       status = value;
       if (status != "open" && status != "completed" && status != "expired" &&
           status != "cancelled") {
-        return respond(ErrorResponse(Status(
-            StatusCode::kInvalidArgument,
-            "status must be one of: open, completed, expired, cancelled", "status")));
+        return respond(ErrorResponse(
+            Status(StatusCode::kInvalidArgument,
+                   "status must be one of: open, completed, expired, cancelled", "status")));
       }
     } else if (name == "market") {
       market = value;
@@ -267,8 +310,10 @@ void ListOrdersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
     int64_t last = 0;
     for (std::size_t i = 0; i < rows.size() && static_cast<int64_t>(i) < limit; ++i) {
       const auto& r = rows[i];
-      std::string client_id = r["client_order_id"].is_null() ? "" : r["client_order_id"].as<std::string>();
-      json::object o = OrderJson(OrderFromRow(r), r["market_slug"].as<std::string>(), {}, client_id);
+      std::string client_id =
+          r["client_order_id"].is_null() ? "" : r["client_order_id"].as<std::string>();
+      json::object o =
+          OrderJson(OrderFromRow(r), r["market_slug"].as<std::string>(), {}, client_id);
       o.erase("assignments");  // GET /v1/orders/{id} has them
       orders.push_back(std::move(o));
       last = r["id"].as<int64_t>();
@@ -312,6 +357,10 @@ void RegisterOrderApi(Router& router, ApiContext& ctx) {
   router.Add("GET", "/v1/orders/{id}",
              [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
                GetOrderRoute(ctx, req, params, std::move(respond));
+             });
+  router.Add("GET", "/v1/orders/{id}/proofs",
+             [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
+               GetProofsRoute(ctx, req, params, std::move(respond));
              });
   router.Add("DELETE", "/v1/orders/{id}",
              [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {

@@ -3,24 +3,28 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <pqxx/pqxx>
 
 #include "server/api.h"
 #include "server/api_internal.h"
-#include "server/auth.h"
-#include "server/engine_runner.h"
-#include "server/market_directory.h"
-#include "server/order_watch.h"
-#include "server/recovery.h"
 #include "server/api_keys.h"
+#include "server/auth.h"
 #include "server/database.h"
+#include "server/engine_runner.h"
 #include "server/http_server.h"
 #include "server/log.h"
+#include "server/market_directory.h"
 #include "server/migrations.h"
+#include "server/order_watch.h"
+#include "server/prover_gateway.h"
+#include "server/recovery.h"
+#include "server/verifier_pool.h"
 
 namespace proofbook::server {
 namespace {
@@ -90,7 +94,8 @@ int RunBootstrapAdmin(const Config& config) {
   }
   std::cout << "Created admin account " << created.id << ". Its API key, shown once:\n"
             << created.api_key << "\n";
-  if (!config.admin_key_file.empty()) std::cout << "(also written to " << config.admin_key_file << ")\n";
+  if (!config.admin_key_file.empty())
+    std::cout << "(also written to " << config.admin_key_file << ")\n";
   return 0;
 }
 
@@ -140,14 +145,40 @@ int RunServe(const Config& config) {
   conn->reset();
   spdlog::info("msg=recovered accounts={} orders={} offers={} assignments={} next_seq={}",
                state->snapshot.accounts.size(), state->snapshot.orders.size(),
-               state->snapshot.offers.size(), state->snapshot.assignments.size(),
-               state->next_seq);
+               state->snapshot.offers.size(), state->snapshot.assignments.size(), state->next_seq);
+
+  // One pool of verifier workers per verifier kind; each fails start-up if it cannot run.
+  const std::string root = PROOFBOOK_SOURCE_ROOT;
+  const std::string script = config.verifier_script.empty()
+                                 ? root + "/server/verifiers/verifier_worker.js"
+                                 : config.verifier_script;
+  const std::string node_path =
+      config.node_path.empty() ? root + "/var/node/node_modules" : config.node_path;
+  std::vector<std::unique_ptr<VerifierPool>> pools;
+  std::map<std::string, VerifierPool*> pool_by_kind;
+  for (const char* kind : {"sha256-preimage", "snarkjs-groth16"}) {
+    auto pool = std::make_unique<VerifierPool>(
+        VerifierPool::Options{.kind = kind,
+                              .argv = {config.node, script, "--kind", kind},
+                              .env = {"NODE_PATH=" + node_path},
+                              .workers = config.verifier_workers,
+                              .timeout = std::chrono::milliseconds(config.verifier_timeout_ms)});
+    if (Status s = pool->Start(); !s.ok()) {
+      spdlog::error("msg=start_failed error={} hint=\"./proofbook.sh node-deps\"",
+                    LogValue(s.ToString()));
+      return 1;
+    }
+    pool_by_kind[kind] = pool.get();
+    pools.push_back(std::move(pool));
+  }
 
   Database db(Database::Options{.url = config.database_url, .threads = config.db_pool_size},
               std::move(migrations).value());
   OrderWatch watch;
-  // Long polls on orders wake when a commit makes their order final.
-  auto on_commit = [&watch](const JournalBatch& batch) {
+  std::atomic<ProverGateway*> gateway_ptr{nullptr};
+  // Long polls on orders wake when a commit makes their order final; provers hear of theirs.
+  auto on_commit = [&watch, &gateway_ptr](const JournalBatch& batch) {
+    if (ProverGateway* g = gateway_ptr.load()) g->OnCommit(batch);
     std::vector<int64_t> finished;
     for (const auto& e : batch.events) {
       if (e.kind == matching::EventKind::kOrderCompleted ||
@@ -169,13 +200,22 @@ int RunServe(const Config& config) {
   ApiContext ctx{db, runner, **auth, markets, limiter, watch};
   Router router;
   RegisterApi(router, ctx);
-  HttpServer server(HttpServer::Options{.host = config.listen_host,
-                                        .port = config.listen_port,
-                                        .io_threads = config.io_threads,
-                                        .body_limit = config.body_limit,
-                                        .header_limit = config.header_limit,
-                                        .idle_timeout = std::chrono::seconds(config.idle_timeout_s)},
-                    router);
+  ProverGateway gateway(
+      ProverGateway::Options{.offline_grace = std::chrono::milliseconds(config.prover_grace_ms)},
+      ctx, router, pool_by_kind);
+  gateway_ptr.store(&gateway);
+  gateway.ResumeVerifications();
+  HttpServer server(
+      HttpServer::Options{.host = config.listen_host,
+                          .port = config.listen_port,
+                          .io_threads = config.io_threads,
+                          .body_limit = config.body_limit,
+                          .header_limit = config.header_limit,
+                          .idle_timeout = std::chrono::seconds(config.idle_timeout_s)},
+      router);
+  server.SetWebSocket("/v1/prover/ws", &gateway,
+                      WsOptions{.max_queued_messages = config.ws_max_queue,
+                                .idle_timeout = std::chrono::seconds(config.ws_idle_timeout_s)});
   if (Status s = server.Start(); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.message()));
     return 1;
@@ -190,11 +230,15 @@ int RunServe(const Config& config) {
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("msg=stopping signal={}", received == SIGINT ? "SIGINT" : "SIGTERM");
-  // In dependency order: no new requests; commit and answer what the engine applied; answer
+  // In dependency order: no new requests or proofs; finish verifications; commit and answer
+  // what the engine applied; answer
   // the long polls; finish the database jobs. Only then may the objects go, because pending
   // answers hold HTTP sessions that belong to the server's io_context.
   server.Stop();
+  for (auto& pool : pools) pool->Stop();  // verdicts in flight still reach the engine
   runner.Stop();
+  gateway_ptr.store(nullptr);
+  gateway.Stop();
   watch.Stop();
   db.Stop();
   spdlog::info("msg=stopped");

@@ -9,8 +9,8 @@ namespace proofbook::server {
 Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& text) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return Status(StatusCode::kInvalidArgument, "listen address must be host:port, got '" + text + "'",
-                  "listen");
+    return Status(StatusCode::kInvalidArgument,
+                  "listen address must be host:port, got '" + text + "'", "listen");
   }
   std::string host = text.substr(0, colon);
   if (host.front() == '[') {
@@ -24,9 +24,8 @@ Result<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& t
   const char* last = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(first, last, port);
   if (ec != std::errc() || ptr != last || port > 65535) {
-    return Status(StatusCode::kInvalidArgument, "listen port must be 0..65535, got '" +
-                                                    text.substr(colon + 1) + "'",
-                  "listen");
+    return Status(StatusCode::kInvalidArgument,
+                  "listen port must be 0..65535, got '" + text.substr(colon + 1) + "'", "listen");
   }
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
@@ -35,7 +34,8 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
   Config config;
   std::string listen = config.listen_host + ":" + std::to_string(config.listen_port);
 
-  CLI::App app{"proofbook-server: a market where sequencers buy zero-knowledge proofs from staked provers"};
+  CLI::App app{
+      "proofbook-server: a market where sequencers buy zero-knowledge proofs from staked provers"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
 
@@ -46,7 +46,8 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
     sub->add_option("--database-url", "PostgreSQL connection URI")
         ->envname("DATABASE_URL")
         ->required();
-    sub->add_option("--migrations-dir", "Read migrations from this folder instead of those built in")
+    sub->add_option("--migrations-dir",
+                    "Read migrations from this folder instead of those built in")
         ->envname("PROOFBOOK_MIGRATIONS_DIR");
   };
   auto add_logging = [](CLI::App* sub) {
@@ -66,7 +67,9 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PROOFBOOK_IO_THREADS")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  serve->add_option("--db-threads", config.db_pool_size, "Threads (and connections) for PostgreSQL reads")
+  serve
+      ->add_option("--db-threads", config.db_pool_size,
+                   "Threads (and connections) for PostgreSQL reads")
       ->envname("PROOFBOOK_DB_THREADS")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -78,12 +81,15 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PROOFBOOK_HEADER_LIMIT")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 20))
       ->capture_default_str();
-  serve->add_option("--idle-timeout", config.idle_timeout_s, "Seconds before an idle connection is closed")
+  serve
+      ->add_option("--idle-timeout", config.idle_timeout_s,
+                   "Seconds before an idle connection is closed")
       ->envname("PROOFBOOK_IDLE_TIMEOUT")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
-  serve->add_option("--rate-limit", config.rate_limit,
-                    "Requests a second per API key, on average (0: no limit); beyond: 429")
+  serve
+      ->add_option("--rate-limit", config.rate_limit,
+                   "Requests a second per API key, on average (0: no limit); beyond: 429")
       ->envname("PROOFBOOK_RATE_LIMIT")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
       ->capture_default_str();
@@ -91,7 +97,49 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PROOFBOOK_RATE_BURST")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->capture_default_str();
-  serve->add_option("--port-file", config.port_file, "Write the bound port to this file once listening");
+  serve->add_option("--port-file", config.port_file,
+                    "Write the bound port to this file once listening");
+  serve
+      ->add_option("--verifier-workers", config.verifier_workers,
+                   "Verifier worker processes per verifier kind")
+      ->envname("PROOFBOOK_VERIFIER_WORKERS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  serve
+      ->add_option("--verifier-timeout-ms", config.verifier_timeout_ms,
+                   "Time limit of one verification; a worker past it is killed and replaced")
+      ->envname("PROOFBOOK_VERIFIER_TIMEOUT_MS")
+      ->check(CLI::Range(10, 600000))
+      ->capture_default_str();
+  serve->add_option("--node", config.node, "Node.js executable for the verifier workers")
+      ->envname("PROOFBOOK_NODE")
+      ->capture_default_str();
+  serve
+      ->add_option("--verifier-script", config.verifier_script,
+                   "verifier_worker.js (default: server/verifiers/ of the source tree)")
+      ->envname("PROOFBOOK_VERIFIER_SCRIPT");
+  serve
+      ->add_option("--node-path", config.node_path,
+                   "NODE_PATH for the workers (default: var/node/node_modules of the source tree)")
+      ->envname("PROOFBOOK_NODE_PATH");
+  serve
+      ->add_option("--prover-grace-ms", config.prover_grace_ms,
+                   "A prover with no connection for this long loses its offers")
+      ->envname("PROOFBOOK_PROVER_GRACE_MS")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-idle-timeout", config.ws_idle_timeout_s,
+                   "Seconds of WebSocket silence (pings unanswered) before closing")
+      ->envname("PROOFBOOK_WS_IDLE_TIMEOUT")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-max-queue", config.ws_max_queue,
+                   "Messages queued to one WebSocket; a client that lets more pile up is closed")
+      ->envname("PROOFBOOK_WS_MAX_QUEUE")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
 
   CLI::App* migrate = app.add_subcommand("migrate", "Apply pending migrations and exit");
   add_database(migrate);
@@ -101,7 +149,8 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       "bootstrap-admin", "Create the first admin account if none exists; print its API key once");
   add_database(bootstrap);
   add_logging(bootstrap);
-  bootstrap->add_option("--key-file", config.admin_key_file, "Also write the new key here (mode 600)");
+  bootstrap->add_option("--key-file", config.admin_key_file,
+                        "Also write the new key here (mode 600)");
 
   ParsedArgs out;
   try {

@@ -36,6 +36,16 @@ struct Config {
   std::string migrations_dir;  // empty: the migrations compiled into the binary
   std::string port_file;       // if set, the bound port is written here once listening
 
+  // Provers over WebSocket and proof verification (issue #6).
+  int verifier_workers = 1;         // worker processes per verifier kind
+  int verifier_timeout_ms = 10000;  // one verification; a worker past it is replaced
+  std::string node = "node";        // the Node.js the workers run on
+  std::string verifier_script;      // verifier_worker.js; default: the source tree's
+  std::string node_path;            // NODE_PATH for the workers; default: var/node's
+  int prover_grace_ms = 10000;      // a prover gone this long loses its offers
+  int ws_idle_timeout_s = 20;       // a silent WebSocket is pinged at half, closed at this
+  std::size_t ws_max_queue = 1024;  // messages queued to one connection; beyond: closed
+
   // bootstrap-admin
   std::string admin_key_file;  // where the first admin's key is written (mode 600)
 };

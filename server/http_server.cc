@@ -6,6 +6,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -18,6 +20,7 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
@@ -64,9 +67,184 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
   std::atomic<uint32_t> next_request_id{0};
   uint16_t bound_port = 0;
+
+  // The WebSocket endpoint, if any (set before Start).
+  std::string ws_path;
+  WsEndpoint* ws_endpoint = nullptr;
+  WsOptions ws_options;
+  std::atomic<uint64_t> next_ws_id{1};
 };
 
 namespace {
+
+// One upgraded connection. Reads run back to back on the strand; writes go through a bounded
+// queue, one at a time (Beast allows one pending write, and a close frame is a write).
+class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(beast::tcp_stream stream, HttpServer::Impl& server, std::unique_ptr<WsHandler> handler)
+      : ws_(std::move(stream)),
+        server_(server),
+        handler_(std::move(handler)),
+        id_(server.next_ws_id.fetch_add(1)),
+        hard_close_(ws_.get_executor()) {}
+
+  void Run(http::request<http::string_body> request) {
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
+    websocket::stream_base::timeout timeout{};
+    timeout.handshake_timeout = std::chrono::seconds(10);
+    timeout.idle_timeout = server_.ws_options.idle_timeout;
+    timeout.keep_alive_pings = true;
+    ws_.set_option(timeout);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "proofbook"); }));
+    ws_.read_message_max(server_.ws_options.max_message_bytes);
+    ws_.async_accept(request, beast::bind_front_handler(&WsSession::OnAccept, shared_from_this()));
+  }
+
+  bool Send(std::string text) override {
+    if (gone_.load()) return false;
+    const std::size_t size = text.size();
+    const std::size_t n = queued_.fetch_add(1) + 1;
+    const std::size_t bytes = queued_bytes_.fetch_add(size) + size;
+    if (n > server_.ws_options.max_queued_messages || bytes > server_.ws_options.max_queued_bytes) {
+      queued_.fetch_sub(1);
+      queued_bytes_.fetch_sub(size);
+      Close(kWsTryAgainLater, "slow consumer");
+      return false;
+    }
+    net::post(ws_.get_executor(), [self = shared_from_this(), t = std::move(text)]() mutable {
+      self->Enqueue(std::move(t));
+    });
+    return true;
+  }
+
+  void Close(WsCloseCode code, std::string reason) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)] {
+      self->StartClose(code, r);
+    });
+  }
+
+  uint64_t id() const override { return id_; }
+
+ private:
+  void OnAccept(beast::error_code ec) {
+    if (ec) return Finish("handshake failed: " + ec.message());
+    open_ = true;
+    handler_->OnOpen(shared_from_this());
+    DoRead();
+  }
+
+  void DoRead() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec && closing_) return Finish(close_reason_);  // we closed it, for this reason
+    if (ec == websocket::error::closed) return Finish("closed by peer");
+    if (ec == beast::error::timeout) return Finish("timeout");
+    if (ec == websocket::error::message_too_big) return Finish("message too big");
+    if (ec) return Finish(close_reason_.empty() ? ec.message() : close_reason_);
+    std::string data = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (!closing_) handler_->OnMessage(ws_.got_binary(), std::move(data));
+    DoRead();
+  }
+
+  void Enqueue(std::string text) {
+    if (closing_ || finished_) {
+      queued_.fetch_sub(1);
+      queued_bytes_.fetch_sub(text.size());
+      return;
+    }
+    queue_.push_back(std::move(text));
+    if (!writing_) WriteNext();
+  }
+
+  void WriteNext() {
+    if (queue_.empty()) {
+      if (closing_ && !close_sent_) SendClose();
+      return;
+    }
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(queue_.front()),
+                    beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    queued_.fetch_sub(1);
+    queued_bytes_.fetch_sub(queue_.front().size());
+    queue_.pop_front();
+    if (ec) return Finish("write failed: " + ec.message());
+    WriteNext();
+  }
+
+  // A slow consumer's queue is dropped: it would never drain. Otherwise the close frame goes
+  // after what is queued. Either way the socket goes within 5 s.
+  void StartClose(WsCloseCode code, const std::string& reason) {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    close_code_ = code;
+    close_reason_ = reason;
+    if (code == kWsTryAgainLater) {
+      while (queue_.size() > (writing_ ? 1u : 0u)) {
+        queued_.fetch_sub(1);
+        queued_bytes_.fetch_sub(queue_.back().size());
+        queue_.pop_back();
+      }
+    }
+    hard_close_.expires_after(std::chrono::seconds(5));
+    hard_close_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
+    if (!open_) return;
+    if (!writing_) SendClose();
+  }
+
+  void SendClose() {
+    close_sent_ = true;
+    ws_.async_close(
+        websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
+        [self = shared_from_this()](beast::error_code) {
+          // The read loop ends with `closed` (or an error) and calls Finish.
+          beast::error_code ignored;
+          beast::get_lowest_layer(self->ws_).socket().close(ignored);
+        });
+  }
+
+  void Finish(const std::string& why) {
+    if (finished_) return;
+    finished_ = true;
+    gone_.store(true);
+    hard_close_.cancel();
+    if (open_) {
+      spdlog::info("msg=ws_closed conn={} why={}", id_, LogValue(why));
+      handler_->OnClose(why);
+    }
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  HttpServer::Impl& server_;
+  std::unique_ptr<WsHandler> handler_;
+  const uint64_t id_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  std::atomic<std::size_t> queued_{0};  // in queue_ or posted towards it
+  std::atomic<std::size_t> queued_bytes_{0};
+  std::atomic<bool> gone_{false};
+  net::steady_timer hard_close_;
+  // On the strand.
+  bool open_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_sent_ = false;
+  bool finished_ = false;
+  WsCloseCode close_code_ = kWsNormal;
+  std::string close_reason_;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -93,20 +271,21 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::end_of_stream) return DoClose();
     if (ec == beast::error::timeout || ec == net::error::operation_aborted) return;
     if (ec == http::error::body_limit) {
-      return Reject(Status(StatusCode::kPayloadTooLarge,
-                           "request body exceeds " +
-                               std::to_string(server_.options.body_limit) + " bytes"));
+      return Reject(
+          Status(StatusCode::kPayloadTooLarge,
+                 "request body exceeds " + std::to_string(server_.options.body_limit) + " bytes"));
     }
     if (ec == http::error::header_limit) {
-      HttpResponse r = ErrorResponse(Status(StatusCode::kPayloadTooLarge,
-                                            "request headers exceed " +
-                                                std::to_string(server_.options.header_limit) +
-                                                " bytes"));
+      HttpResponse r = ErrorResponse(Status(
+          StatusCode::kPayloadTooLarge,
+          "request headers exceed " + std::to_string(server_.options.header_limit) + " bytes"));
       r.status = 431;
       return Reply(std::move(r), /*close=*/true);
     }
-    if (ec.category() == beast::error_code(http::error::bad_target).category()) {  // other parse errors
-      return Reject(Status(StatusCode::kInvalidArgument, "malformed HTTP request: " + ec.message()));
+    if (ec.category() ==
+        beast::error_code(http::error::bad_target).category()) {  // other parse errors
+      return Reject(
+          Status(StatusCode::kInvalidArgument, "malformed HTTP request: " + ec.message()));
     }
     if (ec) return;  // reset by peer and the like: nothing to answer
 
@@ -121,11 +300,17 @@ class Session : public std::enable_shared_from_this<Session> {
     request.authorization = std::string(req[http::field::authorization]);
     request.content_type = std::string(req[http::field::content_type]);
     std::string_view given_id = req["X-Request-Id"];
-    request.request_id = IsSafeRequestId(given_id) ? std::string(given_id) : server_.NextRequestId();
+    request.request_id =
+        IsSafeRequestId(given_id) ? std::string(given_id) : server_.NextRequestId();
     method_ = request.method;
     path_ = request.path;
     request_id_ = request.request_id;
     keep_alive_ = req.keep_alive();
+
+    if (websocket::is_upgrade(req) && server_.ws_endpoint != nullptr &&
+        request.path == server_.ws_path) {
+      return Upgrade(request);
+    }
 
     stream_.expires_after(kHandlerTimeout);
     auto self = shared_from_this();
@@ -134,6 +319,18 @@ class Session : public std::enable_shared_from_this<Session> {
         self->Reply(std::move(r), /*close=*/false);
       });
     });
+  }
+
+  // The connection becomes a WebSocket if the endpoint accepts the request; else the
+  // endpoint's error is the answer.
+  void Upgrade(const HttpRequest& request) {
+    Result<std::unique_ptr<WsHandler>> handler = server_.ws_endpoint->Accept(request);
+    if (!handler) return Reply(ErrorResponse(handler.error()), /*close=*/true);
+    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
+    spdlog::info("msg=request id={} method={} path={} status=101 latency_us={}", request_id_,
+                 LogValue(method_), LogValue(path_), latency.count());
+    std::make_shared<WsSession>(std::move(stream_), server_, std::move(*handler))
+        ->Run(parser_->release());
   }
 
   // Answers a request we could not read whole, then closes: the rest of it is still on the wire.
@@ -225,8 +422,8 @@ Status HttpServer::Start() {
   Impl& s = *impl_;
   beast::error_code ec;
   tcp::resolver resolver(s.ioc);
-  auto endpoints = resolver.resolve(s.options.host, std::to_string(s.options.port),
-                                    tcp::resolver::passive, ec);
+  auto endpoints =
+      resolver.resolve(s.options.host, std::to_string(s.options.port), tcp::resolver::passive, ec);
   if (ec || endpoints.empty()) {
     return Status(StatusCode::kInvalidArgument,
                   "cannot resolve listen host " + s.options.host + ": " + ec.message(), "listen");
@@ -251,6 +448,12 @@ Status HttpServer::Start() {
 }
 
 uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+void HttpServer::SetWebSocket(std::string path, WsEndpoint* endpoint, WsOptions options) {
+  impl_->ws_path = std::move(path);
+  impl_->ws_endpoint = endpoint;
+  impl_->ws_options = options;
+}
 
 void HttpServer::Stop() {
   Impl& s = *impl_;

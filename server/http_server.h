@@ -6,6 +6,9 @@
 // close; a connection idle past idle_timeout is closed. Every response is logged with its
 // request id, method, path, status and latency.
 //
+// One path may be a WebSocket endpoint (server/ws.h): its upgrade requests become WsSessions
+// with a bounded outbound queue and ping/pong liveness.
+//
 // This is the only translation unit that includes Beast. Start/Stop from one thread.
 #pragma once
 
@@ -16,6 +19,7 @@
 
 #include "matching/status.h"
 #include "server/router.h"
+#include "server/ws.h"
 
 namespace proofbook::server {
 
@@ -34,6 +38,10 @@ class HttpServer {
   ~HttpServer();                                      // Stop()s
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Upgrades requests for `path` to WebSocket connections run by `endpoint` (which must
+  // outlive the server). Call before Start.
+  void SetWebSocket(std::string path, WsEndpoint* endpoint, WsOptions options);
 
   // Binds, listens and starts the io threads.
   Status Start();

@@ -1,0 +1,102 @@
+// ProverGateway: the prover side of the market over WebSocket (/v1/prover/ws; messages in
+// schema/prover-ws.yaml). Provers authenticate with their API key on the upgrade, post and
+// cancel offers, receive assignments, stream proofs back, and are told of results, payments
+// and slashes.
+//
+// Offers and cancellations go through the same Router handlers as REST (POST /v1/offers,
+// DELETE /v1/offers/{id}), so validation and error codes are the REST ones.
+//
+// A proof: a `proof` header (assignment, size, sha256) then binary frames totalling `size`.
+// The bytes are checked against the header, stored in `proofs`, delivered to the engine
+// (ProofDelivered, which checks ownership, state and the market's max_proof_bytes), and, once
+// that commits, verified by the market's VerifierPool off every server thread. The verdict
+// goes back to the engine as ProofVerified / ProofRejected; the prover is told after it
+// commits. A verifier that cannot give a verdict (kFailed) blames no one: the assignment stays
+// delivered, is logged, and is verified again at the next start.
+//
+// Pushes come from OnCommit (journal thread, after COMMIT): new assignments to one live
+// connection of their prover (round robin), settlements, slashes, reassignments away. A prover
+// with no live connection misses the push and gets its open assignments when it connects.
+// When a prover's last connection goes, its offers leave the book after `offline_grace`
+// unless it is back by then.
+//
+// Thread rules: Accept on io threads; connection callbacks on their strands; OnCommit on the
+// journal thread; verdicts on verifier threads. Shared state is under mu_.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/api_internal.h"
+#include "server/journal_batch.h"
+#include "server/router.h"
+#include "server/verifier_pool.h"
+#include "server/ws.h"
+
+namespace proofbook::server {
+
+class ProverGateway : public WsEndpoint {
+ public:
+  struct Options {
+    std::chrono::milliseconds offline_grace{10000};
+    int max_errors = 20;  // protocol errors a connection may make before it is closed (1008)
+  };
+
+  // `pools`: verifier kind ("sha256-preimage", ...) -> pool. All must outlive the gateway.
+  ProverGateway(Options options, ApiContext& ctx, const Router& router,
+                std::map<std::string, VerifierPool*> pools);
+  ~ProverGateway() override;  // Stop()s
+
+  Result<std::unique_ptr<WsHandler>> Accept(const HttpRequest& request) override;
+
+  // After each COMMIT, on the journal thread; never blocks.
+  void OnCommit(const JournalBatch& batch);
+  // At start-up: verify again every delivered proof that has no verdict yet.
+  void ResumeVerifications();
+  void Stop();
+
+  // Used by the connections (prover_gateway.cc).
+  struct Connection;
+  void Register(matching::AccountId prover, const std::shared_ptr<WsPeer>& peer);
+  void Unregister(matching::AccountId prover, uint64_t peer_id);
+  void SendOpenAssignments(matching::AccountId prover, std::weak_ptr<WsPeer> peer);
+  void Deliver(matching::AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
+               int64_t assignment, std::string proof);
+  ApiContext& ctx() { return ctx_; }
+  const Router& router() const { return router_; }
+  const Options& options() const { return options_; }
+
+ private:
+  // Sends to one live connection of `prover` (round robin); false if it has none.
+  bool SendToProver(matching::AccountId prover, const std::string& text);
+  void Verify(int64_t assignment, matching::AccountId prover, const std::string& verifier,
+              std::string vk, std::string inputs, std::string proof, std::weak_ptr<WsPeer> peer);
+  void PushAssignments(std::vector<matching::AssignmentState> assigned);
+  void GraceLoop();
+
+  const Options options_;
+  ApiContext& ctx_;
+  const Router& router_;
+  const std::map<std::string, VerifierPool*> pools_;
+
+  std::mutex mu_;
+  struct Peers {
+    std::vector<std::weak_ptr<WsPeer>> peers;
+    std::size_t next = 0;  // round robin
+  };
+  std::unordered_map<matching::AccountId, Peers> provers_;
+  // Provers whose last connection went, with when their offers go.
+  std::multimap<std::chrono::steady_clock::time_point, matching::AccountId> offline_;
+  std::condition_variable grace_cv_;
+  bool stopping_ = false;
+  std::thread grace_thread_;
+};
+
+}  // namespace proofbook::server

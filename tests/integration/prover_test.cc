@@ -1,0 +1,509 @@
+// The prover WebSocket protocol end to end: real server process, real sockets, real
+// PostgreSQL, real verifier worker processes (Node). After each test the ledger invariant is
+// checked in SQL.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <thread>
+
+#include "server/api_keys.h"
+#include "server/crypto.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/server_process.h"
+#include "tests/integration/test_database.h"
+#include "tests/integration/ws_client.h"
+
+namespace proofbook::testing {
+namespace {
+
+namespace json = boost::json;
+
+json::value Json(const HttpResult& r) { return json::parse(r.body); }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// Made by tests/fixtures/groth16.sh (./proofbook.sh test runs it; cached under var/).
+const std::string kFixtures = std::string(PROOFBOOK_SOURCE_DIR) + "/var/fixtures/groth16";
+
+class ProverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.Migrate();
+    pqxx::connection conn(db_.url());
+    auto admin = server::BootstrapAdmin(conn);
+    ASSERT_TRUE(admin.has_value() && admin->has_value());
+    admin_key_ = (*admin)->api_key;
+  }
+  void TearDown() override {
+    server_.reset();
+    pqxx::connection conn(db_.url());
+    pqxx::read_transaction tx(conn);
+    EXPECT_EQ(tx.exec("SELECT ledger_imbalance()")[0][0].as<int64_t>(), 0)
+        << "sum of balances != deposits - withdrawals";
+  }
+  void StartServer(std::vector<std::string> args = {}) {
+    server_ = std::make_unique<ServerProcess>(db_.url(), std::move(args));
+    client_ = std::make_unique<HttpClient>(server_->port());
+  }
+  std::pair<int64_t, std::string> Account(const std::string& role, const std::string& name) {
+    auto r = client_->Request("POST", "/v1/admin/accounts",
+                              R"({"role":")" + role + R"(","name":")" + name + R"("})", admin_key_);
+    EXPECT_EQ(r.status, 201) << r.body;
+    auto body = Json(r);
+    return {body.at("account").at("id").as_int64(), std::string(body.at("api_key").as_string())};
+  }
+  void Deposit(int64_t account, int64_t amount) {
+    auto r = client_->Request("POST", "/v1/admin/accounts/" + std::to_string(account) + "/deposits",
+                              R"({"amount":)" + std::to_string(amount) + "}", admin_key_);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  void Market(const std::string& body) {
+    auto r = client_->Request("POST", "/v1/admin/markets", body, admin_key_);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+  void ShaMarket(const std::string& id, const std::string& extra = "") {
+    Market(R"({"id":")" + id +
+           R"(","proof_system":"sha256","verifier":"sha256-preimage","min_stake":100)" + extra +
+           "}");
+  }
+  // A prover with 5,000 deposited and 1,000 staked.
+  std::pair<int64_t, std::string> Prover(const std::string& name) {
+    auto p = Account("prover", name);
+    Deposit(p.first, 5'000);
+    EXPECT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":1000})", p.second).status, 200);
+    return p;
+  }
+  int64_t PlaceOrder(const std::string& key, const std::string& market, const std::string& inputs,
+                     int64_t deadline_ms = 600000) {
+    auto r = client_->Request("POST", "/v1/orders",
+                              R"({"market":")" + market + R"(","max_price":500,"deadline_ms":)" +
+                                  std::to_string(deadline_ms) + R"(,"inputs":)" + inputs + "}",
+                              key);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? Json(r).at("order").at("id").as_int64() : 0;
+  }
+  json::object Offer(WsClient& ws, const std::string& market, int64_t price, int64_t est_ms = 60000,
+                     int64_t capacity = 4) {
+    ws.SendJson({{"type", "offer"},
+                 {"id", "o1"},
+                 {"market", market},
+                 {"price", price},
+                 {"est_ms", est_ms},
+                 {"capacity", capacity}});
+    auto placed = ws.ReadType("offer_placed");
+    EXPECT_TRUE(placed.has_value()) << ws.error();
+    return placed.value_or(json::object{});
+  }
+  json::value GetOrder(int64_t id, const std::string& key) {
+    auto r = client_->Get("/v1/orders/" + std::to_string(id), key);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json(r).at("order");
+  }
+  int64_t Available(const std::string& key) {
+    return Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64();
+  }
+  static std::string ShaInputs(const std::string& preimage) {
+    return R"({"sha256":")" + server::Sha256Hex(preimage) + R"("})";
+  }
+
+  TestDatabase db_;
+  std::string admin_key_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(ProverTest, UpgradeNeedsAProverKey) {
+  StartServer();
+  auto [seq, seq_key] = Account("sequencer", "s");
+  WsClient none(server_->port(), "");
+  EXPECT_FALSE(none.ok());
+  EXPECT_EQ(none.status(), 401);
+  WsClient bad(server_->port(), "pbk_" + std::string(64, '0'));
+  EXPECT_EQ(bad.status(), 401);
+  WsClient sequencer(server_->port(), seq_key);
+  EXPECT_FALSE(sequencer.ok());
+  EXPECT_EQ(sequencer.status(), 403);
+  auto [p, p_key] = Account("prover", "p");
+  WsClient prover(server_->port(), p_key);
+  ASSERT_TRUE(prover.ok()) << prover.error();
+  auto welcome = prover.ReadType("welcome");
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_EQ(welcome->at("account").as_int64(), p);
+}
+
+TEST_F(ProverTest, BadMessagesGetErrorsAndAbuseClosesTheConnection) {
+  StartServer();
+  auto [p, key] = Account("prover", "p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok()) << ws.error();
+  ws.SendJson({{"type", "ping"}, {"id", "x1"}});
+  auto pong = ws.ReadType("pong");
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ(pong->at("id").as_string(), "x1");
+
+  auto expect_error = [&](const std::string& text, const std::string& code,
+                          const std::string& field) {
+    ws.SendText(text);
+    auto e = ws.ReadType("error");
+    ASSERT_TRUE(e.has_value()) << text;
+    EXPECT_EQ(e->at("error").at("code").as_string(), code) << text;
+    if (!field.empty()) {
+      EXPECT_EQ(e->at("error").at("field").as_string(), field) << text;
+    }
+  };
+  expect_error("{not json", "invalid_argument", "");
+  expect_error(R"({"id":1})", "invalid_argument", "type");
+  expect_error(R"({"type":"dance"})", "invalid_argument", "type");
+  expect_error(R"({"type":"ping","extra":1})", "invalid_argument", "extra");
+  expect_error(R"({"type":"offer","market":"nope","price":1,"est_ms":1,"capacity":1})",
+               "unknown_market", "market");
+  expect_error(R"({"type":"proof","assignment":1,"size":10,"sha256":"zz"})", "invalid_argument",
+               "sha256");
+  expect_error(
+      R"({"type":"proof","assignment":1,"size":0,"sha256":")" + std::string(64, 'a') + "\"}",
+      "invalid_argument", "size");
+  ws.SendBinary("stray bytes");  // no header before them
+  auto stray = ws.ReadType("error");
+  ASSERT_TRUE(stray.has_value());
+  EXPECT_EQ(stray->at("error").at("code").as_string(), "conflict");
+  // A header, then a text message instead of its bytes: out of order.
+  ws.SendText(R"({"type":"proof","assignment":1,"size":5,"sha256":")" + std::string(64, 'a') +
+              "\"}");
+  expect_error(R"({"type":"ping"})", "conflict", "type");
+
+  // Keep misbehaving: the server closes with 1008 and stays up.
+  for (int i = 0; i < 30 && ws.ok(); ++i) ws.SendText("{");
+  while (ws.Read(2000)) {
+  }
+  EXPECT_EQ(ws.close_code(), 1008);
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+}
+
+TEST_F(ProverTest, ValidProofIsVerifiedSettledAndPaid) {
+  StartServer();
+  ShaMarket("sha");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  Deposit(seq, 10'000);
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok()) << ws.error();
+  auto placed = Offer(ws, "sha", 300);
+  EXPECT_EQ(placed.at("id").as_string(), "o1");  // the request's id comes back
+
+  const int64_t order = PlaceOrder(seq_key, "sha", ShaInputs("hello proofbook"));
+  auto assignment = ws.ReadType("assignment");
+  ASSERT_TRUE(assignment.has_value()) << ws.error();
+  EXPECT_EQ(assignment->at("order").as_int64(), order);
+  EXPECT_EQ(assignment->at("market").as_string(), "sha");
+  EXPECT_EQ(assignment->at("price").as_int64(), 300);
+  EXPECT_EQ(assignment->at("inputs").at("sha256").as_string(),
+            server::Sha256Hex("hello proofbook"));
+  const int64_t a = assignment->at("assignment").as_int64();
+  const int64_t before = Available(key);
+
+  ASSERT_TRUE(ws.SendProof(a, "hello proofbook", "pr1", 4));  // in 4-byte frames
+  auto received = ws.ReadType("proof_received");
+  ASSERT_TRUE(received.has_value()) << ws.error();
+  EXPECT_EQ(received->at("id").as_string(), "pr1");
+  auto result = ws.ReadType("proof_result");
+  ASSERT_TRUE(result.has_value()) << ws.error();
+  EXPECT_EQ(result->at("result").as_string(), "accepted");
+  auto settlement = ws.ReadType("settlement");
+  ASSERT_TRUE(settlement.has_value()) << ws.error();
+  EXPECT_EQ(settlement->at("amount").as_int64(), 300);
+
+  auto o = GetOrder(order, seq_key);
+  EXPECT_EQ(o.at("status").as_string(), "completed");
+  EXPECT_EQ(Available(key), before + 300);
+
+  // The sequencer gets the verified proof; the prover may not list it.
+  auto proofs = client_->Get("/v1/orders/" + std::to_string(order) + "/proofs", seq_key);
+  ASSERT_EQ(proofs.status, 200) << proofs.body;
+  auto list = Json(proofs).at("proofs").as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("sha256").as_string(), server::Sha256Hex("hello proofbook"));
+  EXPECT_EQ(list[0].at("size").as_int64(), 15);
+  EXPECT_EQ(list[0].at("data_base64").as_string(), "aGVsbG8gcHJvb2Zib29r");
+  EXPECT_EQ(client_->Get("/v1/orders/" + std::to_string(order) + "/proofs", key).status, 403);
+}
+
+TEST_F(ProverTest, WrongProofIsRejectedSlashedAndTheOrderGoesToTheNextProver) {
+  StartServer();
+  ShaMarket("sha");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  Deposit(seq, 10'000);
+  auto [cheat, cheat_key] = Prover("cheat");
+  auto [honest, honest_key] = Prover("honest");
+  WsClient c(server_->port(), cheat_key);
+  WsClient h(server_->port(), honest_key);
+  ASSERT_TRUE(c.ok() && h.ok());
+  Offer(c, "sha", 200);  // cheaper: matched first
+  Offer(h, "sha", 300);
+
+  const int64_t order = PlaceOrder(seq_key, "sha", ShaInputs("the real preimage"));
+  auto first = c.ReadType("assignment");
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(c.SendProof(first->at("assignment").as_int64(), "not the preimage"));
+  auto rejected = c.ReadType("proof_result");
+  ASSERT_TRUE(rejected.has_value()) << c.error();
+  EXPECT_EQ(rejected->at("result").as_string(), "rejected");
+  EXPECT_EQ(rejected->at("reason").as_string(), "verification_failed");
+  auto slashed = c.ReadType("slashed");
+  ASSERT_TRUE(slashed.has_value());
+  EXPECT_EQ(slashed->at("reason").as_string(), "invalid_proof");
+  EXPECT_GT(slashed->at("amount").as_int64(), 0);
+
+  auto second = h.ReadType("assignment");
+  ASSERT_TRUE(second.has_value()) << h.error();
+  EXPECT_EQ(second->at("order").as_int64(), order);
+  ASSERT_TRUE(h.SendProof(second->at("assignment").as_int64(), "the real preimage"));
+  auto accepted = h.ReadType("proof_result");
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_EQ(accepted->at("result").as_string(), "accepted");
+  ASSERT_TRUE(h.ReadType("settlement").has_value());
+  EXPECT_EQ(GetOrder(order, seq_key).at("status").as_string(), "completed");
+}
+
+TEST_F(ProverTest, ProverThatDropsMidProofGetsItsAssignmentAgainOnReconnect) {
+  StartServer();
+  ShaMarket("sha");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  Deposit(seq, 10'000);
+  auto [p, key] = Prover("p");
+  int64_t a = 0;
+  const std::string proof = "a proof sent in two halves";
+  {
+    WsClient ws(server_->port(), key);
+    ASSERT_TRUE(ws.ok());
+    Offer(ws, "sha", 300);
+    PlaceOrder(seq_key, "sha", ShaInputs(proof));
+    auto assignment = ws.ReadType("assignment");
+    ASSERT_TRUE(assignment.has_value());
+    a = assignment->at("assignment").as_int64();
+    ws.SendJson({{"type", "proof"},
+                 {"assignment", a},
+                 {"size", proof.size()},
+                 {"sha256", server::Sha256Hex(proof)}});
+    ws.SendBinary(proof.substr(0, 10));
+    // Gone without a close handshake, mid-proof.
+    ::shutdown(ws.native_handle(), SHUT_RDWR);
+  }
+  WsClient again(server_->port(), key);
+  ASSERT_TRUE(again.ok());
+  auto resent = again.ReadType("assignment");
+  ASSERT_TRUE(resent.has_value()) << again.error();
+  EXPECT_EQ(resent->at("assignment").as_int64(), a);
+  EXPECT_TRUE(resent->at("resent").as_bool());
+  ASSERT_TRUE(again.SendProof(a, proof));
+  auto result = again.ReadType("proof_result");
+  ASSERT_TRUE(result.has_value()) << again.error();
+  EXPECT_EQ(result->at("result").as_string(), "accepted");
+}
+
+TEST_F(ProverTest, SilentProverIsSlashedAndTheOrderReassigned) {
+  StartServer();
+  ShaMarket("fast", R"(,"grace_bps":0)");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  Deposit(seq, 10'000);
+  auto [silent, silent_key] = Prover("silent");
+  auto [honest, honest_key] = Prover("honest");
+  WsClient s(server_->port(), silent_key);
+  WsClient h(server_->port(), honest_key);
+  ASSERT_TRUE(s.ok() && h.ok());
+  Offer(s, "fast", 200, /*est_ms=*/300);  // due 300 ms after assignment
+  Offer(h, "fast", 300, /*est_ms=*/60000);
+  const std::string proof = "in time";
+  const int64_t order = PlaceOrder(seq_key, "fast", ShaInputs(proof));
+  auto first = s.ReadType("assignment");
+  ASSERT_TRUE(first.has_value());
+  // Says nothing. The engine's tick slashes it once due_at passes and re-matches the order.
+  auto slashed = s.ReadType("slashed", 5000);
+  ASSERT_TRUE(slashed.has_value()) << s.error();
+  EXPECT_EQ(slashed->at("reason").as_string(), "missed_deadline");
+  auto away = s.ReadType("reassigned_away", 2000);
+  ASSERT_TRUE(away.has_value());
+  EXPECT_EQ(away->at("assignment").as_int64(), first->at("assignment").as_int64());
+
+  auto second = h.ReadType("assignment", 5000);
+  ASSERT_TRUE(second.has_value()) << h.error();
+  EXPECT_EQ(second->at("order").as_int64(), order);
+  ASSERT_TRUE(h.SendProof(second->at("assignment").as_int64(), proof));
+  auto result = h.ReadType("proof_result");
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->at("result").as_string(), "accepted");
+}
+
+TEST_F(ProverTest, ProofOverTheMarketLimitOrItsHeaderIsRefused) {
+  StartServer();
+  ShaMarket("tiny", R"(,"max_proof_bytes":16)");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  Deposit(seq, 10'000);
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  Offer(ws, "tiny", 300);
+  PlaceOrder(seq_key, "tiny", ShaInputs("x"));
+  auto assignment = ws.ReadType("assignment");
+  ASSERT_TRUE(assignment.has_value());
+  const int64_t a = assignment->at("assignment").as_int64();
+
+  ASSERT_TRUE(ws.SendProof(a, std::string(32, 'x')));  // over max_proof_bytes
+  auto big = ws.ReadType("error");
+  ASSERT_TRUE(big.has_value());
+  EXPECT_EQ(big->at("status").as_int64(), 413);
+
+  ws.SendJson(
+      {{"type", "proof"}, {"assignment", a}, {"size", 2}, {"sha256", server::Sha256Hex("x")}});
+  ws.SendBinary("xyz");  // more than announced
+  auto over = ws.ReadType("error");
+  ASSERT_TRUE(over.has_value());
+  EXPECT_EQ(over->at("error").at("field").as_string(), "size");
+
+  ASSERT_TRUE(ws.SendProof(a, "y"));  // sha256 of the header is right, bytes wrong for the order
+  auto rejected = ws.ReadType("proof_result");
+  ASSERT_TRUE(rejected.has_value());
+  EXPECT_EQ(rejected->at("result").as_string(), "rejected");
+  ASSERT_TRUE(ws.SendProof(a, "x"));  // a second delivery for the same assignment
+  auto twice = ws.ReadType("error");
+  ASSERT_TRUE(twice.has_value());
+  EXPECT_EQ(twice->at("status").as_int64(), 409);
+}
+
+// Real Groth16 (BN254) proofs from a real circuit, verified by snarkjs in the worker pool.
+TEST_F(ProverTest, Groth16TamperedProofIsSlashedAndAValidOneSettles) {
+  const std::string vk = ReadFile(kFixtures + "/verification_key.json");
+  const std::string valid_proof = ReadFile(kFixtures + "/valid/proof.json");
+  const std::string valid_public = ReadFile(kFixtures + "/valid/public.json");
+  const std::string tampered_proof = ReadFile(kFixtures + "/tampered/proof.json");
+  ASSERT_FALSE(vk.empty() || valid_proof.empty() || valid_public.empty() || tampered_proof.empty())
+      << "no fixtures under " << kFixtures << ": run tests/fixtures/groth16.sh";
+  StartServer();
+  Market(R"({"id":"poseidon","proof_system":"groth16","verifier":"snarkjs-groth16",)"
+         R"("min_stake":100,"verification_key":)" +
+         vk + "}");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  Deposit(seq, 10'000);
+  auto [cheat, cheat_key] = Prover("cheat");
+  auto [honest, honest_key] = Prover("honest");
+  WsClient c(server_->port(), cheat_key);
+  WsClient h(server_->port(), honest_key);
+  ASSERT_TRUE(c.ok() && h.ok());
+  Offer(c, "poseidon", 200);
+  Offer(h, "poseidon", 300);
+  const int64_t order = PlaceOrder(seq_key, "poseidon", valid_public);
+
+  auto first = c.ReadType("assignment");
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(c.SendProof(first->at("assignment").as_int64(), tampered_proof));
+  auto rejected = c.ReadType("proof_result", 15000);
+  ASSERT_TRUE(rejected.has_value()) << c.error();
+  EXPECT_EQ(rejected->at("result").as_string(), "rejected");
+  ASSERT_TRUE(c.ReadType("slashed").has_value());
+
+  auto second = h.ReadType("assignment");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->at("order").as_int64(), order);
+  const int64_t before = Available(honest_key);
+  ASSERT_TRUE(h.SendProof(second->at("assignment").as_int64(), valid_proof));
+  auto accepted = h.ReadType("proof_result", 15000);
+  ASSERT_TRUE(accepted.has_value()) << h.error();
+  EXPECT_EQ(accepted->at("result").as_string(), "accepted");
+  ASSERT_TRUE(h.ReadType("settlement").has_value());
+  EXPECT_EQ(GetOrder(order, seq_key).at("status").as_string(), "completed");
+  EXPECT_EQ(Available(honest_key), before + 300);
+}
+
+// A valid proof of other public inputs than the order's is no proof of the order.
+TEST_F(ProverTest, Groth16ProofOfOtherInputsIsRejected) {
+  const std::string vk = ReadFile(kFixtures + "/verification_key.json");
+  const std::string proof = ReadFile(kFixtures + "/wrong_input/proof.json");
+  const std::string inputs = ReadFile(kFixtures + "/wrong_input/public.json");
+  ASSERT_FALSE(vk.empty() || proof.empty() || inputs.empty()) << "no fixtures under " << kFixtures;
+  StartServer();
+  Market(R"({"id":"poseidon","proof_system":"groth16","verifier":"snarkjs-groth16",)"
+         R"("min_stake":100,"verification_key":)" +
+         vk + "}");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  Deposit(seq, 10'000);
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  Offer(ws, "poseidon", 300);
+  PlaceOrder(seq_key, "poseidon", inputs);
+  auto a = ws.ReadType("assignment");
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(ws.SendProof(a->at("assignment").as_int64(), proof));
+  auto result = ws.ReadType("proof_result", 15000);
+  ASSERT_TRUE(result.has_value()) << ws.error();
+  EXPECT_EQ(result->at("result").as_string(), "rejected");
+  EXPECT_EQ(result->at("reason").as_string(), "verification_failed");
+}
+
+TEST_F(ProverTest, Groth16MarketNeedsAVerificationKey) {
+  StartServer();
+  auto r = client_->Request("POST", "/v1/admin/markets",
+                            R"({"id":"g","proof_system":"groth16","verifier":"snarkjs-groth16"})",
+                            admin_key_);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Json(r).at("error").at("field").as_string(), "verification_key");
+  r = client_->Request("POST", "/v1/admin/markets",
+                       R"({"id":"s","proof_system":"x","verifier":"sha256-preimage",)"
+                       R"("verification_key":{"a":1}})",
+                       admin_key_);
+  EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(ProverTest, OffersOfAGoneProverLeaveTheBookAfterTheGracePeriod) {
+  StartServer({"--prover-grace-ms", "300"});
+  ShaMarket("sha");
+  auto [seq, seq_key] = Account("sequencer", "s");
+  Deposit(seq, 10'000);
+  auto [p, key] = Prover("p");
+  {
+    WsClient ws(server_->port(), key);
+    ASSERT_TRUE(ws.ok());
+    Offer(ws, "sha", 300);
+  }
+  // Back within the grace period: the offer stays.
+  {
+    WsClient ws(server_->port(), key);
+    ASSERT_TRUE(ws.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    auto offers = Json(client_->Get("/v1/offers", key)).at("offers").as_array();
+    ASSERT_EQ(offers.size(), 1u);
+  }
+  // Gone for longer: no new work goes to it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(Json(client_->Get("/v1/offers", key)).at("offers").as_array().empty());
+  const int64_t order = PlaceOrder(seq_key, "sha", ShaInputs("x"));
+  EXPECT_TRUE(GetOrder(order, seq_key).at("assignments").as_array().empty());
+}
+
+TEST_F(ProverTest, SlowConsumerIsClosed) {
+  StartServer({"--ws-max-queue", "8"});
+  auto [p, key] = Account("prover", "p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  // Large pongs, never read: the socket buffers fill, then the server's queue does.
+  const std::string id(200 << 10, 'z');
+  for (int i = 0; i < 200 && ws.ok(); ++i) ws.SendJson({{"type", "ping"}, {"id", id}});
+  while (ws.Read(5000)) {
+  }
+  EXPECT_EQ(ws.close_code(), 1013) << ws.error();
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+  server_->Terminate();  // flushes the log
+  EXPECT_NE(server_->Logs().find("why=\"slow consumer\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace proofbook::testing

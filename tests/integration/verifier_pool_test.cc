@@ -1,0 +1,131 @@
+// VerifierPool with the real worker processes (node server/verifiers/verifier_worker.js): the
+// verdicts, and what happens when a worker dies or hangs mid-verification.
+#include "server/verifier_pool.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "server/crypto.h"
+
+namespace proofbook::server {
+namespace {
+
+const std::string kRoot = PROOFBOOK_SOURCE_DIR;
+
+VerifierPool::Options PoolOptions(const std::string& kind, std::vector<std::string> env = {}) {
+  env.push_back("NODE_PATH=" + kRoot + "/var/node/node_modules");
+  return VerifierPool::Options{
+      .kind = kind,
+      .argv = {"node", kRoot + "/server/verifiers/verifier_worker.js", "--kind", kind},
+      .env = env,
+      .workers = 1,
+      .timeout = std::chrono::milliseconds(10000)};
+}
+
+// Submits and waits for the verdict.
+Verdict Check(VerifierPool& pool, VerifyJob job, int timeout_ms = 20000) {
+  auto promise = std::make_shared<std::promise<Verdict>>();
+  auto future = promise->get_future();
+  job.done = [promise](const Verdict& v) { promise->set_value(v); };
+  EXPECT_TRUE(pool.Submit(std::move(job)));
+  if (future.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) {
+    ADD_FAILURE() << "no verdict in " << timeout_ms << " ms";
+    return Verdict{Verdict::kFailed, "test timeout"};
+  }
+  return future.get();
+}
+
+VerifyJob ShaJob(const std::string& preimage, const std::string& proof) {
+  return VerifyJob{
+      .id = 1, .public_json = R"({"sha256":")" + Sha256Hex(preimage) + R"("})", .proof = proof};
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+TEST(VerifierPool, Sha256PreimageVerdicts) {
+  VerifierPool pool(PoolOptions("sha256-preimage"));
+  ASSERT_TRUE(pool.Start().ok());
+  EXPECT_EQ(Check(pool, ShaJob("abc", "abc")).kind, Verdict::kValid);
+  Verdict wrong = Check(pool, ShaJob("abc", "abd"));
+  EXPECT_EQ(wrong.kind, Verdict::kInvalid);
+  EXPECT_EQ(wrong.reason, "verification_failed");
+  Verdict bad = Check(pool, VerifyJob{.id = 2, .public_json = R"({"sha":1})", .proof = "x"});
+  EXPECT_EQ(bad.kind, Verdict::kInvalid);
+  EXPECT_EQ(bad.reason, "bad_public_inputs");
+  EXPECT_EQ(pool.restarts(), 0u);
+}
+
+TEST(VerifierPool, Groth16Verdicts) {
+  const std::string dir = kRoot + "/var/fixtures/groth16";
+  const std::string vk = ReadFile(dir + "/verification_key.json");
+  ASSERT_FALSE(vk.empty()) << "no fixtures under " << dir << ": run tests/fixtures/groth16.sh";
+  VerifierPool pool(PoolOptions("snarkjs-groth16"));
+  ASSERT_TRUE(pool.Start().ok());
+  auto job = [&](const std::string& c) {
+    return VerifyJob{.id = 3,
+                     .vk_json = vk,
+                     .public_json = ReadFile(dir + "/" + c + "/public.json"),
+                     .proof = ReadFile(dir + "/" + c + "/proof.json")};
+  };
+  EXPECT_EQ(Check(pool, job("valid")).kind, Verdict::kValid);
+  EXPECT_EQ(Check(pool, job("tampered")).kind, Verdict::kInvalid);
+  EXPECT_EQ(Check(pool, job("wrong_input")).kind, Verdict::kInvalid);
+  VerifyJob garbage = job("valid");
+  garbage.proof = "not json";
+  Verdict g = Check(pool, garbage);
+  EXPECT_EQ(g.kind, Verdict::kInvalid);
+  EXPECT_EQ(g.reason, "malformed_proof");
+}
+
+// The worker dies (SIGKILL) while it holds a job: it is replaced and the job is done anyway.
+TEST(VerifierPool, WorkerKilledMidVerificationIsReplacedAndTheJobRetried) {
+  // The worker's test hook: sleep this long before each answer.
+  VerifierPool pool(PoolOptions("sha256-preimage", {"PROOFBOOK_VERIFIER_TEST_DELAY_MS=1500"}));
+  ASSERT_TRUE(pool.Start().ok());
+  const pid_t first = pool.WorkerPids().at(0);
+  auto promise = std::make_shared<std::promise<Verdict>>();
+  auto future = promise->get_future();
+  VerifyJob job = ShaJob("kill me", "kill me");
+  job.done = [promise](const Verdict& v) { promise->set_value(v); };
+  ASSERT_TRUE(pool.Submit(std::move(job)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the worker has it now
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_EQ(future.get().kind, Verdict::kValid);
+  EXPECT_EQ(pool.restarts(), 1u);
+  EXPECT_NE(pool.WorkerPids().at(0), first);
+}
+
+// A worker past the time limit is killed; after max_attempts the job ends kFailed, which is
+// nobody's verdict on the proof.
+TEST(VerifierPool, HungWorkerIsKilledAndTheJobGivesUpAfterItsAttempts) {
+  auto options = PoolOptions("sha256-preimage", {"PROOFBOOK_VERIFIER_TEST_DELAY_MS=5000"});
+  options.timeout = std::chrono::milliseconds(300);
+  options.max_attempts = 2;
+  VerifierPool pool(options);
+  ASSERT_TRUE(pool.Start().ok());
+  Verdict v = Check(pool, ShaJob("slow", "slow"));
+  EXPECT_EQ(v.kind, Verdict::kFailed);
+  EXPECT_EQ(v.reason, "verifier_timeout");
+  EXPECT_EQ(pool.restarts(), 2u);
+}
+
+TEST(VerifierPool, AMissingExecutableFailsStart) {
+  VerifierPool::Options options = PoolOptions("sha256-preimage");
+  options.argv[0] = "/nonexistent/node";
+  VerifierPool pool(options);
+  EXPECT_FALSE(pool.Start().ok());
+}
+
+}  // namespace
+}  // namespace proofbook::server
