@@ -250,7 +250,7 @@ struct ProverGateway::Connection : WsHandler {
 ProverGateway::ProverGateway(Options options, ApiContext& ctx, const Router& router,
                              std::map<std::string, VerifierPool*> pools)
     : options_(options), ctx_(ctx), router_(router), pools_(std::move(pools)) {
-  grace_thread_ = std::thread([this] { GraceLoop(); });
+  grace_thread_ = std::thread([this] { TimerLoop(); });
 }
 
 ProverGateway::~ProverGateway() { Stop(); }
@@ -313,39 +313,64 @@ bool ProverGateway::SendToProver(AccountId prover, const std::string& text) {
   return false;
 }
 
-// Offers of provers gone for longer than the grace period leave the book.
-void ProverGateway::GraceLoop() {
+void ProverGateway::Later(std::chrono::milliseconds delay, std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    later_.emplace(Clock::now() + delay, std::move(fn));
+  }
+  grace_cv_.notify_all();
+}
+
+// Delayed work: offers of provers gone longer than the grace period leave the book, and
+// verdicts the engine could not take yet are tried again.
+void ProverGateway::TimerLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    if (offline_.empty()) {
+    const auto now = Clock::now();
+    if (!later_.empty() && later_.begin()->first <= now) {
+      auto fn = std::move(later_.begin()->second);
+      later_.erase(later_.begin());
+      lock.unlock();
+      fn();
+      lock.lock();
+      continue;
+    }
+    if (!offline_.empty() && offline_.begin()->first <= now) {
+      AccountId prover = offline_.begin()->second;
+      offline_.erase(offline_.begin());
+      lock.unlock();
+      CancelOffersOf(prover);
+      lock.lock();
+      continue;
+    }
+    auto next = Clock::time_point::max();
+    if (!later_.empty()) next = later_.begin()->first;
+    if (!offline_.empty()) next = std::min(next, offline_.begin()->first);
+    if (next == Clock::time_point::max()) {
       grace_cv_.wait(lock);
-      continue;
+    } else {
+      grace_cv_.wait_until(lock, next);
     }
-    auto due = offline_.begin()->first;
-    if (Clock::now() < due) {
-      grace_cv_.wait_until(lock, due);
-      continue;
-    }
-    AccountId prover = offline_.begin()->second;
-    offline_.erase(offline_.begin());
-    lock.unlock();
-    bool queued = ctx_.db.Post([this, prover](pqxx::connection* conn, const Status&) {
-      if (conn == nullptr) return;  // the database is away; the offers stay (logged below)
-      pqxx::read_transaction tx(*conn);
-      auto rows =
-          tx.exec_params("SELECT id FROM offers WHERE prover_id = $1 AND status = 'open'", prover);
-      spdlog::info("msg=prover_offline prover={} offers_cancelled={}", prover, rows.size());
-      for (const auto& row : rows) {
-        SubmitCommand(ctx_, matching::CancelOffer{prover, row[0].as<int64_t>()}, {},
-                      OnAccepted([](const matching::Engine&, std::span<const matching::Event>) {
-                        return JsonResponse("{}");
-                      }),
-                      [](HttpResponse) {});
-      }
-    });
-    if (!queued) spdlog::warn("msg=prover_offline_cancel_skipped prover={}", prover);
-    lock.lock();
   }
+}
+
+void ProverGateway::CancelOffersOf(AccountId prover) {
+  bool queued = ctx_.db.Post([this, prover](pqxx::connection* conn, const Status&) {
+    if (conn == nullptr) return;  // the database is away; the offers stay (logged below)
+    pqxx::read_transaction tx(*conn);
+    auto rows =
+        tx.exec_params("SELECT id FROM offers WHERE prover_id = $1 AND status = 'open'", prover);
+    spdlog::info("msg=prover_offline prover={} offers_cancelled={}", prover, rows.size());
+    for (const auto& row : rows) {
+      SubmitCommand(ctx_, matching::CancelOffer{prover, row[0].as<int64_t>()}, {},
+                    OnAccepted([](const matching::Engine&, std::span<const matching::Event>) {
+                      return JsonResponse("{}");
+                    }),
+                    [](HttpResponse) {});
+    }
+  });
+  if (!queued) spdlog::warn("msg=prover_offline_cancel_skipped prover={}", prover);
 }
 
 void ProverGateway::SendOpenAssignments(AccountId prover, std::weak_ptr<WsPeer> peer) {
@@ -550,29 +575,39 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
       spdlog::error("msg=verification_failed assignment={} why={}", assignment, LogValue(v.reason));
       return;  // stays delivered; verified again at the next start
     }
-    const bool valid = v.kind == Verdict::kValid;
-    matching::CommandBody body = valid ? matching::CommandBody(matching::ProofVerified{assignment})
-                                       : matching::CommandBody(matching::ProofRejected{assignment});
-    std::string reason = v.reason;
-    SubmitCommand(
-        ctx_, body, {}, OnAccepted([](const matching::Engine&, std::span<const matching::Event>) {
-          return JsonResponse("{}");
-        }),
-        [this, assignment, prover, peer, valid, reason](HttpResponse r) {
-          if (r.status >= 300) {
-            spdlog::warn("msg=verdict_not_applied assignment={} status={}", assignment, r.status);
-            return;
-          }
-          json::object m{{"assignment", assignment}, {"result", valid ? "accepted" : "rejected"}};
-          if (!valid) m.emplace("reason", reason);
-          std::string text = Message("proof_result", std::move(m));
-          auto p = peer.lock();
-          if (!(p && p->Send(text))) SendToProver(prover, text);
-        });
+    ApplyVerdict(assignment, prover, v.kind == Verdict::kValid, v.reason, peer, 0);
   };
   if (!it->second->Submit(std::move(job))) {
     spdlog::error("msg=verifier_queue_full kind={} assignment={}", verifier, assignment);
   }
+}
+
+void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, bool valid,
+                                 std::string reason, std::weak_ptr<WsPeer> peer, int attempt) {
+  matching::CommandBody body = valid ? matching::CommandBody(matching::ProofVerified{assignment})
+                                     : matching::CommandBody(matching::ProofRejected{assignment});
+  SubmitCommand(
+      ctx_, body, {}, OnAccepted([](const matching::Engine&, std::span<const matching::Event>) {
+        return JsonResponse("{}");
+      }),
+      [this, assignment, prover, peer, valid, reason, attempt](HttpResponse r) {
+        if (r.status == 503 && attempt < 60) {  // the engine is recovering or full: later
+          Later(std::chrono::seconds(1), [this, assignment, prover, peer, valid, reason, attempt] {
+            ApplyVerdict(assignment, prover, valid, reason, peer, attempt + 1);
+          });
+          return;
+        }
+        if (r.status >= 300) {
+          spdlog::warn("msg=verdict_not_applied assignment={} status={} body={}", assignment,
+                       r.status, LogValue(r.body));
+          return;
+        }
+        json::object m{{"assignment", assignment}, {"result", valid ? "accepted" : "rejected"}};
+        if (!valid) m.emplace("reason", reason);
+        std::string text = Message("proof_result", std::move(m));
+        auto p = peer.lock();
+        if (!(p && p->Send(text))) SendToProver(prover, text);
+      });
 }
 
 void ProverGateway::ResumeVerifications() {

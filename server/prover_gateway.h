@@ -11,8 +11,9 @@
 // (ProofDelivered, which checks ownership, state and the market's max_proof_bytes), and, once
 // that commits, verified by the market's VerifierPool off every server thread. The verdict
 // goes back to the engine as ProofVerified / ProofRejected; the prover is told after it
-// commits. A verifier that cannot give a verdict (kFailed) blames no one: the assignment stays
-// delivered, is logged, and is verified again at the next start.
+// commits. A verdict the engine cannot take now (503: recovering, overloaded) is retried every
+// second for a minute. A verifier that cannot give a verdict (kFailed) blames no one: the
+// assignment stays delivered, is logged, and is verified again at the next start.
 //
 // Pushes come from OnCommit (journal thread, after COMMIT): new assignments to one live
 // connection of their prover (round robin), settlements, slashes, reassignments away. A prover
@@ -26,6 +27,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,7 +81,12 @@ class ProverGateway : public WsEndpoint {
   void Verify(int64_t assignment, matching::AccountId prover, const std::string& verifier,
               std::string vk, std::string inputs, std::string proof, std::weak_ptr<WsPeer> peer);
   void PushAssignments(std::vector<matching::AssignmentState> assigned);
-  void GraceLoop();
+  // Runs `fn` on the gateway's timer thread after `delay` (not at all once stopping).
+  void Later(std::chrono::milliseconds delay, std::function<void()> fn);
+  void ApplyVerdict(int64_t assignment, matching::AccountId prover, bool valid, std::string reason,
+                    std::weak_ptr<WsPeer> peer, int attempt);
+  void TimerLoop();
+  void CancelOffersOf(matching::AccountId prover);
 
   const Options options_;
   ApiContext& ctx_;
@@ -94,6 +101,7 @@ class ProverGateway : public WsEndpoint {
   std::unordered_map<matching::AccountId, Peers> provers_;
   // Provers whose last connection went, with when their offers go.
   std::multimap<std::chrono::steady_clock::time_point, matching::AccountId> offline_;
+  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> later_;
   std::condition_variable grace_cv_;
   bool stopping_ = false;
   std::thread grace_thread_;

@@ -52,6 +52,7 @@ WsClient::WsClient(uint16_t port, const std::string& api_key, std::string path)
     impl_->error = "connect: " + ec.message();
     return;
   }
+  impl_->ws.next_layer().set_option(tcp::no_delay(true), ec);  // a proof is header + frames
   impl_->ws.set_option(websocket::stream_base::decorator([api_key](websocket::request_type& req) {
     if (!api_key.empty()) req.set(http::field::authorization, "Bearer " + api_key);
   }));
