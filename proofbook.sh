@@ -12,6 +12,7 @@
 #   ./proofbook.sh start-db start it again (without building or serving)
 #   ./proofbook.sh build [preset]   only install and build (release by default)
 #   ./proofbook.sh deps     only install what is missing
+#   ./proofbook.sh node-deps  only install the verifiers' npm packages into var/node
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,19 +28,30 @@ APT_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libpqxx-dev libsimdjson-dev libssl-dev libsodium-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
   libfmt-dev postgresql-15 postgresql-client-15 curl
+  nodejs npm
 )
+
+# The verifiers' npm packages (snarkjs, circomlib, circom2), pinned by server/verifiers/
+# package-lock.json. The server runs `node server/verifiers/verifier_worker.js` with
+# NODE_PATH=var/node/node_modules.
+NODE_DIR="$ROOT/var/node"
 
 log() { printf '\033[1m[proofbook]\033[0m %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# install_deps [package...]: the named Debian packages, or all of APT_PACKAGES.
 install_deps() {
-  local missing=()
+  local wanted=("$@") missing=()
   local installed
-  installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null |
-    awk '$NF == "installed" {print $1}' || true)
-  for p in "${APT_PACKAGES[@]}"; do
+  [ $# -eq 0 ] && wanted=("${APT_PACKAGES[@]}")
+  # Names that an installed package provides count too: NodeSource's nodejs provides (and
+  # conflicts with) Debian's npm, so asking apt for npm there would fail.
+  installed=$(dpkg-query -W -f='${Status}|${Package}, ${Provides}\n' 2>/dev/null |
+    awk -F'|' '$1 ~ / installed$/ {print $2}' | tr ',' '\n' |
+    sed 's/(.*)//; s/^ *//; s/ *$//' || true)
+  for p in "${wanted[@]}"; do
     grep -qx "$p" <<<"$installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -47,6 +59,25 @@ install_deps() {
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+}
+
+# npm ci empties node_modules and installs it again (seconds, and the registry), so it runs
+# only when package.json or the lock file changed since the last complete install: their
+# sha256 is stamped after it. Copies of both live in var/node because npm's --prefix installs
+# the package.json it finds there; nothing is installed globally or into the work tree.
+install_node_deps() {
+  local src="$ROOT/server/verifiers" stamp="$NODE_DIR/.installed.sha256" want
+  want=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [ -d "$NODE_DIR/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is missing: run ./proofbook.sh deps"
+  log "installing the verifiers' npm packages into var/node"
+  mkdir -p "$NODE_DIR"
+  rm -f "$stamp"
+  cp "$src/package.json" "$src/package-lock.json" "$NODE_DIR/"
+  npm ci --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want" >"$stamp"
 }
 
 build() {
@@ -135,6 +166,7 @@ start_private_pg() {
 
 cmd_run() {
   install_deps
+  install_node_deps
   build release --target proofbook-server
   if [ -z "${DATABASE_URL:-}" ]; then start_private_pg; fi
   local server="$ROOT/build/release/server/proofbook-server"
@@ -147,6 +179,7 @@ cmd_run() {
 
 cmd_test() {
   install_deps
+  install_node_deps
   build debug
   local dir port
   dir=$(mktemp -d /tmp/proofbook-test-pg.XXXXXX)
@@ -194,5 +227,6 @@ case "${1:-}" in
   start-db) start_private_pg; log "PostgreSQL is up: DATABASE_URL=$DATABASE_URL" ;;
   build) shift; install_deps; build "${1:-release}" ;;
   deps) install_deps ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  node-deps) install_deps nodejs npm; install_node_deps ;;
+  *) sed -n '/^[^#]/q; 2,$p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
