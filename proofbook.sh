@@ -5,9 +5,9 @@
 #                           PostgreSQL under var/pg unless DATABASE_URL is set, migrate,
 #                           create the first admin (key printed once, kept in var/admin.key),
 #                           serve on 127.0.0.1:8080 until Ctrl-C
-#   ./proofbook.sh test     install, build (debug: ASan+UBSan), start a throwaway PostgreSQL
-#                           on a free port, run every ctest test, remove the cluster, exit
-#                           non-zero on any failure
+#   ./proofbook.sh test     install, make the Groth16 fixtures (cached), build (debug:
+#                           ASan+UBSan), start a throwaway PostgreSQL on a free port, run
+#                           every ctest test, remove the cluster, exit non-zero on any failure
 #   ./proofbook.sh stop-db  stop the private PostgreSQL started by `run`
 #   ./proofbook.sh start-db start it again (without building or serving)
 #   ./proofbook.sh build [preset]   only install and build (release by default)
@@ -180,6 +180,9 @@ cmd_run() {
 cmd_test() {
   install_deps
   install_node_deps
+  # The Groth16 circuit, keys and proofs the verifier and prover tests read (var/fixtures/
+  # groth16): ~40 s on a fresh machine, then cached until the script or the lock file changes.
+  "$ROOT/tests/fixtures/groth16.sh"
   build debug
   local dir port
   dir=$(mktemp -d /tmp/proofbook-test-pg.XXXXXX)
