@@ -489,6 +489,21 @@ TEST_F(ProverTest, OffersOfAGoneProverLeaveTheBookAfterTheGracePeriod) {
   EXPECT_TRUE(GetOrder(order, seq_key).at("assignments").as_array().empty());
 }
 
+TEST_F(ProverTest, AFrameOverTheHardLimitClosesTheConnectionNotTheServer) {
+  StartServer();
+  auto [p, key] = Account("prover", "p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  ASSERT_TRUE(ws.ReadType("welcome").has_value());
+  ws.SendBinary(std::string((16 << 20) + 1, 'x'));  // one byte over 16 MiB
+  while (ws.Read(5000)) {
+  }
+  EXPECT_EQ(ws.close_code(), 1009) << ws.error();
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+  WsClient again(server_->port(), key);
+  EXPECT_TRUE(again.ok());
+}
+
 TEST_F(ProverTest, SlowConsumerIsClosed) {
   StartServer({"--ws-max-queue", "8"});
   auto [p, key] = Account("prover", "p");
