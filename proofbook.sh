@@ -208,9 +208,11 @@ cmd_test() {
   local rc=0
   ctest --preset debug -j "$(nproc)" --timeout 600 "$@" || rc=$?
   # The threads again under ThreadSanitizer: the rings, and the server's engine, journal, io
-  # and database threads driven by the API tests (a report makes the server exit non-zero,
+  # and database threads driven by the API tests, the WebSocket sessions and the verifier pool
+  # driven by the prover tests (a report makes the server exit non-zero,
   # which fails the test that stopped it).
-  build tsan --target ring_test api_integration_test proofbook-server
+  build tsan --target ring_test api_integration_test prover_integration_test \
+    verifier_pool_integration_test proofbook-server
   TSAN_OPTIONS="exitcode=66" ctest --preset tsan --timeout 600 || rc=$?
   return "$rc"
 }
