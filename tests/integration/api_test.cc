@@ -2,16 +2,17 @@
 // test the ledger invariant is checked in SQL.
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
-#include <pqxx/pqxx>
 #include <atomic>
+#include <boost/json.hpp>
 #include <future>
 #include <iostream>
+#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
 #include "server/api_keys.h"
 #include "tests/integration/http_client.h"
+#include "tests/integration/server_fixture.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"
 
@@ -20,45 +21,16 @@ namespace {
 
 namespace json = boost::json;
 
-json::value Json(const HttpResult& r) { return json::parse(r.body); }
 std::string Code(const HttpResult& r) {
   return std::string(Json(r).at("error").at("code").as_string());
 }
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public ServerFixture {
  protected:
   void SetUp() override {
-    db_.Migrate();
-    pqxx::connection conn(db_.url());
-    auto admin = server::BootstrapAdmin(conn);
-    ASSERT_TRUE(admin.has_value() && admin->has_value());
-    admin_key_ = (*admin)->api_key;
+    ServerFixture::SetUp();
+    if (HasFatalFailure()) return;
     StartServer();
-  }
-  void TearDown() override {
-    server_.reset();
-    pqxx::connection conn(db_.url());
-    pqxx::read_transaction tx(conn);
-    EXPECT_EQ(tx.exec("SELECT ledger_imbalance()")[0][0].as<int64_t>(), 0)
-        << "sum of balances != deposits - withdrawals";
-  }
-  void StartServer() {
-    server_ = std::make_unique<ServerProcess>(db_.url());
-    client_ = std::make_unique<HttpClient>(server_->port());
-  }
-
-  // Creates an account; returns {id, key}.
-  std::pair<int64_t, std::string> Account(const std::string& role, const std::string& name) {
-    auto r = client_->Request("POST", "/v1/admin/accounts",
-                              R"({"role":")" + role + R"(","name":")" + name + R"("})", admin_key_);
-    EXPECT_EQ(r.status, 201) << r.body;
-    auto body = Json(r);
-    return {body.at("account").at("id").as_int64(), std::string(body.at("api_key").as_string())};
-  }
-  void Deposit(int64_t account, int64_t amount) {
-    auto r = client_->Request("POST", "/v1/admin/accounts/" + std::to_string(account) + "/deposits",
-                              R"({"amount":)" + std::to_string(amount) + "}", admin_key_);
-    ASSERT_EQ(r.status, 201) << r.body;
   }
   void Market(const std::string& id, int64_t min_stake = 100) {
     auto r = client_->Request(
@@ -69,11 +41,6 @@ class ApiTest : public ::testing::Test {
         admin_key_);
     ASSERT_EQ(r.status, 201) << r.body;
   }
-
-  TestDatabase db_;
-  std::string admin_key_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(ApiTest, OrderMeetsOfferAndIsAssigned) {
@@ -119,7 +86,8 @@ TEST_F(ApiTest, SameClientOrderIdReturnsTheSameOrderOnce) {
   Market("m");
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000);
-  std::string body = R"({"market":"m","max_price":100,"deadline_ms":600000,"client_order_id":"blk-7"})";
+  std::string body =
+      R"({"market":"m","max_price":100,"deadline_ms":600000,"client_order_id":"blk-7"})";
   auto first = client_->Request("POST", "/v1/orders", body, key);
   ASSERT_EQ(first.status, 201) << first.body;
   auto again = client_->Request("POST", "/v1/orders", body, key);
@@ -149,16 +117,19 @@ TEST_F(ApiTest, AuthAndRolesAreEnforced) {
   EXPECT_EQ(client_->Get("/v1/accounts/me", "pbk_" + std::string(64, '0')).status, 401);
   EXPECT_EQ(client_->Get("/v1/accounts/me", "garbage").status, 401);
 
-  auto market = client_->Request("POST", "/v1/admin/markets",
-                                 R"({"id":"x","proof_system":"a","verifier":"sha256-preimage"})",
-                                 seq_key);
+  auto market =
+      client_->Request("POST", "/v1/admin/markets",
+                       R"({"id":"x","proof_system":"a","verifier":"sha256-preimage"})", seq_key);
   EXPECT_EQ(market.status, 403);
   EXPECT_EQ(Code(market), "forbidden");
-  EXPECT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":1,"est_ms":1})",
-                             seq_key).status,
-            403);
-  EXPECT_EQ(client_->Request("POST", "/v1/orders", R"({"market":"m","max_price":1,"deadline_ms":9})",
-                             prover_key).status,
+  EXPECT_EQ(
+      client_->Request("POST", "/v1/offers", R"({"market":"m","price":1,"est_ms":1})", seq_key)
+          .status,
+      403);
+  EXPECT_EQ(client_
+                ->Request("POST", "/v1/orders", R"({"market":"m","max_price":1,"deadline_ms":9})",
+                          prover_key)
+                .status,
             403);
 
   auto order = client_->Request("POST", "/v1/orders",
@@ -175,7 +146,9 @@ TEST_F(ApiTest, BadInputGetsStableCodes) {
   Market("m");
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000);
-  auto post = [&](const std::string& body) { return client_->Request("POST", "/v1/orders", body, key); };
+  auto post = [&](const std::string& body) {
+    return client_->Request("POST", "/v1/orders", body, key);
+  };
 
   auto malformed = post("{not json");
   EXPECT_EQ(malformed.status, 400);
@@ -203,9 +176,9 @@ TEST_F(ApiTest, BadInputGetsStableCodes) {
 
   EXPECT_EQ(client_->Get("/v1/orders/999", key).status, 404);
   EXPECT_EQ(client_->Get("/v1/orders/abc", key).status, 400);
-  auto dup_market = client_->Request(
-      "POST", "/v1/admin/markets", R"({"id":"m","proof_system":"a","verifier":"sha256-preimage"})",
-      admin_key_);
+  auto dup_market =
+      client_->Request("POST", "/v1/admin/markets",
+                       R"({"id":"m","proof_system":"a","verifier":"sha256-preimage"})", admin_key_);
   EXPECT_EQ(dup_market.status, 409);
 }
 
@@ -227,9 +200,10 @@ TEST_F(ApiTest, CancelRefundsUnassignedAndRefusesAssigned) {
   auto b = Json(client_->Request("POST", "/v1/orders",
                                  R"({"market":"m","max_price":100,"deadline_ms":600000})", key));
   int64_t second = b.at("order").at("id").as_int64();
-  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":50,"est_ms":60000})",
-                             pkey).status,
-            201);
+  ASSERT_EQ(
+      client_->Request("POST", "/v1/offers", R"({"market":"m","price":50,"est_ms":60000})", pkey)
+          .status,
+      201);
   auto refused = client_->Request("DELETE", "/v1/orders/" + std::to_string(second), "", key);
   EXPECT_EQ(refused.status, 409) << refused.body;
   EXPECT_EQ(Code(refused), "conflict");
@@ -269,8 +243,9 @@ TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
     load.emplace_back([&, t, key = key] {
       HttpClient client(port);
       for (int i = 0; i < 100000 && !stop.load(); ++i) {
-        std::string body = R"({"market":"m","max_price":10,"deadline_ms":600000,"client_order_id":"t)" +
-                           std::to_string(t) + "-" + std::to_string(i) + R"("})";
+        std::string body =
+            R"({"market":"m","max_price":10,"deadline_ms":600000,"client_order_id":"t)" +
+            std::to_string(t) + "-" + std::to_string(i) + R"("})";
         auto r = client.Request("POST", "/v1/orders", body, key);
         if (r.status == 0) break;  // the server is gone
         if (r.status == 201) acked[t].push_back(Json(r).at("order").at("id").as_int64());
@@ -354,9 +329,10 @@ TEST_F(ApiTest, WaitMsAnswersWhenTheOrderBecomesFinal) {
   // Not the caller's order, or no such order: refused at once, not after the wait.
   auto [other, other_key] = Account("sequencer", "t");
   Deposit(other, 100);
-  auto theirs = client_->Request("POST", "/v1/orders",
-                                 R"({"market":"m","max_price":10,"deadline_ms":600000})", other_key);
-  std::string their_path = "/v1/orders/" + std::to_string(Json(theirs).at("order").at("id").as_int64());
+  auto theirs = client_->Request(
+      "POST", "/v1/orders", R"({"market":"m","max_price":10,"deadline_ms":600000})", other_key);
+  std::string their_path =
+      "/v1/orders/" + std::to_string(Json(theirs).at("order").at("id").as_int64());
   auto forbidden = std::async(std::launch::async, [&, port = server_->port(), key = key] {
     HttpClient c(port);
     return c.Get(their_path + "?wait_ms=30000", key);
@@ -369,23 +345,31 @@ TEST_F(ApiTest, WaitMsAnswersWhenTheOrderBecomesFinal) {
 TEST_F(ApiTest, DepositsAreIdempotentByReference) {
   auto [seq, key] = Account("sequencer", "s");
   std::string path = "/v1/admin/accounts/" + std::to_string(seq) + "/deposits";
-  auto first = client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
+  auto first =
+      client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
   ASSERT_EQ(first.status, 201) << first.body;
-  auto again = client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
+  auto again =
+      client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_TRUE(Json(again).at("replayed").as_bool());
-  auto other = client_->Request("POST", path, R"({"amount":999,"reference":"bridge-tx-1"})", admin_key_);
+  auto other =
+      client_->Request("POST", path, R"({"amount":999,"reference":"bridge-tx-1"})", admin_key_);
   EXPECT_EQ(other.status, 409) << other.body;
-  EXPECT_EQ(Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64(), 700);
+  EXPECT_EQ(Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64(),
+            700);
 
   server_->Kill9();  // the reference is durable with the deposit itself
   StartServer();
-  auto after = client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
+  auto after =
+      client_->Request("POST", path, R"({"amount":700,"reference":"bridge-tx-1"})", admin_key_);
   EXPECT_EQ(after.status, 200) << after.body;
-  EXPECT_EQ(Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64(), 700);
-  auto fresh = client_->Request("POST", path, R"({"amount":5,"reference":"bridge-tx-2"})", admin_key_);
+  EXPECT_EQ(Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64(),
+            700);
+  auto fresh =
+      client_->Request("POST", path, R"({"amount":5,"reference":"bridge-tx-2"})", admin_key_);
   EXPECT_EQ(fresh.status, 201);
-  auto unknown = client_->Request("POST", "/v1/admin/accounts/999/deposits", R"({"amount":5})", admin_key_);
+  auto unknown =
+      client_->Request("POST", "/v1/admin/accounts/999/deposits", R"({"amount":5})", admin_key_);
   EXPECT_EQ(unknown.status, 422) << unknown.body;
 }
 
@@ -397,9 +381,9 @@ TEST_F(ApiTest, ProverMoneyAndOffersRoundTrip) {
   ASSERT_EQ(stake.status, 200) << stake.body;
   EXPECT_EQ(Json(stake).at("account").at("staked").as_int64(), 600);
 
-  auto offer = client_->Request("POST", "/v1/offers",
-                                R"({"market":"m","price":40,"est_ms":500,"capacity":3,"expires_ms":600000})",
-                                key);
+  auto offer = client_->Request(
+      "POST", "/v1/offers",
+      R"({"market":"m","price":40,"est_ms":500,"capacity":3,"expires_ms":600000})", key);
   ASSERT_EQ(offer.status, 201) << offer.body;
   int64_t offer_id = Json(offer).at("offer").at("id").as_int64();
   auto list = client_->Get("/v1/offers", key);
@@ -414,7 +398,8 @@ TEST_F(ApiTest, ProverMoneyAndOffersRoundTrip) {
   auto cancel = client_->Request("DELETE", "/v1/offers/" + std::to_string(offer_id), "", key);
   ASSERT_EQ(cancel.status, 200) << cancel.body;
   EXPECT_TRUE(Json(client_->Get("/v1/offers", key)).at("offers").as_array().empty());
-  EXPECT_EQ(client_->Request("DELETE", "/v1/offers/" + std::to_string(offer_id), "", key).status, 404);
+  EXPECT_EQ(client_->Request("DELETE", "/v1/offers/" + std::to_string(offer_id), "", key).status,
+            404);
 
   // 1000 deposited - 600 staked + 100 unstaked = 500 available.
   auto withdraw = client_->Request("POST", "/v1/withdrawals", R"({"amount":500})", key);
@@ -432,9 +417,9 @@ TEST_F(ApiTest, OversizedInputsAre413) {
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000);
   std::string big(70 * 1024, 'x');  // over the 64 KiB inputs limit, under the body limit
-  auto r = client_->Request("POST", "/v1/orders",
-                            R"({"market":"m","max_price":1,"deadline_ms":600000,"inputs":")" + big + R"("})",
-                            key);
+  auto r = client_->Request(
+      "POST", "/v1/orders",
+      R"({"market":"m","max_price":1,"deadline_ms":600000,"inputs":")" + big + R"("})", key);
   EXPECT_EQ(r.status, 413) << r.body;
   EXPECT_EQ(Code(r), "payload_too_large");
 }
@@ -491,13 +476,26 @@ TEST_F(ApiTest, BookAggregatesOffersAndOrdersByPrice) {
     ASSERT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":500})", k).status, 200);
   }
   // Offers priced above what the orders pay: nothing matches, everything rests.
-  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":90,"est_ms":10,"capacity":3})", k1).status, 201);
-  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":90,"est_ms":10,"capacity":2})", k2).status, 201);
-  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":120,"est_ms":10})", k1).status, 201);
+  ASSERT_EQ(client_
+                ->Request("POST", "/v1/offers",
+                          R"({"market":"m","price":90,"est_ms":10,"capacity":3})", k1)
+                .status,
+            201);
+  ASSERT_EQ(client_
+                ->Request("POST", "/v1/offers",
+                          R"({"market":"m","price":90,"est_ms":10,"capacity":2})", k2)
+                .status,
+            201);
+  ASSERT_EQ(client_->Request("POST", "/v1/offers", R"({"market":"m","price":120,"est_ms":10})", k1)
+                .status,
+            201);
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(client_->Request("POST", "/v1/orders",
-                               R"({"market":"m","max_price":50,"deadline_ms":600000,"redundancy":2})",
-                               key).status, 201);
+    ASSERT_EQ(
+        client_
+            ->Request("POST", "/v1/orders",
+                      R"({"market":"m","max_price":50,"deadline_ms":600000,"redundancy":2})", key)
+            .status,
+        201);
   }
   auto r = client_->Get("/v1/markets/m/book");
   ASSERT_EQ(r.status, 200) << r.body;

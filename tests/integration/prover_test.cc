@@ -14,6 +14,7 @@
 #include "server/api_keys.h"
 #include "server/crypto.h"
 #include "tests/integration/http_client.h"
+#include "tests/integration/server_fixture.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"
 #include "tests/integration/ws_client.h"
@@ -22,8 +23,6 @@ namespace proofbook::testing {
 namespace {
 
 namespace json = boost::json;
-
-json::value Json(const HttpResult& r) { return json::parse(r.body); }
 
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -35,46 +34,37 @@ std::string ReadFile(const std::string& path) {
 // Made by tests/fixtures/groth16.sh (./proofbook.sh test runs it; cached under var/).
 const std::string kFixtures = std::string(PROOFBOOK_SOURCE_DIR) + "/var/fixtures/groth16";
 
-class ProverTest : public ::testing::Test {
+class ProverTest : public ServerFixture {
  protected:
-  void SetUp() override {
-    db_.Migrate();
-    pqxx::connection conn(db_.url());
-    auto admin = server::BootstrapAdmin(conn);
-    ASSERT_TRUE(admin.has_value() && admin->has_value());
-    admin_key_ = (*admin)->api_key;
-  }
-  void TearDown() override {
-    server_.reset();
-    pqxx::connection conn(db_.url());
-    pqxx::read_transaction tx(conn);
-    EXPECT_EQ(tx.exec("SELECT ledger_imbalance()")[0][0].as<int64_t>(), 0)
-        << "sum of balances != deposits - withdrawals";
-  }
-  void StartServer(std::vector<std::string> args = {}) {
-    server_ = std::make_unique<ServerProcess>(db_.url(), std::move(args));
-    client_ = std::make_unique<HttpClient>(server_->port());
-  }
-  std::pair<int64_t, std::string> Account(const std::string& role, const std::string& name) {
-    auto r = client_->Request("POST", "/v1/admin/accounts",
-                              R"({"role":")" + role + R"(","name":")" + name + R"("})", admin_key_);
-    EXPECT_EQ(r.status, 201) << r.body;
-    auto body = Json(r);
-    return {body.at("account").at("id").as_int64(), std::string(body.at("api_key").as_string())};
-  }
-  void Deposit(int64_t account, int64_t amount) {
-    auto r = client_->Request("POST", "/v1/admin/accounts/" + std::to_string(account) + "/deposits",
-                              R"({"amount":)" + std::to_string(amount) + "}", admin_key_);
-    ASSERT_EQ(r.status, 201) << r.body;
-  }
   void Market(const std::string& body) {
     auto r = client_->Request("POST", "/v1/admin/markets", body, admin_key_);
     ASSERT_EQ(r.status, 201) << r.body;
+  }
+  // The "poseidon" market: snarkjs-groth16 with the fixtures' verification key.
+  void Groth16Market() {
+    const std::string vk = ReadFile(kFixtures + "/verification_key.json");
+    ASSERT_FALSE(vk.empty()) << "no fixtures under " << kFixtures
+                             << ": run tests/fixtures/groth16.sh";
+    Market(R"({"id":"poseidon","proof_system":"groth16","verifier":"snarkjs-groth16",)"
+           R"("min_stake":100,"verification_key":)" +
+           vk + "}");
   }
   void ShaMarket(const std::string& id, const std::string& extra = "") {
     Market(R"({"id":")" + id +
            R"(","proof_system":"sha256","verifier":"sha256-preimage","min_stake":100)" + extra +
            "}");
+  }
+  // A sequencer with 10,000 deposited; its key.
+  std::string Sequencer() {
+    auto [id, key] = Account("sequencer", "s");
+    Deposit(id, 10'000);
+    return key;
+  }
+  // Reads the next proof_result and checks it.
+  void ExpectResult(WsClient& ws, const std::string& result, int timeout_ms = 15000) {
+    auto r = ws.ReadType("proof_result", timeout_ms);
+    ASSERT_TRUE(r.has_value()) << ws.error();
+    EXPECT_EQ(r->at("result").as_string(), result);
   }
   // A prover with 5,000 deposited and 1,000 staked.
   std::pair<int64_t, std::string> Prover(const std::string& name) {
@@ -115,11 +105,6 @@ class ProverTest : public ::testing::Test {
   static std::string ShaInputs(const std::string& preimage) {
     return R"({"sha256":")" + server::Sha256Hex(preimage) + R"("})";
   }
-
-  TestDatabase db_;
-  std::string admin_key_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(ProverTest, UpgradeNeedsAProverKey) {
@@ -192,8 +177,7 @@ TEST_F(ProverTest, BadMessagesGetErrorsAndAbuseClosesTheConnection) {
 TEST_F(ProverTest, ValidProofIsVerifiedSettledAndPaid) {
   StartServer();
   ShaMarket("sha");
-  auto [seq, seq_key] = Account("sequencer", "s");
-  Deposit(seq, 10'000);
+  const std::string seq_key = Sequencer();
   auto [p, key] = Prover("p");
   WsClient ws(server_->port(), key);
   ASSERT_TRUE(ws.ok()) << ws.error();
@@ -215,9 +199,7 @@ TEST_F(ProverTest, ValidProofIsVerifiedSettledAndPaid) {
   auto received = ws.ReadType("proof_received");
   ASSERT_TRUE(received.has_value()) << ws.error();
   EXPECT_EQ(received->at("id").as_string(), "pr1");
-  auto result = ws.ReadType("proof_result");
-  ASSERT_TRUE(result.has_value()) << ws.error();
-  EXPECT_EQ(result->at("result").as_string(), "accepted");
+  ExpectResult(ws, "accepted");
   auto settlement = ws.ReadType("settlement");
   ASSERT_TRUE(settlement.has_value()) << ws.error();
   EXPECT_EQ(settlement->at("amount").as_int64(), 300);
@@ -240,8 +222,7 @@ TEST_F(ProverTest, ValidProofIsVerifiedSettledAndPaid) {
 TEST_F(ProverTest, WrongProofIsRejectedSlashedAndTheOrderGoesToTheNextProver) {
   StartServer();
   ShaMarket("sha");
-  auto [seq, seq_key] = Account("sequencer", "s");
-  Deposit(seq, 10'000);
+  const std::string seq_key = Sequencer();
   auto [cheat, cheat_key] = Prover("cheat");
   auto [honest, honest_key] = Prover("honest");
   WsClient c(server_->port(), cheat_key);
@@ -267,9 +248,7 @@ TEST_F(ProverTest, WrongProofIsRejectedSlashedAndTheOrderGoesToTheNextProver) {
   ASSERT_TRUE(second.has_value()) << h.error();
   EXPECT_EQ(second->at("order").as_int64(), order);
   ASSERT_TRUE(h.SendProof(second->at("assignment").as_int64(), "the real preimage"));
-  auto accepted = h.ReadType("proof_result");
-  ASSERT_TRUE(accepted.has_value());
-  EXPECT_EQ(accepted->at("result").as_string(), "accepted");
+  ExpectResult(h, "accepted");
   ASSERT_TRUE(h.ReadType("settlement").has_value());
   EXPECT_EQ(GetOrder(order, seq_key).at("status").as_string(), "completed");
 }
@@ -277,8 +256,7 @@ TEST_F(ProverTest, WrongProofIsRejectedSlashedAndTheOrderGoesToTheNextProver) {
 TEST_F(ProverTest, ProverThatDropsMidProofGetsItsAssignmentAgainOnReconnect) {
   StartServer();
   ShaMarket("sha");
-  auto [seq, seq_key] = Account("sequencer", "s");
-  Deposit(seq, 10'000);
+  const std::string seq_key = Sequencer();
   auto [p, key] = Prover("p");
   int64_t a = 0;
   const std::string proof = "a proof sent in two halves";
@@ -305,16 +283,13 @@ TEST_F(ProverTest, ProverThatDropsMidProofGetsItsAssignmentAgainOnReconnect) {
   EXPECT_EQ(resent->at("assignment").as_int64(), a);
   EXPECT_TRUE(resent->at("resent").as_bool());
   ASSERT_TRUE(again.SendProof(a, proof));
-  auto result = again.ReadType("proof_result");
-  ASSERT_TRUE(result.has_value()) << again.error();
-  EXPECT_EQ(result->at("result").as_string(), "accepted");
+  ExpectResult(again, "accepted");
 }
 
 TEST_F(ProverTest, SilentProverIsSlashedAndTheOrderReassigned) {
   StartServer();
   ShaMarket("fast", R"(,"grace_bps":0)");
-  auto [seq, seq_key] = Account("sequencer", "s");
-  Deposit(seq, 10'000);
+  const std::string seq_key = Sequencer();
   auto [silent, silent_key] = Prover("silent");
   auto [honest, honest_key] = Prover("honest");
   WsClient s(server_->port(), silent_key);
@@ -338,16 +313,13 @@ TEST_F(ProverTest, SilentProverIsSlashedAndTheOrderReassigned) {
   ASSERT_TRUE(second.has_value()) << h.error();
   EXPECT_EQ(second->at("order").as_int64(), order);
   ASSERT_TRUE(h.SendProof(second->at("assignment").as_int64(), proof));
-  auto result = h.ReadType("proof_result");
-  ASSERT_TRUE(result.has_value());
-  EXPECT_EQ(result->at("result").as_string(), "accepted");
+  ExpectResult(h, "accepted");
 }
 
 TEST_F(ProverTest, ProofOverTheMarketLimitOrItsHeaderIsRefused) {
   StartServer();
   ShaMarket("tiny", R"(,"max_proof_bytes":16)");
-  auto [seq, seq_key] = Account("sequencer", "s");
-  Deposit(seq, 10'000);
+  const std::string seq_key = Sequencer();
   auto [p, key] = Prover("p");
   WsClient ws(server_->port(), key);
   ASSERT_TRUE(ws.ok());
@@ -381,18 +353,14 @@ TEST_F(ProverTest, ProofOverTheMarketLimitOrItsHeaderIsRefused) {
 
 // Real Groth16 (BN254) proofs from a real circuit, verified by snarkjs in the worker pool.
 TEST_F(ProverTest, Groth16TamperedProofIsSlashedAndAValidOneSettles) {
-  const std::string vk = ReadFile(kFixtures + "/verification_key.json");
   const std::string valid_proof = ReadFile(kFixtures + "/valid/proof.json");
   const std::string valid_public = ReadFile(kFixtures + "/valid/public.json");
   const std::string tampered_proof = ReadFile(kFixtures + "/tampered/proof.json");
-  ASSERT_FALSE(vk.empty() || valid_proof.empty() || valid_public.empty() || tampered_proof.empty())
+  ASSERT_FALSE(valid_proof.empty() || valid_public.empty() || tampered_proof.empty())
       << "no fixtures under " << kFixtures << ": run tests/fixtures/groth16.sh";
   StartServer();
-  Market(R"({"id":"poseidon","proof_system":"groth16","verifier":"snarkjs-groth16",)"
-         R"("min_stake":100,"verification_key":)" +
-         vk + "}");
-  auto [seq, seq_key] = Account("sequencer", "s");
-  Deposit(seq, 10'000);
+  ASSERT_NO_FATAL_FAILURE(Groth16Market());
+  const std::string seq_key = Sequencer();
   auto [cheat, cheat_key] = Prover("cheat");
   auto [honest, honest_key] = Prover("honest");
   WsClient c(server_->port(), cheat_key);
@@ -425,16 +393,12 @@ TEST_F(ProverTest, Groth16TamperedProofIsSlashedAndAValidOneSettles) {
 
 // A valid proof of other public inputs than the order's is no proof of the order.
 TEST_F(ProverTest, Groth16ProofOfOtherInputsIsRejected) {
-  const std::string vk = ReadFile(kFixtures + "/verification_key.json");
   const std::string proof = ReadFile(kFixtures + "/wrong_input/proof.json");
   const std::string inputs = ReadFile(kFixtures + "/wrong_input/public.json");
-  ASSERT_FALSE(vk.empty() || proof.empty() || inputs.empty()) << "no fixtures under " << kFixtures;
+  ASSERT_FALSE(proof.empty() || inputs.empty()) << "no fixtures under " << kFixtures;
   StartServer();
-  Market(R"({"id":"poseidon","proof_system":"groth16","verifier":"snarkjs-groth16",)"
-         R"("min_stake":100,"verification_key":)" +
-         vk + "}");
-  auto [seq, seq_key] = Account("sequencer", "s");
-  Deposit(seq, 10'000);
+  ASSERT_NO_FATAL_FAILURE(Groth16Market());
+  const std::string seq_key = Sequencer();
   auto [p, key] = Prover("p");
   WsClient ws(server_->port(), key);
   ASSERT_TRUE(ws.ok());
@@ -466,8 +430,7 @@ TEST_F(ProverTest, Groth16MarketNeedsAVerificationKey) {
 TEST_F(ProverTest, OffersOfAGoneProverLeaveTheBookAfterTheGracePeriod) {
   StartServer({"--prover-grace-ms", "300"});
   ShaMarket("sha");
-  auto [seq, seq_key] = Account("sequencer", "s");
-  Deposit(seq, 10'000);
+  const std::string seq_key = Sequencer();
   auto [p, key] = Prover("p");
   {
     WsClient ws(server_->port(), key);
