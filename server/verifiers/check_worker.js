@@ -199,6 +199,9 @@ async function main() {
     invalid('bad_public_inputs')));
   await check('groth16 too few public signals -> invalid bad_public_inputs',
     () => expectVerdict(w, g16('valid', { public: cases.valid.public.slice(1) }), invalid('bad_public_inputs')));
+  await check('groth16 {public, witness} form -> valid (only public is read)',
+    () => expectVerdict(w, g16('valid', { public: { public: cases.valid.public, witness: { x: '1' } } }),
+      { verdict: 'valid' }));
   await check('groth16 public signals as numbers -> invalid bad_public_inputs',
     () => expectVerdict(w, g16('valid', { public: [1, 2] }), invalid('bad_public_inputs')));
   await check('groth16 bad public beats a malformed proof -> bad_public_inputs',
@@ -287,6 +290,10 @@ async function main() {
     () => expectVerdict(s, { public: { sha256: hash(Buffer.alloc(0)) }, proof: '' }, { verdict: 'valid' }));
   await check('sha256 upper-case hex -> invalid bad_public_inputs',
     () => expectVerdict(s, { ...sreq, public: { sha256: hash(pre).toUpperCase() } }, invalid('bad_public_inputs')));
+  await check('sha256 with the demo preimage hint -> valid (the hint is not the proof)',
+    () => expectVerdict(s, { ...sreq, public: { sha256: hash(pre), preimage: 'x' } }, { verdict: 'valid' }));
+  await check('sha256 with another extra key -> invalid bad_public_inputs',
+    () => expectVerdict(s, { ...sreq, public: { sha256: hash(pre), other: 'x' } }, invalid('bad_public_inputs')));
   await check('sha256 public not an object -> invalid bad_public_inputs',
     () => expectVerdict(s, { ...sreq, public: [hash(pre)] }, invalid('bad_public_inputs')));
   await check('sha256 garbage frame -> error, still alive', async () => {

@@ -91,9 +91,13 @@ function makeSha256Verifier() {
     ready: Promise.resolve(),
     async verify(req) {
       const bytes = decodeProof(req.proof);
+      // {"sha256": hex}, optionally with the demo's "preimage" hint for the prover (which the
+      // verifier ignores: only the delivered bytes count).
       const pub = req.public;
-      if (!isObject(pub) || Object.keys(pub).length !== 1 || typeof pub.sha256 !== 'string' ||
-          !SHA256_HEX.test(pub.sha256)) {
+      const keys = isObject(pub) ? Object.keys(pub) : [];
+      if (!isObject(pub) || typeof pub.sha256 !== 'string' || !SHA256_HEX.test(pub.sha256) ||
+          keys.some((k) => k !== 'sha256' && k !== 'preimage') ||
+          (pub.preimage !== undefined && typeof pub.preimage !== 'string')) {
         throw new Invalid('bad_public_inputs');
       }
       const digest = crypto.createHash('sha256').update(bytes).digest();
@@ -247,7 +251,11 @@ function makeGroth16Verifier() {
       const bytes = decodeProof(req.proof);
       // Public inputs first: when they are bad no proof can be valid, and the prover is not
       // to blame.
-      const signals = parsePublic(req.public, vk.nPublic);
+      // The public signals, or {"public": [...], "witness": {...}} where the order also
+      // carries the witness for the prover; the verifier reads only "public".
+      const pub = isObject(req.public) && Array.isArray(req.public.public) ? req.public.public
+                                                                          : req.public;
+      const signals = parsePublic(pub, vk.nPublic);
       const proof = parseProof(bytes);
       const ok = await snarkjs.groth16.verify(vk, signals, proof);
       if (globalThis.curve_bn128 !== curve) {
