@@ -1,0 +1,179 @@
+// proofbook-prover, the real binary, against a real server and PostgreSQL: an honest prover
+// proves and is paid, a tampering one is slashed and the order goes to the honest one, a real
+// Groth16 proof is made with snarkjs from the order's witness, and SIGTERM finishes cleanly.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "server/crypto.h"
+#include "tests/integration/server_fixture.h"
+
+extern char** environ;
+
+namespace proofbook::testing {
+namespace {
+
+const std::string kFixtures = std::string(PROOFBOOK_SOURCE_DIR) + "/var/fixtures/groth16";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// A proofbook-prover child process; its output goes to a file.
+class ProverProcess {
+ public:
+  explicit ProverProcess(std::vector<std::string> args) {
+    char dir[] = "/tmp/proofbook-prover-test.XXXXXX";
+    log_ = std::string(mkdtemp(dir)) + "/prover.log";
+    args.insert(args.begin(), PROOFBOOK_PROVER_BIN);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~ProverProcess() {
+    if (pid_ > 0) Stop();
+  }
+  // SIGTERM, then the exit status.
+  int Stop() {
+    ::kill(pid_, SIGTERM);
+    int status = -1;
+    for (int i = 0; i < 200; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    ADD_FAILURE() << "proofbook-prover did not stop on SIGTERM:\n" << Logs();
+    return status;
+  }
+  std::string Logs() const { return ReadFile(log_); }
+  // Waits until the log holds `text`.
+  bool WaitFor(const std::string& text, int timeout_ms = 10000) {
+    for (int i = 0; i < timeout_ms / 50; ++i) {
+      if (Logs().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_;
+};
+
+class ProverClientTest : public ServerFixture {
+ protected:
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  std::string ProverKey(const std::string& name) {
+    auto [id, key] = Account("prover", name);
+    Deposit(id, 5'000);
+    return key;
+  }
+  std::string SequencerKey() {
+    auto [id, key] = Account("sequencer", "s");
+    Deposit(id, 10'000);
+    return key;
+  }
+  int64_t Place(const std::string& key, const std::string& market, const std::string& inputs) {
+    auto r =
+        client_->Request("POST", "/v1/orders",
+                         R"({"market":")" + market +
+                             R"(","max_price":500,"deadline_ms":600000,"inputs":)" + inputs + "}",
+                         key);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? Json(r).at("order").at("id").as_int64() : 0;
+  }
+  std::string WaitFinal(int64_t order, const std::string& key) {
+    auto r = client_->Get("/v1/orders/" + std::to_string(order) + "?wait_ms=20000", key);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? std::string(Json(r).at("order").at("status").as_string()) : "";
+  }
+};
+
+TEST_F(ProverClientTest, HonestProverIsPaidAndTamperingOneIsSlashed) {
+  StartServer();
+  ASSERT_EQ(client_
+                ->Request("POST", "/v1/admin/markets",
+                          R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage",)"
+                          R"("min_stake":100})",
+                          admin_key_)
+                .status,
+            201);
+  const std::string seq = SequencerKey();
+  ProverProcess honest({"--url", Url(), "--api-key", ProverKey("honest"), "--stake", "1000",
+                        "--offer", "market=sha,price=300,est_ms=60000,capacity=2"});
+  ASSERT_TRUE(honest.WaitFor("msg=offer_placed")) << honest.Logs();
+  const std::string preimage = "proofbook demo";
+  const std::string inputs =
+      R"({"sha256":")" + server::Sha256Hex(preimage) + R"(","preimage":")" + preimage + "\"}";
+  const int64_t first = Place(seq, "sha", inputs);
+  EXPECT_EQ(WaitFinal(first, seq), "completed") << honest.Logs();
+  EXPECT_TRUE(honest.WaitFor("msg=paid")) << honest.Logs();
+
+  // A cheaper prover that tampers gets the next order, is slashed, and the honest one takes it.
+  ProverProcess cheat({"--url", Url(), "--api-key", ProverKey("cheat"), "--stake", "1000",
+                       "--offer", "market=sha,price=200,est_ms=60000,capacity=1", "--tamper"});
+  ASSERT_TRUE(cheat.WaitFor("msg=offer_placed")) << cheat.Logs();
+  const int64_t second = Place(seq, "sha", inputs);
+  EXPECT_EQ(WaitFinal(second, seq), "completed");
+  EXPECT_TRUE(cheat.WaitFor("reason=invalid_proof")) << cheat.Logs();
+  EXPECT_NE(cheat.Logs().find("result=rejected"), std::string::npos) << cheat.Logs();
+
+  int status = honest.Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << honest.Logs();
+  EXPECT_NE(honest.Logs().find("msg=stopped"), std::string::npos);
+}
+
+TEST_F(ProverClientTest, Groth16ProofIsMadeWithSnarkjsFromTheOrdersWitness) {
+  const std::string vk = ReadFile(kFixtures + "/verification_key.json");
+  const std::string witness = ReadFile(kFixtures + "/input.json");
+  const std::string pub = ReadFile(kFixtures + "/valid/public.json");
+  ASSERT_FALSE(vk.empty() || witness.empty() || pub.empty())
+      << "no fixtures under " << kFixtures << ": run tests/fixtures/groth16.sh";
+  StartServer();
+  ASSERT_EQ(client_
+                ->Request("POST", "/v1/admin/markets",
+                          R"({"id":"poseidon","proof_system":"groth16",)"
+                          R"("verifier":"snarkjs-groth16","min_stake":100,)"
+                          R"("verification_key":)" +
+                              vk + "}",
+                          admin_key_)
+                .status,
+            201);
+  const std::string seq = SequencerKey();
+  ProverProcess prover({"--url", Url(), "--api-key", ProverKey("p"), "--stake", "1000", "--offer",
+                        "market=poseidon,price=300,est_ms=60000,capacity=1", "--circuit",
+                        "poseidon=" + kFixtures});
+  ASSERT_TRUE(prover.WaitFor("msg=offer_placed")) << prover.Logs();
+  const int64_t order =
+      Place(seq, "poseidon", R"({"public":)" + pub + R"(,"witness":)" + witness + "}");
+  EXPECT_EQ(WaitFinal(order, seq), "completed") << prover.Logs();
+  EXPECT_TRUE(prover.WaitFor("result=accepted")) << prover.Logs();
+  auto proofs = client_->Get("/v1/orders/" + std::to_string(order) + "/proofs", seq);
+  ASSERT_EQ(proofs.status, 200);
+  EXPECT_EQ(Json(proofs).at("proofs").as_array().size(), 1u);
+}
+
+}  // namespace
+}  // namespace proofbook::testing
