@@ -145,6 +145,30 @@ TEST_F(ProverClientTest, HonestProverIsPaidAndTamperingOneIsSlashed) {
   EXPECT_NE(honest.Logs().find("msg=stopped"), std::string::npos);
 }
 
+// SIGTERM mid-job: the offer is cancelled, the job is finished and paid, then it exits 0.
+TEST_F(ProverClientTest, SigtermFinishesTheJobInFlight) {
+  StartServer();
+  ASSERT_EQ(client_->Request("POST", "/v1/admin/markets",
+                             R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage"})",
+                             admin_key_)
+                .status,
+            201);
+  const std::string seq = SequencerKey();
+  const std::string key = ProverKey("p");
+  ProverProcess prover({"--url", Url(), "--api-key", key, "--stake", "1000", "--offer",
+                        "market=sha,price=300,capacity=1", "--delay-ms", "1500"});
+  ASSERT_TRUE(prover.WaitFor("msg=offer_placed")) << prover.Logs();
+  const std::string inputs = R"({"sha256":")" + server::Sha256Hex("x") + R"(","preimage":"x"})";
+  const int64_t order = Place(seq, "sha", inputs);
+  ASSERT_TRUE(prover.WaitFor("msg=assignment")) << prover.Logs();
+  const int status = prover.Stop();  // while it waits out its delay
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << prover.Logs();
+  EXPECT_NE(prover.Logs().find("msg=draining"), std::string::npos);
+  EXPECT_NE(prover.Logs().find("result=accepted"), std::string::npos) << prover.Logs();
+  EXPECT_EQ(WaitFinal(order, seq), "completed");
+  EXPECT_TRUE(Json(client_->Get("/v1/offers", key)).at("offers").as_array().empty());
+}
+
 TEST_F(ProverClientTest, Groth16ProofIsMadeWithSnarkjsFromTheOrdersWitness) {
   const std::string vk = ReadFile(kFixtures + "/verification_key.json");
   const std::string witness = ReadFile(kFixtures + "/input.json");
