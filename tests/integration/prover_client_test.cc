@@ -148,9 +148,10 @@ TEST_F(ProverClientTest, HonestProverIsPaidAndTamperingOneIsSlashed) {
 // SIGTERM mid-job: the offer is cancelled, the job is finished and paid, then it exits 0.
 TEST_F(ProverClientTest, SigtermFinishesTheJobInFlight) {
   StartServer();
-  ASSERT_EQ(client_->Request("POST", "/v1/admin/markets",
-                             R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage"})",
-                             admin_key_)
+  ASSERT_EQ(client_
+                ->Request("POST", "/v1/admin/markets",
+                          R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage"})",
+                          admin_key_)
                 .status,
             201);
   const std::string seq = SequencerKey();
@@ -167,6 +168,36 @@ TEST_F(ProverClientTest, SigtermFinishesTheJobInFlight) {
   EXPECT_NE(prover.Logs().find("result=accepted"), std::string::npos) << prover.Logs();
   EXPECT_EQ(WaitFinal(order, seq), "completed");
   EXPECT_TRUE(Json(client_->Get("/v1/offers", key)).at("offers").as_array().empty());
+}
+
+// The server crashes and comes back on the same port: the prover reconnects by itself (backoff
+// with jitter), finds its offer still in the book and proves the next order.
+TEST_F(ProverClientTest, ProverReconnectsAfterAServerCrash) {
+  StartServer();
+  const uint16_t port = server_->port();
+  ASSERT_EQ(client_
+                ->Request("POST", "/v1/admin/markets",
+                          R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage"})",
+                          admin_key_)
+                .status,
+            201);
+  const std::string seq = SequencerKey();
+  ProverProcess prover({"--url", Url(), "--api-key", ProverKey("p"), "--stake", "1000", "--offer",
+                        "market=sha,price=300,capacity=1", "--max-backoff-ms", "500"});
+  ASSERT_TRUE(prover.WaitFor("msg=offer_placed")) << prover.Logs();
+  server_->Kill9();
+  ASSERT_TRUE(prover.WaitFor("msg=disconnected")) << prover.Logs();
+  StartServer({"--listen", "127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(prover.WaitFor("msg=connected", 10000));
+  for (int i = 0; i < 100; ++i) {  // the second "connected" line
+    std::string logs = prover.Logs();
+    auto first = logs.find("msg=connected");
+    if (logs.find("msg=connected", first + 1) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const std::string inputs = R"({"sha256":")" + server::Sha256Hex("y") + R"(","preimage":"y"})";
+  const int64_t order = Place(seq, "sha", inputs);
+  EXPECT_EQ(WaitFinal(order, seq), "completed") << prover.Logs();
 }
 
 TEST_F(ProverClientTest, Groth16ProofIsMadeWithSnarkjsFromTheOrdersWitness) {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -68,10 +69,12 @@ int WaitFor(pid_t pid, std::chrono::milliseconds timeout) {
 ServerProcess::ServerProcess(const std::string& database_url, std::vector<std::string> extra_args)
     : dir_(MakeTempDir()) {
   std::string port_file = dir_ + "/port";
-  std::vector<std::string> args = {PROOFBOOK_SERVER_BIN, "serve",     "--database-url",
-                                   database_url,         "--listen",  "127.0.0.1:0",
-                                   "--port-file",        port_file,   "--log-level",
-                                   "info"};
+  std::vector<std::string> args = {PROOFBOOK_SERVER_BIN, "serve",   "--database-url", database_url,
+                                   "--port-file",        port_file, "--log-level",    "info"};
+  // Any free port, unless the test names one (to restart a server where clients expect it).
+  if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
+    args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(args, dir_ + "/server.log");
   auto until = std::chrono::steady_clock::now() + kStartTimeout;

@@ -13,7 +13,8 @@ namespace proofbook::testing {
 
 class ServerProcess {
  public:
-  // Starts `proofbook-server serve --database-url URL --listen 127.0.0.1:0 ...extra_args`.
+  // Starts `proofbook-server serve --database-url URL --listen 127.0.0.1:0 ...extra_args`
+  // (without the --listen when extra_args has one).
   ServerProcess(const std::string& database_url, std::vector<std::string> extra_args = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
