@@ -173,19 +173,22 @@ class ArrayRows {
   size_t rows_ = 0;
 };
 
-constexpr Column kEventColumns[] = {{"seq", "bigint"},           {"ref", "bigint"},
-                                    {"at_ms", "bigint"},         {"kind", "text"},
-                                    {"command", "text"},         {"reason", "text"},
-                                    {"field", "text"},           {"market", "integer"},
-                                    {"account", "bigint"},       {"to_account", "bigint"},
-                                    {"order_id", "bigint"},      {"offer_id", "bigint"},
-                                    {"assignment_id", "bigint"}, {"amount", "bigint"},
-                                    {"value", "bigint"}};
-constexpr Column kLedgerColumns[] = {{"seq", "bigint"},           {"from_account", "bigint"},
-                                     {"from_bucket", "text"},     {"to_account", "bigint"},
-                                     {"to_bucket", "text"},       {"amount", "bigint"},
-                                     {"reason", "text"},          {"order_id", "bigint"},
-                                     {"assignment_id", "bigint"}, {"at_ms", "bigint"}};
+constexpr Column kEventColumns[] = {
+    {"seq", "bigint"},           {"ref", "bigint"},           {"at_ms", "bigint"},
+    {"kind", "event_kind"},      {"command", "command_kind"}, {"reason", "engine_reason"},
+    {"field", "text"},           {"market", "integer"},       {"account", "bigint"},
+    {"to_account", "bigint"},    {"order_id", "bigint"},      {"offer_id", "bigint"},
+    {"assignment_id", "bigint"}, {"amount", "bigint"},        {"value", "bigint"}};
+constexpr Column kLedgerColumns[] = {{"seq", "bigint"},
+                                     {"from_account", "bigint"},
+                                     {"from_bucket", "ledger_bucket"},
+                                     {"to_account", "bigint"},
+                                     {"to_bucket", "ledger_bucket"},
+                                     {"amount", "bigint"},
+                                     {"reason", "transfer_reason"},
+                                     {"order_id", "bigint"},
+                                     {"assignment_id", "bigint"},
+                                     {"at_ms", "bigint"}};
 constexpr Column kOrderColumns[] = {{"id", "bigint"},
                                     {"account_id", "bigint"},
                                     {"market_idx", "integer"},
