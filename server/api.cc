@@ -4,6 +4,7 @@
 #include <charconv>
 #include <pqxx/pqxx>
 
+#include "server/api_history.h"
 #include "server/api_internal.h"
 
 namespace proofbook::server {
@@ -281,6 +282,7 @@ void RegisterApi(Router& router, ApiContext& ctx) {
   RegisterAdminApi(router, ctx);
   RegisterAccountApi(router, ctx);
   RegisterOrderApi(router, ctx);
+  RegisterHistoryApi(router, ctx);
 }
 
 }  // namespace proofbook::server
