@@ -1,0 +1,106 @@
+#include "clients/cli_api.h"
+
+#include <cctype>
+
+namespace proofbook::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string Seconds(std::chrono::milliseconds ms) {
+  auto s = (ms.count() + 999) / 1000;
+  return std::to_string(s) + " s";
+}
+
+// "code: message (field F, HTTP 422)" from the server's error object, or the bare status when
+// the body is not one (a proxy's page, say).
+std::string DescribeRefusal(const HttpResult& r) {
+  std::string where = "HTTP " + std::to_string(r.status);
+  if (!r.retry_after.empty()) where += "; retry after " + r.retry_after + " s";
+  json::error_code ec;
+  json::value body = json::parse(r.body, ec);
+  const json::object* error = nullptr;
+  if (!ec && body.is_object()) {
+    if (auto* e = body.as_object().if_contains("error"); e != nullptr && e->is_object()) {
+      error = &e->as_object();
+    }
+  }
+  auto text = [&](const char* name) -> std::string {
+    if (error == nullptr) return "";
+    auto* v = error->if_contains(name);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : "";
+  };
+  std::string code = text("code"), message = text("message"), field = text("field");
+  if (code.empty()) {
+    std::string snippet = r.body.substr(0, 200);
+    for (char& c : snippet) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    return "the server answered " + where + (snippet.empty() ? "" : ": " + snippet);
+  }
+  if (!field.empty()) where = "field " + field + ", " + where;
+  return code + ": " + message + " (" + where + ")";
+}
+
+}  // namespace
+
+Expected<ApiReply> ApiClient::Get(const std::string& path, std::chrono::milliseconds extra_wait) {
+  return Call("GET", path, "", timeout_ + extra_wait);
+}
+
+Expected<ApiReply> ApiClient::Post(const std::string& path, const json::value& body) {
+  return Call("POST", path, json::serialize(body), timeout_);
+}
+
+Expected<ApiReply> ApiClient::Delete(const std::string& path) {
+  return Call("DELETE", path, "", timeout_);
+}
+
+Expected<ApiReply> ApiClient::Call(std::string_view method, const std::string& path,
+                                   const std::string& body, std::chrono::milliseconds timeout) {
+  HttpResult r = HttpExchange(endpoint_, method, path, body, api_key_, timeout);
+  const std::string& url = endpoint_.url;
+  switch (r.failure) {
+    case HttpResult::Failure::kNone:
+      break;
+    case HttpResult::Failure::kResolve:
+    case HttpResult::Failure::kConnect:
+      return CliError{kExitUnavailable, "cannot reach the server at " + url + ": " + r.error};
+    case HttpResult::Failure::kTimeout:
+      return CliError{kExitUnavailable,
+                      "the server at " + url + " did not answer within " + Seconds(timeout)};
+    case HttpResult::Failure::kIo:
+      return CliError{kExitUnavailable,
+                      "lost the connection to the server at " + url + ": " + r.error};
+  }
+  if (r.status == 502 || r.status == 503 || r.status == 504) {
+    return CliError{kExitUnavailable, DescribeRefusal(r)};
+  }
+  if (r.status >= 400 && r.status < 500) return CliError{kExitRefused, DescribeRefusal(r)};
+  if (r.status < 200 || r.status >= 300) return CliError{kExitFailure, DescribeRefusal(r)};
+  json::error_code ec;
+  json::value parsed = json::parse(r.body, ec);
+  if (ec) {
+    return CliError{kExitFailure, "the server's answer to " + std::string(method) + " " + path +
+                                      " is not JSON (" + ec.message() + ")"};
+  }
+  return ApiReply{r.status, std::move(r.body), std::move(parsed)};
+}
+
+std::string UrlEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace proofbook::cli

@@ -1,0 +1,68 @@
+// The commands of `proofbook`: each takes its parsed arguments, talks to the server through
+// an ApiClient and prints either tables for people or, with --json, the server's JSON exactly
+// as it came (one document on stdout). Errors are returned, never printed here; notes for
+// people that are not the result go to stderr in --json mode so stdout stays one document.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "clients/cli_api.h"
+
+namespace proofbook::cli {
+
+struct OutputMode {
+  bool json = false;
+};
+
+struct AccountCreateArgs {
+  std::string role, name;
+};
+
+struct DepositArgs {
+  int64_t account = 0, amount = 0;
+  std::string reference;  // empty: none
+};
+
+struct MarketCreateArgs {
+  std::string id, proof_system, verifier;
+  std::string verification_key_file;                    // empty: none
+  std::vector<std::pair<std::string, int64_t>> params;  // only those given: {"min_stake", 100}
+};
+
+struct OrderPlaceArgs {
+  std::string market;
+  int64_t max_price = 0, deadline_ms = 0;
+  std::string inputs;  // JSON text, or @file, or @- for stdin; empty: none
+  std::string priority, selection, client_order_id;  // empty: the server's default
+  std::optional<int64_t> redundancy, min_reputation, prover, exclusive_ms;
+  bool wait = false;
+  double wait_timeout_s = 0;  // 0: until the order is final
+  std::string out;            // empty: order-<id>.proof
+};
+
+struct OrderListArgs {
+  std::string status, market;
+  int64_t limit = 0, cursor = 0;  // 0: the server's default / the first page
+};
+
+struct HistoryArgs {
+  int64_t limit = 0, cursor = 0, order = 0;  // 0: default / first page / every order
+};
+
+Outcome AccountCreate(ApiClient& api, const OutputMode& mode, const AccountCreateArgs& args);
+Outcome Deposit(ApiClient& api, const OutputMode& mode, const DepositArgs& args);
+Outcome MarketCreate(ApiClient& api, const OutputMode& mode, const MarketCreateArgs& args);
+Outcome MarketList(ApiClient& api, const OutputMode& mode);
+Outcome OrderPlace(ApiClient& api, const OutputMode& mode, const OrderPlaceArgs& args);
+Outcome OrderGet(ApiClient& api, const OutputMode& mode, int64_t id);
+Outcome OrderList(ApiClient& api, const OutputMode& mode, const OrderListArgs& args);
+Outcome OrderCancel(ApiClient& api, const OutputMode& mode, int64_t id);
+Outcome AccountShow(ApiClient& api, const OutputMode& mode);
+Outcome Settlements(ApiClient& api, const OutputMode& mode, const HistoryArgs& args);
+Outcome Slashings(ApiClient& api, const OutputMode& mode, const HistoryArgs& args);
+
+}  // namespace proofbook::cli
