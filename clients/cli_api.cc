@@ -1,6 +1,7 @@
 #include "clients/cli_api.h"
 
 #include <cctype>
+#include <cstdio>
 
 namespace proofbook::cli {
 
@@ -9,8 +10,9 @@ namespace json = boost::json;
 namespace {
 
 std::string Seconds(std::chrono::milliseconds ms) {
-  auto s = (ms.count() + 999) / 1000;
-  return std::to_string(s) + " s";
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", static_cast<double>(ms.count()) / 1000);
+  return text;
 }
 
 // "code: message (field F, HTTP 422)" from the server's error object, or the bare status when

@@ -6,12 +6,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -121,6 +123,76 @@ uint16_t ClosedPort() {
   return ntohs(addr.sin_port);
 }
 
+// A loopback listener standing in for a server in trouble: it answers every request with
+// `reply` (raw HTTP), or with nothing at all when `reply` is empty, holding the connection.
+class FakeServer {
+ public:
+  explicit FakeServer(std::string reply) : reply_(std::move(reply)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd_, 8), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeServer() {
+    stop_ = true;
+    thread_.join();
+    for (int c : clients_) ::close(c);
+    ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) != 1) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      clients_.push_back(c);
+      std::string request;
+      char buf[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        request.append(buf, static_cast<std::size_t>(n));
+      }
+      if (!reply_.empty()) ::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+    }
+  }
+
+  std::string reply_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::vector<int> clients_;  // owned by the thread until it is joined
+  std::thread thread_;
+};
+
+std::string HttpReply(int status, const std::string& reason, const std::string& extra_headers,
+                      const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason +
+         "\r\nContent-Type: application/json\r\n" + extra_headers +
+         "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+// A child's environment: PATH, a HOME of its own (empty: no config file), the sanitizers'
+// options of a debug build, then `extra`. Nothing else: no PROOFBOOK_* of ours.
+std::vector<std::string> ChildEnv(const std::string& home,
+                                  const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> env = {"HOME=" + home};
+  for (const char* name : {"PATH", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"}) {
+    if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
 bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -141,15 +213,8 @@ class CliTest : public ServerFixture {
   }
 
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
-  // The child's environment: PATH, a HOME of its own (empty: no config file), the
-  // sanitizers' options of a debug build, then `extra`. Nothing else: no PROOFBOOK_* of ours.
   std::vector<std::string> Env(const std::vector<std::string>& extra = {}) const {
-    std::vector<std::string> env = {"HOME=" + dir_ + "/home"};
-    for (const char* name : {"PATH", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"}) {
-      if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
-    }
-    env.insert(env.end(), extra.begin(), extra.end());
-    return env;
+    return ChildEnv(dir_ + "/home", extra);
   }
   // `proofbook args...` exactly as given.
   CliRun Raw(const std::vector<std::string>& args, const std::vector<std::string>& env_extra = {}) {
@@ -593,6 +658,47 @@ TEST_F(CliTest, ErrorsAreOneClearLineWithAnExitCodeScriptsCanTrust) {
     EXPECT_TRUE(Contains(help.out, line)) << line;
   }
   EXPECT_EQ(Raw({"order", "place", "--help"}).exit_code, 0);
+}
+
+// A server that is there but in trouble: 503 and silence are "unavailable" (exit 4), a 500 is
+// "anything else" (exit 1). Stand-ins, since the real server cannot be made to do this on cue.
+TEST(CliServerTrouble, UnavailableOrSilentIsFourAndInternalErrorIsOne) {
+  char dir[] = "/tmp/proofbook-cli-test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::vector<std::string> env = ChildEnv(dir);
+  const std::string key = "pbk_" + std::string(64, 'a');
+  auto run = [&](const FakeServer& server, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--url", "http://127.0.0.1:" + std::to_string(server.port()),
+                                     "--api-key", key};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"account", "show"});
+    return CliProcess(args, env, dir).Wait();
+  };
+
+  FakeServer unavailable(
+      HttpReply(503, "Service Unavailable", "Retry-After: 1\r\n",
+                R"({"error":{"code":"unavailable","message":"database unreachable"}})"));
+  auto r503 = run(unavailable);
+  EXPECT_EQ(r503.exit_code, 4) << r503;
+  EXPECT_EQ(r503.err, "proofbook: unavailable: database unreachable (HTTP 503; retry after 1 s)\n");
+
+  FakeServer silent("");
+  auto quiet = run(silent, {"--timeout", "0.5"});
+  EXPECT_EQ(quiet.exit_code, 4) << quiet;
+  EXPECT_EQ(quiet.err, "proofbook: the server at http://127.0.0.1:" +
+                           std::to_string(silent.port()) + " did not answer within 0.5 s\n");
+
+  FakeServer broken(HttpReply(500, "Internal Server Error", "",
+                              R"({"error":{"code":"internal","message":"database error"}})"));
+  auto r500 = run(broken);
+  EXPECT_EQ(r500.exit_code, 1) << r500;
+  EXPECT_EQ(r500.err, "proofbook: internal: database error (HTTP 500)\n");
+
+  FakeServer proxy(HttpReply(502, "Bad Gateway", "", "<html>bad gateway</html>"));
+  auto r502 = run(proxy);
+  EXPECT_EQ(r502.exit_code, 4) << r502;
+  EXPECT_TRUE(Contains(r502.err, "the server answered HTTP 502: <html>bad gateway</html>")) << r502;
+  std::filesystem::remove_all(dir);
 }
 
 // ---- Configuration ------------------------------------------------------------------------------
