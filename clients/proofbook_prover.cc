@@ -191,8 +191,7 @@ class Prover {
     for (const auto& o : c_.offers) parallel += static_cast<int>(o.capacity);
     parallel = std::max(1, parallel);
     for (int i = 0; i < parallel; ++i) workers_.emplace_back([this] { Work(); });
-    net::signal_set signals(ioc_, SIGINT, SIGTERM);
-    signals.async_wait([this](beast::error_code ec, int sig) {
+    signals_.async_wait([this](beast::error_code ec, int sig) {
       if (!ec) Drain(sig);
     });
     Connect();
@@ -432,9 +431,7 @@ class Prover {
       Send(json::serialize(json::object{{"type", "cancel_offer"}, {"offer", id}}));
     }
     if (InFlight() == 0) return Close();
-    net::signal_set* again = new net::signal_set(ioc_, SIGINT, SIGTERM);
-    again->async_wait([this, again](beast::error_code ec, int) {
-      delete again;
+    signals_.async_wait([this](beast::error_code ec, int) {
       if (!ec) {
         Log("warn", "msg=second_signal_exiting_now");
         ioc_.stop();
@@ -548,6 +545,7 @@ class Prover {
   Config c_;
   std::map<std::string, std::string> verifier_;  // market -> verifier kind
   net::io_context ioc_;
+  net::signal_set signals_{ioc_, SIGINT, SIGTERM};
   std::optional<websocket::stream<beast::tcp_stream>> ws_;
   beast::flat_buffer buffer_;
   net::steady_timer retry_{ioc_};

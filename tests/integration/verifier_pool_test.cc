@@ -41,8 +41,11 @@ Verdict Check(VerifierPool& pool, VerifyJob job, int timeout_ms = 20000) {
 }
 
 VerifyJob ShaJob(const std::string& preimage, const std::string& proof) {
-  return VerifyJob{
-      .id = 1, .public_json = R"({"sha256":")" + Sha256Hex(preimage) + R"("})", .proof = proof};
+  return VerifyJob{.id = 1,
+                   .vk_json = {},
+                   .public_json = R"({"sha256":")" + Sha256Hex(preimage) + R"("})",
+                   .proof = proof,
+                   .done = {}};
 }
 
 std::string ReadFile(const std::string& path) {
@@ -59,7 +62,9 @@ TEST(VerifierPool, Sha256PreimageVerdicts) {
   Verdict wrong = Check(pool, ShaJob("abc", "abd"));
   EXPECT_EQ(wrong.kind, Verdict::kInvalid);
   EXPECT_EQ(wrong.reason, "verification_failed");
-  Verdict bad = Check(pool, VerifyJob{.id = 2, .public_json = R"({"sha":1})", .proof = "x"});
+  Verdict bad = Check(
+      pool,
+      VerifyJob{.id = 2, .vk_json = {}, .public_json = R"({"sha":1})", .proof = "x", .done = {}});
   EXPECT_EQ(bad.kind, Verdict::kInvalid);
   EXPECT_EQ(bad.reason, "bad_public_inputs");
   EXPECT_EQ(pool.restarts(), 0u);
@@ -75,7 +80,8 @@ TEST(VerifierPool, Groth16Verdicts) {
     return VerifyJob{.id = 3,
                      .vk_json = vk,
                      .public_json = ReadFile(dir + "/" + c + "/public.json"),
-                     .proof = ReadFile(dir + "/" + c + "/proof.json")};
+                     .proof = ReadFile(dir + "/" + c + "/proof.json"),
+                     .done = {}};
   };
   EXPECT_EQ(Check(pool, job("valid")).kind, Verdict::kValid);
   EXPECT_EQ(Check(pool, job("tampered")).kind, Verdict::kInvalid);
