@@ -6,7 +6,7 @@
 // Bounded parallelism (the sum of the offers' capacities), reconnection with exponential
 // backoff and jitter, open assignments resumed after a reconnect (the server sends them
 // again), in-flight jobs finished on SIGTERM/SIGINT after the offers are cancelled.
-// Misbehaviour for demos and tests, off by default: --fail-rate (deliver garbage),
+// Misbehaviour for demos and tests, off by default: --fail-rate (skip the work, deliver garbage),
 // --delay-ms (deliver late), --tamper (alter one byte of every proof).
 //
 // Threads: one io thread runs the WebSocket (all socket work happens there); `parallel`
@@ -463,7 +463,10 @@ class Prover {
       }
       const auto start = Clock::now();
       std::string why;
-      std::optional<std::string> proof = Prove(job, &why);
+      // --fail-rate: a prover that skips the work and sends garbage (so it needs no circuit).
+      const bool fail = Fails();
+      std::optional<std::string> proof =
+          fail ? "garbage " + std::to_string(start.time_since_epoch().count()) : Prove(job, &why);
       const auto prove_ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
       if (!proof) {
@@ -474,11 +477,12 @@ class Prover {
         });
         continue;
       }
-      Misbehave(*proof);
+      const char* fault = fail ? " fault=garbage" : c_.tamper ? " fault=tampered" : "";
+      if (c_.tamper && !fail) Tamper(*proof);
       if (c_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(c_.delay_ms));
       Log("info", "msg=proved assignment=" + std::to_string(job.assignment) +
                       " market=" + job.market + " bytes=" + std::to_string(proof->size()) +
-                      " prove_ms=" + std::to_string(prove_ms));
+                      " prove_ms=" + std::to_string(prove_ms) + fault);
       net::post(ioc_, [this, a = job.assignment, p = std::move(*proof)] {
         ready_[a] = p;
         SendProof(a, p);
@@ -486,19 +490,19 @@ class Prover {
     }
   }
 
-  void Misbehave(std::string& proof) {
+  bool Fails() {
     std::lock_guard lock(rng_mu_);
-    if (c_.fail_rate > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < c_.fail_rate) {
-      proof = "garbage " + std::to_string(rng_());
-      return;
-    }
-    if (c_.tamper && !proof.empty()) {
-      // A digit in the middle (a coordinate, for a Groth16 proof), else the last byte.
-      std::size_t i = proof.size() / 2;
-      while (i < proof.size() && !std::isdigit(static_cast<unsigned char>(proof[i]))) ++i;
-      if (i == proof.size()) i = proof.size() - 1;
-      proof[i] = proof[i] == '1' ? '2' : '1';
-    }
+    return c_.fail_rate > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < c_.fail_rate;
+  }
+
+  // --tamper: alter one digit in the middle (a coordinate, for a Groth16 proof), else the last
+  // byte.
+  static void Tamper(std::string& proof) {
+    if (proof.empty()) return;
+    std::size_t i = proof.size() / 2;
+    while (i < proof.size() && !std::isdigit(static_cast<unsigned char>(proof[i]))) ++i;
+    if (i == proof.size()) i = proof.size() - 1;
+    proof[i] = proof[i] == '1' ? '2' : '1';
   }
 
   std::optional<std::string> Prove(const Job& job, std::string* why) {
@@ -585,7 +589,7 @@ int main(int argc, char** argv) {
   app.add_option("--node", c.node, "Node.js, for snarkjs")->capture_default_str();
   app.add_option("--snarkjs", c.snarkjs, "snarkjs's cli.js");
   app.add_option("--work-dir", c.work_dir, "Scratch folder (default /tmp/proofbook-prover-PID)");
-  app.add_option("--fail-rate", c.fail_rate, "Deliver garbage with this probability (0..1)")
+  app.add_option("--fail-rate", c.fail_rate, "Skip the work and deliver garbage with this probability (0..1)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--delay-ms", c.delay_ms, "Wait this long before delivering each proof")
       ->check(CLI::NonNegativeNumber);
