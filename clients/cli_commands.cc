@@ -350,6 +350,41 @@ Outcome MarketList(ApiClient& api, const OutputMode& mode) {
   return Done{};
 }
 
+Outcome MarketBook(ApiClient& api, const OutputMode& mode, const std::string& market) {
+  if (market.empty() ||
+      market.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+    return CliError{kExitUsage, "a market slug is a-z, 0-9 and '-': " + market};
+  }
+  auto r = api.Get("/v1/markets/" + market + "/book");
+  if (!r) return r.error();
+  if (mode.json) {
+    PrintJson(*r);
+    return Done{};
+  }
+  // Offers ask, open orders bid: the two sides of the market at each price.
+  Table asks({{"ASK_PRICE", true}, {"OFFERS", true}, {"CAPACITY", true}});
+  for (const auto& item : Arr(r->json, "asks")) {
+    const json::object& a = item.is_object() ? item.as_object() : EmptyObject();
+    asks.AddRow({Cell(a, "price"), Cell(a, "offers"), Cell(a, "capacity")});
+  }
+  Table bids({{"BID_MAX_PRICE", true}, {"ORDERS", true}, {"PROOFS_WANTED", true}});
+  for (const auto& item : Arr(r->json, "bids")) {
+    const json::object& b = item.is_object() ? item.as_object() : EmptyObject();
+    bids.AddRow({Cell(b, "max_price"), Cell(b, "orders"), Cell(b, "proofs_wanted")});
+  }
+  if (asks.empty()) {
+    std::cout << "no offers\n";
+  } else {
+    asks.Print(std::cout);
+  }
+  if (bids.empty()) {
+    std::cout << "no open orders\n";
+  } else {
+    bids.Print(std::cout);
+  }
+  return Done{};
+}
+
 // ---- Orders -------------------------------------------------------------------------------------
 
 Outcome OrderPlace(ApiClient& api, const OutputMode& mode, const OrderPlaceArgs& args) {

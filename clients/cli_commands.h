@@ -57,6 +57,7 @@ Outcome AccountCreate(ApiClient& api, const OutputMode& mode, const AccountCreat
 Outcome Deposit(ApiClient& api, const OutputMode& mode, const DepositArgs& args);
 Outcome MarketCreate(ApiClient& api, const OutputMode& mode, const MarketCreateArgs& args);
 Outcome MarketList(ApiClient& api, const OutputMode& mode);
+Outcome MarketBook(ApiClient& api, const OutputMode& mode, const std::string& market);
 Outcome OrderPlace(ApiClient& api, const OutputMode& mode, const OrderPlaceArgs& args);
 Outcome OrderGet(ApiClient& api, const OutputMode& mode, int64_t id);
 Outcome OrderList(ApiClient& api, const OutputMode& mode, const OrderListArgs& args);

@@ -131,6 +131,9 @@ int main(int argc, char** argv) {
 
   // ---- markets, orders, account, history ----
   CLI::App* markets = app.add_subcommand("markets", "List the markets");
+  CLI::App* book = app.add_subcommand("book", "A market's book: offers and open orders by price");
+  std::string book_market;
+  book->add_option("market", book_market, "Market slug")->required();
 
   CLI::App* order = app.add_subcommand("order", "Sequencer: proof orders");
   order->require_subcommand(1);
@@ -215,7 +218,7 @@ int main(int argc, char** argv) {
   try {
     auto resolved = ResolveConfig(config);
     if (!resolved) return Report(resolved.error());
-    const bool needs_key = !markets->parsed();
+    const bool needs_key = !markets->parsed() && !book->parsed();
     if (needs_key && resolved->api_key.empty()) {
       std::string file = config.config_file.empty() ? DefaultConfigPath() : config.config_file;
       return Report(CliError{kExitUsage,
@@ -238,6 +241,8 @@ int main(int argc, char** argv) {
       outcome = MarketCreate(api, mode, market_args);
     } else if (markets->parsed()) {
       outcome = MarketList(api, mode);
+    } else if (book->parsed()) {
+      outcome = MarketBook(api, mode, book_market);
     } else if (place->parsed()) {
       outcome = OrderPlace(api, mode, place_args);
     } else if (get->parsed()) {

@@ -438,6 +438,21 @@ TEST_F(CliTest, SequencerPlacesGetsListsAndCancelsOrders) {
   EXPECT_EQ(Parse(next).at("orders").at(0).at("id").as_int64(), one);
   EXPECT_TRUE(Parse(next).at("next_cursor").is_null());
 
+  // book: public (no key); the open orders bid at their max price, nobody offers yet.
+  auto book = Raw({"--url", Url(), "book", "sha"});
+  ASSERT_EQ(book.exit_code, 0) << book;
+  EXPECT_TRUE(Contains(book.out, "no offers\n")) << book;
+  EXPECT_TRUE(std::regex_search(
+      book.out, std::regex("BID_MAX_PRICE +ORDERS +PROOFS_WANTED\n +500 +1 +1\n +300 +1 +2\n")))
+      << book;
+  auto book_json = Raw({"--url", Url(), "--json", "book", "sha"});
+  EXPECT_EQ(book_json.out, client_->Get("/v1/markets/sha/book").body + "\n");
+  auto no_market = Raw({"--url", Url(), "book", "nope"});
+  EXPECT_EQ(no_market.exit_code, 3) << no_market;
+  EXPECT_TRUE(Contains(no_market.err, "not_found")) << no_market;
+  auto bad_slug = Raw({"--url", Url(), "book", "../admin"});
+  EXPECT_EQ(bad_slug.exit_code, 2) << bad_slug;
+
   // cancel, then the order shows it; a second cancel is refused by the server.
   auto cancel = Cli(key, {"order", "cancel", std::to_string(one)});
   ASSERT_EQ(cancel.exit_code, 0) << cancel;
