@@ -44,10 +44,19 @@ struct WsClient::Impl {
   }
 };
 
-WsClient::WsClient(uint16_t port, const std::string& api_key, std::string path)
+WsClient::WsClient(uint16_t port, const std::string& api_key, std::string path,
+                   int receive_buffer_bytes)
     : impl_(std::make_unique<Impl>()) {
   beast::error_code ec;
-  impl_->ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+  impl_->ws.next_layer().open(tcp::v4(), ec);
+  if (!ec && receive_buffer_bytes > 0) {
+    // Before connecting, so the window is small from the start (shrinking it later drops data).
+    impl_->ws.next_layer().set_option(net::socket_base::receive_buffer_size(receive_buffer_bytes),
+                                      ec);
+  }
+  if (!ec) {
+    impl_->ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
+  }
   if (ec) {
     impl_->error = "connect: " + ec.message();
     return;

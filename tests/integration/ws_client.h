@@ -22,7 +22,9 @@ class WsClient {
  public:
   // Connects and upgrades with `Authorization: Bearer <key>`. On a refused upgrade,
   // ok() is false and status() is the HTTP status the server answered with.
-  WsClient(uint16_t port, const std::string& api_key, std::string path = "/v1/prover/ws");
+  // `receive_buffer_bytes` > 0 fixes the socket's receive buffer (no autotuning).
+  WsClient(uint16_t port, const std::string& api_key, std::string path = "/v1/prover/ws",
+           int receive_buffer_bytes = 0);
   ~WsClient();
 
   bool ok() const;
