@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "server/crypto.h"
+#include "tests/integration/files.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/integration/ws_client.h"
 
@@ -33,13 +34,6 @@ namespace proofbook::testing {
 namespace {
 
 namespace json = boost::json;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -8,20 +8,12 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "tests/integration/files.h"
 #include "tests/integration/server_fixture.h"
 
 namespace proofbook::testing {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 class DemoTest : public ServerFixture {};
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "server/crypto.h"
+#include "tests/integration/files.h"
 #include "tests/integration/server_fixture.h"
 
 extern char** environ;
@@ -21,13 +22,6 @@ namespace proofbook::testing {
 namespace {
 
 const std::string kFixtures = std::string(PROOFBOOK_SOURCE_DIR) + "/var/fixtures/groth16";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 // A proofbook-prover child process; its output goes to a file.
 class ProverProcess {

@@ -13,6 +13,7 @@
 
 #include "server/api_keys.h"
 #include "server/crypto.h"
+#include "tests/integration/files.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/integration/server_process.h"
@@ -23,13 +24,6 @@ namespace proofbook::testing {
 namespace {
 
 namespace json = boost::json;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 // Made by tests/fixtures/groth16.sh (./proofbook.sh test runs it; cached under var/).
 const std::string kFixtures = std::string(PROOFBOOK_SOURCE_DIR) + "/var/fixtures/groth16";

@@ -11,9 +11,12 @@
 #include <thread>
 
 #include "server/crypto.h"
+#include "tests/integration/files.h"
 
 namespace proofbook::server {
 namespace {
+
+using proofbook::testing::ReadFile;
 
 const std::string kRoot = PROOFBOOK_SOURCE_DIR;
 
@@ -46,13 +49,6 @@ VerifyJob ShaJob(const std::string& preimage, const std::string& proof) {
                    .public_json = R"({"sha256":")" + Sha256Hex(preimage) + R"("})",
                    .proof = proof,
                    .done = {}};
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 TEST(VerifierPool, Sha256PreimageVerdicts) {
