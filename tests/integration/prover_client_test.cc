@@ -79,6 +79,14 @@ class ProverProcess {
 class ProverClientTest : public ServerFixture {
  protected:
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  // The sha256-preimage market "sha" (min stake 100).
+  void ShaMarket() {
+    auto r = client_->Request(
+        "POST", "/v1/admin/markets",
+        R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage","min_stake":100})",
+        admin_key_);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
   std::string ProverKey(const std::string& name) {
     auto [id, key] = Account("prover", name);
     Deposit(id, 5'000);
@@ -107,13 +115,7 @@ class ProverClientTest : public ServerFixture {
 
 TEST_F(ProverClientTest, HonestProverIsPaidAndTamperingOneIsSlashed) {
   StartServer();
-  ASSERT_EQ(client_
-                ->Request("POST", "/v1/admin/markets",
-                          R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage",)"
-                          R"("min_stake":100})",
-                          admin_key_)
-                .status,
-            201);
+  ASSERT_NO_FATAL_FAILURE(ShaMarket());
   const std::string seq = SequencerKey();
   ProverProcess honest({"--url", Url(), "--api-key", ProverKey("honest"), "--stake", "1000",
                         "--offer", "market=sha,price=300,est_ms=60000,capacity=2"});
@@ -142,12 +144,7 @@ TEST_F(ProverClientTest, HonestProverIsPaidAndTamperingOneIsSlashed) {
 // SIGTERM mid-job: the offer is cancelled, the job is finished and paid, then it exits 0.
 TEST_F(ProverClientTest, SigtermFinishesTheJobInFlight) {
   StartServer();
-  ASSERT_EQ(client_
-                ->Request("POST", "/v1/admin/markets",
-                          R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage"})",
-                          admin_key_)
-                .status,
-            201);
+  ASSERT_NO_FATAL_FAILURE(ShaMarket());
   const std::string seq = SequencerKey();
   const std::string key = ProverKey("p");
   ProverProcess prover({"--url", Url(), "--api-key", key, "--stake", "1000", "--offer",
@@ -169,12 +166,7 @@ TEST_F(ProverClientTest, SigtermFinishesTheJobInFlight) {
 TEST_F(ProverClientTest, ProverReconnectsAfterAServerCrash) {
   StartServer();
   const uint16_t port = server_->port();
-  ASSERT_EQ(client_
-                ->Request("POST", "/v1/admin/markets",
-                          R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage"})",
-                          admin_key_)
-                .status,
-            201);
+  ASSERT_NO_FATAL_FAILURE(ShaMarket());
   const std::string seq = SequencerKey();
   ProverProcess prover({"--url", Url(), "--api-key", ProverKey("p"), "--stake", "1000", "--offer",
                         "market=sha,price=300,capacity=1", "--max-backoff-ms", "500"});
