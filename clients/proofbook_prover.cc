@@ -589,7 +589,8 @@ int main(int argc, char** argv) {
   app.add_option("--node", c.node, "Node.js, for snarkjs")->capture_default_str();
   app.add_option("--snarkjs", c.snarkjs, "snarkjs's cli.js");
   app.add_option("--work-dir", c.work_dir, "Scratch folder (default /tmp/proofbook-prover-PID)");
-  app.add_option("--fail-rate", c.fail_rate, "Skip the work and deliver garbage with this probability (0..1)")
+  app.add_option("--fail-rate", c.fail_rate,
+                 "Skip the work and deliver garbage with this probability (0..1)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--delay-ms", c.delay_ms, "Wait this long before delivering each proof")
       ->check(CLI::NonNegativeNumber);
