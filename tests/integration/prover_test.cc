@@ -6,9 +6,7 @@
 #include <sys/socket.h>
 
 #include <boost/json.hpp>
-#include <fstream>
 #include <pqxx/pqxx>
-#include <sstream>
 #include <thread>
 
 #include "server/api_keys.h"

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <fstream>
 #include <future>
-#include <sstream>
 #include <thread>
 
 #include "server/crypto.h"
