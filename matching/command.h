@@ -88,6 +88,11 @@ struct ProofDelivered {
   AccountId account = 0;  // must be the assignment's prover
   AssignmentId assignment = 0;
   int64_t proof_bytes = 0;
+  // When the server had the proof's bytes (stored them). 0: the command's now. A delivery is
+  // judged on time or late at this instant, not when the engine hears of it: a proof stored
+  // before a crash and adopted at recovery (server/recovery.h) was on time if it arrived on
+  // time. Later than now counts as now.
+  Timestamp received_at = 0;
 };
 
 // From the verifier pool (trusted): the delivered proof of `assignment` checked out or not.

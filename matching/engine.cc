@@ -638,9 +638,10 @@ void Engine::DoProofDelivered(const ProofDelivered& c) {
     return Reject(Reason::kConflict, "assignment");
   }
   uint32_t oh = a.order;
-  if (now_ > orders_[oh].deadline) return Reject(Reason::kDeadlinePassed, "assignment");
+  const Timestamp at = c.received_at > 0 ? std::min(c.received_at, now_) : now_;
+  if (at > orders_[oh].deadline) return Reject(Reason::kDeadlinePassed, "assignment");
   Accept();
-  if (a.status == AssignmentStatus::kAssigned && now_ > a.due_at) {
+  if (a.status == AssignmentStatus::kAssigned && at > a.due_at) {
     // Past due but not yet ticked: settle the miss first, as the Tick would have.
     FailAssignment(ah, Reason::kMissedDeadline);
   }

@@ -467,6 +467,43 @@ TEST_F(EngineTest, DeliveryPastDueSettlesTheMissFirst) {
   EXPECT_EQ(delivered[0].value, 1);  // late
 }
 
+TEST_F(EngineTest, DeliveryIsJudgedAtItsReceiptTime) {
+  SetUpMarket();
+  Offer(kP1, 50, 1'000);
+  auto a = Of(Do(OrderSpec(150, 10'000)), EventKind::kAssigned);
+  const Timestamp due = a[0].value;
+  // Stored on time, journaled after a crash past the due time: on time, no slash.
+  now_ = due + 5'000;
+  auto ev = Do(ProofDelivered{kP1, a[0].assignment, 10, /*received_at=*/due});
+  ExpectAccepted(ev);
+  EXPECT_TRUE(Of(ev, EventKind::kSlashed).empty());
+  auto delivered = Of(ev, EventKind::kProofDelivered);
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered[0].value, 0);
+  ExpectAccepted(Do(ProofVerified{a[0].assignment}));
+}
+
+TEST_F(EngineTest, ReceiptTimeAfterDueIsLateAndNeverLaterThanNow) {
+  SetUpMarket();
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 1'000);
+  auto a = Of(Do(OrderSpec(150, 10'000)), EventKind::kAssigned);
+  const Timestamp due = a[0].value;
+  now_ = due + 10;
+  auto ev = Do(ProofDelivered{kP1, a[0].assignment, 10, /*received_at=*/due + 1});
+  ExpectAccepted(ev);
+  EXPECT_EQ(Of(ev, EventKind::kSlashed).size(), 1u);
+  // The order went to P2. A received_at in the future counts as now: no antedating a
+  // late proof by post-dating it.
+  auto b = Of(ev, EventKind::kReassigned);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].account, kP2);
+  now_ = b[0].value + 1;
+  auto late = Do(ProofDelivered{kP2, b[0].assignment, 10, /*received_at=*/now_ + 99});
+  ExpectAccepted(late);
+  EXPECT_EQ(Of(late, EventKind::kProofDelivered)[0].value, 1);
+}
+
 TEST_F(EngineTest, ProofLargerThanMarketLimitIsRejected) {
   SetUpMarket();
   Offer(kP1, 50);

@@ -676,11 +676,12 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
           if (a.status != AssignmentStatus::kAssigned && a.status != AssignmentStatus::kLate) {
             return Reject(Reason::kConflict, "assignment");
           }
-          if (now_ > orders_.at(a.order).deadline) {
+          const Timestamp at = c.received_at > 0 ? std::min(c.received_at, now_) : now_;
+          if (at > orders_.at(a.order).deadline) {
             return Reject(Reason::kDeadlinePassed, "assignment");
           }
           Accept();
-          if (a.status == AssignmentStatus::kAssigned && now_ > a.due) {
+          if (a.status == AssignmentStatus::kAssigned && at > a.due) {
             Fail(c.assignment, Reason::kMissedDeadline);
           }
           Asg& d = assignments_.at(c.assignment);
