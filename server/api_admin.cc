@@ -5,6 +5,7 @@
 #include "server/api_internal.h"
 #include "server/api_keys.h"
 #include "server/json_body.h"
+#include "server/json_limits.h"
 
 namespace proofbook::server {
 
@@ -106,7 +107,7 @@ void CreateMarketRoute(ApiContext& ctx, const HttpRequest& req, Responder respon
   if (!verifier) return respond(ErrorResponse(verifier.error()));
   // snarkjs-groth16 checks proofs against the circuit's verification key (snarkjs's
   // verification_key.json); sha256-preimage has none.
-  auto vk = body->Raw("verification_key", 1 << 20);
+  auto vk = body->Raw("verification_key", 1 << 20, kMaxInputsDepth);
   if (!vk) return respond(ErrorResponse(vk.error()));
   const bool needs_vk = *verifier == "snarkjs-groth16";
   if (needs_vk != (*vk != "null") || (needs_vk && vk->front() != '{')) {

@@ -2,7 +2,9 @@
 #include <pqxx/pqxx>
 
 #include "server/api_internal.h"
+#include "server/crypto.h"
 #include "server/json_body.h"
+#include "server/json_limits.h"
 
 namespace proofbook::server {
 
@@ -61,7 +63,7 @@ void PlaceOrderRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
   PB_TAKE(selection, body->Enum("selection", {"best", "direct", "vrf"}, "best"));
   PB_TAKE(prover, body->Int("prover", 1, INT64_MAX, 0));
   PB_TAKE(exclusive_ms, body->Int("exclusive_ms", 1, kMaxDeadlineMs, *deadline_ms));
-  PB_TAKE(inputs, body->Raw("inputs", ctx.max_inputs_bytes));
+  PB_TAKE(inputs, body->Raw("inputs", ctx.max_inputs_bytes, kMaxInputsDepth));
   PB_TAKE(client_order_id, body->String("client_order_id", 200, std::string()));
 #undef PB_TAKE
   auto market = ctx.markets.Find(*slug);
@@ -102,7 +104,18 @@ void PlaceOrderRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
   // VRF selection needs the server's ECVRF (a later issue): without an output the engine
   // answers vrf_unavailable, which is the truth.
 
-  OrderExtra extra{0, *client_order_id, *inputs};
+  // What a replay of the client_order_id must repeat: the parameters as parsed (defaults
+  // filled in; the body's whitespace and field order do not count; inputs compared minified).
+  std::string request_sha256;
+  if (!client_order_id->empty()) {
+    request_sha256 = Sha256Hex(
+        *slug + '\n' + std::to_string(order.max_price) + '\n' + std::to_string(*deadline_ms) +
+        '\n' + *priority + '\n' + std::to_string(order.min_reputation) + '\n' +
+        std::to_string(order.redundancy) + '\n' + *selection + '\n' +
+        std::to_string(order.direct_prover) + '\n' + std::to_string(order.exclusive_ms) + '\n' +
+        *inputs);
+  }
+  OrderExtra extra{0, *client_order_id, *inputs, std::move(request_sha256)};
   std::string client_id = *client_order_id;
   SubmitCommand(
       ctx, order, std::move(extra),
@@ -154,7 +167,7 @@ HttpResponse FetchOrder(pqxx::connection& conn, Principal caller, int64_t order_
   json::object out =
       OrderJson(order, rows[0]["market_slug"].as<std::string>(), assignments, client_id);
   if (!rows[0]["inputs"].is_null()) {
-    out["inputs"] = json::parse(rows[0]["inputs"].as<std::string>());
+    out["inputs"] = json::parse(rows[0]["inputs"].as<std::string>(), {}, StoredInputsOptions());
   }
   return JsonResponse(json::serialize(json::object{{"order", out}}));
 }

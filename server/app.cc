@@ -25,6 +25,7 @@
 #include "server/prover_gateway.h"
 #include "server/recovery.h"
 #include "server/verifier_pool.h"
+#include "server/writer_lease.h"
 
 namespace proofbook::server {
 namespace {
@@ -127,6 +128,36 @@ int RunServe(const Config& config) {
                   LogValue(s.message()));
     return 1;
   }
+  // One writer per database: take the write lease (or wait for it, as a standby) before
+  // reading the state, so the state read is final for our epoch.
+  WriterLease lease(config.database_url);
+  for (bool said = false;;) {
+    auto epoch = lease.Acquire();
+    if (epoch) {
+      spdlog::info("msg=write_lease_taken writer_epoch={}", *epoch);
+      break;
+    }
+    if (epoch.error().code() != StatusCode::kConflict) {
+      spdlog::error("msg=start_failed error={}", LogValue(epoch.error().message()));
+      return 1;
+    }
+    if (!config.standby) {
+      spdlog::error("msg=start_failed error={} hint=\"stop the other server, or start this one "
+                    "with --standby to take over when it stops\"",
+                    LogValue(epoch.error().message()));
+      return kExitLeaseHeld;
+    }
+    if (!said) {
+      spdlog::warn("msg=standby waiting_for={}", LogValue(epoch.error().message()));
+      said = true;
+    }
+    // A signal ends the wait; the lease is polled once a second.
+    timespec wait{1, 0};
+    if (sigtimedwait(&signals, nullptr, &wait) > 0) {
+      spdlog::info("msg=stopped standby=true");
+      return 0;
+    }
+  }
   auto state = LoadState(**conn);
   if (!state) {
     spdlog::error("msg=start_failed error={}", LogValue(state.error().ToString()));
@@ -176,6 +207,10 @@ int RunServe(const Config& config) {
               std::move(migrations).value());
   OrderWatch watch;
   std::atomic<ProverGateway*> gateway_ptr{nullptr};
+  // After a rebuild, proofs adopted or left without a verdict are verified (again).
+  auto on_rebuilt = [&gateway_ptr] {
+    if (ProverGateway* g = gateway_ptr.load()) g->ResumeVerifications();
+  };
   // Long polls on orders wake when a commit makes their order final; provers hear of theirs.
   auto on_commit = [&watch, &gateway_ptr](const JournalBatch& batch) {
     if (ProverGateway* g = gateway_ptr.load()) g->OnCommit(batch);
@@ -190,7 +225,10 @@ int RunServe(const Config& config) {
     if (!finished.empty()) watch.Notify(finished);
   };
   EngineRunner runner(
-      EngineRunner::Options{.database_url = config.database_url, .on_commit = on_commit},
+      EngineRunner::Options{.database_url = config.database_url,
+                            .on_commit = on_commit,
+                            .on_rebuilt = on_rebuilt,
+                            .lease = &lease},
       std::move(state).value());
   if (Status s = runner.Start(); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
@@ -201,7 +239,9 @@ int RunServe(const Config& config) {
   Router router;
   RegisterApi(router, ctx);
   ProverGateway gateway(
-      ProverGateway::Options{.offline_grace = std::chrono::milliseconds(config.prover_grace_ms)},
+      ProverGateway::Options{.offline_grace = std::chrono::milliseconds(config.prover_grace_ms),
+                             .proof_inflight_per_prover = config.proof_inflight_per_prover,
+                             .proof_inflight_total = config.proof_inflight_total},
       ctx, router, pool_by_kind);
   gateway_ptr.store(&gateway);
   gateway.ResumeVerifications();

@@ -140,6 +140,24 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PROOFBOOK_WS_MAX_QUEUE")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
+  serve
+      ->add_option("--proof-inflight-per-prover", config.proof_inflight_per_prover,
+                   "Proof bytes one prover may have announced and not yet delivered; a proof "
+                   "header beyond it is refused (503)")
+      ->envname("PROOFBOOK_PROOF_INFLIGHT_PER_PROVER")
+      ->check(CLI::Range(std::size_t{1} << 10, std::size_t{1} << 34))
+      ->capture_default_str();
+  serve
+      ->add_option("--proof-inflight-total", config.proof_inflight_total,
+                   "Proof bytes all provers together may have announced and not yet delivered")
+      ->envname("PROOFBOOK_PROOF_INFLIGHT_TOTAL")
+      ->check(CLI::Range(std::size_t{1} << 10, std::size_t{1} << 36))
+      ->capture_default_str();
+  serve
+      ->add_flag("--standby", config.standby,
+                 "If another server holds this database's write lease, wait and take over when "
+                 "it frees (default: exit with code 3)")
+      ->envname("PROOFBOOK_STANDBY");
 
   CLI::App* migrate = app.add_subcommand("migrate", "Apply pending migrations and exit");
   add_database(migrate);

@@ -45,6 +45,14 @@ struct Config {
   int prover_grace_ms = 10000;      // a prover gone this long loses its offers
   int ws_idle_timeout_s = 20;       // a silent WebSocket is pinged at half, closed at this
   std::size_t ws_max_queue = 1024;  // messages queued to one connection; beyond: closed
+  // Proof bytes being received (announced by accepted `proof` headers, not yet stored): a
+  // header that would take a prover, or the server, past its budget is refused (503).
+  std::size_t proof_inflight_per_prover = std::size_t{64} << 20;
+  std::size_t proof_inflight_total = std::size_t{256} << 20;
+
+  // One writer per database (server/writer_lease.h): without --standby a server that finds
+  // the write lease held exits (code 3); with it, it waits and takes over when the lease frees.
+  bool standby = false;
 
   // bootstrap-admin
   std::string admin_key_file;  // where the first admin's key is written (mode 600)

@@ -93,12 +93,10 @@ EngineRunner::EngineRunner(Options options, RecoveredState state)
 EngineRunner::~EngineRunner() { Stop(); }
 
 Status EngineRunner::Start() {
-  engine_ = std::make_unique<matching::Engine>();
-  if (Status s = engine_->Restore(recovered_.snapshot); !s.ok()) {
-    return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
+  if (options_.lease == nullptr || options_.lease->epoch() == 0) {
+    return Status(StatusCode::kInternal, "engine runner started without the write lease");
   }
-  LoadIdempotencyKeys(recovered_);
-  next_seq_ = recovered_.next_seq;
+  if (Status s = RestoreFrom(recovered_, options_.lease->epoch(), nullptr); !s.ok()) return s;
   recovered_ = {};  // the snapshot is in the engine now
   current_ = std::make_unique<Batch>();
   healthy_.store(true, std::memory_order_release);
@@ -124,10 +122,55 @@ void EngineRunner::Stop() {
   healthy_.store(false);
 }
 
+Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::connection* conn) {
+  auto engine = std::make_unique<matching::Engine>();
+  if (Status s = engine->Restore(state.snapshot); !s.ok()) {
+    return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
+  }
+  uint64_t next_seq = state.next_seq;
+  if (!state.stored_proofs.empty()) {
+    // Before any Tick: a due time that passed while we were down must not slash a prover whose
+    // proof we had stored in time (the engine judges it at received_at).
+    JournalBatch batch;
+    const matching::Timestamp now = Now();
+    for (const matching::ProofDelivered& p : state.stored_proofs) {
+      auto events = engine->Apply(matching::Command{next_ref_++, now, p});
+      if (!events.empty()) {
+        spdlog::info("msg=stored_proof_adopted assignment={} prover={} received_at_ms={} outcome={}",
+                     p.assignment, p.account, p.received_at,
+                     matching::EventKindName(events.front().kind));
+      }
+      if (Status s = AppendToBatch(*engine, events, &batch); !s.ok()) return s;
+    }
+    batch.first_seq = next_seq;
+    batch.ids = engine->GetIds();
+    batch.writer_epoch = epoch;
+    std::unique_ptr<pqxx::connection> own;
+    if (conn == nullptr) {
+      auto opened = Connect(options_.database_url);
+      if (!opened) return opened.error();
+      own = std::move(opened).value();
+      conn = own.get();
+    }
+    Journal journal;
+    if (Status s = journal.WriteBatch(*conn, batch); !s.ok()) return s;
+    next_seq += batch.events.size();
+  }
+  engine_ = std::move(engine);
+  LoadIdempotencyKeys(state);
+  next_seq_ = next_seq;
+  epoch_.store(epoch);
+  return Status::Ok();
+}
+
 void EngineRunner::LoadIdempotencyKeys(const RecoveredState& state) {
   client_orders_.clear();
+  std::unordered_map<matching::OrderId, const std::string*> hashes;
+  for (const auto& [order, sha] : state.client_order_hashes) hashes[order] = &sha;
   for (const auto& [account, client_id, order] : state.client_orders) {
-    client_orders_[ClientOrderKey(account, client_id)] = order;
+    auto it = hashes.find(order);
+    client_orders_[ClientOrderKey(account, client_id)] =
+        ClientOrder{order, it == hashes.end() ? std::string() : *it->second};
   }
   deposit_references_.clear();
   for (const auto& [reference, account, amount] : state.deposit_references) {
@@ -178,7 +221,18 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
     if (auto it = client_orders_.find(key); it != client_orders_.end()) {
       // A replay: nothing is applied; the answer still waits for the batch that holds the
       // original, so it never reports an order that is not yet durable.
-      pending.response = s.reply(*engine_, {}, it->second);
+      const ClientOrder& original = it->second;
+      if (!original.request_sha256.empty() && !s.extra.request_sha256.empty() &&
+          original.request_sha256 != s.extra.request_sha256) {
+        pending.response = ErrorResponse(
+            Status(StatusCode::kConflict,
+                   "client_order_id was already used for order " +
+                       std::to_string(original.order) + " with other parameters",
+                   "client_order_id")
+                .WithReason("idempotency_key_reused"));
+      } else {
+        pending.response = s.reply(*engine_, {}, original.order);
+      }
       current_->pending.push_back(std::move(pending));
       return;
     }
@@ -210,7 +264,7 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
   if (order != nullptr && !events.empty() &&
       events.front().kind == matching::EventKind::kAccepted) {
     s.extra.id = events.front().order;
-    if (!key.empty()) client_orders_[key] = s.extra.id;
+    if (!key.empty()) client_orders_[key] = ClientOrder{s.extra.id, s.extra.request_sha256};
     current_->data.order_extras.push_back(std::move(s.extra));
   }
   pending.response = s.reply(*engine_, events, 0);
@@ -242,6 +296,7 @@ bool EngineRunner::HandOver(bool force) {
   current_->data.first_seq = next_seq_;
   current_->data.ids = engine_->GetIds();
   current_->epoch = epoch_.load();
+  current_->data.writer_epoch = current_->epoch;
   // Read before the push: from then on the journal thread owns the batch and may free it.
   const std::size_t events = current_->data.events.size();
   Batch* raw = current_.get();
@@ -317,26 +372,37 @@ void EngineRunner::EngineLoop() {
 
 bool EngineRunner::Rebuild() {
   spdlog::warn("msg=engine_rebuild_started");
+  std::string last_error;
   while (!stopping_.load()) {
-    auto conn = Connect(options_.database_url);
-    if (conn) {
-      auto state = LoadState(**conn);
-      if (state) {
-        auto engine = std::make_unique<matching::Engine>();
-        if (Status s = engine->Restore(state->snapshot); !s.ok()) {
-          // The database holds a state the engine refuses: a bug, not an outage. Keep
-          // refusing work rather than serving from a wrong state.
-          spdlog::error("msg=engine_restore_failed error={}", LogValue(s.ToString()));
-        } else {
-          engine_ = std::move(engine);
-          LoadIdempotencyKeys(*state);
-          next_seq_ = state->next_seq;
-          epoch_.fetch_add(1);  // before failed_ is cleared: the journal drops stale batches
-          failed_.store(false);
-          healthy_.store(true, std::memory_order_release);
-          spdlog::info("msg=engine_rebuilt next_seq={}", next_seq_);
-          return true;
-        }
+    // The lease first: a new epoch fences every batch of the engine we are replacing, and the
+    // state loaded after it is final for that epoch.
+    Status status = Status::Ok();
+    auto epoch = options_.lease->Acquire();
+    if (!epoch) {
+      status = epoch.error();
+    } else if (auto conn = Connect(options_.database_url); !conn) {
+      status = conn.error();
+    } else if (auto state = LoadState(**conn); !state) {
+      status = state.error();
+    } else {
+      status = RestoreFrom(*state, *epoch, conn->get());
+      if (status.ok()) {
+        failed_.store(false);  // after epoch_: the journal drops stale batches
+        healthy_.store(true, std::memory_order_release);
+        spdlog::info("msg=engine_rebuilt next_seq={} writer_epoch={}", next_seq_, *epoch);
+        if (options_.on_rebuilt) options_.on_rebuilt();
+        return true;
+      }
+    }
+    // The same reason again and again (a standby waiting for the lease) is logged once.
+    if (status.message() != last_error) {
+      last_error = status.message();
+      if (status.code() == StatusCode::kConflict) {
+        spdlog::warn("msg=write_lease_lost standby=true error={}", LogValue(last_error));
+      } else {
+        // A database that holds a state the engine refuses is a bug, not an outage: keep
+        // refusing work rather than serving from a wrong state.
+        spdlog::error("msg=engine_rebuild_failed error={}", LogValue(last_error));
       }
     }
     std::unique_lock lock(mu_);

@@ -11,6 +11,15 @@
 // from what was committed (LoadState + Engine::Restore): acknowledged work is never lost, and
 // unacknowledged work is never half-kept.
 //
+// One writer: the runner writes only under the WriterLease taken before Start (its epoch
+// fences every batch, server/journal.h). A rebuild first re-takes the lease, which starts a new
+// epoch; while another server holds it, the runner stays unhealthy (503s) and retries, a
+// standby until the lease frees.
+//
+// Stored proofs: at Start and at each rebuild, the proofs RecoveredState::stored_proofs lists
+// are delivered to the engine before its first Tick and journaled before any other work, so a
+// crash between storing a proof and journaling its delivery does not slash the prover.
+//
 // Idempotency: a PlaceOrder with a (sequencer, client_order_id) already seen, or a Deposit
 // with a reference already used, is not applied again; its reply builder is called with
 // `duplicate_of` set (the order id; for a deposit, 1). A reference reused for another account
@@ -32,6 +41,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include <pqxx/connection>
+
 #include "matching/engine.h"
 #include "matching/mpsc_ring.h"
 #include "matching/spsc_ring.h"
@@ -39,6 +50,7 @@
 #include "server/http_types.h"
 #include "server/journal_batch.h"
 #include "server/recovery.h"
+#include "server/writer_lease.h"
 
 namespace proofbook::server {
 
@@ -67,14 +79,21 @@ class EngineRunner {
     std::chrono::milliseconds reconnect_interval{500};
     // Called on the journal thread after each COMMIT, after the replies; must not block.
     std::function<void(const JournalBatch&)> on_commit;
+    // Called on the engine thread after a rebuild (the adopted proofs are committed by then);
+    // must not block.
+    std::function<void()> on_rebuilt;
+    // Held (Acquire()d) before Start; used by the engine thread after. Required; outlives us.
+    WriterLease* lease = nullptr;
   };
 
+  // `state` must have been loaded after options.lease was acquired.
   EngineRunner(Options options, RecoveredState state);
   ~EngineRunner();  // Stop()s
   EngineRunner(const EngineRunner&) = delete;
   EngineRunner& operator=(const EngineRunner&) = delete;
 
-  Status Start();  // restores the engine and starts both threads
+  // Restores the engine, delivers and journals the stored proofs, starts both threads.
+  Status Start();
   void Stop();     // finishes what was submitted (committing it if it can), joins
 
   // False when the inbox is full or the runner is recovering: answer 503 at once.
@@ -95,6 +114,10 @@ class EngineRunner {
   bool HandOver(bool force);
   void JournalDone(int batches);  // journal thread: `batches` popped batches are answered
   void LoadIdempotencyKeys(const RecoveredState& state);
+  // Builds the engine from `state` under fencing epoch `epoch` and journals the delivery of its
+  // stored proofs (on `conn`, opened if null and needed); the runner's engine, keys, next seq
+  // and epoch change only if all of that succeeded.
+  Status RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::connection* conn);
   void FailEverything(const Status& why);
   bool Rebuild();
   matching::Timestamp Now();
@@ -105,7 +128,11 @@ class EngineRunner {
   // Owned by the engine thread (set up before it starts).
   std::unique_ptr<matching::Engine> engine_;
   RecoveredState recovered_;
-  std::unordered_map<std::string, matching::OrderId> client_orders_;  // "account:client id"
+  struct ClientOrder {
+    matching::OrderId order = 0;
+    std::string request_sha256;  // hex; empty: not recorded (placed before migration 0008)
+  };
+  std::unordered_map<std::string, ClientOrder> client_orders_;  // "account:client id"
   struct DepositKey {
     matching::AccountId account;
     matching::Amount amount;
@@ -130,7 +157,9 @@ class EngineRunner {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> healthy_{false};
   std::atomic<bool> failed_{false};  // a commit failed: the engine thread must rebuild
-  std::atomic<uint64_t> epoch_{0};   // bumped by each rebuild; batches of older ones are dropped
+  // The writer epoch the engine was built under (WriterLease): new at each rebuild; batches of
+  // older ones are dropped, and the journal refuses them anyway.
+  std::atomic<uint64_t> epoch_{0};
   std::atomic<uint64_t> commits_{0};
   // Batches handed to the journal thread and not yet answered. While one is being written the
   // engine thread keeps growing the next instead of handing over small ones: one batch in

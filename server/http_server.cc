@@ -29,6 +29,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kHandlerTimeout{60};
 constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::size_t kMaxRequestIdLength = 64;
+// WebSocket messages are read this much at a time, so the size limit is checked as they grow.
+constexpr std::size_t kWsReadChunk = 256 << 10;
 
 bool IsSafeRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
@@ -38,6 +40,29 @@ bool IsSafeRequestId(std::string_view id) {
     if (!ok) return false;
   }
   return true;
+}
+
+// RFC 9112 section 6.3: a request whose Transfer-Encoding is anything but exactly `chunked`
+// cannot be framed reliably (Beast reads `chunked, identity` as having no body, and the body
+// would be served as a second request), nor one with both Transfer-Encoding and
+// Content-Length. Both get 400 and the connection closes.
+template <typename Request>
+Status CheckFraming(const Request& req) {
+  namespace http = boost::beast::http;
+  const auto encodings = req.count(http::field::transfer_encoding);
+  if (encodings == 0) return Status::Ok();
+  if (req.count(http::field::content_length) > 0) {
+    return Status(StatusCode::kInvalidArgument,
+                  "a request may not have both Transfer-Encoding and Content-Length");
+  }
+  std::string_view te = req[http::field::transfer_encoding];
+  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+  if (encodings > 1 || !boost::beast::iequals(te, "chunked")) {
+    return Status(StatusCode::kInvalidArgument,
+                  "Transfer-Encoding must be exactly 'chunked' (RFC 9112 section 6.3)");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -97,7 +122,13 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
     ws_.set_option(timeout);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "proofbook"); }));
-    ws_.read_message_max(server_.ws_options.max_message_bytes);
+    // The message limit is ours (OnRead), not Beast's read_message_max: past that, Beast fails
+    // the connection itself, and its teardown closes the socket while the peer is still
+    // sending, so the peer gets a reset instead of the 1009 close (a client saw 1006). Any read
+    // error leaves the stream failed (a buffer limit too), so messages are read in chunks and
+    // counted, and past the limit we close with 1009 on a healthy stream: the close handshake
+    // drains the rest of the message, then waits for the peer's close.
+    ws_.read_message_max(0);
     ws_.async_accept(request, beast::bind_front_handler(&WsSession::OnAccept, shared_from_this()));
   }
 
@@ -126,6 +157,24 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
 
   uint64_t id() const override { return id_; }
 
+  // On the strand, inside OnMessage. With no read pending nothing else would keep the
+  // session alive: it keeps itself until Resume.
+  void Hold() override {
+    held_ = true;
+    held_self_ = shared_from_this();
+  }
+
+  void Resume(std::function<void()> fn) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
+      self->held_ = false;
+      self->held_self_.reset();
+      if (self->finished_) return;
+      if (!self->closing_) fn();
+      // Also when closing: the read fails and Finish runs, so OnClose still comes last.
+      self->DoRead();
+    });
+  }
+
  private:
   void OnAccept(beast::error_code ec) {
     if (ec) return Finish("handshake failed: " + ec.message());
@@ -135,18 +184,30 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   }
 
   void DoRead() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::OnRead, shared_from_this()));
+    reading_ = true;
+    ws_.async_read_some(buffer_, kWsReadChunk,
+                        beast::bind_front_handler(&WsSession::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
+    reading_ = false;
     if (ec && closing_) return Finish(close_reason_);  // we closed it, for this reason
     if (ec == websocket::error::closed) return Finish("closed by peer");
     if (ec == beast::error::timeout) return Finish("timeout");
-    if (ec == websocket::error::message_too_big) return Finish("message too big");
     if (ec) return Finish(close_reason_.empty() ? ec.message() : close_reason_);
+    if (buffer_.size() > server_.ws_options.max_message_bytes) {
+      buffer_.consume(buffer_.size());
+      // No read beside the close handshake: it drains the rest of the message and waits for
+      // the peer's close frame; its completion calls Finish.
+      return StartClose(kWsTooBig, "message too big (over " +
+                                       std::to_string(server_.ws_options.max_message_bytes) +
+                                       " bytes)");
+    }
+    if (!ws_.is_message_done()) return DoRead();  // more of the same message
     std::string data = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     if (!closing_) handler_->OnMessage(ws_.got_binary(), std::move(data));
+    if (held_) return;  // Resume() reads again
     DoRead();
   }
 
@@ -209,9 +270,11 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
     ws_.async_close(
         websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
         [self = shared_from_this()](beast::error_code) {
-          // The read loop ends with `closed` (or an error) and calls Finish.
+          // A pending read ends with `closed` (or an error) and calls Finish; without one
+          // (a message too big, or reads held), Finish is ours to call.
           beast::error_code ignored;
           beast::get_lowest_layer(self->ws_).socket().close(ignored);
+          if (!self->reading_) self->Finish(self->close_reason_);
         });
   }
 
@@ -238,6 +301,9 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   net::steady_timer hard_close_;
   // On the strand.
   bool open_ = false;
+  bool reading_ = false;  // an async_read is pending
+  bool held_ = false;     // Hold()
+  std::shared_ptr<WsSession> held_self_;
   bool writing_ = false;
   bool closing_ = false;
   bool close_sent_ = false;
@@ -290,6 +356,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return;  // reset by peer and the like: nothing to answer
 
     auto& req = parser_->get();
+    if (Status framing = CheckFraming(req); !framing.ok()) return Reject(framing);
     HttpRequest request;
     request.method = std::string(req.method_string());
     std::string_view target = req.target();

@@ -210,7 +210,8 @@ constexpr Column kOrderColumns[] = {{"id", "bigint"},
                                     {"status", "text"},
                                     {"verified", "integer"},
                                     {"escrow_left", "bigint"},
-                                    {"needed", "integer"}};
+                                    {"needed", "integer"},
+                                    {"request_sha256", "bytea"}};
 
 bool AllZero(const matching::VrfOutput& v) {
   return std::all_of(v.begin(), v.end(), [](uint8_t b) { return b == 0; });
@@ -391,6 +392,11 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
     }
     c.Int(o.vrf_draws).Name(matching::OrderStatusName(o.status));
     c.Int(o.verified).Int(o.escrow_left).Int(o.needed);
+    if (extra.request_sha256.empty()) {
+      c.Null();
+    } else {
+      c.Text("\\x" + extra.request_sha256);  // bytea's hex input form
+    }
     c.EndRow();
   }
   if (updates == 0) return;
@@ -583,20 +589,30 @@ Status Journal::WriteBatch(pqxx::connection& conn, const JournalBatch& batch) {
   bool open = false;
   try {
     pqxx::nontransaction tx(conn, "journal");
-    // The row lock also keeps a second writer (a stale server) from interleaving.
+    // The row lock orders this batch against a take-over's epoch bump (writer_lease.cc).
     // standard_conforming_strings is PostgreSQL's default; the array literals rely on it.
     open = true;
     pqxx::result r = tx.exec(
         "BEGIN; SET LOCAL standard_conforming_strings = on; "
-        "SELECT last_seq FROM engine_state FOR UPDATE");
+        "SELECT last_seq, writer_epoch, writer_epoch_seq FROM engine_state FOR UPDATE");
     if (r.size() != 1) {
       tx.exec("ROLLBACK");
       return Status(StatusCode::kInternal, "journal: engine_state row missing");
     }
-    uint64_t last = r[0][0].as<uint64_t>();
+    const uint64_t last = r[0][0].as<uint64_t>();
+    const uint64_t epoch = r[0][1].as<uint64_t>();
+    const uint64_t epoch_seq = r[0][2].as<uint64_t>();
     Status s = Status::Ok();
-    if (batch.last_seq() <= last) {
-      // Committed by an earlier attempt whose answer was lost.
+    if (epoch != batch.writer_epoch) {
+      // Another writer took the lease since this engine was built: its seqs are not ours.
+      s = Status(StatusCode::kUnavailable,
+                 "journal: fenced: the database's writer epoch is " + std::to_string(epoch) +
+                     ", this batch's " + std::to_string(batch.writer_epoch) +
+                     " (another server took the write lease)")
+              .WithReason("write_lease_lost");
+    } else if (batch.first_seq > epoch_seq && batch.last_seq() <= last) {
+      // Within our own epoch only we write: these seqs are this batch, committed by an earlier
+      // attempt whose answer was lost.
     } else if (batch.first_seq != last + 1) {
       s = Status(StatusCode::kInternal, "journal: batch starts at seq " +
                                             std::to_string(batch.first_seq) +

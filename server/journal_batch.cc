@@ -132,6 +132,7 @@ void JournalBatch::Clear() {
   EraseIds(offers, scratch.offer_pos);
   EraseIds(assignments, scratch.assignment_pos);
   first_seq = 0;
+  writer_epoch = 0;
   events.clear();
   accounts.clear();
   markets.clear();

@@ -39,6 +39,9 @@ struct OrderExtra {
   matching::OrderId id = 0;
   std::string client_order_id;  // empty: none
   std::string inputs_json;      // valid JSON text; empty: none
+  // SHA-256 (hex) of the request's parameters, to tell a replay of client_order_id from a
+  // reuse of it with other parameters; empty: none.
+  std::string request_sha256;
 };
 
 // A deposit made with an idempotency reference: `event` indexes its kAccepted event in the
@@ -68,6 +71,9 @@ struct ClosedAssignment {
 
 struct JournalBatch {
   uint64_t first_seq = 0;                        // seq of events[0]
+  // The fencing epoch (server/writer_lease.h) of the engine incarnation that produced the
+  // batch: it commits only while engine_state.writer_epoch is still this.
+  uint64_t writer_epoch = 0;
   std::vector<matching::Event> events;           // in apply order
   std::vector<matching::AccountState> accounts;  // latest image per touched id
   std::vector<matching::MarketState> markets;    // created in this batch

@@ -118,9 +118,32 @@ bool HasNul(simdjson::dom::element value) {
 
 }  // namespace
 
-Result<std::string> JsonBody::Raw(std::string_view field, std::size_t max_bytes) const {
+// Arrays and objects nested in `value`, itself included: a scalar is 0, `[[1]]` 2. Stops
+// counting past `limit` (the caller only needs to know it is too deep).
+std::size_t Depth(simdjson::dom::element value, std::size_t limit) {
+  if (limit == 0) return 1;
+  std::size_t deepest = 0;
+  if (simdjson::dom::array array; !value.get_array().get(array)) {
+    for (simdjson::dom::element item : array) deepest = std::max(deepest, Depth(item, limit - 1));
+    return deepest + 1;
+  }
+  if (simdjson::dom::object object; !value.get_object().get(object)) {
+    for (simdjson::dom::key_value_pair kv : object) {
+      deepest = std::max(deepest, Depth(kv.value, limit - 1));
+    }
+    return deepest + 1;
+  }
+  return 0;
+}
+
+Result<std::string> JsonBody::Raw(std::string_view field, std::size_t max_bytes,
+                                  std::size_t max_depth) const {
   simdjson::dom::element value;
   if (object_.at_key(field).get(value)) return std::string("null");
+  if (Depth(value, max_depth + 1) > max_depth) {
+    return Invalid(field, std::string(field) + " nests arrays and objects more than " +
+                              std::to_string(max_depth) + " levels deep");
+  }
   if (HasNul(value)) {
     return Invalid(field, std::string(field) + " must not contain \\u0000");
   }

@@ -35,8 +35,10 @@ class JsonBody {
   // One of `choices`; absent: `fallback`, or an error if none.
   Result<std::string> Enum(std::string_view field, std::initializer_list<std::string_view> choices,
                            std::optional<std::string> fallback = std::nullopt) const;
-  // Any JSON value, re-serialised minified, at most max_bytes; absent: "null".
-  Result<std::string> Raw(std::string_view field, std::size_t max_bytes) const;
+  // Any JSON value, re-serialised minified, at most max_bytes and nested at most max_depth
+  // arrays/objects deep (server/json_limits.h counts depth); absent: "null".
+  Result<std::string> Raw(std::string_view field, std::size_t max_bytes,
+                          std::size_t max_depth) const;
 
  private:
   explicit JsonBody(simdjson::dom::object object) : object_(object) {}

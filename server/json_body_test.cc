@@ -17,8 +17,8 @@ TEST(JsonBody, ReadsTypedFieldsWithDefaults) {
   EXPECT_EQ(body->Int("absent", 0, 10, 7).value(), 7);
   EXPECT_EQ(body->String("name", 10).value(), "rollup");
   EXPECT_EQ(body->Enum("kind", {"a", "b"}).value(), "b");
-  EXPECT_EQ(body->Raw("inputs", 100).value(), R"({"a":[1,2]})");  // minified
-  EXPECT_EQ(body->Raw("absent", 100).value(), "null");
+  EXPECT_EQ(body->Raw("inputs", 100, 32).value(), R"({"a":[1,2]})");  // minified
+  EXPECT_EQ(body->Raw("absent", 100, 32).value(), "null");
   EXPECT_TRUE(body->Has("amount"));
   EXPECT_FALSE(body->Has("absent"));
 }
@@ -67,7 +67,7 @@ TEST(JsonBody, NullCountsAsAbsent) {
 TEST(JsonBody, OversizedRawIsPayloadTooLarge) {
   auto body = JsonBody::Parse(R"({"inputs":"0123456789"})", {"inputs"});
   ASSERT_TRUE(body.has_value());
-  auto raw = body->Raw("inputs", 5);
+  auto raw = body->Raw("inputs", 5, 32);
   ASSERT_FALSE(raw.has_value());
   EXPECT_EQ(raw.error().code(), StatusCode::kPayloadTooLarge);
 }
@@ -92,14 +92,14 @@ TEST(JsonBody, NulAnywhereInRawInputsIsRefused) {
                            R"({"inputs":{"k\u0000":1}})"}) {
     auto body = JsonBody::Parse(text, {"inputs"});
     ASSERT_TRUE(body.has_value()) << text;
-    auto raw = body->Raw("inputs", 1000);
+    auto raw = body->Raw("inputs", 1000, 32);
     ASSERT_FALSE(raw.has_value()) << text;
     EXPECT_EQ(raw.error().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(raw.error().field(), "inputs");
   }
   auto body = JsonBody::Parse(R"({"inputs":{"a":"\\u0000 is text here","b":[1,"\n"]}})",
                               {"inputs"});
-  EXPECT_TRUE(body->Raw("inputs", 1000).has_value());
+  EXPECT_TRUE(body->Raw("inputs", 1000, 32).has_value());
 }
 
 TEST(JsonBody, DeepNestingIsRefusedNotACrash) {
@@ -119,6 +119,28 @@ TEST(ParseQuery, DecodesAndChecksNames) {
   EXPECT_FALSE(ParseQuery("status=%zz", {"status"}).has_value());
   EXPECT_TRUE(ParseQuery("", {"status"}).has_value());
   EXPECT_TRUE(ParseQuery("&&status=&", {"status"}).has_value());
+}
+
+TEST(JsonBody, RawRefusesValuesNestedDeeperThanTheLimit) {
+  auto nested = [](int depth) {
+    return R"({"inputs":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  auto at_limit = JsonBody::Parse(nested(32), {"inputs"});
+  ASSERT_TRUE(at_limit.has_value());
+  EXPECT_TRUE(at_limit->Raw("inputs", 1000, 32).has_value());
+  auto over = JsonBody::Parse(nested(33), {"inputs"});
+  ASSERT_TRUE(over.has_value());
+  auto raw = over->Raw("inputs", 1000, 32);
+  ASSERT_FALSE(raw.has_value());
+  EXPECT_EQ(raw.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(raw.error().field(), "inputs");
+  // Objects count the same; a scalar is depth 0.
+  auto objects = JsonBody::Parse(R"({"inputs":{"a":{"b":[1]}}})", {"inputs"});
+  ASSERT_TRUE(objects.has_value());
+  EXPECT_TRUE(objects->Raw("inputs", 1000, 3).has_value());
+  EXPECT_FALSE(objects->Raw("inputs", 1000, 2).has_value());
+  auto scalar = JsonBody::Parse(R"({"inputs":7})", {"inputs"});
+  EXPECT_TRUE(scalar->Raw("inputs", 1000, 0).has_value());
 }
 
 }  // namespace

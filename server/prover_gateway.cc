@@ -6,6 +6,8 @@
 #include <pqxx/pqxx>
 
 #include "server/crypto.h"
+#include "server/failpoint.h"
+#include "server/json_limits.h"
 #include "server/log.h"
 
 namespace proofbook::server {
@@ -66,6 +68,13 @@ std::optional<int64_t> PositiveInt(const json::object& msg, std::string_view nam
   return std::nullopt;
 }
 
+// The engine's clock (EngineRunner::Now reads the same wall clock).
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 // ---- One connection ----------------------------------------------------------------------------
@@ -88,6 +97,14 @@ struct ProverGateway::Connection : WsHandler {
   }
 
   void OnMessage(bool binary, std::string data) override {
+    if (proof_.discard > 0) {
+      // The bytes of a refused proof header: dropped as they come, no error for each.
+      if (binary) {
+        proof_.discard -= std::min(proof_.discard, data.size());
+        return;
+      }
+      proof_.discard = 0;  // the prover moved on without sending them all
+    }
     if (binary) return OnProofBytes(std::move(data));
     boost::system::error_code ec;
     json::value v = json::parse(data, ec);
@@ -186,12 +203,48 @@ struct ProverGateway::Connection : WsHandler {
       return Fail(id, Status(StatusCode::kInvalidArgument,
                              "sha256 must be 64 lower-case hex digits", "sha256"));
     }
+    const auto bytes = static_cast<std::size_t>(*size);
+    ProofBudget budget = gateway.ReserveProofBytes(principal.account, bytes);
+    if (!budget) {
+      proof_.discard = bytes;
+      return Fail(id, Status(StatusCode::kOverloaded,
+                             "too many proof bytes in flight; send this proof again later", "size"));
+    }
+    // No byte is taken before the database has seen the header: the prover's frames wait in
+    // the socket meanwhile.
+    auto p = peer.lock();
+    if (!p) return;
+    p->Hold();
+    std::weak_ptr<WsPeer> weak = peer;
+    gateway.CheckProofHeader(
+        principal.account, *assignment, *size, std::string(sha->as_string()),
+        [this, weak, id, assignment = *assignment, bytes, sha = std::string(sha->as_string()),
+         budget](HeaderCheck check) mutable {
+          auto p = weak.lock();
+          if (!p) return;
+          p->Resume([this, id, assignment, bytes, sha, budget, check] {
+            OnHeaderChecked(id, assignment, bytes, sha, budget, check);
+          });
+        });
+  }
+
+  // On the strand, with reads resumed after it.
+  void OnHeaderChecked(const json::value& id, int64_t assignment, std::size_t size,
+                       const std::string& sha, ProofBudget budget,
+                       const HeaderCheck& check) {
+    if (!check.status.ok() || check.duplicate) {
+      proof_.discard = size;  // budget released as it goes out of scope
+      if (!check.status.ok()) return Fail(id, check.status);
+      return Send(Message("proof_received",
+                          {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
+    }
     proof_.active = true;
     proof_.id = id;
-    proof_.assignment = *assignment;
-    proof_.size = static_cast<std::size_t>(*size);
-    proof_.sha256 = std::string(sha->as_string());
+    proof_.assignment = assignment;
+    proof_.size = size;
+    proof_.sha256 = sha;
     proof_.bytes.clear();
+    proof_.budget = std::move(budget);
   }
 
   void OnProofBytes(std::string data) {
@@ -214,7 +267,7 @@ struct ProverGateway::Connection : WsHandler {
                                "the proof bytes do not match the header's sha256", "sha256"));
     }
     gateway.Deliver(principal.account, peer, json::serialize(p.id), p.assignment,
-                    std::move(p.bytes));
+                    std::move(p.bytes), NowMs(), std::move(p.budget));
   }
 
   void Send(std::string text) {
@@ -235,6 +288,8 @@ struct ProverGateway::Connection : WsHandler {
     std::size_t size = 0;
     std::string sha256;
     std::string bytes;
+    ProofBudget budget;  // held until the bytes are stored (or dropped)
+    std::size_t discard = 0;           // bytes of a refused header still to drop
   };
 
   ProverGateway& gateway;
@@ -392,7 +447,7 @@ void ProverGateway::SendOpenAssignments(AccountId prover, std::weak_ptr<WsPeer> 
                      {"due_at_ms", r[4].as<int64_t>()},
                      {"resent", true}};
       boost::system::error_code ec;
-      m.emplace("inputs", r[5].is_null() ? json::value(nullptr) : json::parse(r[5].c_str(), ec));
+      m.emplace("inputs", r[5].is_null() ? json::value(nullptr) : json::parse(r[5].c_str(), ec, {}, StoredInputsOptions()));
       p->Send(Message("assignment", std::move(m)));
     }
   });
@@ -463,7 +518,7 @@ void ProverGateway::PushAssignments(std::vector<matching::AssignmentState> assig
                      {"due_at_ms", a.due_at}};
       auto it = inputs.find(a.order);
       boost::system::error_code ec;
-      m.emplace("inputs", it == inputs.end() ? json::value(nullptr) : json::parse(it->second, ec));
+      m.emplace("inputs", it == inputs.end() ? json::value(nullptr) : json::parse(it->second, ec, {}, StoredInputsOptions()));
       // No live connection: it is sent again when the prover connects.
       SendToProver(a.prover, Message("assignment", std::move(m)));
     }
@@ -471,18 +526,103 @@ void ProverGateway::PushAssignments(std::vector<matching::AssignmentState> assig
   if (!queued) spdlog::warn("msg=assignment_push_skipped count={}", assigned.size());
 }
 
+ProverGateway::ProofBudget ProverGateway::ReserveProofBytes(AccountId prover, std::size_t bytes) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = inflight_.find(prover);
+    const std::size_t mine = it == inflight_.end() ? 0 : it->second;
+    if (mine + bytes > options_.proof_inflight_per_prover ||
+        inflight_total_ + bytes > options_.proof_inflight_total) {
+      spdlog::warn("msg=proof_budget_refused prover={} bytes={} prover_inflight={} total={}",
+                   prover, bytes, mine, inflight_total_);
+      return nullptr;
+    }
+    inflight_[prover] = mine + bytes;
+    inflight_total_ += bytes;
+  }
+  // A token whose last copy gives the bytes back.
+  return ProofBudget(static_cast<void*>(this), [this, prover, bytes](void*) {
+    std::lock_guard lock(mu_);
+    auto it = inflight_.find(prover);
+    if (it != inflight_.end()) {
+      it->second -= std::min(it->second, bytes);
+      if (it->second == 0) inflight_.erase(it);
+    }
+    inflight_total_ -= std::min(inflight_total_, bytes);
+  });
+}
+
+void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64_t size,
+                                     const std::string& sha256_hex,
+                                     std::function<void(HeaderCheck)> done) {
+  auto shared_done = std::make_shared<std::function<void(HeaderCheck)>>(std::move(done));
+  bool queued = ctx_.db.Post([prover, assignment, size, sha256_hex, shared_done](
+                                 pqxx::connection* conn, const Status& error) {
+    auto& done = *shared_done;
+    if (conn == nullptr) return done(HeaderCheck{error});
+    HeaderCheck check;
+    try {
+      pqxx::read_transaction tx(*conn);
+      auto rows = tx.exec_params(
+          "SELECT a.prover_id, a.status, m.max_proof_bytes, encode(p.sha256, 'hex') "
+          "FROM assignments a JOIN markets m ON m.idx = a.market_idx "
+          "LEFT JOIN proofs p ON p.assignment_id = a.id WHERE a.id = $1",
+          assignment);
+      if (rows.empty()) {
+        check.status = Status(StatusCode::kNotFound, "no such assignment", "assignment");
+      } else if (rows[0][0].as<int64_t>() != prover) {
+        check.status =
+            Status(StatusCode::kForbidden, "the assignment is another prover's", "assignment");
+      } else if (size > rows[0][2].as<int64_t>()) {
+        check.status = Status(StatusCode::kPayloadTooLarge,
+                              "the proof exceeds the market's max_proof_bytes (" +
+                                  rows[0][2].as<std::string>() + ")",
+                              "size");
+      } else {
+        const std::string status = rows[0][1].as<std::string>();
+        const bool takes_proof = status == "assigned" || status == "late";
+        if (!rows[0][3].is_null()) {
+          if (rows[0][3].as<std::string>() != sha256_hex) {
+            check.status = Status(StatusCode::kConflict,
+                                  "other bytes were already delivered for this assignment",
+                                  "sha256")
+                               .WithReason("proof_already_delivered");
+          } else {
+            // Stored, delivery journaled: say so. Stored, not journaled (we crashed in
+            // between): take the bytes again and deliver them.
+            check.duplicate = !takes_proof;
+          }
+        } else if (!takes_proof) {
+          check.status = Status(StatusCode::kConflict,
+                                "the assignment is " + status + " and takes no proof", "assignment");
+        }
+      }
+    } catch (const std::exception& e) {
+      check.status = DatabaseError(e, "checking the proof header");
+      done(check);
+      if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) throw;
+      return;
+    }
+    done(check);
+  });
+  if (!queued) (*shared_done)(HeaderCheck{Status(StatusCode::kOverloaded, "database busy; retry")});
+}
+
 void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
-                            int64_t assignment, std::string proof) {
+                            int64_t assignment, std::string proof, int64_t received_at,
+                            ProofBudget budget) {
   auto tell = [peer](std::string text) {
     if (auto p = peer.lock()) p->Send(std::move(text));
   };
   boost::system::error_code ec;
   json::value id = json::parse(client_id, ec);
   auto shared_proof = std::make_shared<std::string>(std::move(proof));
-  bool queued = ctx_.db.Post([this, prover, peer, id, assignment, shared_proof, tell](
-                                 pqxx::connection* conn, const Status& error) {
+  bool queued = ctx_.db.Post([this, prover, peer, id, assignment, shared_proof, tell, received_at,
+                              budget = std::move(budget)](pqxx::connection* conn,
+                                                          const Status& error) mutable {
     if (conn == nullptr) return tell(ErrorMessage(id, error));
     std::string verifier, vk, inputs;
+    bool again = false;  // the same bytes were stored before: a redelivery
     try {
       pqxx::work tx(*conn);
       auto rows = tx.exec_params(
@@ -513,13 +653,23 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
       const Sha256Digest digest = Sha256(*shared_proof);  // the header's, checked on arrival
       pqxx::binarystring sha(digest.data(), digest.size());
       auto stored = tx.exec_params(
-          "INSERT INTO proofs (assignment_id, prover_id, order_id, sha256, data) "
-          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (assignment_id) DO NOTHING RETURNING 1",
-          assignment, prover, r[1].as<int64_t>(), sha, bytes);
+          "INSERT INTO proofs (assignment_id, prover_id, order_id, sha256, data, received_at) "
+          "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000)) "
+          "ON CONFLICT (assignment_id) DO NOTHING RETURNING 1",
+          assignment, prover, r[1].as<int64_t>(), sha, bytes, received_at);
       if (stored.empty()) {
-        return tell(ErrorMessage(
-            id, Status(StatusCode::kConflict, "a proof was already delivered for this assignment",
-                       "assignment")));
+        auto before = tx.exec_params(
+            "SELECT sha256 = $2, (extract(epoch FROM received_at) * 1000)::bigint FROM proofs "
+            "WHERE assignment_id = $1",
+            assignment, sha);
+        if (before.empty() || !before[0][0].as<bool>()) {
+          return tell(ErrorMessage(
+              id, Status(StatusCode::kConflict,
+                         "other bytes were already delivered for this assignment", "sha256")
+                      .WithReason("proof_already_delivered")));
+        }
+        again = true;
+        received_at = before[0][1].as<int64_t>();  // judged when we first had them
       }
       tx.commit();
     } catch (const std::exception& e) {
@@ -527,32 +677,47 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
       if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) throw;
       return;
     }
+    budget.reset();  // stored: no longer in flight
+    Failpoint("after_proof_stored");
     // Stored; now the engine decides whether this delivery counts (owner, state, size, time).
-    matching::ProofDelivered d{prover, assignment, static_cast<int64_t>(shared_proof->size())};
-    SubmitCommand(ctx_, d, {},
-                  OnAccepted([](const matching::Engine&, std::span<const matching::Event> events) {
-                    bool late = false;
-                    for (const auto& e : events) {
-                      if (e.kind == matching::EventKind::kProofDelivered) late = e.value != 0;
-                    }
-                    return JsonResponse(json::serialize(json::object{{"late", late}}));
-                  }),
-                  [this, prover, peer, id, assignment, shared_proof, verifier, vk, inputs,
-                   tell](HttpResponse r) mutable {
-                    if (r.status >= 300) {
-                      // Refused: the stored bytes would never be verified; keep the table honest.
-                      ctx_.db.Post([assignment](pqxx::connection* conn, const Status&) {
-                        if (conn == nullptr) return;
-                        pqxx::work tx(*conn);
-                        tx.exec_params("DELETE FROM proofs WHERE assignment_id = $1", assignment);
-                        tx.commit();
-                      });
-                      return tell(ErrorFromResponse(id, r));
-                    }
-                    tell(Message("proof_received", {{"id", id}, {"assignment", assignment}}));
-                    Verify(assignment, prover, verifier, std::move(vk), std::move(inputs),
-                           std::move(*shared_proof), peer);
-                  });
+    matching::ProofDelivered d{prover, assignment, static_cast<int64_t>(shared_proof->size()),
+                               received_at};
+    SubmitCommand(
+        ctx_, d, {},
+        OnAccepted([](const matching::Engine&, std::span<const matching::Event> events) {
+          bool late = false;
+          for (const auto& e : events) {
+            if (e.kind == matching::EventKind::kProofDelivered) late = e.value != 0;
+          }
+          return JsonResponse(json::serialize(json::object{{"late", late}}));
+        }),
+        [this, prover, peer, id, assignment, shared_proof, verifier, vk, inputs, tell,
+         again](HttpResponse r) mutable {
+          if (again && r.status == 409) {
+            // Journaled meanwhile (recovery adopted it, or an earlier attempt went through).
+            return tell(Message("proof_received",
+                                {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
+          }
+          if (r.status >= 300) {
+            // Refused for good (4xx): the stored bytes would never be verified; keep the table
+            // honest. Not for 5xx: the engine could not take it now (recovering, full), and
+            // the stored proof is delivered at the rebuild or on the prover's retry.
+            if (r.status < 500 && !again) {
+              ctx_.db.Post([assignment](pqxx::connection* conn, const Status&) {
+                if (conn == nullptr) return;
+                pqxx::work tx(*conn);
+                tx.exec_params("DELETE FROM proofs WHERE assignment_id = $1", assignment);
+                tx.commit();
+              });
+            }
+            return tell(ErrorFromResponse(id, r));
+          }
+          json::object m{{"id", id}, {"assignment", assignment}};
+          if (again) m.emplace("duplicate", true);
+          tell(Message("proof_received", std::move(m)));
+          Verify(assignment, prover, verifier, std::move(vk), std::move(inputs),
+                 std::move(*shared_proof), peer);
+        });
   });
   if (!queued) tell(ErrorMessage(id, Status(StatusCode::kOverloaded, "database busy; retry")));
 }
@@ -565,12 +730,20 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
     spdlog::error("msg=no_verifier kind={} assignment={}", LogValue(verifier), assignment);
     return;
   }
+  {
+    std::lock_guard lock(mu_);
+    if (!verifying_.insert(assignment).second) return;  // already with a verifier
+  }
   VerifyJob job;
   job.id = static_cast<uint64_t>(assignment);
   job.vk_json = std::move(vk);
   job.public_json = std::move(inputs);
   job.proof = std::move(proof);
   job.done = [this, assignment, prover, peer](const Verdict& v) {
+    {
+      std::lock_guard lock(mu_);
+      verifying_.erase(assignment);
+    }
     if (v.kind == Verdict::kFailed) {
       spdlog::error("msg=verification_failed assignment={} why={}", assignment, LogValue(v.reason));
       return;  // stays delivered; verified again at the next start
@@ -579,6 +752,8 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
   };
   if (!it->second->Submit(std::move(job))) {
     spdlog::error("msg=verifier_queue_full kind={} assignment={}", verifier, assignment);
+    std::lock_guard lock(mu_);
+    verifying_.erase(assignment);
   }
 }
 

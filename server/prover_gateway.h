@@ -7,9 +7,19 @@
 // DELETE /v1/offers/{id}), so validation and error codes are the REST ones.
 //
 // A proof: a `proof` header (assignment, size, sha256) then binary frames totalling `size`.
-// The bytes are checked against the header, stored in `proofs`, delivered to the engine
-// (ProofDelivered, which checks ownership, state and the market's max_proof_bytes), and, once
-// that commits, verified by the market's VerifierPool off every server thread. The verdict
+// The header is checked before any byte is taken: the connection's reads are held while the
+// database says whether the assignment is this prover's and takes a proof, and whether `size`
+// is within the market's max_proof_bytes; and the announced bytes must fit the in-flight
+// budgets (per prover and in total, Options). A refused header's bytes are dropped as they
+// come, never buffered. Accepted bytes are checked against the header, stored in `proofs` with
+// their receipt time, delivered to the engine (ProofDelivered, judged at that time), and, once
+// that commits, verified by the market's VerifierPool off every server thread.
+//
+// A proof and its delivery are one fact: if the server dies after storing the bytes and
+// before the delivery is journaled, recovery delivers the stored proof (RecoveredState::
+// stored_proofs). A second delivery of the same bytes (same sha256) is accepted idempotently:
+// `proof_received` with `duplicate: true` once the delivery is journaled, else the delivery is
+// submitted again. Other bytes for an assignment that has a proof are refused (409). The verdict
 // goes back to the engine as ProofVerified / ProofRejected; the prover is told after it
 // commits. A verdict the engine cannot take now (503: recovering, overloaded) is retried every
 // second for a minute. A verifier that cannot give a verdict (kFailed) blames no one: the
@@ -34,6 +44,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "server/api_internal.h"
@@ -49,6 +60,18 @@ class ProverGateway : public WsEndpoint {
   struct Options {
     std::chrono::milliseconds offline_grace{10000};
     int max_errors = 20;  // protocol errors a connection may make before it is closed (1008)
+    // Proof bytes announced by accepted headers and not yet stored; a header beyond either is
+    // refused with 503 overloaded (Config::proof_inflight_*).
+    std::size_t proof_inflight_per_prover = std::size_t{64} << 20;
+    std::size_t proof_inflight_total = std::size_t{256} << 20;
+  };
+
+  // Bytes reserved against the in-flight budgets; released when the last copy goes.
+  using ProofBudget = std::shared_ptr<void>;
+  // What the database says of a proof header.
+  struct HeaderCheck {
+    Status status = Status::Ok();  // not ok: refuse the header, drop its bytes
+    bool duplicate = false;        // the same bytes are stored and their delivery journaled
   };
 
   // `pools`: verifier kind ("sha256-preimage", ...) -> pool. All must outlive the gateway.
@@ -69,8 +92,14 @@ class ProverGateway : public WsEndpoint {
   void Register(matching::AccountId prover, const std::shared_ptr<WsPeer>& peer);
   void Unregister(matching::AccountId prover, uint64_t peer_id);
   void SendOpenAssignments(matching::AccountId prover, std::weak_ptr<WsPeer> peer);
+  // Null when `bytes` would exceed a budget.
+  ProofBudget ReserveProofBytes(matching::AccountId prover, std::size_t bytes);
+  // Calls `done` once, on a database thread (or at once if none can take the job).
+  void CheckProofHeader(matching::AccountId prover, int64_t assignment, int64_t size,
+                        const std::string& sha256_hex, std::function<void(HeaderCheck)> done);
+  // `received_at`: when the last byte arrived (the engine's clock, ms since the epoch).
   void Deliver(matching::AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
-               int64_t assignment, std::string proof);
+               int64_t assignment, std::string proof, int64_t received_at, ProofBudget budget);
   ApiContext& ctx() { return ctx_; }
   const Router& router() const { return router_; }
   const Options& options() const { return options_; }
@@ -99,6 +128,9 @@ class ProverGateway : public WsEndpoint {
     std::size_t next = 0;  // round robin
   };
   std::unordered_map<matching::AccountId, Peers> provers_;
+  std::unordered_map<matching::AccountId, std::size_t> inflight_;  // proof bytes per prover
+  std::size_t inflight_total_ = 0;
+  std::unordered_set<int64_t> verifying_;  // assignments whose proof is with a verifier
   // Provers whose last connection went, with when their offers go.
   std::multimap<std::chrono::steady_clock::time_point, matching::AccountId> offline_;
   std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> later_;

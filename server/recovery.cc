@@ -197,6 +197,23 @@ Result<RecoveredState> LoadState(pqxx::connection& conn) {
       out.client_orders.emplace_back(row[0].as<int64_t>(), row[1].as<std::string>(),
                                      row[2].as<int64_t>());
     }
+    for (const auto& row : tx.exec("SELECT id, encode(request_sha256, 'hex') FROM orders "
+                                   "WHERE client_order_id IS NOT NULL AND request_sha256 IS NOT "
+                                   "NULL ORDER BY id")) {
+      out.client_order_hashes.emplace_back(row[0].as<int64_t>(), row[1].as<std::string>());
+    }
+    for (const auto& row : tx.exec(
+             "SELECT p.assignment_id, p.prover_id, length(p.data), "
+             "(extract(epoch FROM p.received_at) * 1000)::bigint FROM proofs p "
+             "JOIN assignments a ON a.id = p.assignment_id "
+             "WHERE a.status IN ('assigned', 'late') ORDER BY p.assignment_id")) {
+      out.stored_proofs.push_back(matching::ProofDelivered{
+          .account = row[1].as<int64_t>(),
+          .assignment = row[0].as<int64_t>(),
+          .proof_bytes = row[2].as<int64_t>(),
+          .received_at = row[3].as<int64_t>(),
+      });
+    }
     for (const auto& row :
          tx.exec("SELECT reference, account_id, amount FROM deposit_references ORDER BY seq")) {
       out.deposit_references.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>(),

@@ -3,7 +3,8 @@
 //
 // Loaded: every account (the treasury, id 0, included), every market (by idx), every order
 // that is open or has an assignment still pending (assigned | delivered | late |
-// late_delivered) with ALL its assignments, every open offer, and engine_state's ids. Each list
+// late_delivered) with ALL its assignments, every open offer, engine_state's ids, and the
+// proofs stored but not journaled as delivered. Each list
 // sorted by id, so Engine::Restore(snapshot) takes it as is.
 //
 // A stateless function; it blocks on PostgreSQL and never throws (pqxx exceptions become
@@ -20,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include "matching/command.h"
 #include "matching/state.h"
 #include "matching/status.h"
 
@@ -31,8 +33,16 @@ struct RecoveredState {
   // (account, client_order_id) -> order id of every order ever placed with a client_order_id,
   // for idempotent POST /v1/orders replays. Sorted by order id.
   std::vector<std::tuple<matching::AccountId, std::string, matching::OrderId>> client_orders;
+  // (order id, SHA-256 hex of its request) for the client_orders placed with a recorded
+  // request hash (migration 0008), to refuse a key reused with other parameters.
+  std::vector<std::pair<matching::OrderId, std::string>> client_order_hashes;
   // Every deposit reference ever used: (reference, account, amount).
   std::vector<std::tuple<std::string, matching::AccountId, matching::Amount>> deposit_references;
+  // Proofs stored (table proofs) whose delivery the journal does not have: their assignment is
+  // still assigned or late. The server crashed (or its engine failed) between storing the
+  // bytes and journaling the delivery. The runner delivers them before its first Tick, judged
+  // at their receipt time, so the prover is not slashed for our crash. Sorted by assignment.
+  std::vector<matching::ProofDelivered> stored_proofs;
 };
 
 // Rows of the orders / assignments tables as engine state, by column name. An orders row

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -41,6 +42,13 @@ class WsPeer {
   // Sends a close frame after what is queued, then drops the connection.
   virtual void Close(WsCloseCode code, std::string reason) = 0;
   virtual uint64_t id() const = 0;  // unique per process
+  // Holds the connection's reads once the current OnMessage returns, until Resume: the
+  // peer's next frames wait in the socket (TCP backpressure), not in our memory. Call it only
+  // from within OnMessage; pair it with exactly one Resume.
+  virtual void Hold() = 0;
+  // From any thread: runs `fn` on the connection's strand, in order with the handler's other
+  // events (not at all if the connection is already gone), then reads again.
+  virtual void Resume(std::function<void()> fn) = 0;
 };
 
 class WsHandler {

@@ -11,10 +11,12 @@
 #include <thread>
 
 #include "server/api_keys.h"
+#include "server/crypto.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"
+#include "tests/integration/ws_client.h"
 
 namespace proofbook::testing {
 namespace {
@@ -102,6 +104,117 @@ TEST_F(ApiTest, SameClientOrderIdReturnsTheSameOrderOnce) {
   auto after = client_->Request("POST", "/v1/orders", body, key);
   ASSERT_EQ(after.status, 200) << after.body;
   EXPECT_EQ(Json(after).at("order").at("id"), Json(first).at("order").at("id"));
+}
+
+TEST_F(ApiTest, AClientOrderIdReusedWithOtherParametersIs409) {
+  Market("m");
+  Market("n");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000);
+  const std::string body =
+      R"({"market":"m","max_price":100,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
+      R"("client_order_id":"blk-9"})";
+  auto first = client_->Request("POST", "/v1/orders", body, key);
+  ASSERT_EQ(first.status, 201) << first.body;
+  // The same parameters, written differently (field order, whitespace, a default spelled
+  // out): a replay.
+  auto same = client_->Request(
+      "POST", "/v1/orders",
+      R"({ "client_order_id": "blk-9", "inputs": { "a": [1, 2] }, "deadline_ms": 600000,)"
+      R"( "max_price": 100, "market": "m", "priority": "price", "redundancy": 1 })",
+      key);
+  ASSERT_EQ(same.status, 200) << same.body;
+  EXPECT_EQ(Json(same).at("order").at("id"), Json(first).at("order").at("id"));
+  for (const std::string& other : {
+           R"({"market":"m","max_price":101,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
+           R"("client_order_id":"blk-9"})",
+           R"({"market":"n","max_price":100,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
+           R"("client_order_id":"blk-9"})",
+           R"({"market":"m","max_price":100,"deadline_ms":600000,"inputs":{"a":[2,1]},)"
+           R"("client_order_id":"blk-9"})"}) {
+    auto reused = client_->Request("POST", "/v1/orders", other, key);
+    EXPECT_EQ(reused.status, 409) << other << " -> " << reused.body;
+    EXPECT_EQ(Code(reused), "idempotency_key_reused") << reused.body;
+    EXPECT_EQ(Json(reused).at("error").at("field").as_string(), "client_order_id");
+  }
+  // Still known after a restart (the request's hash is journaled with the order).
+  server_->Terminate();
+  StartServer();
+  EXPECT_EQ(client_->Request("POST", "/v1/orders", body, key).status, 200);
+  auto after = client_->Request(
+      "POST", "/v1/orders",
+      R"({"market":"m","max_price":100,"deadline_ms":1000,"client_order_id":"blk-9"})", key);
+  EXPECT_EQ(after.status, 409) << after.body;
+  auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
+  EXPECT_EQ(me.at("escrowed").as_int64(), 100);  // one order, whatever was tried
+}
+
+TEST_F(ApiTest, InputsDeeperThanTheLimitAreRefusedAndTheLimitReadsBack) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000);
+  auto order = [&](int depth) {
+    return client_->Request("POST", "/v1/orders",
+                            R"({"market":"m","max_price":10,"deadline_ms":600000,"inputs":)" +
+                                std::string(depth, '[') + std::string(depth, ']') + "}",
+                            key);
+  };
+  auto deep = order(33);
+  EXPECT_EQ(deep.status, 400) << deep.body;
+  EXPECT_EQ(Code(deep), "invalid_argument");
+  EXPECT_EQ(Json(deep).at("error").at("field").as_string(), "inputs");
+  EXPECT_EQ(order(1000).status, 400);
+  // At the limit: stored, and read back whole.
+  auto at_limit = order(32);
+  ASSERT_EQ(at_limit.status, 201) << at_limit.body;
+  const int64_t id = Json(at_limit).at("order").at("id").as_int64();
+  auto got = client_->Get("/v1/orders/" + std::to_string(id), key);
+  ASSERT_EQ(got.status, 200) << got.body;
+  json::parse_options deep_enough;
+  deep_enough.max_depth = 64;
+  json::value v = json::parse(got.body, {}, deep_enough);
+  const json::value* inputs = &v.at("order").at("inputs");
+  int depth = 0;
+  while (inputs->is_array() && !inputs->as_array().empty()) {
+    inputs = &inputs->as_array()[0];
+    ++depth;
+  }
+  EXPECT_EQ(depth + 1, 32);  // the innermost array is empty
+}
+
+TEST_F(ApiTest, AmbiguousFramingIs400AndClosesTheConnection) {
+  auto [seq, key] = Account("sequencer", "s");
+  const std::string smuggled = "GET /v1/accounts/me HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (const std::string& te : {"chunked, identity", "gzip", "identity", "gzip, chunked"}) {
+    const std::string body = "5\r\nhello\r\n0\r\n\r\n" + smuggled;
+    std::string reply = RawExchange(server_->port(), "POST /v1/orders HTTP/1.1\r\nHost: x\r\n"
+                                                     "Transfer-Encoding: " +
+                                                         te + "\r\n\r\n" + body);
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << te << ": " << reply;
+    EXPECT_NE(reply.find("Connection: close"), std::string::npos) << te << ": " << reply;
+    // One answer only: the rest of the bytes were never read as a second request.
+    EXPECT_EQ(reply.find("HTTP/1.1", 1), std::string::npos) << te << ": " << reply;
+  }
+  std::string both = RawExchange(server_->port(),
+                                 "POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+                                     smuggled);
+  EXPECT_TRUE(both.starts_with("HTTP/1.1 400")) << both;
+  EXPECT_EQ(both.find("HTTP/1.1", 1), std::string::npos) << both;
+  std::string twice = RawExchange(server_->port(),
+                                  "POST /v1/orders HTTP/1.1\r\nHost: x\r\n"
+                                  "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+                                  "\r\n0\r\n\r\n" +
+                                      smuggled);
+  EXPECT_TRUE(twice.starts_with("HTTP/1.1 400")) << twice;
+  // Exactly "chunked" is read as it should be.
+  std::string chunked = RawExchange(
+      server_->port(),
+      "POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Authorization: Bearer " + key + "\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+  EXPECT_TRUE(chunked.starts_with("HTTP/1.1 400")) << chunked;  // {} lacks the fields: the
+  EXPECT_NE(chunked.find("market"), std::string::npos) << chunked;  // body was read
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
 }
 
 TEST_F(ApiTest, AuthAndRolesAreEnforced) {
@@ -230,37 +343,70 @@ TEST_F(ApiTest, AcknowledgedWorkSurvivesKill9) {
   EXPECT_EQ(me.at("available").as_int64(), 99'500);
 }
 
+// Orders under load and a prover proving them; kill -9 in the middle. Nothing acknowledged is
+// lost, and no prover pays for our crash: a proof whose bytes the server had stored (or
+// acknowledged with proof_received) is never slashed after the restart (issue #11: a crash
+// between storing a proof and journaling its delivery used to slash the prover).
 TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
   Market("m");
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000'000'000);
+  auto [prover, prover_key] = Account("prover", "p");
+  Deposit(prover, 10'000);
+  ASSERT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":5000})", prover_key).status, 200);
+  const std::string inputs = R"({"sha256":")" + server::Sha256Hex("kill9") + R"("})";
+  uint16_t port = server_->port();
+  std::atomic<bool> stop{false};
+  std::set<int64_t> acknowledged_proofs;  // proof_received before the crash
+  std::thread proving([&, prover_key = prover_key] {
+    WsClient ws(port, prover_key);
+    if (!ws.ok()) return;
+    ws.SendJson({{"type", "offer"}, {"market", "m"}, {"price", 5}, {"est_ms", 60000},
+                 {"capacity", 1024}});
+    for (;;) {
+      auto m = ws.Read(30000);  // ends with the connection, when the server is killed
+      if (!m) return;
+      auto msg = m->json();
+      if (m->type() == "assignment") {
+        const int64_t a = msg.at("assignment").as_int64();
+        ws.SendProof(a, "kill9", std::to_string(a));
+      } else if (m->type() == "proof_received") {
+        acknowledged_proofs.insert(msg.at("assignment").as_int64());
+      }
+    }
+  });
   constexpr int kThreads = 4;
   std::vector<std::vector<int64_t>> acked(kThreads);
-  std::atomic<bool> stop{false};
   std::vector<std::thread> load;
-  uint16_t port = server_->port();
   for (int t = 0; t < kThreads; ++t) {
     load.emplace_back([&, t, key = key] {
       HttpClient client(port);
       for (int i = 0; i < 100000 && !stop.load(); ++i) {
         std::string body =
-            R"({"market":"m","max_price":10,"deadline_ms":600000,"client_order_id":"t)" +
-            std::to_string(t) + "-" + std::to_string(i) + R"("})";
+            R"({"market":"m","max_price":10,"deadline_ms":600000,"inputs":)" + inputs +
+            R"(,"client_order_id":"t)" + std::to_string(t) + "-" + std::to_string(i) + R"("})";
         auto r = client.Request("POST", "/v1/orders", body, key);
         if (r.status == 0) break;  // the server is gone
         if (r.status == 201) acked[t].push_back(Json(r).at("order").at("id").as_int64());
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   server_->Kill9();
   stop = true;
   for (auto& th : load) th.join();
+  proving.join();
 
   std::size_t total = 0;
   for (const auto& ids : acked) total += ids.size();
   ASSERT_GT(total, 10u) << "the load never got going";
-  std::cout << "acknowledged " << total << " orders before kill -9\n";
+  std::cout << "acknowledged " << total << " orders and " << acknowledged_proofs.size()
+            << " proofs before kill -9\n";
+  pqxx::connection conn(db_.url());
+  const int64_t stored_before = [&] {
+    pqxx::read_transaction tx(conn);
+    return tx.exec("SELECT count(*) FROM proofs")[0][0].as<int64_t>();
+  }();
   StartServer();
   for (const auto& ids : acked) {
     for (int64_t id : ids) {
@@ -268,13 +414,186 @@ TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
     }
   }
   // Orders committed whose reply the kill swallowed exist too; escrow matches what exists.
+  int64_t in_db = 0;
+  {
+    pqxx::read_transaction tx(conn);
+    in_db = tx.exec("SELECT count(*) FROM orders")[0][0].as<int64_t>();
+  }
+  EXPECT_GE(in_db, static_cast<int64_t>(total));
+  // The restarted server delivers (if the crash came first) and verifies every stored proof.
+  int64_t pending = -1;
+  for (int i = 0; i < 200 && pending != 0; ++i) {
+    pqxx::read_transaction tx(conn);
+    pending = tx.exec("SELECT count(*) FROM proofs p JOIN assignments a ON a.id = p.assignment_id "
+                      "WHERE a.status <> 'settled'")[0][0]
+                  .as<int64_t>();
+    if (pending != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(pending, 0) << "stored proofs not settled after the restart";
+  pqxx::read_transaction tx(conn);
+  EXPECT_GT(stored_before, 0) << "no proof was stored before the crash: the test proves little";
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings s JOIN proofs p "
+                    "ON p.assignment_id = s.assignment_id")[0][0]
+                .as<int64_t>(),
+            0)
+      << "a prover was slashed for a proof the server had stored";
+  for (int64_t a : acknowledged_proofs) {
+    EXPECT_EQ(tx.exec_params("SELECT count(*) FROM slashings WHERE assignment_id = $1", a)[0][0]
+                  .as<int64_t>(),
+              0)
+        << "assignment " << a << ": slashed after its proof was acknowledged";
+  }
+  // The sequencer's escrow is what its orders still hold (the ledger is checked after the test).
+  auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
+  EXPECT_EQ(me.at("escrowed").as_int64(),
+            tx.exec("SELECT coalesce(sum(escrow_left), 0) FROM orders")[0][0].as<int64_t>());
+}
+
+// ---- One writer per database (issue #11) ---------------------------------------------------
+
+TEST_F(ApiTest, ASecondServerOnTheSameDatabaseRefusesToServe) {
+  auto second =
+      RunServerCommand({"serve", "--database-url", db_.url(), "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(second.exit_code, 3) << second.output;
+  EXPECT_NE(second.output.find("holds the write lease"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("--standby"), std::string::npos) << second.output;
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+}
+
+// Order load on the writer while a second server waits as a standby; the writer is killed, the
+// standby takes over. Every 201 either gave is a committed row, and the standby knows the
+// writer's idempotency keys.
+TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000'000'000);
+  std::unique_ptr<ServerProcess> standby;
+  std::thread starter([&] {  // returns once the standby listens, i.e. holds the lease
+    standby = std::make_unique<ServerProcess>(db_.url(), std::vector<std::string>{"--standby"});
+  });
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<std::pair<std::string, int64_t>>> acked(4);
+  std::vector<std::thread> load;
+  const uint16_t port = server_->port();
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&, t, key = key] {
+      HttpClient client(port);
+      for (int i = 0; i < 100000 && !stop.load(); ++i) {
+        std::string id = "a" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = client.Request("POST", "/v1/orders",
+                                R"({"market":"m","max_price":10,"deadline_ms":600000,)"
+                                R"("client_order_id":")" + id + R"("})",
+                                key);
+        if (r.status == 0) break;
+        if (r.status == 201) acked[t].emplace_back(id, Json(r).at("order").at("id").as_int64());
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  server_->Kill9();
+  stop = true;
+  for (auto& th : load) th.join();
+  starter.join();
+  ASSERT_TRUE(standby != nullptr);
+  server_ = std::move(standby);
+  client_ = std::make_unique<HttpClient>(server_->port());
+
+  std::size_t total = 0;
   pqxx::connection conn(db_.url());
   pqxx::read_transaction tx(conn);
-  auto in_db = tx.exec("SELECT count(*) FROM orders")[0][0].as<int64_t>();
-  EXPECT_GE(in_db, static_cast<int64_t>(total));
-  auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
-  EXPECT_EQ(me.at("escrowed").as_int64(), 10 * in_db);
-  EXPECT_EQ(me.at("available").as_int64(), 1'000'000'000 - 10 * in_db);
+  for (const auto& ids : acked) {
+    total += ids.size();
+    for (const auto& [client_id, order] : ids) {
+      ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1", order)[0][0]
+                    .as<int64_t>(),
+                1)
+          << "order " << order << " was acknowledged and is not in PostgreSQL";
+    }
+  }
+  ASSERT_GT(total, 10u) << "the load never got going";
+  std::cout << "the writer acknowledged " << total << " orders before kill -9\n";
+  // The new writer answers replays of the old one's keys with the same orders.
+  for (const auto& ids : acked) {
+    const auto& [client_id, order] = ids.back();
+    auto again = client_->Request("POST", "/v1/orders",
+                                  R"({"market":"m","max_price":10,"deadline_ms":600000,)"
+                                  R"("client_order_id":")" + client_id + R"("})",
+                                  key);
+    ASSERT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(Json(again).at("order").at("id").as_int64(), order);
+  }
+  EXPECT_EQ(client_->Request("POST", "/v1/orders",
+                             R"({"market":"m","max_price":10,"deadline_ms":600000})", key)
+                .status,
+            201);
+}
+
+// The case that used to lose orders: a writer that does not know it lost the lease (its lease
+// session ended behind its back) goes on taking orders while another server writes. Its next
+// batch is fenced: every 201 from either server is a committed row.
+TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000'000'000);
+  pqxx::connection conn(db_.url());
+  {
+    pqxx::nontransaction tx(conn);
+    auto killed = tx.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE "
+        "'proofbook-server pid " +
+        std::to_string(server_->pid()) + " on %'");
+    ASSERT_EQ(killed.size(), 1u);
+  }
+  for (int i = 0; i < 100; ++i) {  // the lock goes with the session
+    pqxx::nontransaction tx(conn);
+    if (tx.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0][0].as<int>() == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ServerProcess second(db_.url());  // takes the lease: a new epoch
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<int64_t>> acked(4);
+  std::vector<int> statuses_a;
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    // Two clients on the old writer, two on the new one.
+    const uint16_t port = t < 2 ? server_->port() : second.port();
+    load.emplace_back([&, t, port, key = key] {
+      HttpClient client(port);
+      for (int i = 0; i < 100000 && !stop.load(); ++i) {
+        auto r = client.Request(
+            "POST", "/v1/orders",
+            R"({"market":"m","max_price":10,"deadline_ms":600000,"client_order_id":"f)" +
+                std::to_string(t) + "-" + std::to_string(i) + R"("})",
+            key);
+        if (r.status == 201) acked[t].push_back(Json(r).at("order").at("id").as_int64());
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  for (auto& th : load) th.join();
+  const std::size_t old_writer = acked[0].size() + acked[1].size();
+  const std::size_t new_writer = acked[2].size() + acked[3].size();
+  std::cout << "201s: old writer " << old_writer << ", new writer " << new_writer << "\n";
+  EXPECT_GT(new_writer, 10u);
+  {
+    pqxx::read_transaction tx(conn);
+    for (const auto& ids : acked) {
+      for (int64_t order : ids) {
+        ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1", order)[0][0]
+                      .as<int64_t>(),
+                  1)
+            << "order " << order << " was acknowledged and is not in PostgreSQL";
+      }
+    }
+  }
+  // The old writer knows now: it refuses writes (a standby until the lease frees) and says why.
+  auto refused = client_->Request("POST", "/v1/orders",
+                                  R"({"market":"m","max_price":10,"deadline_ms":600000})", key);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(server_->Logs().find("write_lease_lost"), std::string::npos);
+  EXPECT_EQ(server_->Terminate(), 0);  // and it still stops cleanly
 }
 
 TEST(ApiRateLimit, BurstBeyondTheLimitIs429) {

@@ -20,6 +20,7 @@
 #include "matching/random_commands.h"
 #include "server/journal_batch.h"
 #include "server/recovery.h"
+#include "server/writer_lease.h"
 #include "tests/integration/test_database.h"
 
 namespace proofbook::server {
@@ -181,10 +182,14 @@ class JournaledRun {
   }
 
   Status Flush(pqxx::connection& conn) {
+    batch_.writer_epoch = epoch_;
     Status s = journal_.WriteBatch(conn, batch_);
     batch_.Clear();
     return s;
   }
+
+  // The fencing epoch the run's batches carry (WriterLease); 0, the database's initial one.
+  void set_epoch(uint64_t epoch) { epoch_ = epoch; }
 
   // Everything LoadState must give back.
   void Verify(pqxx::connection& conn) {
@@ -313,6 +318,7 @@ class JournaledRun {
   RandomCommands gen_;
   Engine engine_;
   JournalBatch batch_;
+  uint64_t epoch_ = 0;
   Journal journal_;
   uint64_t next_seq_ = 1;
   std::vector<std::tuple<AccountId, std::string, OrderId>> client_orders_;
@@ -417,6 +423,98 @@ TEST(Journal, ReplayedBatchIsWrittenOnce) {
   EXPECT_TRUE(journal.WriteBatch(conn, first).ok());
   run.Verify(conn);
   run.VerifyClosedRecords(conn);
+}
+
+TEST(Journal, BatchOfAnEarlierWriterEpochIsFencedAndWritesNothing) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  InsertRows(conn, shape);
+  auto first = std::make_unique<WriterLease>(db.url());
+  auto epoch = first->Acquire();
+  ASSERT_TRUE(epoch.has_value()) << epoch.error().ToString();
+  JournaledRun run(5, shape);
+  run.set_epoch(*epoch);
+  for (int i = 0; i < 40; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  ASSERT_TRUE(run.Flush(conn).ok());
+  for (int i = 0; i < 40; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  JournalBatch stale = run.batch();
+  stale.writer_epoch = *epoch;
+  const int64_t events = Scalar(conn, "SELECT count(*) FROM engine_events");
+  const int64_t last_seq = Scalar(conn, "SELECT last_seq FROM engine_state");
+
+  // The first writer's lease goes (its session ended); a second server takes over.
+  first.reset();
+  WriterLease second(db.url());
+  auto taken = second.Acquire();
+  ASSERT_TRUE(taken.has_value()) << taken.error().ToString();
+  EXPECT_GT(*taken, *epoch);
+  EXPECT_EQ(Scalar(conn, "SELECT writer_epoch_seq FROM engine_state"), last_seq);
+
+  // The first writer's next batch must not commit, however its seqs look.
+  Journal journal;
+  Status s = journal.WriteBatch(conn, stale);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_EQ(s.wire_code(), "write_lease_lost");
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
+  EXPECT_EQ(Scalar(conn, "SELECT last_seq FROM engine_state"), last_seq);
+  EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
+}
+
+// The bug behind issue #11: a stale writer took the other writer's seqs for its own commit
+// ("already committed") and acknowledged work that was never written.
+TEST(Journal, AnotherWritersSeqsAreNeverTakenForOurCommit) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  InsertRows(conn, shape);
+  auto a_lease = std::make_unique<WriterLease>(db.url());
+  auto a_epoch = a_lease->Acquire();
+  ASSERT_TRUE(a_epoch.has_value());
+  // Two engines from the same start: A's batch and B's cover the same seqs.
+  JournaledRun a(8, shape), b(8, shape);
+  a.set_epoch(*a_epoch);
+  for (int i = 0; i < 50; ++i) ASSERT_NO_FATAL_FAILURE(a.Step());
+  for (int i = 0; i < 50; ++i) ASSERT_NO_FATAL_FAILURE(b.Step());
+  JournalBatch a_batch = a.batch();
+  a_batch.writer_epoch = *a_epoch;
+  a_lease.reset();
+  WriterLease b_lease(db.url());
+  auto b_epoch = b_lease.Acquire();
+  ASSERT_TRUE(b_epoch.has_value());
+  b.set_epoch(*b_epoch);
+  ASSERT_TRUE(b.Flush(conn).ok());  // B commits seqs 1..n
+  ASSERT_GE(Scalar(conn, "SELECT last_seq FROM engine_state"),
+            static_cast<int64_t>(a_batch.last_seq()));
+  Journal journal;
+  Status s = journal.WriteBatch(conn, a_batch);
+  EXPECT_FALSE(s.ok()) << "A's batch was taken as committed: B wrote those seqs";
+  EXPECT_EQ(s.wire_code(), "write_lease_lost");
+}
+
+TEST(WriterLease, ASecondHolderIsRefusedAndTakesOverWhenTheFirstGoes) {
+  TestDatabase db;
+  db.Migrate();
+  auto first = std::make_unique<WriterLease>(db.url());
+  auto e1 = first->Acquire();
+  ASSERT_TRUE(e1.has_value()) << e1.error().ToString();
+  WriterLease second(db.url());
+  auto refused = second.Acquire();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), StatusCode::kConflict);
+  EXPECT_EQ(refused.error().wire_code(), "write_lease_held");
+  EXPECT_NE(refused.error().message().find("proofbook-server pid"), std::string::npos)
+      << refused.error().message();
+  // The holder re-validates (as after a failed commit): a new epoch, still its lease.
+  auto e2 = first->Acquire();
+  ASSERT_TRUE(e2.has_value());
+  EXPECT_EQ(*e2, *e1 + 1);
+  first.reset();  // the session ends: the lock goes with it
+  auto e3 = second.Acquire();
+  ASSERT_TRUE(e3.has_value()) << e3.error().ToString();
+  EXPECT_EQ(*e3, *e2 + 1);
 }
 
 TEST(Journal, BatchThatSkipsSeqsIsRefused) {

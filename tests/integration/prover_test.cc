@@ -153,10 +153,16 @@ TEST_F(ProverTest, BadMessagesGetErrorsAndAbuseClosesTheConnection) {
   auto stray = ws.ReadType("error");
   ASSERT_TRUE(stray.has_value());
   EXPECT_EQ(stray->at("error").at("code").as_string(), "conflict");
-  // A header, then a text message instead of its bytes: out of order.
-  ws.SendText(R"({"type":"proof","assignment":1,"size":5,"sha256":")" + std::string(64, 'a') +
-              "\"}");
-  expect_error(R"({"type":"ping"})", "conflict", "type");
+  // A header for an assignment that does not exist is refused before any byte is taken; the
+  // bytes sent anyway are dropped, without an error for each.
+  expect_error(R"({"type":"proof","assignment":1,"size":5,"sha256":")" + std::string(64, 'a') +
+                   "\"}",
+               "not_found", "assignment");
+  ws.SendBinary("12345");
+  ws.SendJson({{"type", "ping"}, {"id", "after"}});
+  auto next = ws.Read();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->type(), "pong") << next->data;
 
   // Keep misbehaving: the server closes with 1008 and stays up.
   for (int i = 0; i < 30 && ws.ok(); ++i) ws.SendText("{");
@@ -455,9 +461,188 @@ TEST_F(ProverTest, AFrameOverTheHardLimitClosesTheConnectionNotTheServer) {
   }
   EXPECT_EQ(ws.close_code(), 1009) << ws.error();
   EXPECT_EQ(client_->Get("/healthz").status, 200);
+  // Far over: the server reads on (and drops) until the close handshake, so the peer gets the
+  // 1009 rather than a reset (it used to see 1006).
+  WsClient big(server_->port(), key);
+  ASSERT_TRUE(big.ok());
+  ASSERT_TRUE(big.ReadType("welcome").has_value());
+  big.SendBinary(std::string(48 << 20, 'y'));
+  while (big.Read(5000)) {
+  }
+  EXPECT_EQ(big.close_code(), 1009) << big.error();
   WsClient again(server_->port(), key);
   EXPECT_TRUE(again.ok());
 }
+
+TEST_F(ProverTest, ProofHeaderIsCheckedBeforeAnyByteIsTaken) {
+  StartServer({"--proof-inflight-per-prover", "4096", "--proof-inflight-total", "6144"});
+  ShaMarket("sha", R"(,"max_proof_bytes":3000)");
+  const std::string seq_key = Sequencer();
+  auto [a, a_key] = Prover("a");
+  auto [b, b_key] = Prover("b");
+  WsClient wa(server_->port(), a_key);
+  WsClient wb(server_->port(), b_key);
+  ASSERT_TRUE(wa.ok() && wb.ok());
+  Offer(wa, "sha", 300);
+  PlaceOrder(seq_key, "sha", ShaInputs("x"));
+  auto assignment = wa.ReadType("assignment");
+  ASSERT_TRUE(assignment.has_value()) << wa.error();
+  const int64_t id = assignment->at("assignment").as_int64();
+
+  auto header = [&](WsClient& ws, int64_t size) {
+    ws.SendJson({{"type", "proof"},
+                 {"id", "h"},
+                 {"assignment", id},
+                 {"size", size},
+                 {"sha256", server::Sha256Hex(std::string(static_cast<size_t>(size), 'z'))}});
+  };
+  auto expect_refused = [&](WsClient& ws, int64_t size, const std::string& code,
+                            const std::string& field) {
+    header(ws, size);
+    auto e = ws.ReadType("error");
+    ASSERT_TRUE(e.has_value()) << ws.error();
+    EXPECT_EQ(e->at("error").at("code").as_string(), code);
+    EXPECT_EQ(e->at("error").at("field").as_string(), field);
+    // Its bytes are dropped as they come; the connection goes on, with no error for them.
+    ws.SendBinary(std::string(static_cast<size_t>(size), 'z'));
+    ws.SendJson({{"type", "ping"}, {"id", "p"}});
+    auto next = ws.Read();
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->type(), "pong") << next->data;
+  };
+  expect_refused(wb, 10, "forbidden", "assignment");      // another prover's
+  expect_refused(wa, 3001, "payload_too_large", "size");  // over the market's limit
+  // The in-flight budgets: one prover 4096 bytes, everyone 6144.
+  auto [c, c_key] = Prover("c");
+  WsClient wc(server_->port(), c_key);
+  ASSERT_TRUE(wc.ok());
+  header(wa, 2500);  // accepted: A has 2500 bytes in flight until it sends them
+  // Headers on other connections may overtake it; give the server a moment to take it in (the
+  // budget is reserved as the header arrives).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // A second connection of A's: 2500 + 2000 > 4096 for one prover.
+  WsClient wa2(server_->port(), a_key);
+  ASSERT_TRUE(wa2.ok());
+  wa2.SendJson({{"type", "proof"},
+                {"id", "a2"},
+                {"assignment", id},
+                {"size", 2000},
+                {"sha256", std::string(64, 'a')}});
+  auto per_prover = wa2.ReadType("error");
+  ASSERT_TRUE(per_prover.has_value());
+  EXPECT_EQ(per_prover->at("error").at("code").as_string(), "overloaded");
+  EXPECT_EQ(per_prover->at("status").as_int64(), 503);
+  // C: 2500 + 3700 > 6144 for everyone together.
+  wc.SendJson({{"type", "proof"},
+               {"id", "c"},
+               {"assignment", id},
+               {"size", 3700},
+               {"sha256", std::string(64, 'a')}});
+  auto total = wc.ReadType("error");
+  ASSERT_TRUE(total.has_value());
+  EXPECT_EQ(total->at("error").at("code").as_string(), "overloaded");
+  // A's proof goes through once its bytes come (wrong bytes here: it is verified, rejected).
+  wa.SendBinary(std::string(2500, 'z'));
+  auto received = wa.ReadType("proof_received");
+  ASSERT_TRUE(received.has_value()) << wa.error();
+  ExpectResult(wa, "rejected");
+}
+
+TEST_F(ProverTest, TheSameProofDeliveredAgainIsAcceptedOnceOtherBytesAreRefused) {
+  StartServer();
+  ShaMarket("sha");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  Offer(ws, "sha", 300);
+  PlaceOrder(seq_key, "sha", ShaInputs("same"));
+  auto assignment = ws.ReadType("assignment");
+  ASSERT_TRUE(assignment.has_value());
+  const int64_t a = assignment->at("assignment").as_int64();
+  ASSERT_TRUE(ws.SendProof(a, "same", "first"));
+  auto first = ws.ReadType("proof_received");
+  ASSERT_TRUE(first.has_value()) << ws.error();
+  EXPECT_FALSE(first->contains("duplicate"));
+  ExpectResult(ws, "accepted");
+  const int64_t paid = Available(key);
+
+  // A prover that did not hear back sends it again: told so, not refused, not paid twice.
+  ASSERT_TRUE(ws.SendProof(a, "same", "again"));
+  auto again = ws.ReadType("proof_received");
+  ASSERT_TRUE(again.has_value()) << ws.error();
+  EXPECT_EQ(again->at("id").as_string(), "again");
+  EXPECT_TRUE(again->at("duplicate").as_bool());
+  ASSERT_TRUE(ws.SendProof(a, "other", "other"));
+  auto other = ws.ReadType("error");
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->at("error").at("code").as_string(), "proof_already_delivered");
+  EXPECT_EQ(other->at("status").as_int64(), 409);
+  EXPECT_EQ(Available(key), paid);
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<int64_t>(), 1);
+}
+
+#ifdef PROOFBOOK_FAILPOINTS
+// A crash after the proof is stored and before its delivery is journaled used to leave a row
+// that recovery ignored: after the restart the prover was slashed for a proof it had delivered
+// on time. Now recovery delivers the stored proof, judged at its receipt time, before the first
+// tick, even when the due time passed while the server was down.
+TEST_F(ProverTest, ACrashBetweenStoringAProofAndJournalingItsDeliveryDoesNotSlashTheProver) {
+  ::setenv("PROOFBOOK_FAILPOINT", "after_proof_stored", 1);
+  StartServer();
+  ::unsetenv("PROOFBOOK_FAILPOINT");
+  ShaMarket("sha", R"(,"slash_bps":1000)");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  const int64_t staked_before =
+      Json(client_->Get("/v1/accounts/me", key)).at("account").at("staked").as_int64();
+  int64_t due_at = 0;
+  {
+    WsClient ws(server_->port(), key);
+    ASSERT_TRUE(ws.ok());
+    Offer(ws, "sha", 300, /*est_ms=*/1000);
+    PlaceOrder(seq_key, "sha", ShaInputs("crash"), /*deadline_ms=*/60000);
+    auto assignment = ws.ReadType("assignment");
+    ASSERT_TRUE(assignment.has_value());
+    due_at = assignment->at("due_at_ms").as_int64();
+    ASSERT_TRUE(ws.SendProof(assignment->at("assignment").as_int64(), "crash", "pr"));
+    while (ws.Read(5000)) {
+    }  // the server dies at the failpoint: the connection ends
+  }
+  for (int i = 0; i < 500 && server_->running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(server_->running()) << "the failpoint did not fire";
+  {
+    pqxx::connection conn(db_.url());
+    pqxx::read_transaction tx(conn);
+    EXPECT_EQ(tx.exec("SELECT count(*) FROM proofs")[0][0].as<int64_t>(), 1);
+    EXPECT_EQ(tx.exec("SELECT status FROM assignments")[0][0].as<std::string>(), "assigned");
+  }
+  // Down past the assignment's due time: only our crash kept the delivery from the journal.
+  while (std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count() <= due_at + 200) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  StartServer();
+  json::object account;
+  for (int i = 0; i < 300; ++i) {  // verified and paid by the restarted server
+    account = Json(client_->Get("/v1/accounts/me", key)).at("account").as_object();
+    if (account.at("available").as_int64() > 4000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(account.at("staked").as_int64(), staked_before);
+  EXPECT_GT(account.at("available").as_int64(), 4000);  // 4,000 unstaked + the payment
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<int64_t>(), 0);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<int64_t>(), 1);
+  EXPECT_EQ(tx.exec("SELECT status FROM assignments")[0][0].as<std::string>(), "settled");
+}
+#endif
 
 TEST_F(ProverTest, SlowConsumerIsClosed) {
   StartServer({"--ws-max-queue", "8"});

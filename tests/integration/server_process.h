@@ -21,6 +21,7 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 once reaped
   bool running();       // the child has not exited
   int Terminate();      // SIGTERM and wait: the exit status (as from waitpid), or -1
   void Kill9();         // SIGKILL and reap: a crash
