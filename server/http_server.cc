@@ -157,17 +157,11 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
 
   uint64_t id() const override { return id_; }
 
-  // On the strand, inside OnMessage. With no read pending nothing else would keep the
-  // session alive: it keeps itself until Resume.
-  void Hold() override {
-    held_ = true;
-    held_self_ = shared_from_this();
-  }
+  void Hold() override { held_ = true; }  // on the strand, inside OnMessage
 
   void Resume(std::function<void()> fn) override {
     net::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
       self->held_ = false;
-      self->held_self_.reset();
       if (self->finished_) return;
       if (!self->closing_) fn();
       // Also when closing: the read fails and Finish runs, so OnClose still comes last.
@@ -303,7 +297,6 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   bool open_ = false;
   bool reading_ = false;  // an async_read is pending
   bool held_ = false;     // Hold()
-  std::shared_ptr<WsSession> held_self_;
   bool writing_ = false;
   bool closing_ = false;
   bool close_sent_ = false;

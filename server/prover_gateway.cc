@@ -215,13 +215,11 @@ struct ProverGateway::Connection : WsHandler {
     auto p = peer.lock();
     if (!p) return;
     p->Hold();
-    std::weak_ptr<WsPeer> weak = peer;
+    // The check's callback owns the connection until it resumes it (Hold's contract).
     gateway.CheckProofHeader(
         principal.account, *assignment, *size, std::string(sha->as_string()),
-        [this, weak, id, assignment = *assignment, bytes, sha = std::string(sha->as_string()),
+        [this, p, id, assignment = *assignment, bytes, sha = std::string(sha->as_string()),
          budget](HeaderCheck check) mutable {
-          auto p = weak.lock();
-          if (!p) return;
           p->Resume([this, id, assignment, bytes, sha, budget, check] {
             OnHeaderChecked(id, assignment, bytes, sha, budget, check);
           });

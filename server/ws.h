@@ -44,7 +44,9 @@ class WsPeer {
   virtual uint64_t id() const = 0;  // unique per process
   // Holds the connection's reads once the current OnMessage returns, until Resume: the
   // peer's next frames wait in the socket (TCP backpressure), not in our memory. Call it only
-  // from within OnMessage; pair it with exactly one Resume.
+  // from within OnMessage; pair it with exactly one Resume. With no read pending, nothing in
+  // the server keeps the connection alive: whoever will call Resume must hold a shared_ptr
+  // to the peer until then (if it never calls it, the connection goes with that pointer).
   virtual void Hold() = 0;
   // From any thread: runs `fn` on the connection's strand, in order with the handler's other
   // events (not at all if the connection is already gone), then reads again.
