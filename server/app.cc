@@ -137,11 +137,13 @@ int RunServe(const Config& config) {
       spdlog::info("msg=write_lease_taken writer_epoch={}", *epoch);
       break;
     }
-    if (epoch.error().code() != StatusCode::kConflict) {
+    const bool held = epoch.error().code() == StatusCode::kConflict;
+    if (!held && !(config.standby && epoch.error().code() == StatusCode::kUnavailable)) {
+      // A standby rides out a database that is briefly away (a failover); a plain start fails.
       spdlog::error("msg=start_failed error={}", LogValue(epoch.error().message()));
       return 1;
     }
-    if (!config.standby) {
+    if (held && !config.standby) {
       spdlog::error("msg=start_failed error={} hint=\"stop the other server, or start this one "
                     "with --standby to take over when it stops\"",
                     LogValue(epoch.error().message()));
@@ -156,6 +158,20 @@ int RunServe(const Config& config) {
     if (sigtimedwait(&signals, nullptr, &wait) > 0) {
       spdlog::info("msg=stopped standby=true");
       return 0;
+    }
+  }
+  if (config.standby) {
+    // The wait may have been long: a fresh connection, and the migrations checked again (the
+    // old writer's deploy may have brought new ones).
+    conn = Connect(config.database_url);
+    if (!conn) {
+      spdlog::error("msg=start_failed error={}", LogValue(conn.error().message()));
+      return 1;
+    }
+    if (Status s = CheckMigrationsCurrent(**conn, *migrations); !s.ok()) {
+      spdlog::error("msg=start_failed error={} hint=\"run proofbook-server migrate\"",
+                    LogValue(s.message()));
+      return 1;
     }
   }
   auto state = LoadState(**conn);
@@ -211,6 +227,11 @@ int RunServe(const Config& config) {
   auto on_rebuilt = [&gateway_ptr] {
     if (ProverGateway* g = gateway_ptr.load()) g->ResumeVerifications();
   };
+  auto on_lease_lost = [&gateway_ptr] {
+    if (ProverGateway* g = gateway_ptr.load()) {
+      g->DisconnectAll(kWsServiceRestart, "this server lost the write lease");
+    }
+  };
   // Long polls on orders wake when a commit makes their order final; provers hear of theirs.
   auto on_commit = [&watch, &gateway_ptr](const JournalBatch& batch) {
     if (ProverGateway* g = gateway_ptr.load()) g->OnCommit(batch);
@@ -228,6 +249,7 @@ int RunServe(const Config& config) {
       EngineRunner::Options{.database_url = config.database_url,
                             .on_commit = on_commit,
                             .on_rebuilt = on_rebuilt,
+                            .on_lease_lost = on_lease_lost,
                             .lease = &lease},
       std::move(state).value());
   if (Status s = runner.Start(); !s.ok()) {

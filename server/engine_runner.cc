@@ -155,6 +155,9 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::co
     Journal journal;
     if (Status s = journal.WriteBatch(*conn, batch); !s.ok()) return s;
     next_seq += batch.events.size();
+    // As after any commit: a late adopted proof may have reassigned its order to a prover
+    // who must hear of it, and long polls may be waiting.
+    if (options_.on_commit) options_.on_commit(batch);
   }
   engine_ = std::move(engine);
   LoadIdempotencyKeys(state);
@@ -399,6 +402,7 @@ bool EngineRunner::Rebuild() {
       last_error = status.message();
       if (status.code() == StatusCode::kConflict) {
         spdlog::warn("msg=write_lease_lost standby=true error={}", LogValue(last_error));
+        if (options_.on_lease_lost) options_.on_lease_lost();
       } else {
         // A database that holds a state the engine refuses is a bug, not an outage: keep
         // refusing work rather than serving from a wrong state.

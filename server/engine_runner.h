@@ -82,6 +82,9 @@ class EngineRunner {
     // Called on the engine thread after a rebuild (the adopted proofs are committed by then);
     // must not block.
     std::function<void()> on_rebuilt;
+    // Called on the engine thread when a rebuild finds the write lease held by another
+    // server (once per loss); must not block.
+    std::function<void()> on_lease_lost;
     // Held (Acquire()d) before Start; used by the engine thread after. Required; outlives us.
     WriterLease* lease = nullptr;
   };

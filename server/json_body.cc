@@ -120,7 +120,7 @@ bool HasNul(simdjson::dom::element value) {
 
 // Arrays and objects nested in `value`, itself included: a scalar is 0, `[[1]]` 2. Stops
 // counting past `limit` (the caller only needs to know it is too deep).
-std::size_t Depth(simdjson::dom::element value, std::size_t limit) {
+static std::size_t Depth(simdjson::dom::element value, std::size_t limit) {
   if (limit == 0) return 1;
   std::size_t deepest = 0;
   if (simdjson::dom::array array; !value.get_array().get(array)) {

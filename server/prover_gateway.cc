@@ -204,6 +204,14 @@ struct ProverGateway::Connection : WsHandler {
                              "sha256 must be 64 lower-case hex digits", "sha256"));
     }
     const auto bytes = static_cast<std::size_t>(*size);
+    if (bytes > gateway.options().proof_inflight_per_prover) {
+      proof_.discard = bytes;
+      return Fail(id, Status(StatusCode::kPayloadTooLarge,
+                             "size exceeds this server's per-prover proof budget (" +
+                                 std::to_string(gateway.options().proof_inflight_per_prover) +
+                                 " bytes)",
+                             "size"));
+    }
     ProofBudget budget = gateway.ReserveProofBytes(principal.account, bytes);
     if (!budget) {
       proof_.discard = bytes;
@@ -215,13 +223,19 @@ struct ProverGateway::Connection : WsHandler {
     auto p = peer.lock();
     if (!p) return;
     p->Hold();
+    const auto held_at = std::chrono::steady_clock::now();
     // The check's callback owns the connection until it resumes it (Hold's contract).
     gateway.CheckProofHeader(
         principal.account, *assignment, *size, std::string(sha->as_string()),
         [this, p, id, assignment = *assignment, bytes, sha = std::string(sha->as_string()),
-         budget](HeaderCheck check) mutable {
-          p->Resume([this, id, assignment, bytes, sha, budget, check] {
-            OnHeaderChecked(id, assignment, bytes, sha, budget, check);
+         budget = std::move(budget), held_at](HeaderCheck check) mutable {
+          p->Resume([this, id, assignment, bytes, sha, budget = std::move(budget), check,
+                     held_at]() mutable {
+            // The bytes waited in the socket while we checked: not the prover's time.
+            proof_.held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - held_at)
+                                 .count();
+            OnHeaderChecked(id, assignment, bytes, sha, std::move(budget), check);
           });
         });
   }
@@ -243,6 +257,7 @@ struct ProverGateway::Connection : WsHandler {
     proof_.sha256 = sha;
     proof_.bytes.clear();
     proof_.budget = std::move(budget);
+    // proof_.held_ms stays: set just before this call.
   }
 
   void OnProofBytes(std::string data) {
@@ -265,7 +280,7 @@ struct ProverGateway::Connection : WsHandler {
                                "the proof bytes do not match the header's sha256", "sha256"));
     }
     gateway.Deliver(principal.account, peer, json::serialize(p.id), p.assignment,
-                    std::move(p.bytes), NowMs(), std::move(p.budget));
+                    std::move(p.bytes), NowMs() - p.held_ms, std::move(p.budget));
   }
 
   void Send(std::string text) {
@@ -274,6 +289,9 @@ struct ProverGateway::Connection : WsHandler {
 
   void Fail(const json::value& id, const Status& status) {
     Send(ErrorMessage(id, status));
+    // Only the client's own faults count towards closing it: a 503 (budgets, a busy or absent
+    // database) is ours, and an honest prover retrying it must not be cut off.
+    if (HttpStatusFor(status.code()) >= 500) return;
     if (++errors > gateway.options().max_errors) {
       if (auto p = peer.lock()) p->Close(kWsPolicyViolation, "too many protocol errors");
     }
@@ -288,6 +306,7 @@ struct ProverGateway::Connection : WsHandler {
     std::string bytes;
     ProofBudget budget;  // held until the bytes are stored (or dropped)
     std::size_t discard = 0;           // bytes of a refused header still to drop
+    int64_t held_ms = 0;               // how long its header check held the reads
   };
 
   ProverGateway& gateway;
@@ -318,7 +337,28 @@ void ProverGateway::Stop() {
   if (grace_thread_.joinable()) grace_thread_.join();
 }
 
+void ProverGateway::DisconnectAll(WsCloseCode code, const std::string& reason) {
+  std::vector<std::shared_ptr<WsPeer>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [prover, peers] : provers_) {
+      for (auto& w : peers.peers) {
+        if (auto p = w.lock()) all.push_back(std::move(p));
+      }
+    }
+  }
+  spdlog::warn("msg=provers_disconnected count={} why={}", all.size(), LogValue(reason));
+  for (auto& p : all) p->Close(code, reason);
+}
+
 Result<std::unique_ptr<WsHandler>> ProverGateway::Accept(const HttpRequest& request) {
+  if (!ctx_.runner.healthy()) {
+    // Recovering, or another server holds the write lease: work assigned meanwhile would go
+    // to a connection nobody tells.
+    return Status(StatusCode::kUnavailable,
+                  "this server is not taking work now (recovering, or another server holds "
+                  "the write lease); retry");
+  }
   auto principal = ctx_.auth.Authenticate(request.authorization);
   if (!principal) return principal.error();
   if (principal->role != matching::Role::kProver) {
@@ -704,7 +744,12 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
               ctx_.db.Post([assignment](pqxx::connection* conn, const Status&) {
                 if (conn == nullptr) return;
                 pqxx::work tx(*conn);
-                tx.exec_params("DELETE FROM proofs WHERE assignment_id = $1", assignment);
+                // Only while its delivery is not journaled: a concurrent redelivery of the
+                // same bytes may have been accepted in between.
+                tx.exec_params(
+                    "DELETE FROM proofs p USING assignments a WHERE p.assignment_id = $1 "
+                    "AND a.id = p.assignment_id AND a.status IN ('assigned', 'late')",
+                    assignment);
                 tx.commit();
               });
             }

@@ -85,6 +85,9 @@ class ProverGateway : public WsEndpoint {
   void OnCommit(const JournalBatch& batch);
   // At start-up: verify again every delivered proof that has no verdict yet.
   void ResumeVerifications();
+  // Closes every prover connection with `code` (they reconnect, to the writer if there is
+  // another): for a server that lost the write lease, whose assignments nobody would tell.
+  void DisconnectAll(WsCloseCode code, const std::string& reason);
   void Stop();
 
   // Used by the connections (prover_gateway.cc).

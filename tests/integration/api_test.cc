@@ -468,8 +468,13 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000'000'000);
   std::unique_ptr<ServerProcess> standby;
+  std::string start_error;
   std::thread starter([&] {  // returns once the standby listens, i.e. holds the lease
-    standby = std::make_unique<ServerProcess>(db_.url(), std::vector<std::string>{"--standby"});
+    try {
+      standby = std::make_unique<ServerProcess>(db_.url(), std::vector<std::string>{"--standby"});
+    } catch (const std::exception& e) {
+      start_error = e.what();
+    }
   });
   std::atomic<bool> stop{false};
   std::vector<std::vector<std::pair<std::string, int64_t>>> acked(4);
@@ -494,7 +499,7 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
   stop = true;
   for (auto& th : load) th.join();
   starter.join();
-  ASSERT_TRUE(standby != nullptr);
+  ASSERT_TRUE(standby != nullptr) << start_error;
   server_ = std::move(standby);
   client_ = std::make_unique<HttpClient>(server_->port());
 
@@ -504,7 +509,8 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
   for (const auto& ids : acked) {
     total += ids.size();
     for (const auto& [client_id, order] : ids) {
-      ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1", order)[0][0]
+      ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1 AND client_order_id = $2",
+                               order, client_id)[0][0]
                     .as<int64_t>(),
                 1)
           << "order " << order << " was acknowledged and is not in PostgreSQL";
@@ -535,6 +541,10 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
   Market("m");
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000'000'000);
+  auto [prover, prover_key] = Account("prover", "p");
+  WsClient ws(server_->port(), prover_key);  // on the old writer
+  ASSERT_TRUE(ws.ok());
+  ASSERT_TRUE(ws.ReadType("welcome").has_value());
   pqxx::connection conn(db_.url());
   {
     pqxx::nontransaction tx(conn);
@@ -546,14 +556,16 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
   }
   for (int i = 0; i < 100; ++i) {  // the lock goes with the session
     pqxx::nontransaction tx(conn);
-    if (tx.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0][0].as<int>() == 0)
+    if (tx.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())")[0][0]
+            .as<int>() == 0)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ServerProcess second(db_.url());  // takes the lease: a new epoch
   std::atomic<bool> stop{false};
-  std::vector<std::vector<int64_t>> acked(4);
-  std::vector<int> statuses_a;
+  // Both engines hand out the same order ids: an acknowledgement is checked by (id, key).
+  std::vector<std::vector<std::pair<int64_t, std::string>>> acked(4);
   std::vector<std::thread> load;
   for (int t = 0; t < 4; ++t) {
     // Two clients on the old writer, two on the new one.
@@ -561,12 +573,14 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
     load.emplace_back([&, t, port, key = key] {
       HttpClient client(port);
       for (int i = 0; i < 100000 && !stop.load(); ++i) {
-        auto r = client.Request(
-            "POST", "/v1/orders",
-            R"({"market":"m","max_price":10,"deadline_ms":600000,"client_order_id":"f)" +
-                std::to_string(t) + "-" + std::to_string(i) + R"("})",
-            key);
-        if (r.status == 201) acked[t].push_back(Json(r).at("order").at("id").as_int64());
+        const std::string client_id = "f" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = client.Request("POST", "/v1/orders",
+                                R"({"market":"m","max_price":10,"deadline_ms":600000,)"
+                                R"("client_order_id":")" + client_id + R"("})",
+                                key);
+        if (r.status == 201) {
+          acked[t].emplace_back(Json(r).at("order").at("id").as_int64(), client_id);
+        }
       }
     });
   }
@@ -580,11 +594,14 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
   {
     pqxx::read_transaction tx(conn);
     for (const auto& ids : acked) {
-      for (int64_t order : ids) {
-        ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1", order)[0][0]
+      for (const auto& [order, client_id] : ids) {
+        ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1 AND "
+                                 "client_order_id = $2",
+                                 order, client_id)[0][0]
                       .as<int64_t>(),
                   1)
-            << "order " << order << " was acknowledged and is not in PostgreSQL";
+            << "order " << order << " (" << client_id
+            << ") was acknowledged and is not in PostgreSQL";
       }
     }
   }
@@ -593,6 +610,12 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
                                   R"({"market":"m","max_price":10,"deadline_ms":600000})", key);
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_NE(server_->Logs().find("write_lease_lost"), std::string::npos);
+  // Its provers are sent away (to reconnect to the writer), and none may attach to it.
+  while (ws.Read(5000)) {
+  }
+  EXPECT_EQ(ws.close_code(), 1012) << ws.error();
+  WsClient again(server_->port(), prover_key);
+  EXPECT_EQ(again.status(), 503);
   EXPECT_EQ(server_->Terminate(), 0);  // and it still stops cleanly
 }
 

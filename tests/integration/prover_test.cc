@@ -94,6 +94,16 @@ class ProverTest : public ServerFixture {
   int64_t Available(const std::string& key) {
     return Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64();
   }
+  // Offers on `ws` at 300 in `market`, places an order of `inputs` and returns the assignment
+  // message the prover gets (empty on failure, which is then reported).
+  json::object AssignOne(WsClient& ws, const std::string& seq_key, const std::string& market,
+                         const std::string& inputs, int64_t est_ms = 60000) {
+    Offer(ws, market, 300, est_ms);
+    PlaceOrder(seq_key, market, inputs, /*deadline_ms=*/60000);
+    auto assignment = ws.ReadType("assignment");
+    EXPECT_TRUE(assignment.has_value()) << ws.error();
+    return assignment.value_or(json::object{});
+  }
   static std::string ShaInputs(const std::string& preimage) {
     return R"({"sha256":")" + server::Sha256Hex(preimage) + R"("})";
   }
@@ -483,11 +493,7 @@ TEST_F(ProverTest, ProofHeaderIsCheckedBeforeAnyByteIsTaken) {
   WsClient wa(server_->port(), a_key);
   WsClient wb(server_->port(), b_key);
   ASSERT_TRUE(wa.ok() && wb.ok());
-  Offer(wa, "sha", 300);
-  PlaceOrder(seq_key, "sha", ShaInputs("x"));
-  auto assignment = wa.ReadType("assignment");
-  ASSERT_TRUE(assignment.has_value()) << wa.error();
-  const int64_t id = assignment->at("assignment").as_int64();
+  const int64_t id = AssignOne(wa, seq_key, "sha", ShaInputs("x")).at("assignment").as_int64();
 
   auto header = [&](WsClient& ws, int64_t size) {
     ws.SendJson({{"type", "proof"},
@@ -555,11 +561,7 @@ TEST_F(ProverTest, TheSameProofDeliveredAgainIsAcceptedOnceOtherBytesAreRefused)
   auto [p, key] = Prover("p");
   WsClient ws(server_->port(), key);
   ASSERT_TRUE(ws.ok());
-  Offer(ws, "sha", 300);
-  PlaceOrder(seq_key, "sha", ShaInputs("same"));
-  auto assignment = ws.ReadType("assignment");
-  ASSERT_TRUE(assignment.has_value());
-  const int64_t a = assignment->at("assignment").as_int64();
+  const int64_t a = AssignOne(ws, seq_key, "sha", ShaInputs("same")).at("assignment").as_int64();
   ASSERT_TRUE(ws.SendProof(a, "same", "first"));
   auto first = ws.ReadType("proof_received");
   ASSERT_TRUE(first.has_value()) << ws.error();
@@ -602,12 +604,9 @@ TEST_F(ProverTest, ACrashBetweenStoringAProofAndJournalingItsDeliveryDoesNotSlas
   {
     WsClient ws(server_->port(), key);
     ASSERT_TRUE(ws.ok());
-    Offer(ws, "sha", 300, /*est_ms=*/1000);
-    PlaceOrder(seq_key, "sha", ShaInputs("crash"), /*deadline_ms=*/60000);
-    auto assignment = ws.ReadType("assignment");
-    ASSERT_TRUE(assignment.has_value());
-    due_at = assignment->at("due_at_ms").as_int64();
-    ASSERT_TRUE(ws.SendProof(assignment->at("assignment").as_int64(), "crash", "pr"));
+    auto assignment = AssignOne(ws, seq_key, "sha", ShaInputs("crash"), /*est_ms=*/2000);
+    due_at = assignment.at("due_at_ms").as_int64();
+    ASSERT_TRUE(ws.SendProof(assignment.at("assignment").as_int64(), "crash", "pr"));
     while (ws.Read(5000)) {
     }  // the server dies at the failpoint: the connection ends
   }
