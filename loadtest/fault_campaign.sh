@@ -6,6 +6,10 @@
 #   loadtest/fault_campaign.sh dual  SERVER_BIN   two servers on one database, order load on both
 #                                                 for DUAL_SECONDS (15): 201s answered by each vs
 #                                                 orders rows in PostgreSQL
+#   loadtest/fault_campaign.sh flood SERVER_BIN   8 prover connections announce 63 MiB proofs
+#                                                 for an assignment not theirs and send it all
+#                                                 (loadtest/proof_flood.js): server RSS before
+#                                                 and at peak
 #   loadtest/fault_campaign.sh crash SERVER_BIN   the crash window: the journal's row lock is held
 #                                                 (a stand-in for a slow commit) while an honest
 #                                                 proofbook-prover delivers; the server is killed
@@ -19,7 +23,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MODE=${1:?usage: fault_campaign.sh dual|crash SERVER_BIN}
+MODE=${1:?usage: fault_campaign.sh dual|crash|flood SERVER_BIN}
 SERVER_BIN=$(realpath "${2:?usage: fault_campaign.sh dual|crash SERVER_BIN}")
 LOAD_BIN="$ROOT/build/release/loadtest/proofbook-load"
 PROVER_BIN="$ROOT/build/release/clients/proofbook-prover"
@@ -161,8 +165,16 @@ case "$MODE" in
     echo "crash: before the restart: proofs stored=$stored, assignment $status; after: slashings=$(sql 'SELECT count(*) FROM slashings') settlements=$(sql 'SELECT count(*) FROM settlements') assignment=$(sql 'SELECT status FROM assignments') prover staked=$(sql "SELECT staked FROM accounts WHERE id = $P_ID") (of 5000)"
     grep -h -E "msg=(slashed|proof_result|paid)|already delivered|proof_already" "$WORK/prover.log" | sed 's/^/  prover: /' || true
     ;;
+  flood)
+    start_server f
+    F_PID=$LAST_PID
+    PORT=$(port_of "$WORK/f.port")
+    prover=$(post "$PORT" /v1/admin/accounts "$ADMIN" '{"role":"prover","name":"p"}')
+    sleep 1  # past start-up allocations
+    node "$ROOT/loadtest/proof_flood.js" "$PORT" "$(field "['api_key']" <<<"$prover")" "$F_PID" 8 63
+    ;;
   *)
-    echo "usage: fault_campaign.sh dual|crash SERVER_BIN" >&2
+    echo "usage: fault_campaign.sh dual|crash|flood SERVER_BIN" >&2
     exit 2
     ;;
 esac

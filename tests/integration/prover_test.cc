@@ -658,6 +658,12 @@ TEST_F(ProverTest, SlowConsumerIsClosed) {
   }
   EXPECT_EQ(ws.close_code(), 1013) << ws.error();
   EXPECT_EQ(client_->Get("/healthz").status, 200);
+  // The server ends the session once the close handshake's teardown sees our socket close,
+  // which may come after we have our close code; its log is flushed every second.
+  for (int i = 0; i < 50 && server_->Logs().find("why=\"slow consumer\"") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   server_->Terminate();  // flushes the log
   EXPECT_NE(server_->Logs().find("why=\"slow consumer\""), std::string::npos);
 }
