@@ -118,16 +118,22 @@ int RunServe(const Config& config) {
   std::signal(SIGPIPE, SIG_IGN);
 
   // Rebuild the engine from what PostgreSQL has committed before taking any request.
-  auto conn = Connect(config.database_url);
-  if (!conn) {
-    spdlog::error("msg=start_failed error={}", LogValue(conn.error().message()));
-    return 1;
-  }
-  if (Status s = CheckMigrationsCurrent(**conn, *migrations); !s.ok()) {
-    spdlog::error("msg=start_failed error={} hint=\"run proofbook-server migrate\"",
-                  LogValue(s.message()));
-    return 1;
-  }
+  // A connection to a database whose migrations are this binary's; null (logged) if not.
+  auto connect_current = [&]() -> std::unique_ptr<pqxx::connection> {
+    auto c = Connect(config.database_url);
+    if (!c) {
+      spdlog::error("msg=start_failed error={}", LogValue(c.error().message()));
+      return nullptr;
+    }
+    if (Status s = CheckMigrationsCurrent(**c, *migrations); !s.ok()) {
+      spdlog::error("msg=start_failed error={} hint=\"run proofbook-server migrate\"",
+                    LogValue(s.message()));
+      return nullptr;
+    }
+    return std::move(c).value();
+  };
+  auto conn = connect_current();
+  if (!conn) return 1;
   // One writer per database: take the write lease (or wait for it, as a standby) before
   // reading the state, so the state read is final for our epoch.
   WriterLease lease(config.database_url);
@@ -163,33 +169,25 @@ int RunServe(const Config& config) {
   if (config.standby) {
     // The wait may have been long: a fresh connection, and the migrations checked again (the
     // old writer's deploy may have brought new ones).
-    conn = Connect(config.database_url);
-    if (!conn) {
-      spdlog::error("msg=start_failed error={}", LogValue(conn.error().message()));
-      return 1;
-    }
-    if (Status s = CheckMigrationsCurrent(**conn, *migrations); !s.ok()) {
-      spdlog::error("msg=start_failed error={} hint=\"run proofbook-server migrate\"",
-                    LogValue(s.message()));
-      return 1;
-    }
+    conn = connect_current();
+    if (!conn) return 1;
   }
-  auto state = LoadState(**conn);
+  auto state = LoadState(*conn);
   if (!state) {
     spdlog::error("msg=start_failed error={}", LogValue(state.error().ToString()));
     return 1;
   }
-  auto auth = Authenticator::Load(**conn);
+  auto auth = Authenticator::Load(*conn);
   if (!auth) {
     spdlog::error("msg=start_failed error={}", LogValue(auth.error().ToString()));
     return 1;
   }
   MarketDirectory markets;
-  if (Status s = markets.Load(**conn); !s.ok()) {
+  if (Status s = markets.Load(*conn); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }
-  conn->reset();
+  conn.reset();
   spdlog::info("msg=recovered accounts={} orders={} offers={} assignments={} next_seq={}",
                state->snapshot.accounts.size(), state->snapshot.orders.size(),
                state->snapshot.offers.size(), state->snapshot.assignments.size(), state->next_seq);
@@ -263,7 +261,9 @@ int RunServe(const Config& config) {
   ProverGateway gateway(
       ProverGateway::Options{.offline_grace = std::chrono::milliseconds(config.prover_grace_ms),
                              .proof_inflight_per_prover = config.proof_inflight_per_prover,
-                             .proof_inflight_total = config.proof_inflight_total},
+                             .proof_inflight_total = config.proof_inflight_total,
+                             .proof_receive_floor =
+                                 std::chrono::milliseconds(config.proof_receive_ms)},
       ctx, router, pool_by_kind);
   gateway_ptr.store(&gateway);
   gateway.ResumeVerifications();

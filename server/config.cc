@@ -154,6 +154,13 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->check(CLI::Range(std::size_t{1} << 10, std::size_t{1} << 36))
       ->capture_default_str();
   serve
+      ->add_option("--proof-receive-ms", config.proof_receive_ms,
+                   "An accepted proof's bytes must arrive within this many ms plus 1 ms per KB, "
+                   "else the connection is closed (1008)")
+      ->envname("PROOFBOOK_PROOF_RECEIVE_MS")
+      ->check(CLI::Range(100, 3600000))
+      ->capture_default_str();
+  serve
       ->add_flag("--standby", config.standby,
                  "If another server holds this database's write lease, wait and take over when "
                  "it frees (default: exit with code 3)")

@@ -49,6 +49,7 @@ struct Config {
   // header that would take a prover, or the server, past its budget is refused (503).
   std::size_t proof_inflight_per_prover = std::size_t{64} << 20;
   std::size_t proof_inflight_total = std::size_t{256} << 20;
+  int proof_receive_ms = 10000;  // an accepted proof's bytes arrive within this + 1 ms/KB
 
   // One writer per database (server/writer_lease.h): without --standby a server that finds
   // the write lease held exits (code 3); with it, it waits and takes over when the lease frees.

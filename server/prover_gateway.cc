@@ -19,6 +19,9 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr int64_t kMaxProofHeaderBytes = int64_t{64} << 20;  // the largest max_proof_bytes
+// An accepted proof's bytes must arrive within Options::proof_receive_floor plus their size at
+// this rate (1 MB/s: slow for loopback or a data centre, honest for a bad link).
+constexpr std::size_t kMinProofBytesPerMs = 1000;
 
 std::string Message(std::string_view type, json::object fields) {
   fields.emplace("type", type);
@@ -120,7 +123,7 @@ struct ProverGateway::Connection : WsHandler {
     const std::string_view t = type->as_string();
     if (proof_.active) {
       // Binary frames of the announced proof must come first.
-      proof_ = {};
+      EndProof();
       return Fail(id, Status(StatusCode::kConflict,
                              "a text message arrived before the announced proof bytes; that "
                              "proof is dropped",
@@ -258,6 +261,22 @@ struct ProverGateway::Connection : WsHandler {
     proof_.bytes.clear();
     proof_.budget = std::move(budget);
     // proof_.held_ms stays: set just before this call.
+    // Announced bytes hold budget: they must come in time (a floor, plus a slow but honest
+    // rate), or the connection goes and the budget with it.
+    const uint64_t serial = ++serial_;
+    pending_->store(serial);
+    const auto timeout = gateway.options().proof_receive_floor +
+                         std::chrono::milliseconds(size / kMinProofBytesPerMs);
+    gateway.Later(timeout, [weak = peer, pending = pending_, serial] {
+      if (pending->load() != serial) return;
+      if (auto p = weak.lock()) p->Close(kWsPolicyViolation, "proof bytes not received in time");
+    });
+  }
+
+  // The proof being received (or dropped) is over.
+  void EndProof() {
+    proof_ = {};
+    pending_->store(0);
   }
 
   void OnProofBytes(std::string data) {
@@ -267,14 +286,14 @@ struct ProverGateway::Connection : WsHandler {
     }
     if (proof_.bytes.size() + data.size() > proof_.size) {
       json::value id = proof_.id;
-      proof_ = {};
+      EndProof();
       return Fail(id, Status(StatusCode::kInvalidArgument,
                              "more proof bytes than the header's size", "size"));
     }
     proof_.bytes += data;
     if (proof_.bytes.size() < proof_.size) return;
     Proof p = std::move(proof_);
-    proof_ = {};
+    EndProof();
     if (Sha256Hex(p.bytes) != p.sha256) {
       return Fail(p.id, Status(StatusCode::kInvalidArgument,
                                "the proof bytes do not match the header's sha256", "sha256"));
@@ -315,6 +334,9 @@ struct ProverGateway::Connection : WsHandler {
   std::weak_ptr<WsPeer> peer;
   Proof proof_;
   int errors = 0;
+  uint64_t serial_ = 0;  // accepted proof headers
+  // The serial of the proof whose bytes are awaited, 0 if none; read by the receive timer.
+  std::shared_ptr<std::atomic<uint64_t>> pending_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 // ---- The gateway -------------------------------------------------------------------------------
@@ -741,7 +763,9 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
             // honest. Not for 5xx: the engine could not take it now (recovering, full), and
             // the stored proof is delivered at the rebuild or on the prover's retry.
             if (r.status < 500 && !again) {
-              ctx_.db.Post([assignment](pqxx::connection* conn, const Status&) {
+              // If the queue is full the row stays: harmless (recovery adopts a stored proof
+              // only while its assignment takes one, and the engine refuses it again then).
+              (void)ctx_.db.Post([assignment](pqxx::connection* conn, const Status&) {
                 if (conn == nullptr) return;
                 pqxx::work tx(*conn);
                 // Only while its delivery is not journaled: a concurrent redelivery of the

@@ -35,6 +35,7 @@
 // journal thread; verdicts on verifier threads. Shared state is under mu_.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -64,6 +65,9 @@ class ProverGateway : public WsEndpoint {
     // refused with 503 overloaded (Config::proof_inflight_*).
     std::size_t proof_inflight_per_prover = std::size_t{64} << 20;
     std::size_t proof_inflight_total = std::size_t{256} << 20;
+    // An accepted proof's bytes must all arrive within this plus 1 ms per KB, else the
+    // connection is closed (1008): announced bytes hold budget (Config::proof_receive_ms).
+    std::chrono::milliseconds proof_receive_floor{10000};
   };
 
   // Bytes reserved against the in-flight budgets; released when the last copy goes.
@@ -93,6 +97,8 @@ class ProverGateway : public WsEndpoint {
   // Used by the connections (prover_gateway.cc).
   struct Connection;
   void Register(matching::AccountId prover, const std::shared_ptr<WsPeer>& peer);
+  // Runs `fn` on the gateway's timer thread after `delay` (not at all once stopping).
+  void Later(std::chrono::milliseconds delay, std::function<void()> fn);
   void Unregister(matching::AccountId prover, uint64_t peer_id);
   void SendOpenAssignments(matching::AccountId prover, std::weak_ptr<WsPeer> peer);
   // Null when `bytes` would exceed a budget.
@@ -113,8 +119,6 @@ class ProverGateway : public WsEndpoint {
   void Verify(int64_t assignment, matching::AccountId prover, const std::string& verifier,
               std::string vk, std::string inputs, std::string proof, std::weak_ptr<WsPeer> peer);
   void PushAssignments(std::vector<matching::AssignmentState> assigned);
-  // Runs `fn` on the gateway's timer thread after `delay` (not at all once stopping).
-  void Later(std::chrono::milliseconds delay, std::function<void()> fn);
   void ApplyVerdict(int64_t assignment, matching::AccountId prover, bool valid, std::string reason,
                     std::weak_ptr<WsPeer> peer, int attempt);
   void TimerLoop();

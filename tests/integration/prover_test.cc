@@ -554,6 +554,32 @@ TEST_F(ProverTest, ProofHeaderIsCheckedBeforeAnyByteIsTaken) {
   ExpectResult(wa, "rejected");
 }
 
+TEST_F(ProverTest, AnnouncedProofBytesThatNeverComeCloseTheConnectionAndFreeTheBudget) {
+  StartServer({"--proof-receive-ms", "300", "--proof-inflight-per-prover", "4096"});
+  ShaMarket("sha", R"(,"max_proof_bytes":3000)");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  const int64_t a = AssignOne(ws, seq_key, "sha", ShaInputs("slow")).at("assignment").as_int64();
+  const std::string bytes(2500, 's');
+  ws.SendJson({{"type", "proof"},
+               {"id", "h"},
+               {"assignment", a},
+               {"size", 2500},
+               {"sha256", server::Sha256Hex(bytes)}});
+  // Nothing follows the header: after 300 ms (+ 2.5 ms for the size) the connection goes.
+  while (ws.Read(5000)) {
+  }
+  EXPECT_EQ(ws.close_code(), 1008) << ws.error();
+  // Its 2500 bytes of budget went with it: another 2500 fit in the prover's 4096.
+  WsClient again(server_->port(), key);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again.SendProof(a, bytes, "again"));
+  auto received = again.ReadType("proof_received");
+  ASSERT_TRUE(received.has_value()) << again.error();
+}
+
 TEST_F(ProverTest, TheSameProofDeliveredAgainIsAcceptedOnceOtherBytesAreRefused) {
   StartServer();
   ShaMarket("sha");
