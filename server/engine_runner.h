@@ -77,7 +77,9 @@ class EngineRunner {
     std::size_t max_batch_events = 1 << 14;       // one batch's events before it is handed over
     std::chrono::milliseconds tick_interval{10};  // deadline resolution
     std::chrono::milliseconds reconnect_interval{500};
-    // Called on the journal thread after each COMMIT, after the replies; must not block.
+    // Called after each COMMIT, after the replies; must not block. On the journal thread,
+    // and for the batch of adopted stored proofs on the thread that restores the engine (the
+    // caller of Start, or the engine thread in a rebuild): so it must be thread-safe.
     std::function<void(const JournalBatch&)> on_commit;
     // Called on the engine thread after a rebuild (the adopted proofs are committed by then);
     // must not block.
