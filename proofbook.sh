@@ -207,13 +207,13 @@ cmd_test() {
   export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
   local rc=0
   ctest --preset debug -j "$(nproc)" --timeout 600 "$@" || rc=$?
-  # The threads again under ThreadSanitizer: the rings, and the server's engine, journal, io
-  # and database threads driven by the API tests, the WebSocket sessions and the verifier pool
-  # driven by the prover tests (a report makes the server exit non-zero,
-  # which fails the test that stopped it).
-  build tsan --target ring_test api_integration_test prover_integration_test \
-    verifier_pool_integration_test proofbook-server
-  TSAN_OPTIONS="exitcode=66" ctest --preset tsan --timeout 600 || rc=$?
+  # The threads again under ThreadSanitizer: the tests labelled `tsan` in CMake (the rings,
+  # and the server's engine, journal, io and database threads driven by the API tests, the
+  # WebSocket sessions and the verifier pool driven by the prover tests; a report makes the
+  # server exit non-zero, which fails the test that stopped it). Arguments such as `-R X`
+  # filter this run too.
+  build tsan --target tsan_suite
+  TSAN_OPTIONS="exitcode=66" ctest --preset tsan --timeout 600 "$@" || rc=$?
   return "$rc"
 }
 

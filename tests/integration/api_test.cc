@@ -125,7 +125,7 @@ TEST_F(ApiTest, AClientOrderIdReusedWithOtherParametersIs409) {
       key);
   ASSERT_EQ(same.status, 200) << same.body;
   EXPECT_EQ(Json(same).at("order").at("id"), Json(first).at("order").at("id"));
-  for (const std::string& other : {
+  for (const char* other : {
            R"({"market":"m","max_price":101,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
            R"("client_order_id":"blk-9"})",
            R"({"market":"n","max_price":100,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
@@ -185,11 +185,12 @@ TEST_F(ApiTest, InputsDeeperThanTheLimitAreRefusedAndTheLimitReadsBack) {
 TEST_F(ApiTest, AmbiguousFramingIs400AndClosesTheConnection) {
   auto [seq, key] = Account("sequencer", "s");
   const std::string smuggled = "GET /v1/accounts/me HTTP/1.1\r\nHost: x\r\n\r\n";
-  for (const std::string& te : {"chunked, identity", "gzip", "identity", "gzip, chunked"}) {
+  for (const char* te : {"chunked, identity", "gzip", "identity", "gzip, chunked"}) {
     const std::string body = "5\r\nhello\r\n0\r\n\r\n" + smuggled;
-    std::string reply = RawExchange(server_->port(), "POST /v1/orders HTTP/1.1\r\nHost: x\r\n"
-                                                     "Transfer-Encoding: " +
-                                                         te + "\r\n\r\n" + body);
+    std::string reply = RawExchange(
+        server_->port(),
+        std::string("POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
+            "\r\n\r\n" + body);
     EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << te << ": " << reply;
     EXPECT_NE(reply.find("Connection: close"), std::string::npos) << te << ": " << reply;
     // One answer only: the rest of the bytes were never read as a second request.

@@ -198,6 +198,7 @@ class JournaledRun {
     ExpectSameSnapshot(loaded->snapshot, engine_.GetSnapshot());
     EXPECT_EQ(loaded->next_seq, next_seq_);
     EXPECT_EQ(loaded->client_orders, client_orders_);
+    EXPECT_EQ(loaded->client_order_hashes.size(), client_orders_.size());  // each has its hash
     Engine restored;
     Status s = restored.Restore(loaded->snapshot);
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -258,7 +259,8 @@ class JournaledRun {
           // As the HTTP handler will: every placed order carries its idempotency key.
           std::string key = "c-" + std::to_string(e.order);
           batch_.order_extras.push_back(
-              {e.order, key, R"({"public_inputs":[)" + std::to_string(e.order) + "]}"});
+              {e.order, key, R"({"public_inputs":[)" + std::to_string(e.order) + "]}",
+               std::string(64, "0123456789abcdef"[e.order % 16])});  // a request hash
           client_orders_.emplace_back(e.account, key, e.order);
         }
         if (e.command == matching::CommandKind::kPlaceOffer) offer_status_[e.offer] = "open";
