@@ -106,7 +106,16 @@ struct ProofRejected {
 
 // Advances time: processes every due time, offer expiry, exclusivity end and order deadline
 // that `now` has passed.
-struct Tick {};
+//
+// outage_since > 0 (the server's first Tick after a restart or a rebuild, with the time of the
+// last committed event): nothing ran from then until now, so a prover could not deliver. Every
+// assignment still assigned whose due time fell in (outage_since, now) first gets back the part
+// of its window the outage took, due_at += now - max(outage_since, assigned_at), capped at its
+// order's deadline (kDueExtended); one that cannot end after now (its order's deadline passed)
+// is processed as usual.
+struct Tick {
+  Timestamp outage_since = 0;
+};
 
 using CommandBody = std::variant<CreateAccount, Deposit, Withdraw, Stake, Unstake, CreateMarket,
                                  PlaceOrder, CancelOrder, PlaceOffer, CancelOffer, ProofDelivered,

@@ -86,7 +86,7 @@ std::span<const Event> Engine::Apply(const Command& command) {
         else if constexpr (std::is_same_v<T, ProofRejected>)
           DoProofRejected(body);
         else
-          DoTick();
+          DoTick(body);
       },
       command.body);
   return events_;
@@ -876,11 +876,45 @@ void Engine::MaybeForgetOrder(uint32_t order) {
 
 // ---- Time ---------------------------------------------------------------------------------
 
-void Engine::DoTick() {
+void Engine::DoTick(const Tick& c) {
+  if (c.outage_since > 0) ExtendDueTimesAfterOutage(c.outage_since);
   while (!timers_.empty() && timers_.top().time < now_) {
     Timer t = timers_.top();
     timers_.Pop();
     ProcessTimer(t);
+  }
+}
+
+void Engine::ExtendDueTimesAfterOutage(Timestamp since) {
+  // The timers that have passed are the heap's earliest; take them out, in firing order, and
+  // put back all but the due times an extension moves.
+  std::vector<Timer> passed;
+  while (!timers_.empty() && timers_.top().time < now_) {
+    passed.push_back(timers_.top());
+    timers_.Pop();
+  }
+  for (const Timer& t : passed) {
+    uint32_t ah = t.kind == TimerKind::kAssignmentDue && t.time > since
+                      ? assignment_ids_.Find(t.id)
+                      : kNil;
+    if (ah != kNil && assignments_[ah].status == AssignmentStatus::kAssigned &&
+        assignments_[ah].due_at == t.time) {
+      AssignmentRecord& a = assignments_[ah];
+      const Timestamp lost = now_ - std::max(since, a.assigned_at);
+      const Timestamp due = std::min(orders_[a.order].deadline, a.due_at + lost);
+      if (due >= now_) {
+        a.due_at = due;
+        timers_.Push({due, TimerKind::kAssignmentDue, a.id});
+        Event& e = Emit(EventKind::kDueExtended);
+        e.assignment = a.id;
+        e.order = a.order_id;
+        e.account = a.prover;
+        e.market = a.market;
+        e.value = due;
+        continue;
+      }
+    }
+    timers_.Push(t);
   }
 }
 

@@ -107,7 +107,8 @@ class Engine {
   void DoProofDelivered(const ProofDelivered& c);
   void DoProofVerified(const ProofVerified& c);
   void DoProofRejected(const ProofRejected& c);
-  void DoTick();
+  void DoTick(const Tick& c);
+  void ExtendDueTimesAfterOutage(Timestamp since);
 
   // Event emission.
   Event& Emit(EventKind kind);

@@ -483,6 +483,54 @@ TEST_F(EngineTest, DeliveryIsJudgedAtItsReceiptTime) {
   ExpectAccepted(Do(ProofVerified{a[0].assignment}));
 }
 
+TEST_F(EngineTest, AnOutageHandsBackTheTimeItTookFromDueTimes) {
+  SetUpMarket();
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 1'000);
+  const Timestamp assigned_at = now_;
+  auto a = Of(Do(OrderSpec(150, 60'000)), EventKind::kAssigned);
+  auto b = Of(Do(OrderSpec(150, 60'000)), EventKind::kAssigned);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  const Timestamp due = a[0].value;
+  // The last committed event was 100 ms after the assignments; then nothing ran for 10 s.
+  const Timestamp since = assigned_at + 100;
+  now_ = due + 10'000;
+  auto ev = Do(Tick{.outage_since = since});
+  EXPECT_TRUE(Of(ev, EventKind::kSlashed).empty());
+  auto extended = Of(ev, EventKind::kDueExtended);
+  ASSERT_EQ(extended.size(), 2u);
+  // What was left of the window when the outage began, from now.
+  EXPECT_EQ(extended[0].assignment, a[0].assignment);
+  EXPECT_EQ(extended[0].value, due + (now_ - since));
+  EXPECT_EQ(extended[0].account, kP1);
+  // The moved timers fire at the new due times, not the old ones.
+  now_ = extended[0].value;
+  EXPECT_TRUE(Of(Do(Tick{}), EventKind::kSlashed).empty());
+  now_ = extended[1].value + 1;
+  EXPECT_EQ(Of(Do(Tick{}), EventKind::kSlashed).size(), 2u);
+}
+
+TEST_F(EngineTest, AnOutageDoesNotExtendDueTimesBeforeItOrPastTheDeadline) {
+  SetUpMarket();
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 100'000);
+  auto a = Of(Do(OrderSpec(150, 60'000)), EventKind::kAssigned);
+  ASSERT_EQ(a.size(), 1u);
+  // Due before the outage began: a miss like any other.
+  now_ = a[0].value + 50;
+  auto ev = Do(Tick{.outage_since = a[0].value + 10});
+  EXPECT_TRUE(Of(ev, EventKind::kDueExtended).empty());
+  EXPECT_EQ(Of(ev, EventKind::kSlashed).size(), 1u);
+  // The order's deadline passed in the outage: nothing to extend to.
+  auto b = Of(Do(OrderSpec(150, 2'000)), EventKind::kAssigned);
+  ASSERT_EQ(b.size(), 1u);
+  const Timestamp since = now_;
+  now_ += 5'000;
+  auto late = Do(Tick{.outage_since = since});
+  EXPECT_TRUE(Of(late, EventKind::kDueExtended).empty());
+}
+
 TEST_F(EngineTest, ReceiptTimeAfterDueIsLateAndNeverLaterThanNow) {
   SetUpMarket();
   Offer(kP1, 50, 1'000);

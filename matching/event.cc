@@ -84,6 +84,8 @@ std::string_view EventKindName(EventKind kind) {
       return "exclusive_ended";
     case EventKind::kAssignmentLapsed:
       return "assignment_lapsed";
+    case EventKind::kDueExtended:
+      return "due_extended";
   }
   return "unknown";
 }

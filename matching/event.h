@@ -39,6 +39,8 @@
 //  kOrderCancelled    order, account
 //  kExclusiveEnded    order, account; a direct order's window is over, now open to best
 //  kAssignmentLapsed  assignment, order, account (prover); a late assignment's window closed
+//  kDueExtended       assignment, order, account (prover), market, value (new due_at); an
+//                     outage took part of its window (Tick::outage_since)
 #pragma once
 
 #include <cstdint>
@@ -73,6 +75,7 @@ enum class EventKind : uint8_t {
   kOrderCancelled,
   kExclusiveEnded,
   kAssignmentLapsed,
+  kDueExtended,
 };
 
 struct Event {

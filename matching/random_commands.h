@@ -179,7 +179,11 @@ class RandomCommands {
       if (!k) return Tick{};
       return ProofRejected{k->id};
     }
-    if (roll < 92) return Tick{};
+    if (roll < 92) {
+      // Now and then the first tick after an outage (a restart), which hands time back.
+      if (Chance(5)) return Tick{.outage_since = std::max<Timestamp>(1, now_ - Uniform(1, 3000))};
+      return Tick{};
+    }
     int64_t money = Uniform(0, 3);
     AccountId who = Chance(50) ? Prover() : Sequencer();
     Amount amount = Uniform(1, 3000);

@@ -146,6 +146,7 @@ void ReferenceEngine::Assign(OrderId order, OfferId offer, Amount price, EventKi
   a.market = o.market;
   a.price = price;
   a.due = DueAt(now_, f.eff, markets_.at(o.market).grace_bps, o.deadline);
+  a.assigned_at = now_;
   assignments_[id] = a;
   --f.capacity_left;
   Event& e = Emit(kind);
@@ -392,7 +393,30 @@ void ReferenceEngine::ForgetDone() {
   }
 }
 
-void ReferenceEngine::Tick() {
+void ReferenceEngine::Tick(Timestamp outage_since) {
+  if (outage_since > 0) {
+    // Due times in (outage_since, now), earliest first (ties by id, as the engine's timers).
+    std::vector<std::pair<Timestamp, AssignmentId>> hit;
+    for (const auto& [id, a] : assignments_) {
+      if (a.status == AssignmentStatus::kAssigned && a.due > outage_since && a.due < now_) {
+        hit.emplace_back(a.due, id);
+      }
+    }
+    std::sort(hit.begin(), hit.end());
+    for (const auto& [old_due, id] : hit) {
+      Asg& a = assignments_.at(id);
+      const Timestamp due =
+          std::min(orders_.at(a.order).deadline, old_due + (now_ - std::max(outage_since, a.assigned_at)));
+      if (due < now_) continue;
+      a.due = due;
+      Event& e = Emit(EventKind::kDueExtended);
+      e.assignment = id;
+      e.order = a.order;
+      e.account = a.prover;
+      e.market = a.market;
+      e.value = due;
+    }
+  }
   for (;;) {
     // The earliest passed (time, kind, id) among everything that can fire.
     std::tuple<Timestamp, int, int64_t> best{std::numeric_limits<Timestamp>::max(), 0, 0};
@@ -728,7 +752,7 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
           }
           ForgetDone();
         } else {
-          Tick();
+          Tick(c.outage_since);
         }
       },
       command.body);

@@ -65,6 +65,7 @@ class ReferenceEngine {
     MarketId market = 0;
     Amount price = 0;
     Timestamp due = 0;
+    Timestamp assigned_at = 0;
     AssignmentStatus status = AssignmentStatus::kAssigned;
   };
 
@@ -91,7 +92,7 @@ class ReferenceEngine {
   void Expire(OrderId order);
   void SettleEscrow(OrderId order);
   void ForgetDone();
-  void Tick();
+  void Tick(Timestamp outage_since);
 
   std::map<AccountId, Acct> accounts_;
   std::map<MarketId, MarketParams> markets_;

@@ -128,20 +128,32 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::co
     return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
   }
   uint64_t next_seq = state.next_seq;
-  if (!state.stored_proofs.empty()) {
-    // Before any Tick: a due time that passed while we were down must not slash a prover whose
-    // proof we had stored in time (the engine judges it at received_at).
-    JournalBatch batch;
-    const matching::Timestamp now = Now();
-    for (const matching::ProofDelivered& p : state.stored_proofs) {
-      auto events = engine->Apply(matching::Command{next_ref_++, now, p});
-      if (!events.empty()) {
-        spdlog::info("msg=stored_proof_adopted assignment={} prover={} received_at_ms={} outcome={}",
-                     p.assignment, p.account, p.received_at,
-                     matching::EventKindName(events.front().kind));
-      }
-      if (Status s = AppendToBatch(*engine, events, &batch); !s.ok()) return s;
+  // Before any other Tick, so nobody pays for the time nothing ran: stored proofs are delivered
+  // (judged at their receipt), then the first Tick hands the outage's time back to the due
+  // times it swallowed. Both are journaled here, before any other work.
+  JournalBatch batch;
+  const matching::Timestamp now = Now();
+  for (const matching::ProofDelivered& p : state.stored_proofs) {
+    auto events = engine->Apply(matching::Command{next_ref_++, now, p});
+    if (!events.empty()) {
+      spdlog::info("msg=stored_proof_adopted assignment={} prover={} received_at_ms={} outcome={}",
+                   p.assignment, p.account, p.received_at,
+                   matching::EventKindName(events.front().kind));
     }
+    if (Status s = AppendToBatch(*engine, events, &batch); !s.ok()) return s;
+  }
+  if (state.last_event_at > 0) {
+    auto events = engine->Apply(
+        matching::Command{0, now, matching::Tick{.outage_since = state.last_event_at}});
+    std::size_t extended = 0;
+    for (const matching::Event& e : events) extended += e.kind == matching::EventKind::kDueExtended;
+    if (extended > 0) {
+      spdlog::info("msg=due_times_extended count={} outage_since_ms={} now_ms={}", extended,
+                   state.last_event_at, now);
+    }
+    if (Status s = AppendToBatch(*engine, events, &batch); !s.ok()) return s;
+  }
+  if (!batch.empty()) {
     batch.first_seq = next_seq;
     batch.ids = engine->GetIds();
     batch.writer_epoch = epoch;

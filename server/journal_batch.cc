@@ -55,6 +55,7 @@ int8_t AssignmentStatusOf(const Event& e) {
   switch (e.kind) {
     case EventKind::kAssigned:
     case EventKind::kReassigned:
+    case EventKind::kDueExtended:
       return s(AssignmentStatus::kAssigned);
     case EventKind::kProofDelivered:
       return s(e.value != 0 ? AssignmentStatus::kLateDelivered : AssignmentStatus::kDelivered);

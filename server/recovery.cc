@@ -187,6 +187,10 @@ Result<RecoveredState> LoadState(pqxx::connection& conn) {
     out.snapshot.ids.next_assignment = ids[0][2].as<int64_t>();
     out.snapshot.ids.external_net = ids[0][3].as<int64_t>();
     out.next_seq = ids[0][4].as<uint64_t>() + 1;
+    // The last committed event's time: nothing that ran after it committed anything.
+    for (const auto& row : tx.exec("SELECT at_ms FROM engine_events ORDER BY seq DESC LIMIT 1")) {
+      out.last_event_at = row[0].as<int64_t>();
+    }
 
     LoadAccounts(tx, out.snapshot);
     LoadMarkets(tx, out.snapshot);

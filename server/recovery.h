@@ -30,6 +30,10 @@ namespace proofbook::server {
 struct RecoveredState {
   matching::Snapshot snapshot;  // ready for Engine::Restore(snapshot)
   uint64_t next_seq = 1;        // engine_state.last_seq + 1: the seq of the next event
+  // at_ms of the last committed event (0: none). A live engine commits a miss ~10 ms after its
+  // due time, so a due time after this that has passed fell while nothing ran: the first Tick
+  // hands that time back (matching::Tick::outage_since).
+  matching::Timestamp last_event_at = 0;
   // (account, client_order_id) -> order id of every order ever placed with a client_order_id,
   // for idempotent POST /v1/orders replays. Sorted by order id.
   std::vector<std::tuple<matching::AccountId, std::string, matching::OrderId>> client_orders;

@@ -669,6 +669,45 @@ TEST_F(ProverTest, ACrashBetweenStoringAProofAndJournalingItsDeliveryDoesNotSlas
 }
 #endif
 
+// A prover that has not delivered yet when the server goes down does not pay for the outage:
+// the first tick after the restart hands back the time the outage took from its window.
+TEST_F(ProverTest, AnOutageOverADueTimeDoesNotSlashTheProver) {
+  StartServer();
+  ShaMarket("sha", R"(,"slash_bps":1000)");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  int64_t a = 0, due_at = 0;
+  {
+    WsClient ws(server_->port(), key);
+    ASSERT_TRUE(ws.ok());
+    auto assignment = AssignOne(ws, seq_key, "sha", ShaInputs("outage"), /*est_ms=*/1000);
+    a = assignment.at("assignment").as_int64();
+    due_at = assignment.at("due_at_ms").as_int64();
+    server_->Kill9();  // before the prover could deliver
+  }
+  while (std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count() <= due_at + 500) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  StartServer();
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  auto resent = ws.ReadType("assignment");
+  ASSERT_TRUE(resent.has_value()) << ws.error();
+  EXPECT_EQ(resent->at("assignment").as_int64(), a);
+  EXPECT_GT(resent->at("due_at_ms").as_int64(), due_at);  // the time it lost, given back
+  ASSERT_TRUE(ws.SendProof(a, "outage", "late-but-not-its-fault"));
+  ASSERT_TRUE(ws.ReadType("proof_received").has_value()) << ws.error();
+  ExpectResult(ws, "accepted");
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<int64_t>(), 0);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM engine_events WHERE kind = 'due_extended'")[0][0]
+                .as<int64_t>(),
+            1);
+}
+
 TEST_F(ProverTest, SlowConsumerIsClosed) {
   StartServer({"--ws-max-queue", "8"});
   auto [p, key] = Account("prover", "p");
