@@ -95,6 +95,7 @@ struct ProverGateway::Connection : WsHandler {
   }
 
   void OnClose(const std::string& why) override {
+    EndProof();  // a proof cut short gives its budget back now, not when the session goes
     if (auto p = peer.lock()) gateway.Unregister(principal.account, p->id());
     spdlog::info("msg=prover_disconnected prover={} why={}", principal.account, LogValue(why));
   }
@@ -267,8 +268,11 @@ struct ProverGateway::Connection : WsHandler {
     pending_->store(serial);
     const auto timeout = gateway.options().proof_receive_floor +
                          std::chrono::milliseconds(size / kMinProofBytesPerMs);
-    gateway.Later(timeout, [weak = peer, pending = pending_, serial] {
+    gateway.Later(timeout, [weak = peer, pending = pending_, serial,
+                            reservation = std::weak_ptr<ProofReservation>(proof_.budget)] {
       if (pending->load() != serial) return;
+      // The budget first: free by the time the prover hears of the close.
+      if (auto r = reservation.lock()) r->Release();
       if (auto p = weak.lock()) p->Close(kWsPolicyViolation, "proof bytes not received in time");
     });
   }
@@ -600,16 +604,18 @@ ProverGateway::ProofBudget ProverGateway::ReserveProofBytes(AccountId prover, st
     inflight_[prover] = mine + bytes;
     inflight_total_ += bytes;
   }
-  // A token whose last copy gives the bytes back.
-  return ProofBudget(static_cast<void*>(this), [this, prover, bytes](void*) {
-    std::lock_guard lock(mu_);
-    auto it = inflight_.find(prover);
-    if (it != inflight_.end()) {
-      it->second -= std::min(it->second, bytes);
-      if (it->second == 0) inflight_.erase(it);
-    }
-    inflight_total_ -= std::min(inflight_total_, bytes);
-  });
+  return std::make_shared<ProofReservation>(*this, prover, bytes);
+}
+
+void ProverGateway::ProofReservation::Release() {
+  if (released_.exchange(true)) return;
+  std::lock_guard lock(gateway_.mu_);
+  auto it = gateway_.inflight_.find(prover_);
+  if (it != gateway_.inflight_.end()) {
+    it->second -= std::min(it->second, bytes_);
+    if (it->second == 0) gateway_.inflight_.erase(it);
+  }
+  gateway_.inflight_total_ -= std::min(gateway_.inflight_total_, bytes_);
 }
 
 void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64_t size,

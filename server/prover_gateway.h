@@ -70,8 +70,24 @@ class ProverGateway : public WsEndpoint {
     std::chrono::milliseconds proof_receive_floor{10000};
   };
 
-  // Bytes reserved against the in-flight budgets; released when the last copy goes.
-  using ProofBudget = std::shared_ptr<void>;
+  // Bytes reserved against the in-flight budgets; given back by Release() (from any thread)
+  // or when the last copy goes, whichever comes first.
+  class ProofReservation {
+   public:
+    ProofReservation(ProverGateway& gateway, matching::AccountId prover, std::size_t bytes)
+        : gateway_(gateway), prover_(prover), bytes_(bytes) {}
+    ~ProofReservation() { Release(); }
+    ProofReservation(const ProofReservation&) = delete;
+    ProofReservation& operator=(const ProofReservation&) = delete;
+    void Release();
+
+   private:
+    ProverGateway& gateway_;
+    const matching::AccountId prover_;
+    const std::size_t bytes_;
+    std::atomic<bool> released_{false};
+  };
+  using ProofBudget = std::shared_ptr<ProofReservation>;
   // What the database says of a proof header.
   struct HeaderCheck {
     Status status = Status::Ok();  // not ok: refuse the header, drop its bytes
