@@ -405,8 +405,8 @@ void ReferenceEngine::Tick(Timestamp outage_since) {
     std::sort(hit.begin(), hit.end());
     for (const auto& [old_due, id] : hit) {
       Asg& a = assignments_.at(id);
-      const Timestamp due =
-          std::min(orders_.at(a.order).deadline, old_due + (now_ - std::max(outage_since, a.assigned_at)));
+      const Timestamp due = std::min(orders_.at(a.order).deadline,
+                                     old_due + (now_ - std::max(outage_since, a.assigned_at)));
       if (due < now_) continue;
       a.due = due;
       Event& e = Emit(EventKind::kDueExtended);

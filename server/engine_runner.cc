@@ -209,12 +209,15 @@ bool EngineRunner::Submit(std::unique_ptr<Submission> submission) {
   return true;
 }
 
+matching::Timestamp EngineRunner::WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 matching::Timestamp EngineRunner::Now() {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
   // The engine needs time that never goes back; the wall clock can (NTP steps).
-  last_now_ = std::max<matching::Timestamp>(last_now_, ms);
+  last_now_ = std::max<matching::Timestamp>(last_now_, WallClockMs());
   return last_now_;
 }
 

@@ -105,6 +105,9 @@ class EngineRunner {
   [[nodiscard]] bool Submit(std::unique_ptr<Submission> submission);
 
   bool healthy() const { return healthy_.load(std::memory_order_acquire); }
+  // The wall clock the engine's time comes from (ms since the epoch; Now() keeps it from going
+  // back), for times taken elsewhere that the engine compares with its own (a proof's arrival).
+  static matching::Timestamp WallClockMs();
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
 
   struct Pending;  // a built reply waiting for its batch COMMIT

@@ -71,11 +71,28 @@ std::optional<int64_t> PositiveInt(const json::object& msg, std::string_view nam
   return std::nullopt;
 }
 
-// The engine's clock (EngineRunner::Now reads the same wall clock).
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// Whether a proof of `size` bytes from `prover` fits the assignment `rows` describes (columns
+// prover_id and max_proof_bytes), as the header check and the delivery both ask.
+Status ProofFits(const pqxx::result& rows, AccountId prover, int64_t size) {
+  if (rows.empty()) return Status(StatusCode::kNotFound, "no such assignment", "assignment");
+  const pqxx::row& r = rows[0];
+  if (r["prover_id"].as<int64_t>() != prover) {
+    return Status(StatusCode::kForbidden, "the assignment is another prover's", "assignment");
+  }
+  if (size > r["max_proof_bytes"].as<int64_t>()) {
+    return Status(StatusCode::kPayloadTooLarge,
+                  "the proof exceeds the market's max_proof_bytes (" +
+                      r["max_proof_bytes"].as<std::string>() + ")",
+                  "size");
+  }
+  return Status::Ok();
+}
+
+// A proof is stored for the assignment and these bytes are not it.
+Status OtherBytesDelivered() {
+  return Status(StatusCode::kConflict, "other bytes were already delivered for this assignment",
+                "sha256")
+      .WithReason("proof_already_delivered");
 }
 
 }  // namespace
@@ -219,8 +236,9 @@ struct ProverGateway::Connection : WsHandler {
     ProofBudget budget = gateway.ReserveProofBytes(principal.account, bytes);
     if (!budget) {
       proof_.discard = bytes;
-      return Fail(id, Status(StatusCode::kOverloaded,
-                             "too many proof bytes in flight; send this proof again later", "size"));
+      return Fail(id,
+                  Status(StatusCode::kOverloaded,
+                         "too many proof bytes in flight; send this proof again later", "size"));
     }
     // No byte is taken before the database has seen the header: the prover's frames wait in
     // the socket meanwhile.
@@ -236,18 +254,18 @@ struct ProverGateway::Connection : WsHandler {
           p->Resume([this, id, assignment, bytes, sha, budget = std::move(budget), check,
                      held_at]() mutable {
             // The bytes waited in the socket while we checked: not the prover's time.
-            proof_.held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now() - held_at)
-                                 .count();
-            OnHeaderChecked(id, assignment, bytes, sha, std::move(budget), check);
+            const int64_t held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - held_at)
+                                        .count();
+            OnHeaderChecked(id, assignment, bytes, sha, std::move(budget), check, held_ms);
           });
         });
   }
 
   // On the strand, with reads resumed after it.
   void OnHeaderChecked(const json::value& id, int64_t assignment, std::size_t size,
-                       const std::string& sha, ProofBudget budget,
-                       const HeaderCheck& check) {
+                       const std::string& sha, ProofBudget budget, const HeaderCheck& check,
+                       int64_t held_ms) {
     if (!check.status.ok() || check.duplicate) {
       proof_.discard = size;  // budget released as it goes out of scope
       if (!check.status.ok()) return Fail(id, check.status);
@@ -261,7 +279,7 @@ struct ProverGateway::Connection : WsHandler {
     proof_.sha256 = sha;
     proof_.bytes.clear();
     proof_.budget = std::move(budget);
-    // proof_.held_ms stays: set just before this call.
+    proof_.held_ms = held_ms;
     // Announced bytes hold budget: they must come in time (a floor, plus a slow but honest
     // rate), or the connection goes and the budget with it.
     const uint64_t serial = ++serial_;
@@ -303,7 +321,8 @@ struct ProverGateway::Connection : WsHandler {
                                "the proof bytes do not match the header's sha256", "sha256"));
     }
     gateway.Deliver(principal.account, peer, json::serialize(p.id), p.assignment,
-                    std::move(p.bytes), NowMs() - p.held_ms, std::move(p.budget));
+                    std::move(p.bytes), EngineRunner::WallClockMs() - p.held_ms,
+                    std::move(p.budget));
   }
 
   void Send(std::string text) {
@@ -511,7 +530,9 @@ void ProverGateway::SendOpenAssignments(AccountId prover, std::weak_ptr<WsPeer> 
                      {"due_at_ms", r[4].as<int64_t>()},
                      {"resent", true}};
       boost::system::error_code ec;
-      m.emplace("inputs", r[5].is_null() ? json::value(nullptr) : json::parse(r[5].c_str(), ec, {}, StoredInputsOptions()));
+      m.emplace("inputs", r[5].is_null()
+                              ? json::value(nullptr)
+                              : json::parse(r[5].c_str(), ec, {}, StoredInputsOptions()));
       p->Send(Message("assignment", std::move(m)));
     }
   });
@@ -582,7 +603,9 @@ void ProverGateway::PushAssignments(std::vector<matching::AssignmentState> assig
                      {"due_at_ms", a.due_at}};
       auto it = inputs.find(a.order);
       boost::system::error_code ec;
-      m.emplace("inputs", it == inputs.end() ? json::value(nullptr) : json::parse(it->second, ec, {}, StoredInputsOptions()));
+      m.emplace("inputs", it == inputs.end()
+                              ? json::value(nullptr)
+                              : json::parse(it->second, ec, {}, StoredInputsOptions()));
       // No live connection: it is sent again when the prover connects.
       SendToProver(a.prover, Message("assignment", std::move(m)));
     }
@@ -634,33 +657,22 @@ void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64
           "FROM assignments a JOIN markets m ON m.idx = a.market_idx "
           "LEFT JOIN proofs p ON p.assignment_id = a.id WHERE a.id = $1",
           assignment);
-      if (rows.empty()) {
-        check.status = Status(StatusCode::kNotFound, "no such assignment", "assignment");
-      } else if (rows[0][0].as<int64_t>() != prover) {
-        check.status =
-            Status(StatusCode::kForbidden, "the assignment is another prover's", "assignment");
-      } else if (size > rows[0][2].as<int64_t>()) {
-        check.status = Status(StatusCode::kPayloadTooLarge,
-                              "the proof exceeds the market's max_proof_bytes (" +
-                                  rows[0][2].as<std::string>() + ")",
-                              "size");
-      } else {
+      check.status = ProofFits(rows, prover, size);
+      if (check.status.ok()) {
         const std::string status = rows[0][1].as<std::string>();
         const bool takes_proof = status == "assigned" || status == "late";
         if (!rows[0][3].is_null()) {
           if (rows[0][3].as<std::string>() != sha256_hex) {
-            check.status = Status(StatusCode::kConflict,
-                                  "other bytes were already delivered for this assignment",
-                                  "sha256")
-                               .WithReason("proof_already_delivered");
+            check.status = OtherBytesDelivered();
           } else {
             // Stored, delivery journaled: say so. Stored, not journaled (we crashed in
             // between): take the bytes again and deliver them.
             check.duplicate = !takes_proof;
           }
         } else if (!takes_proof) {
-          check.status = Status(StatusCode::kConflict,
-                                "the assignment is " + status + " and takes no proof", "assignment");
+          check.status =
+              Status(StatusCode::kConflict, "the assignment is " + status + " and takes no proof",
+                     "assignment");
         }
       }
     } catch (const std::exception& e) {
@@ -697,21 +709,11 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
           "JOIN markets m ON m.idx = a.market_idx JOIN orders o ON o.id = a.order_id "
           "WHERE a.id = $1",
           assignment);
-      if (rows.empty()) {
-        return tell(
-            ErrorMessage(id, Status(StatusCode::kNotFound, "no such assignment", "assignment")));
+      if (Status fits = ProofFits(rows, prover, static_cast<int64_t>(shared_proof->size()));
+          !fits.ok()) {
+        return tell(ErrorMessage(id, fits));
       }
       const auto& r = rows[0];
-      if (r[0].as<int64_t>() != prover) {
-        return tell(ErrorMessage(id, Status(StatusCode::kForbidden,
-                                            "the assignment is another prover's", "assignment")));
-      }
-      if (static_cast<int64_t>(shared_proof->size()) > r[4].as<int64_t>()) {
-        return tell(ErrorMessage(id, Status(StatusCode::kPayloadTooLarge,
-                                            "the proof exceeds the market's max_proof_bytes (" +
-                                                r[4].as<std::string>() + ")",
-                                            "size")));
-      }
       verifier = r[2].as<std::string>();
       vk = r[3].is_null() ? "" : r[3].as<std::string>();
       inputs = r[5].is_null() ? "null" : r[5].as<std::string>();
@@ -729,10 +731,7 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
             "WHERE assignment_id = $1",
             assignment, sha);
         if (before.empty() || !before[0][0].as<bool>()) {
-          return tell(ErrorMessage(
-              id, Status(StatusCode::kConflict,
-                         "other bytes were already delivered for this assignment", "sha256")
-                      .WithReason("proof_already_delivered")));
+          return tell(ErrorMessage(id, OtherBytesDelivered()));
         }
         again = true;
         received_at = before[0][1].as<int64_t>();  // judged when we first had them
