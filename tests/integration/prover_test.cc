@@ -104,6 +104,14 @@ class ProverTest : public ServerFixture {
     EXPECT_TRUE(assignment.has_value()) << ws.error();
     return assignment.value_or(json::object{});
   }
+  // Sleeps until the wall clock (the server's time, ms since the epoch) is past `ms`.
+  static void SleepPastWallClockMs(int64_t ms) {
+    while (std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count() <= ms) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   static std::string ShaInputs(const std::string& preimage) {
     return R"({"sha256":")" + server::Sha256Hex(preimage) + R"("})";
   }
@@ -276,10 +284,7 @@ TEST_F(ProverTest, ProverThatDropsMidProofGetsItsAssignmentAgainOnReconnect) {
     auto assignment = ws.ReadType("assignment");
     ASSERT_TRUE(assignment.has_value());
     a = assignment->at("assignment").as_int64();
-    ws.SendJson({{"type", "proof"},
-                 {"assignment", a},
-                 {"size", proof.size()},
-                 {"sha256", server::Sha256Hex(proof)}});
+    ws.SendProofHeader(a, proof.size(), server::Sha256Hex(proof));
     ws.SendBinary(proof.substr(0, 10));
     // Gone without a close handshake, mid-proof.
     ::shutdown(ws.native_handle(), SHUT_RDWR);
@@ -496,11 +501,8 @@ TEST_F(ProverTest, ProofHeaderIsCheckedBeforeAnyByteIsTaken) {
   const int64_t id = AssignOne(wa, seq_key, "sha", ShaInputs("x")).at("assignment").as_int64();
 
   auto header = [&](WsClient& ws, int64_t size) {
-    ws.SendJson({{"type", "proof"},
-                 {"id", "h"},
-                 {"assignment", id},
-                 {"size", size},
-                 {"sha256", server::Sha256Hex(std::string(static_cast<size_t>(size), 'z'))}});
+    const auto n = static_cast<std::size_t>(size);
+    ws.SendProofHeader(id, n, server::Sha256Hex(std::string(n, 'z')), "h");
   };
   auto expect_refused = [&](WsClient& ws, int64_t size, const std::string& code,
                             const std::string& field) {
@@ -529,21 +531,13 @@ TEST_F(ProverTest, ProofHeaderIsCheckedBeforeAnyByteIsTaken) {
   // A second connection of A's: 2500 + 2000 > 4096 for one prover.
   WsClient wa2(server_->port(), a_key);
   ASSERT_TRUE(wa2.ok());
-  wa2.SendJson({{"type", "proof"},
-                {"id", "a2"},
-                {"assignment", id},
-                {"size", 2000},
-                {"sha256", std::string(64, 'a')}});
+  wa2.SendProofHeader(id, 2000, std::string(64, 'a'), "a2");
   auto per_prover = wa2.ReadType("error");
   ASSERT_TRUE(per_prover.has_value());
   EXPECT_EQ(per_prover->at("error").at("code").as_string(), "overloaded");
   EXPECT_EQ(per_prover->at("status").as_int64(), 503);
   // C: 2500 + 3700 > 6144 for everyone together.
-  wc.SendJson({{"type", "proof"},
-               {"id", "c"},
-               {"assignment", id},
-               {"size", 3700},
-               {"sha256", std::string(64, 'a')}});
+  wc.SendProofHeader(id, 3700, std::string(64, 'a'), "c");
   auto total = wc.ReadType("error");
   ASSERT_TRUE(total.has_value());
   EXPECT_EQ(total->at("error").at("code").as_string(), "overloaded");
@@ -563,11 +557,7 @@ TEST_F(ProverTest, AnnouncedProofBytesThatNeverComeCloseTheConnectionAndFreeTheB
   ASSERT_TRUE(ws.ok());
   const int64_t a = AssignOne(ws, seq_key, "sha", ShaInputs("slow")).at("assignment").as_int64();
   const std::string bytes(2500, 's');
-  ws.SendJson({{"type", "proof"},
-               {"id", "h"},
-               {"assignment", a},
-               {"size", 2500},
-               {"sha256", server::Sha256Hex(bytes)}});
+  ws.SendProofHeader(a, bytes.size(), server::Sha256Hex(bytes), "h");
   // Nothing follows the header: after 300 ms (+ 2.5 ms for the size) the connection goes.
   while (ws.Read(5000)) {
   }
@@ -647,11 +637,7 @@ TEST_F(ProverTest, ACrashBetweenStoringAProofAndJournalingItsDeliveryDoesNotSlas
     EXPECT_EQ(tx.exec("SELECT status FROM assignments")[0][0].as<std::string>(), "assigned");
   }
   // Down past the assignment's due time: only our crash kept the delivery from the journal.
-  while (std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-             .count() <= due_at + 200) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  SleepPastWallClockMs(due_at + 200);
   StartServer();
   json::object account;
   for (int i = 0; i < 300; ++i) {  // verified and paid by the restarted server
@@ -685,11 +671,7 @@ TEST_F(ProverTest, AnOutageOverADueTimeDoesNotSlashTheProver) {
     due_at = assignment.at("due_at_ms").as_int64();
     server_->Kill9();  // before the prover could deliver
   }
-  while (std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-             .count() <= due_at + 500) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  SleepPastWallClockMs(due_at + 500);
   StartServer();
   WsClient ws(server_->port(), key);
   ASSERT_TRUE(ws.ok());

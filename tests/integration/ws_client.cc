@@ -130,14 +130,17 @@ std::optional<json::object> WsClient::ReadType(const std::string& type, int time
   }
 }
 
+bool WsClient::SendProofHeader(int64_t assignment, std::size_t size, const std::string& sha256,
+                               const std::string& id) {
+  json::object header{
+      {"type", "proof"}, {"assignment", assignment}, {"size", size}, {"sha256", sha256}};
+  if (!id.empty()) header["id"] = id;
+  return SendJson(header);
+}
+
 bool WsClient::SendProof(int64_t assignment, const std::string& bytes, const std::string& id,
                          std::size_t chunk) {
-  json::object header{{"type", "proof"},
-                      {"assignment", assignment},
-                      {"size", bytes.size()},
-                      {"sha256", server::Sha256Hex(bytes)}};
-  if (!id.empty()) header["id"] = id;
-  if (!SendJson(header)) return false;
+  if (!SendProofHeader(assignment, bytes.size(), server::Sha256Hex(bytes), id)) return false;
   for (std::size_t off = 0; off < bytes.size(); off += chunk) {
     if (!SendBinary(bytes.substr(off, chunk))) return false;
   }

@@ -45,6 +45,9 @@ class WsClient {
   // Stops reading from the socket (for slow-consumer tests).
   int native_handle() const;
 
+  // Sends only a proof's header (its bytes, if any, with SendBinary).
+  bool SendProofHeader(int64_t assignment, std::size_t size, const std::string& sha256,
+                       const std::string& id = "");
   // Sends a proof: the header then the bytes in frames of at most `chunk` bytes.
   bool SendProof(int64_t assignment, const std::string& bytes, const std::string& id = "",
                  std::size_t chunk = 16 << 10);
