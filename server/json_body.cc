@@ -96,55 +96,54 @@ Result<std::string> JsonBody::Enum(std::string_view field,
 
 namespace {
 
-// jsonb refuses \u0000 in strings and keys, and would fail the journal's whole batch. The
-// depth is bounded by simdjson's parser limit.
-bool HasNul(simdjson::dom::element value) {
+// What Raw refuses in a value, found in one walk: how deep it nests arrays and objects (itself
+// included: a scalar is 0, `[[1]]` 2), and whether a string or key holds \u0000 (jsonb refuses
+// it, and it would fail the journal's whole batch). Past `limit` levels it stops looking: the
+// value is too deep whatever else it holds.
+struct Findings {
+  std::size_t depth = 0;
+  bool nul = false;
+};
+
+Findings Inspect(simdjson::dom::element value, std::size_t limit) {
+  Findings f;
   if (std::string_view text; !value.get_string().get(text)) {
-    return text.find('\0') != std::string_view::npos;
+    f.nul = text.find('\0') != std::string_view::npos;
+    return f;
   }
+  if (limit == 0) {
+    f.depth = 1;
+    return f;
+  }
+  auto take = [&f](const Findings& child) {
+    f.depth = std::max(f.depth, child.depth);
+    f.nul = f.nul || child.nul;
+  };
   if (simdjson::dom::array array; !value.get_array().get(array)) {
-    for (simdjson::dom::element item : array) {
-      if (HasNul(item)) return true;
-    }
-    return false;
-  }
-  if (simdjson::dom::object object; !value.get_object().get(object)) {
+    for (simdjson::dom::element item : array) take(Inspect(item, limit - 1));
+    ++f.depth;
+  } else if (simdjson::dom::object object; !value.get_object().get(object)) {
     for (simdjson::dom::key_value_pair kv : object) {
-      if (kv.key.find('\0') != std::string_view::npos || HasNul(kv.value)) return true;
+      f.nul = f.nul || kv.key.find('\0') != std::string_view::npos;
+      take(Inspect(kv.value, limit - 1));
     }
+    ++f.depth;
   }
-  return false;
+  return f;
 }
 
 }  // namespace
-
-// Arrays and objects nested in `value`, itself included: a scalar is 0, `[[1]]` 2. Stops
-// counting past `limit` (the caller only needs to know it is too deep).
-static std::size_t Depth(simdjson::dom::element value, std::size_t limit) {
-  if (limit == 0) return 1;
-  std::size_t deepest = 0;
-  if (simdjson::dom::array array; !value.get_array().get(array)) {
-    for (simdjson::dom::element item : array) deepest = std::max(deepest, Depth(item, limit - 1));
-    return deepest + 1;
-  }
-  if (simdjson::dom::object object; !value.get_object().get(object)) {
-    for (simdjson::dom::key_value_pair kv : object) {
-      deepest = std::max(deepest, Depth(kv.value, limit - 1));
-    }
-    return deepest + 1;
-  }
-  return 0;
-}
 
 Result<std::string> JsonBody::Raw(std::string_view field, std::size_t max_bytes,
                                   std::size_t max_depth) const {
   simdjson::dom::element value;
   if (object_.at_key(field).get(value)) return std::string("null");
-  if (Depth(value, max_depth + 1) > max_depth) {
+  const Findings found = Inspect(value, max_depth + 1);
+  if (found.depth > max_depth) {
     return Invalid(field, std::string(field) + " nests arrays and objects more than " +
                               std::to_string(max_depth) + " levels deep");
   }
-  if (HasNul(value)) {
+  if (found.nul) {
     return Invalid(field, std::string(field) + " must not contain \\u0000");
   }
   std::string text = simdjson::minify(value);
