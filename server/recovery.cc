@@ -196,15 +196,14 @@ Result<RecoveredState> LoadState(pqxx::connection& conn) {
     LoadMarkets(tx, out.snapshot);
     LoadOrders(tx, out.snapshot);
     LoadOffers(tx, out.snapshot);
-    for (const auto& row : tx.exec("SELECT account_id, client_order_id, id FROM orders "
-                                   "WHERE client_order_id IS NOT NULL ORDER BY id")) {
+    for (const auto& row :
+         tx.exec("SELECT account_id, client_order_id, id, encode(request_sha256, 'hex') "
+                 "FROM orders WHERE client_order_id IS NOT NULL ORDER BY id")) {
       out.client_orders.emplace_back(row[0].as<int64_t>(), row[1].as<std::string>(),
                                      row[2].as<int64_t>());
-    }
-    for (const auto& row : tx.exec("SELECT id, encode(request_sha256, 'hex') FROM orders "
-                                   "WHERE client_order_id IS NOT NULL AND request_sha256 IS NOT "
-                                   "NULL ORDER BY id")) {
-      out.client_order_hashes.emplace_back(row[0].as<int64_t>(), row[1].as<std::string>());
+      if (!row[3].is_null()) {
+        out.client_order_hashes.emplace_back(row[2].as<int64_t>(), row[3].as<std::string>());
+      }
     }
     for (const auto& row : tx.exec(
              "SELECT p.assignment_id, p.prover_id, length(p.data), "
