@@ -27,6 +27,46 @@ std::string Code(const HttpResult& r) {
   return std::string(Json(r).at("error").at("code").as_string());
 }
 
+// An order the server answered 201.
+struct Acked {
+  std::string client_id;
+  int64_t order = 0;
+};
+
+// A load thread: orders of 10 in market "m" with client_order_id `prefix` + i (and the body's
+// `extra` fields) to `port`, until `stop` or the server is gone, into `acked`.
+std::thread OrderLoad(uint16_t port, std::string key, std::string prefix, std::string extra,
+                      const std::atomic<bool>& stop, std::vector<Acked>& acked) {
+  return std::thread([=, &stop, &acked] {
+    HttpClient client(port);
+    for (int i = 0; i < 100000 && !stop.load(); ++i) {
+      const std::string client_id = prefix + std::to_string(i);
+      auto r = client.Request("POST", "/v1/orders",
+                              R"({"market":"m","max_price":10,"deadline_ms":600000,)" + extra +
+                                  R"("client_order_id":")" + client_id + R"("})",
+                              key);
+      if (r.status == 0) break;  // the server is gone
+      if (r.status == 201) acked.push_back({client_id, Json(r).at("order").at("id").as_int64()});
+    }
+  });
+}
+
+// Every acknowledged order is a row. By id and key: two engines may hand out the same ids.
+void ExpectCommitted(pqxx::connection& conn, const std::vector<std::vector<Acked>>& acked) {
+  pqxx::read_transaction tx(conn);
+  for (const auto& thread : acked) {
+    for (const auto& [client_id, order] : thread) {
+      ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1 AND "
+                               "client_order_id = $2",
+                               order, client_id)[0][0]
+                    .as<int64_t>(),
+                1)
+          << "order " << order << " (" << client_id
+          << ") was acknowledged and is not in PostgreSQL";
+    }
+  }
+}
+
 class ApiTest : public ServerFixture {
  protected:
   void SetUp() override {
@@ -377,20 +417,11 @@ TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
     }
   });
   constexpr int kThreads = 4;
-  std::vector<std::vector<int64_t>> acked(kThreads);
+  std::vector<std::vector<Acked>> acked(kThreads);
   std::vector<std::thread> load;
   for (int t = 0; t < kThreads; ++t) {
-    load.emplace_back([&, t, key = key] {
-      HttpClient client(port);
-      for (int i = 0; i < 100000 && !stop.load(); ++i) {
-        std::string body =
-            R"({"market":"m","max_price":10,"deadline_ms":600000,"inputs":)" + inputs +
-            R"(,"client_order_id":"t)" + std::to_string(t) + "-" + std::to_string(i) + R"("})";
-        auto r = client.Request("POST", "/v1/orders", body, key);
-        if (r.status == 0) break;  // the server is gone
-        if (r.status == 201) acked[t].push_back(Json(r).at("order").at("id").as_int64());
-      }
-    });
+    load.push_back(OrderLoad(port, key, "t" + std::to_string(t) + "-",
+                             R"("inputs":)" + inputs + ",", stop, acked[t]));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   server_->Kill9();
@@ -409,9 +440,10 @@ TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
     return tx.exec("SELECT count(*) FROM proofs")[0][0].as<int64_t>();
   }();
   StartServer();
-  for (const auto& ids : acked) {
-    for (int64_t id : ids) {
-      ASSERT_EQ(client_->Get("/v1/orders/" + std::to_string(id), key).status, 200) << id;
+  for (const auto& thread : acked) {
+    for (const Acked& a : thread) {
+      ASSERT_EQ(client_->Get("/v1/orders/" + std::to_string(a.order), key).status, 200)
+          << a.order;
     }
   }
   // Orders committed whose reply the kill swallowed exist too; escrow matches what exists.
@@ -478,22 +510,11 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
     }
   });
   std::atomic<bool> stop{false};
-  std::vector<std::vector<std::pair<std::string, int64_t>>> acked(4);
+  std::vector<std::vector<Acked>> acked(4);
   std::vector<std::thread> load;
-  const uint16_t port = server_->port();
   for (int t = 0; t < 4; ++t) {
-    load.emplace_back([&, t, key = key] {
-      HttpClient client(port);
-      for (int i = 0; i < 100000 && !stop.load(); ++i) {
-        std::string id = "a" + std::to_string(t) + "-" + std::to_string(i);
-        auto r = client.Request("POST", "/v1/orders",
-                                R"({"market":"m","max_price":10,"deadline_ms":600000,)"
-                                R"("client_order_id":")" + id + R"("})",
-                                key);
-        if (r.status == 0) break;
-        if (r.status == 201) acked[t].emplace_back(id, Json(r).at("order").at("id").as_int64());
-      }
-    });
+    load.push_back(OrderLoad(server_->port(), key, "a" + std::to_string(t) + "-", "", stop,
+                             acked[t]));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   server_->Kill9();
@@ -505,23 +526,14 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
   client_ = std::make_unique<HttpClient>(server_->port());
 
   std::size_t total = 0;
+  for (const auto& thread : acked) total += thread.size();
   pqxx::connection conn(db_.url());
-  pqxx::read_transaction tx(conn);
-  for (const auto& ids : acked) {
-    total += ids.size();
-    for (const auto& [client_id, order] : ids) {
-      ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1 AND client_order_id = $2",
-                               order, client_id)[0][0]
-                    .as<int64_t>(),
-                1)
-          << "order " << order << " was acknowledged and is not in PostgreSQL";
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectCommitted(conn, acked));
   ASSERT_GT(total, 10u) << "the load never got going";
   std::cout << "the writer acknowledged " << total << " orders before kill -9\n";
   // The new writer answers replays of the old one's keys with the same orders.
-  for (const auto& ids : acked) {
-    const auto& [client_id, order] = ids.back();
+  for (const auto& thread : acked) {
+    const auto& [client_id, order] = thread.back();
     auto again = client_->Request("POST", "/v1/orders",
                                   R"({"market":"m","max_price":10,"deadline_ms":600000,)"
                                   R"("client_order_id":")" + client_id + R"("})",
@@ -565,25 +577,12 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
   }
   ServerProcess second(db_.url());  // takes the lease: a new epoch
   std::atomic<bool> stop{false};
-  // Both engines hand out the same order ids: an acknowledgement is checked by (id, key).
-  std::vector<std::vector<std::pair<int64_t, std::string>>> acked(4);
+  std::vector<std::vector<Acked>> acked(4);
   std::vector<std::thread> load;
   for (int t = 0; t < 4; ++t) {
     // Two clients on the old writer, two on the new one.
     const uint16_t port = t < 2 ? server_->port() : second.port();
-    load.emplace_back([&, t, port, key = key] {
-      HttpClient client(port);
-      for (int i = 0; i < 100000 && !stop.load(); ++i) {
-        const std::string client_id = "f" + std::to_string(t) + "-" + std::to_string(i);
-        auto r = client.Request("POST", "/v1/orders",
-                                R"({"market":"m","max_price":10,"deadline_ms":600000,)"
-                                R"("client_order_id":")" + client_id + R"("})",
-                                key);
-        if (r.status == 201) {
-          acked[t].emplace_back(Json(r).at("order").at("id").as_int64(), client_id);
-        }
-      }
-    });
+    load.push_back(OrderLoad(port, key, "f" + std::to_string(t) + "-", "", stop, acked[t]));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   stop = true;
@@ -592,20 +591,7 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
   const std::size_t new_writer = acked[2].size() + acked[3].size();
   std::cout << "201s: old writer " << old_writer << ", new writer " << new_writer << "\n";
   EXPECT_GT(new_writer, 10u);
-  {
-    pqxx::read_transaction tx(conn);
-    for (const auto& ids : acked) {
-      for (const auto& [order, client_id] : ids) {
-        ASSERT_EQ(tx.exec_params("SELECT count(*) FROM orders WHERE id = $1 AND "
-                                 "client_order_id = $2",
-                                 order, client_id)[0][0]
-                      .as<int64_t>(),
-                  1)
-            << "order " << order << " (" << client_id
-            << ") was acknowledged and is not in PostgreSQL";
-      }
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectCommitted(conn, acked));
   // The old writer knows now: it refuses writes (a standby until the lease frees) and says why.
   auto refused = client_->Request("POST", "/v1/orders",
                                   R"({"market":"m","max_price":10,"deadline_ms":600000})", key);
