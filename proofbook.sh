@@ -31,8 +31,8 @@ APT_PACKAGES=(
   nodejs npm
 )
 
-# The verifiers' npm packages (snarkjs, circomlib, circom2), pinned by server/verifiers/
-# package-lock.json. The server runs `node server/verifiers/verifier_worker.js` with
+# The verifiers' npm packages (snarkjs, circomlib, circom2), pinned by server/prover/verifiers/
+# package-lock.json. The server runs `node server/prover/verifiers/verifier_worker.js` with
 # NODE_PATH=var/node/node_modules.
 NODE_DIR="$ROOT/var/node"
 
@@ -66,7 +66,7 @@ install_deps() {
 # sha256 is stamped after it. Copies of both live in var/node because npm's --prefix installs
 # the package.json it finds there; nothing is installed globally or into the work tree.
 install_node_deps() {
-  local src="$ROOT/server/verifiers" stamp="$NODE_DIR/.installed.sha256" want
+  local src="$ROOT/server/prover/verifiers" stamp="$NODE_DIR/.installed.sha256" want
   want=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)
   if [ -d "$NODE_DIR/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0

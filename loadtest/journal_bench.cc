@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "matching/engine.h"
-#include "server/journal.h"
-#include "server/journal_batch.h"
+#include "server/journal/journal.h"
+#include "server/journal/journal_batch.h"
 #include "tests/integration/test_database.h"
 
 namespace {

@@ -12,8 +12,8 @@
 #include <pqxx/pqxx>
 #include <sstream>
 
-#include "server/api_keys.h"
-#include "server/crypto.h"
+#include "server/core/api_keys.h"
+#include "server/base/crypto.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"

@@ -1,5 +1,5 @@
 // verifier_bench: verifications per second of the VerifierPool with 1 and 2 real worker
-// processes (node server/verifiers/verifier_worker.js), for sha256-preimage and for Groth16
+// processes (node server/prover/verifiers/verifier_worker.js), for sha256-preimage and for Groth16
 // (BN254, the fixtures of tests/fixtures/groth16.sh). Each iteration submits a window of jobs
 // and waits for all their verdicts, so the workers are never idle for want of work.
 //
@@ -13,8 +13,8 @@
 #include <mutex>
 #include <sstream>
 
-#include "server/crypto.h"
-#include "server/verifier_pool.h"
+#include "server/base/crypto.h"
+#include "server/prover/verifier_pool.h"
 
 namespace {
 
@@ -35,7 +35,7 @@ void Run(benchmark::State& state, const std::string& kind, const VerifyJob& prot
   const int workers = static_cast<int>(state.range(0));
   VerifierPool pool(VerifierPool::Options{
       .kind = kind,
-      .argv = {"node", kRoot + "/server/verifiers/verifier_worker.js", "--kind", kind},
+      .argv = {"node", kRoot + "/server/prover/verifiers/verifier_worker.js", "--kind", kind},
       .env = {"NODE_PATH=" + kRoot + "/var/node/node_modules"},
       .workers = workers});
   if (!pool.Start().ok()) {

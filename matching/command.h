@@ -90,7 +90,7 @@ struct ProofDelivered {
   int64_t proof_bytes = 0;
   // When the server had the proof's bytes (stored them). 0: the command's now. A delivery is
   // judged on time or late at this instant, not when the engine hears of it: a proof stored
-  // before a crash and adopted at recovery (server/recovery.h) was on time if it arrived on
+  // before a crash and adopted at recovery (server/journal/recovery.h) was on time if it arrived on
   // time. Later than now counts as now.
   Timestamp received_at = 0;
 };

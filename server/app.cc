@@ -11,21 +11,21 @@
 #include <map>
 #include <pqxx/pqxx>
 
-#include "server/api.h"
-#include "server/api_internal.h"
-#include "server/api_keys.h"
-#include "server/auth.h"
-#include "server/database.h"
-#include "server/engine_runner.h"
-#include "server/http_server.h"
-#include "server/log.h"
-#include "server/market_directory.h"
-#include "server/migrations.h"
-#include "server/order_watch.h"
-#include "server/prover_gateway.h"
-#include "server/recovery.h"
-#include "server/verifier_pool.h"
-#include "server/writer_lease.h"
+#include "server/api/api.h"
+#include "server/api/api_internal.h"
+#include "server/core/api_keys.h"
+#include "server/core/auth.h"
+#include "server/db/database.h"
+#include "server/core/engine_runner.h"
+#include "server/http/http_server.h"
+#include "server/base/log.h"
+#include "server/core/market_directory.h"
+#include "server/db/migrations.h"
+#include "server/core/order_watch.h"
+#include "server/prover/prover_gateway.h"
+#include "server/journal/recovery.h"
+#include "server/prover/verifier_pool.h"
+#include "server/journal/writer_lease.h"
 
 namespace proofbook::server {
 namespace {
@@ -195,7 +195,7 @@ int RunServe(const Config& config) {
   // One pool of verifier workers per verifier kind; each fails start-up if it cannot run.
   const std::string root = PROOFBOOK_SOURCE_ROOT;
   const std::string script = config.verifier_script.empty()
-                                 ? root + "/server/verifiers/verifier_worker.js"
+                                 ? root + "/server/prover/verifiers/verifier_worker.js"
                                  : config.verifier_script;
   const std::string node_path =
       config.node_path.empty() ? root + "/var/node/node_modules" : config.node_path;

@@ -116,7 +116,7 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->capture_default_str();
   serve
       ->add_option("--verifier-script", config.verifier_script,
-                   "verifier_worker.js (default: server/verifiers/ of the source tree)")
+                   "verifier_worker.js (default: server/prover/verifiers/ of the source tree)")
       ->envname("PROOFBOOK_VERIFIER_SCRIPT");
   serve
       ->add_option("--node-path", config.node_path,

@@ -51,7 +51,7 @@ struct Config {
   std::size_t proof_inflight_total = std::size_t{256} << 20;
   int proof_receive_ms = 10000;  // an accepted proof's bytes arrive within this + 1 ms/KB
 
-  // One writer per database (server/writer_lease.h): without --standby a server that finds
+  // One writer per database (server/journal/writer_lease.h): without --standby a server that finds
   // the write lease held exits (code 3); with it, it waits and takes over when the lease frees.
   bool standby = false;
 

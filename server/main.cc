@@ -6,7 +6,7 @@
 
 #include "server/app.h"
 #include "server/config.h"
-#include "server/log.h"
+#include "server/base/log.h"
 
 int main(int argc, char** argv) {
   using namespace proofbook::server;

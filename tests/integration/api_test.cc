@@ -10,8 +10,8 @@
 #include <set>
 #include <thread>
 
-#include "server/api_keys.h"
-#include "server/crypto.h"
+#include "server/core/api_keys.h"
+#include "server/base/crypto.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/integration/server_process.h"

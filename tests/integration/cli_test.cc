@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/crypto.h"
+#include "server/base/crypto.h"
 #include "tests/integration/files.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/integration/ws_client.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "server/crypto.h"
+#include "server/base/crypto.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/integration/ws_client.h"
 

@@ -3,7 +3,7 @@
 // group); after every batch LoadState must give back the engine's own snapshot, that snapshot
 // must restore, and ledger_imbalance() must be 0. Replayed batches write once; a bad batch
 // commits nothing.
-#include "server/journal.h"
+#include "server/journal/journal.h"
 
 #include <gtest/gtest.h>
 
@@ -18,9 +18,9 @@
 
 #include "matching/engine.h"
 #include "matching/random_commands.h"
-#include "server/journal_batch.h"
-#include "server/recovery.h"
-#include "server/writer_lease.h"
+#include "server/journal/journal_batch.h"
+#include "server/journal/recovery.h"
+#include "server/journal/writer_lease.h"
 #include "tests/integration/test_database.h"
 
 namespace proofbook::server {

@@ -1,5 +1,5 @@
 // The migration runner against a real PostgreSQL: fresh, re-run, tampered, unknown, concurrent.
-#include "server/migrations.h"
+#include "server/db/migrations.h"
 
 #include <gtest/gtest.h>
 

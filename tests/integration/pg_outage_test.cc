@@ -11,7 +11,7 @@
 
 #include <pqxx/pqxx>
 
-#include "server/api_keys.h"
+#include "server/core/api_keys.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"

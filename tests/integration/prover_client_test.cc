@@ -10,7 +10,7 @@
 
 #include <thread>
 
-#include "server/crypto.h"
+#include "server/base/crypto.h"
 #include "tests/integration/files.h"
 #include "tests/integration/server_fixture.h"
 

@@ -9,8 +9,8 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "server/api_keys.h"
-#include "server/crypto.h"
+#include "server/core/api_keys.h"
+#include "server/base/crypto.h"
 #include "tests/integration/files.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_fixture.h"

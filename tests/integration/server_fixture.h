@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "server/api_keys.h"
+#include "server/core/api_keys.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"

@@ -10,8 +10,8 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "server/api_keys.h"
-#include "server/migrations.h"
+#include "server/core/api_keys.h"
+#include "server/db/migrations.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"

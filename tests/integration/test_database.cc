@@ -8,8 +8,8 @@
 #include <random>
 #include <stdexcept>
 
-#include "server/crypto.h"
-#include "server/migrations.h"
+#include "server/base/crypto.h"
+#include "server/db/migrations.h"
 
 namespace proofbook::testing {
 

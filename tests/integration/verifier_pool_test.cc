@@ -1,6 +1,6 @@
-// VerifierPool with the real worker processes (node server/verifiers/verifier_worker.js): the
+// VerifierPool with the real worker processes (node server/prover/verifiers/verifier_worker.js): the
 // verdicts, and what happens when a worker dies or hangs mid-verification.
-#include "server/verifier_pool.h"
+#include "server/prover/verifier_pool.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,7 +8,7 @@
 #include <future>
 #include <thread>
 
-#include "server/crypto.h"
+#include "server/base/crypto.h"
 #include "tests/integration/files.h"
 
 namespace proofbook::server {
@@ -22,7 +22,7 @@ VerifierPool::Options PoolOptions(const std::string& kind, std::vector<std::stri
   env.push_back("NODE_PATH=" + kRoot + "/var/node/node_modules");
   return VerifierPool::Options{
       .kind = kind,
-      .argv = {"node", kRoot + "/server/verifiers/verifier_worker.js", "--kind", kind},
+      .argv = {"node", kRoot + "/server/prover/verifiers/verifier_worker.js", "--kind", kind},
       .env = env,
       .workers = 1,
       .timeout = std::chrono::milliseconds(10000)};

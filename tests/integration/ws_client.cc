@@ -7,7 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include "server/crypto.h"
+#include "server/base/crypto.h"
 
 namespace proofbook::testing {
 

@@ -1,0 +1,24 @@
+#include "server/api/rate_limiter.h"
+
+#include <algorithm>
+
+namespace proofbook::server {
+
+bool RateLimiter::Allow(int64_t account, std::chrono::steady_clock::time_point now) {
+  if (rate_ <= 0) return true;
+  std::lock_guard lock(mu_);
+  auto [it, fresh] = buckets_.try_emplace(account, Bucket{burst_ * kScale, now});
+  Bucket& b = it->second;
+  if (!fresh && now > b.at) {
+    int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(now - b.at).count();
+    // rate_ tokens a second = rate_ * kScale millionths per 1e6 us = rate_ millionths per us.
+    int64_t refill = us > burst_ * kScale / rate_ ? burst_ * kScale : us * rate_;
+    b.tokens = std::min(burst_ * kScale, b.tokens + refill);
+    b.at = now;
+  }
+  if (b.tokens < kScale) return false;
+  b.tokens -= kScale;
+  return true;
+}
+
+}  // namespace proofbook::server

@@ -1,0 +1,40 @@
+#include "server/base/crypto.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace proofbook::server {
+
+Sha256Digest Sha256(std::string_view data) {
+  Sha256Digest out{};
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("EVP_Digest(sha256) failed");
+  }
+  return out;
+}
+
+std::string HexEncode(const uint8_t* data, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(size * 2, '0');
+  for (std::size_t i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0xf];
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  auto digest = Sha256(data);
+  return HexEncode(digest.data(), digest.size());
+}
+
+void SecureRandom(uint8_t* out, std::size_t size) {
+  if (RAND_bytes(out, static_cast<int>(size)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+}
+
+}  // namespace proofbook::server

@@ -1,0 +1,42 @@
+// API keys and accounts: a key is "pbk_" followed by 64 hex digits (32 random bytes). Only
+// its SHA-256 is stored (api_keys.key_hash), so a database leak does not leak keys; the key
+// itself is shown once, when it is made. Stateless functions; the pqxx ones block.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <pqxx/connection>
+#include <pqxx/transaction_base>
+
+#include "matching/status.h"
+#include "server/base/crypto.h"
+
+namespace proofbook::server {
+
+inline constexpr std::string_view kApiKeyPrefix = "pbk_";
+
+std::string GenerateApiKey();
+
+// The hash under which a key is stored; kUnauthenticated if it is not shaped like a key
+// (so junk never reaches the database).
+Result<Sha256Digest> HashApiKey(std::string_view key);
+
+// The key from an "Authorization: Bearer <key>" header value.
+Result<std::string_view> BearerToken(std::string_view authorization);
+
+struct NewAccount {
+  int64_t id = 0;
+  std::string api_key;
+};
+
+// Inserts an account and a fresh key inside the caller's transaction.
+NewAccount CreateAccount(pqxx::transaction_base& tx, std::string_view role, std::string_view name);
+
+// Creates an admin named "admin" if no admin account exists, atomically (safe against two
+// concurrent callers). Returns its key, or nullopt when an admin already existed.
+Result<std::optional<NewAccount>> BootstrapAdmin(pqxx::connection& conn);
+
+}  // namespace proofbook::server

@@ -1,0 +1,44 @@
+// Authenticator: API key -> (account, role), from memory. Every key is created through this
+// server, so the map loaded at start-up plus the keys added since is complete; no request
+// waits for the database to be authenticated. Keys are held only as SHA-256 digests.
+// Thread-safe (readers share a lock; adding a key takes it exclusively).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <pqxx/connection>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "matching/status.h"
+#include "matching/types.h"
+#include "server/base/crypto.h"
+
+namespace proofbook::server {
+
+struct Principal {
+  matching::AccountId account = 0;
+  matching::Role role = matching::Role::kSequencer;
+};
+
+// "sequencer" | "prover" | "admin" | "treasury" -> Role (matching::RoleName is the reverse).
+Result<matching::Role> ParseRole(std::string_view name);
+
+class Authenticator {
+ public:
+  // Every key that is not revoked, with its account's role.
+  static Result<std::unique_ptr<Authenticator>> Load(pqxx::connection& conn);
+
+  void Add(const Sha256Digest& key_hash, Principal principal);
+
+  // From an Authorization header: kUnauthenticated when missing, malformed or unknown.
+  Result<Principal> Authenticate(std::string_view authorization) const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, Principal> keys_;  // raw 32-byte digest -> principal
+};
+
+}  // namespace proofbook::server

@@ -1,0 +1,512 @@
+#include "server/core/engine_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <pqxx/pqxx>
+#include <unordered_map>
+
+#include "server/db/database.h"
+#include "server/journal/journal.h"
+#include "server/base/log.h"
+
+namespace proofbook::server {
+
+struct EngineRunner::Pending {
+  Responder respond;
+  HttpResponse response;
+};
+
+struct EngineRunner::Batch {
+  JournalBatch data;
+  std::vector<Pending> pending;
+  uint64_t epoch = 0;  // the engine incarnation that produced it; stale ones are never written
+};
+
+namespace {
+
+const Status kCommitFailed(StatusCode::kUnavailable,
+                           "the database did not confirm the write; nothing was acknowledged, "
+                           "retry (orders with a client_order_id are safe to retry)");
+const Status kRecovering(StatusCode::kUnavailable,
+                         "the engine is recovering from a database outage");
+
+std::string ClientOrderKey(matching::AccountId account, const std::string& client_order_id) {
+  return std::to_string(account) + ":" + client_order_id;
+}
+
+// Appends `from`'s images into `into`, the later image of a record replacing the earlier.
+template <typename T>
+void MergeImages(std::vector<T>& into, std::vector<T>& from) {
+  if (from.empty()) return;
+  std::unordered_map<decltype(T{}.id), std::size_t> where;
+  where.reserve(into.size());
+  for (std::size_t i = 0; i < into.size(); ++i) where[into[i].id] = i;
+  for (auto& image : from) {
+    auto it = where.find(image.id);
+    if (it == where.end()) {
+      where[image.id] = into.size();
+      into.push_back(std::move(image));
+    } else {
+      into[it->second] = std::move(image);
+    }
+  }
+}
+
+// Folds a later batch into an earlier one: events stay in seq order, images last-wins.
+void Merge(EngineRunner::Batch& into, EngineRunner::Batch& from) {
+  JournalBatch& a = into.data;
+  JournalBatch& b = from.data;
+  for (auto& d : b.deposit_extras) {  // indexes into b.events, which now follow a's
+    d.event += a.events.size();
+    a.deposit_extras.push_back(std::move(d));
+  }
+  a.events.insert(a.events.end(), b.events.begin(), b.events.end());
+  MergeImages(a.accounts, b.accounts);
+  MergeImages(a.markets, b.markets);
+  MergeImages(a.orders, b.orders);
+  MergeImages(a.offers, b.offers);
+  MergeImages(a.assignments, b.assignments);
+  for (auto& extra : b.order_extras) a.order_extras.push_back(std::move(extra));
+  // A record is forgotten at most once, and never touched after: closed entries just append.
+  a.closed_orders.insert(a.closed_orders.end(), b.closed_orders.begin(), b.closed_orders.end());
+  a.closed_assignments.insert(a.closed_assignments.end(), b.closed_assignments.begin(),
+                              b.closed_assignments.end());
+  a.ids = b.ids;
+  for (auto& p : from.pending) into.pending.push_back(std::move(p));
+}
+
+void Answer(std::vector<EngineRunner::Pending>& pending, const Status* failure) {
+  for (auto& p : pending) {
+    p.respond(failure ? ErrorResponse(*failure) : std::move(p.response));
+  }
+  pending.clear();
+}
+
+}  // namespace
+
+EngineRunner::EngineRunner(Options options, RecoveredState state)
+    : options_(std::move(options)),
+      recovered_(std::move(state)),
+      inbox_(options_.inbox_capacity),
+      journal_ring_(options_.journal_capacity) {}
+
+EngineRunner::~EngineRunner() { Stop(); }
+
+Status EngineRunner::Start() {
+  if (options_.lease == nullptr || options_.lease->epoch() == 0) {
+    return Status(StatusCode::kInternal, "engine runner started without the write lease");
+  }
+  if (Status s = RestoreFrom(recovered_, options_.lease->epoch(), nullptr); !s.ok()) return s;
+  recovered_ = {};  // the snapshot is in the engine now
+  current_ = std::make_unique<Batch>();
+  healthy_.store(true, std::memory_order_release);
+  engine_thread_ = std::thread([this] { EngineLoop(); });
+  journal_thread_ = std::thread([this] { JournalLoop(); });
+  return Status::Ok();
+}
+
+void EngineRunner::Stop() {
+  if (!engine_thread_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_.store(true);
+  }
+  engine_cv_.notify_all();
+  engine_thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    engine_done_ = true;
+  }
+  journal_cv_.notify_all();
+  journal_thread_.join();
+  healthy_.store(false);
+}
+
+Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::connection* conn) {
+  auto engine = std::make_unique<matching::Engine>();
+  if (Status s = engine->Restore(state.snapshot); !s.ok()) {
+    return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
+  }
+  uint64_t next_seq = state.next_seq;
+  // Before any other Tick, so nobody pays for the time nothing ran: stored proofs are delivered
+  // (judged at their receipt), then the first Tick hands the outage's time back to the due
+  // times it swallowed. Both are journaled here, before any other work.
+  JournalBatch batch;
+  const matching::Timestamp now = Now();
+  for (const matching::ProofDelivered& p : state.stored_proofs) {
+    auto events = engine->Apply(matching::Command{next_ref_++, now, p});
+    if (!events.empty()) {
+      spdlog::info("msg=stored_proof_adopted assignment={} prover={} received_at_ms={} outcome={}",
+                   p.assignment, p.account, p.received_at,
+                   matching::EventKindName(events.front().kind));
+    }
+    if (Status s = AppendToBatch(*engine, events, &batch); !s.ok()) return s;
+  }
+  if (state.last_event_at > 0) {
+    auto events = engine->Apply(
+        matching::Command{0, now, matching::Tick{.outage_since = state.last_event_at}});
+    std::size_t extended = 0;
+    for (const matching::Event& e : events) extended += e.kind == matching::EventKind::kDueExtended;
+    if (extended > 0) {
+      spdlog::info("msg=due_times_extended count={} outage_since_ms={} now_ms={}", extended,
+                   state.last_event_at, now);
+    }
+    if (Status s = AppendToBatch(*engine, events, &batch); !s.ok()) return s;
+  }
+  if (!batch.empty()) {
+    batch.first_seq = next_seq;
+    batch.ids = engine->GetIds();
+    batch.writer_epoch = epoch;
+    std::unique_ptr<pqxx::connection> own;
+    if (conn == nullptr) {
+      auto opened = Connect(options_.database_url);
+      if (!opened) return opened.error();
+      own = std::move(opened).value();
+      conn = own.get();
+    }
+    Journal journal;
+    if (Status s = journal.WriteBatch(*conn, batch); !s.ok()) return s;
+    next_seq += batch.events.size();
+    // As after any commit: a late adopted proof may have reassigned its order to a prover
+    // who must hear of it, and long polls may be waiting.
+    if (options_.on_commit) options_.on_commit(batch);
+  }
+  engine_ = std::move(engine);
+  LoadIdempotencyKeys(state);
+  next_seq_ = next_seq;
+  epoch_.store(epoch);
+  return Status::Ok();
+}
+
+void EngineRunner::LoadIdempotencyKeys(const RecoveredState& state) {
+  client_orders_.clear();
+  std::unordered_map<matching::OrderId, const std::string*> hashes;
+  for (const auto& [order, sha] : state.client_order_hashes) hashes[order] = &sha;
+  for (const auto& [account, client_id, order] : state.client_orders) {
+    auto it = hashes.find(order);
+    client_orders_[ClientOrderKey(account, client_id)] =
+        ClientOrder{order, it == hashes.end() ? std::string() : *it->second};
+  }
+  deposit_references_.clear();
+  for (const auto& [reference, account, amount] : state.deposit_references) {
+    deposit_references_[reference] = DepositKey{account, amount};
+  }
+}
+
+bool EngineRunner::Submit(std::unique_ptr<Submission> submission) {
+  if (!healthy_.load(std::memory_order_acquire) || stopping_.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  Submission* raw = submission.release();
+  if (!inbox_.try_push(raw)) {
+    delete raw;
+    return false;
+  }
+  if (engine_sleeping_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(mu_);
+    engine_cv_.notify_one();
+  }
+  return true;
+}
+
+matching::Timestamp EngineRunner::WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+matching::Timestamp EngineRunner::Now() {
+  // The engine needs time that never goes back; the wall clock can (NTP steps).
+  last_now_ = std::max<matching::Timestamp>(last_now_, WallClockMs());
+  return last_now_;
+}
+
+void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
+  s.command.ref = next_ref_++;
+  s.command.now = now;
+  // The API speaks in durations ("deadline in 30 s"); the engine in times. Anchoring them here,
+  // to the clock the engine runs on, keeps the engine's view of time in one place.
+  if (auto* o = std::get_if<matching::PlaceOrder>(&s.command.body)) o->deadline += now;
+  if (auto* o = std::get_if<matching::PlaceOffer>(&s.command.body); o && o->expires_at != 0) {
+    o->expires_at += now;
+  }
+  Pending pending{std::move(s.respond), {}};
+
+  const auto* order = std::get_if<matching::PlaceOrder>(&s.command.body);
+  std::string key;
+  if (order != nullptr && !s.extra.client_order_id.empty()) {
+    key = ClientOrderKey(order->account, s.extra.client_order_id);
+    if (auto it = client_orders_.find(key); it != client_orders_.end()) {
+      // A replay: nothing is applied; the answer still waits for the batch that holds the
+      // original, so it never reports an order that is not yet durable.
+      const ClientOrder& original = it->second;
+      if (!original.request_sha256.empty() && !s.extra.request_sha256.empty() &&
+          original.request_sha256 != s.extra.request_sha256) {
+        pending.response = ErrorResponse(
+            Status(StatusCode::kConflict,
+                   "client_order_id was already used for order " +
+                       std::to_string(original.order) + " with other parameters",
+                   "client_order_id")
+                .WithReason("idempotency_key_reused"));
+      } else {
+        pending.response = s.reply(*engine_, {}, original.order);
+      }
+      current_->pending.push_back(std::move(pending));
+      return;
+    }
+  }
+
+  const auto* deposit = std::get_if<matching::Deposit>(&s.command.body);
+  if (deposit != nullptr && !s.deposit_reference.empty()) {
+    if (auto it = deposit_references_.find(s.deposit_reference); it != deposit_references_.end()) {
+      if (it->second.account != deposit->account || it->second.amount != deposit->amount) {
+        pending.response = ErrorResponse(Status(
+            StatusCode::kConflict, "reference already used for another deposit", "reference"));
+      } else {
+        pending.response = s.reply(*engine_, {}, /*duplicate_of=*/1);
+      }
+      current_->pending.push_back(std::move(pending));  // answered after the original commits
+      return;
+    }
+  }
+
+  std::size_t first_event = current_->data.events.size();
+  auto events = engine_->Apply(s.command);
+  Collect(events);
+  if (deposit != nullptr && !s.deposit_reference.empty() && !events.empty() &&
+      events.front().kind == matching::EventKind::kAccepted) {
+    deposit_references_[s.deposit_reference] = DepositKey{deposit->account, deposit->amount};
+    current_->data.deposit_extras.push_back(
+        DepositExtra{s.deposit_reference, deposit->account, deposit->amount, first_event});
+  }
+  if (order != nullptr && !events.empty() &&
+      events.front().kind == matching::EventKind::kAccepted) {
+    s.extra.id = events.front().order;
+    if (!key.empty()) client_orders_[key] = ClientOrder{s.extra.id, s.extra.request_sha256};
+    current_->data.order_extras.push_back(std::move(s.extra));
+  }
+  pending.response = s.reply(*engine_, events, 0);
+  current_->pending.push_back(std::move(pending));
+}
+
+void EngineRunner::ApplyTick(matching::Timestamp now) {
+  matching::Command tick{0, now, matching::Tick{}};
+  Collect(engine_->Apply(tick));
+}
+
+void EngineRunner::Collect(std::span<const matching::Event> events) {
+  if (Status s = AppendToBatch(*engine_, events, &current_->data); !s.ok()) {
+    // The engine and its own events disagree: a bug. Writing this batch could store a wrong
+    // state, so treat it like a failed commit: answer 503 and rebuild from PostgreSQL.
+    spdlog::error("msg=journal_batch_inconsistent error={}", LogValue(s.ToString()));
+    healthy_.store(false, std::memory_order_release);
+    failed_.store(true);
+  }
+}
+
+// Hands the current batch to the journal when there is anything in it and room in the ring
+// (or `force`, which waits for room). Returns false when it could not.
+bool EngineRunner::HandOver(bool force) {
+  if (failed_.load()) return false;  // EngineLoop answers and drops it
+  if (current_->data.events.empty() && current_->pending.empty()) return true;
+  // Group commit: while the journal writes a batch, the next one keeps filling.
+  if (!force && in_flight_.load() > 0) return true;
+  current_->data.first_seq = next_seq_;
+  current_->data.ids = engine_->GetIds();
+  current_->epoch = epoch_.load();
+  current_->data.writer_epoch = current_->epoch;
+  // Read before the push: from then on the journal thread owns the batch and may free it.
+  const std::size_t events = current_->data.events.size();
+  Batch* raw = current_.get();
+  for (;;) {
+    if (journal_ring_.try_push(raw)) break;
+    if (!force || failed_.load()) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  in_flight_.fetch_add(1);
+  (void)current_.release();  // owned by the journal thread now
+  next_seq_ += events;
+  current_ = std::make_unique<Batch>();
+  if (journal_sleeping_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(mu_);
+    journal_cv_.notify_one();
+  }
+  return true;
+}
+
+void EngineRunner::EngineLoop() {
+  auto next_tick = std::chrono::steady_clock::now();
+  for (;;) {
+    if (failed_.load()) {
+      // What was applied since the last COMMIT is not durable: answer 503, drop it, and
+      // rebuild the engine from what PostgreSQL has.
+      Answer(current_->pending, &kCommitFailed);
+      current_ = std::make_unique<Batch>();
+      Submission* raw = nullptr;
+      while (inbox_.try_pop(raw)) {
+        std::unique_ptr<Submission> s(raw);
+        s->respond(ErrorResponse(kRecovering));
+      }
+      if (!Rebuild()) return;  // stopping
+      continue;
+    }
+
+    bool worked = false;
+    Submission* raw = nullptr;
+    while (current_->data.events.size() < options_.max_batch_events && !failed_.load() &&
+           inbox_.try_pop(raw)) {
+      std::unique_ptr<Submission> s(raw);
+      ApplyOne(*s, Now());
+      worked = true;
+    }
+    auto steady = std::chrono::steady_clock::now();
+    if (steady >= next_tick) {
+      ApplyTick(Now());
+      next_tick = steady + options_.tick_interval;
+    }
+    // Big batches wait for room; small ones go when the journal can take them, and otherwise
+    // keep growing, which is what makes the commit a group commit.
+    HandOver(current_->data.events.size() >= options_.max_batch_events);
+
+    if (stopping_.load() && !worked) {
+      if (inbox_.empty()) {
+        HandOver(/*force=*/true);
+        return;
+      }
+      continue;
+    }
+    if (worked) continue;
+    std::unique_lock lock(mu_);
+    engine_sleeping_.store(true);
+    // Sleep unless there is work: submissions, or a filled batch the journal can now take.
+    const bool can_hand_over =
+        in_flight_.load() == 0 && !(current_->data.events.empty() && current_->pending.empty());
+    if (inbox_.empty() && !can_hand_over && !stopping_.load()) {
+      engine_cv_.wait_until(lock, next_tick);
+    }
+    engine_sleeping_.store(false, std::memory_order_relaxed);
+  }
+}
+
+bool EngineRunner::Rebuild() {
+  spdlog::warn("msg=engine_rebuild_started");
+  std::string last_error;
+  while (!stopping_.load()) {
+    // The lease first: a new epoch fences every batch of the engine we are replacing, and the
+    // state loaded after it is final for that epoch.
+    Status status = Status::Ok();
+    auto epoch = options_.lease->Acquire();
+    if (!epoch) {
+      status = epoch.error();
+    } else if (auto conn = Connect(options_.database_url); !conn) {
+      status = conn.error();
+    } else if (auto state = LoadState(**conn); !state) {
+      status = state.error();
+    } else {
+      status = RestoreFrom(*state, *epoch, conn->get());
+      if (status.ok()) {
+        failed_.store(false);  // after epoch_: the journal drops stale batches
+        healthy_.store(true, std::memory_order_release);
+        spdlog::info("msg=engine_rebuilt next_seq={} writer_epoch={}", next_seq_, *epoch);
+        if (options_.on_rebuilt) options_.on_rebuilt();
+        return true;
+      }
+    }
+    // The same reason again and again (a standby waiting for the lease) is logged once.
+    if (status.message() != last_error) {
+      last_error = status.message();
+      if (status.code() == StatusCode::kConflict) {
+        spdlog::warn("msg=write_lease_lost standby=true error={}", LogValue(last_error));
+        if (options_.on_lease_lost) options_.on_lease_lost();
+      } else {
+        // A database that holds a state the engine refuses is a bug, not an outage: keep
+        // refusing work rather than serving from a wrong state.
+        spdlog::error("msg=engine_rebuild_failed error={}", LogValue(last_error));
+      }
+    }
+    std::unique_lock lock(mu_);
+    engine_cv_.wait_for(lock, options_.reconnect_interval, [this] { return stopping_.load(); });
+  }
+  return false;
+}
+
+namespace {
+constexpr int64_t kSlowCommitMs = 100;
+}  // namespace
+
+void EngineRunner::JournalDone(int batches) {
+  in_flight_.fetch_sub(batches);
+  // The engine thread may be parked with a filled batch waiting for this: wake it.
+  if (engine_sleeping_.load()) {
+    std::lock_guard lock(mu_);
+    engine_cv_.notify_one();
+  }
+}
+
+void EngineRunner::JournalLoop() {
+  Journal journal;
+  std::unique_ptr<pqxx::connection> conn;
+  for (;;) {
+    Batch* raw = nullptr;
+    if (!journal_ring_.try_pop(raw)) {
+      std::unique_lock lock(mu_);
+      if (engine_done_ && journal_ring_.size_approx() == 0) return;
+      journal_sleeping_.store(true, std::memory_order_release);
+      if (journal_ring_.size_approx() == 0) {
+        journal_cv_.wait_for(lock, std::chrono::milliseconds(5));
+      }
+      journal_sleeping_.store(false, std::memory_order_relaxed);
+      continue;
+    }
+    std::unique_ptr<Batch> batch(raw);
+    int popped = 1;
+    // Only forced hand-overs (a full batch, shutdown) queue more than one: write them together.
+    while (batch->data.events.size() < 4 * options_.max_batch_events &&
+           journal_ring_.try_pop(raw)) {
+      std::unique_ptr<Batch> later(raw);
+      ++popped;
+      if (later->epoch != batch->epoch) {  // never mix incarnations
+        Answer(later->pending, &kCommitFailed);
+        continue;
+      }
+      Merge(*batch, *later);
+    }
+    // However this batch ends, the engine thread may hand over the next one after it.
+    struct Done {
+      EngineRunner* self;
+      int popped;
+      ~Done() { self->JournalDone(popped); }
+    } done{this, popped};
+    if (failed_.load() || batch->epoch != epoch_.load()) {
+      Answer(batch->pending, &kCommitFailed);
+      continue;
+    }
+    Status status = EnsureConnected(conn, options_.database_url);
+    const auto write_start = std::chrono::steady_clock::now();
+    if (conn) status = journal.WriteBatch(*conn, batch->data);
+    const auto write_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - write_start)
+                              .count();
+    if (write_ms >= kSlowCommitMs) {
+      // Every reply of the batch waited this long: worth a line when it is out of the ordinary.
+      spdlog::warn("msg=journal_slow_commit ms={} events={} replies={} ok={}", write_ms,
+                   batch->data.events.size(), batch->pending.size(), status.ok());
+    }
+    if (status.ok()) {
+      commits_.fetch_add(1, std::memory_order_relaxed);
+      Answer(batch->pending, nullptr);
+      if (options_.on_commit) options_.on_commit(batch->data);
+      continue;
+    }
+    spdlog::error("msg=journal_commit_failed first_seq={} events={} error={}",
+                  batch->data.first_seq, batch->data.events.size(), LogValue(status.ToString()));
+    conn.reset();
+    healthy_.store(false, std::memory_order_release);
+    failed_.store(true);
+    Answer(batch->pending, &kCommitFailed);
+    std::lock_guard lock(mu_);
+    engine_cv_.notify_one();
+  }
+}
+
+}  // namespace proofbook::server

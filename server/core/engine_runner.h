@@ -1,0 +1,180 @@
+// EngineRunner: the server's spine. Owns the matching::Engine, the engine thread and the
+// journal thread:
+//
+//   front ends --Submit()--> MPSC inbox --> ENGINE THREAD: Apply, build the reply, collect the
+//   events and state images into a batch --> SPSC --> JOURNAL THREAD: merge every waiting batch,
+//   write them in ONE PostgreSQL transaction (group commit), COMMIT, then answer the replies.
+//
+// Nothing is answered before its events are committed. When a commit fails, every reply of
+// that batch and of every batch applied after it gets 503, the runner stops taking work
+// (healthy() is false, Submit refuses), and once PostgreSQL answers again the engine is rebuilt
+// from what was committed (LoadState + Engine::Restore): acknowledged work is never lost, and
+// unacknowledged work is never half-kept.
+//
+// One writer: the runner writes only under the WriterLease taken before Start (its epoch
+// fences every batch, server/journal/journal.h). A rebuild first re-takes the lease, which starts a new
+// epoch; while another server holds it, the runner stays unhealthy (503s) and retries, a
+// standby until the lease frees.
+//
+// Stored proofs: at Start and at each rebuild, the proofs RecoveredState::stored_proofs lists
+// are delivered to the engine before its first Tick and journaled before any other work, so a
+// crash between storing a proof and journaling its delivery does not slash the prover.
+//
+// Idempotency: a PlaceOrder with a (sequencer, client_order_id) already seen, or a Deposit
+// with a reference already used, is not applied again; its reply builder is called with
+// `duplicate_of` set (the order id; for a deposit, 1). A reference reused for another account
+// or amount is a 409.
+//
+// Thread rules: Submit, healthy and the counters are thread-safe; Start and Stop are called
+// from one thread. Reply builders run on the engine thread and may read the Engine; responders
+// run on the journal thread and must not block.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <pqxx/connection>
+
+#include "matching/engine.h"
+#include "matching/mpsc_ring.h"
+#include "matching/spsc_ring.h"
+#include "matching/status.h"
+#include "server/http/http_types.h"
+#include "server/journal/journal_batch.h"
+#include "server/journal/recovery.h"
+#include "server/journal/writer_lease.h"
+
+namespace proofbook::server {
+
+// Builds a command's reply on the engine thread from its events and the engine's state at that
+// instant; for a replayed order, `events` is empty and `duplicate_of` names the original.
+using ReplyBuilder = std::function<HttpResponse(const matching::Engine& engine,
+                                                std::span<const matching::Event> events,
+                                                matching::OrderId duplicate_of)>;
+
+struct Submission {
+  matching::Command command;      // ref and now are set by the runner
+  OrderExtra extra;               // PlaceOrder only: client_order_id (may be empty) and inputs
+  std::string deposit_reference;  // Deposit only: idempotency key (may be empty)
+  ReplyBuilder reply;             // runs on the engine thread right after Apply
+  Responder respond;              // called once, after COMMIT (or with 503 if it failed)
+};
+
+class EngineRunner {
+ public:
+  struct Options {
+    std::string database_url;
+    std::size_t inbox_capacity = 1 << 14;         // submissions waiting; beyond: 503 overloaded
+    std::size_t journal_capacity = 64;            // batches waiting for the journal
+    std::size_t max_batch_events = 1 << 14;       // one batch's events before it is handed over
+    std::chrono::milliseconds tick_interval{10};  // deadline resolution
+    std::chrono::milliseconds reconnect_interval{500};
+    // Called after each COMMIT, after the replies; must not block. On the journal thread,
+    // and for the batch of adopted stored proofs on the thread that restores the engine (the
+    // caller of Start, or the engine thread in a rebuild): so it must be thread-safe.
+    std::function<void(const JournalBatch&)> on_commit;
+    // Called on the engine thread after a rebuild (the adopted proofs are committed by then);
+    // must not block.
+    std::function<void()> on_rebuilt;
+    // Called on the engine thread when a rebuild finds the write lease held by another
+    // server (once per loss); must not block.
+    std::function<void()> on_lease_lost;
+    // Held (Acquire()d) before Start; used by the engine thread after. Required; outlives us.
+    WriterLease* lease = nullptr;
+  };
+
+  // `state` must have been loaded after options.lease was acquired.
+  EngineRunner(Options options, RecoveredState state);
+  ~EngineRunner();  // Stop()s
+  EngineRunner(const EngineRunner&) = delete;
+  EngineRunner& operator=(const EngineRunner&) = delete;
+
+  // Restores the engine, delivers and journals the stored proofs, starts both threads.
+  Status Start();
+  void Stop();     // finishes what was submitted (committing it if it can), joins
+
+  // False when the inbox is full or the runner is recovering: answer 503 at once.
+  [[nodiscard]] bool Submit(std::unique_ptr<Submission> submission);
+
+  bool healthy() const { return healthy_.load(std::memory_order_acquire); }
+  // The wall clock the engine's time comes from (ms since the epoch; Now() keeps it from going
+  // back), for times taken elsewhere that the engine compares with its own (a proof's arrival).
+  static matching::Timestamp WallClockMs();
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+
+  struct Pending;  // a built reply waiting for its batch COMMIT
+  struct Batch;
+
+ private:
+  void EngineLoop();
+  void JournalLoop();
+  void ApplyOne(Submission& submission, matching::Timestamp now);
+  void ApplyTick(matching::Timestamp now);
+  void Collect(std::span<const matching::Event> events);
+  bool HandOver(bool force);
+  void JournalDone(int batches);  // journal thread: `batches` popped batches are answered
+  void LoadIdempotencyKeys(const RecoveredState& state);
+  // Builds the engine from `state` under fencing epoch `epoch` and journals the delivery of its
+  // stored proofs (on `conn`, opened if null and needed); the runner's engine, keys, next seq
+  // and epoch change only if all of that succeeded.
+  Status RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::connection* conn);
+  void FailEverything(const Status& why);
+  bool Rebuild();
+  matching::Timestamp Now();
+
+  // Constant after construction.
+  const Options options_;
+
+  // Owned by the engine thread (set up before it starts).
+  std::unique_ptr<matching::Engine> engine_;
+  RecoveredState recovered_;
+  struct ClientOrder {
+    matching::OrderId order = 0;
+    std::string request_sha256;  // hex; empty: not recorded (placed before migration 0008)
+  };
+  std::unordered_map<std::string, ClientOrder> client_orders_;  // "account:client id"
+  struct DepositKey {
+    matching::AccountId account;
+    matching::Amount amount;
+  };
+  std::unordered_map<std::string, DepositKey> deposit_references_;
+  std::unique_ptr<Batch> current_;
+  uint64_t next_seq_ = 1;
+  uint64_t next_ref_ = 1;
+  matching::Timestamp last_now_ = 0;
+
+  matching::MpscRing<Submission*> inbox_;
+  matching::SpscRing<Batch*> journal_ring_;
+
+  // Wake-ups: the engine thread parks here when idle; the journal thread too.
+  std::mutex mu_;
+  std::condition_variable engine_cv_;
+  std::condition_variable journal_cv_;
+  std::atomic<bool> engine_sleeping_{false};  // set under mu_; producers notify only then
+  std::atomic<bool> journal_sleeping_{false};
+  bool engine_done_ = false;  // guarded by mu_: the engine thread has handed over its last batch
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> healthy_{false};
+  std::atomic<bool> failed_{false};  // a commit failed: the engine thread must rebuild
+  // The writer epoch the engine was built under (WriterLease): new at each rebuild; batches of
+  // older ones are dropped, and the journal refuses them anyway.
+  std::atomic<uint64_t> epoch_{0};
+  std::atomic<uint64_t> commits_{0};
+  // Batches handed to the journal thread and not yet answered. While one is being written the
+  // engine thread keeps growing the next instead of handing over small ones: one batch in
+  // flight, one filling, so a commit carries everything that arrived during the previous one.
+  std::atomic<int> in_flight_{0};
+  std::thread engine_thread_;
+  std::thread journal_thread_;
+};
+
+}  // namespace proofbook::server

@@ -1,0 +1,124 @@
+#include "server/db/database.h"
+
+#include <spdlog/spdlog.h>
+
+#include <pqxx/pqxx>
+
+#include "server/base/log.h"
+
+namespace proofbook::server {
+
+Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url) {
+  try {
+    return std::make_unique<pqxx::connection>(url);
+  } catch (const std::exception& e) {
+    // libpq's messages span lines ("...refused\n\tIs the server running..."): one line here.
+    std::string why;
+    for (char c : std::string_view(e.what())) {
+      bool space = c == '\n' || c == '\t' || c == ' ';
+      if (space && (why.empty() || why.back() == ' ')) continue;
+      why += space ? ' ' : c;
+    }
+    if (!why.empty() && why.back() == ' ') why.pop_back();
+    return Status(StatusCode::kUnavailable, "database unreachable: " + why);
+  }
+}
+
+Status EnsureConnected(std::unique_ptr<pqxx::connection>& conn, const std::string& url) {
+  if (conn && conn->is_open()) return Status::Ok();
+  auto opened = Connect(url);
+  if (!opened) {
+    conn.reset();
+    return opened.error();
+  }
+  conn = std::move(opened).value();
+  return Status::Ok();
+}
+
+Database::Database(Options options, std::vector<Migration> migrations)
+    : options_(std::move(options)), migrations_(std::move(migrations)) {
+  for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  probe_ = std::thread([this] { ProbeLoop(); });
+}
+
+Database::~Database() { Stop(); }
+
+void Database::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  probe_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  probe_.join();
+}
+
+bool Database::Post(Job job) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= options_.queue_limit) return false;
+    queue_.push_back(std::move(job));
+  }
+  work_cv_.notify_one();
+  return true;
+}
+
+std::string Database::not_ready_reason() const {
+  std::lock_guard lock(mu_);
+  return not_ready_reason_;
+}
+
+void Database::WorkerLoop() {
+  std::unique_ptr<pqxx::connection> conn;
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Status error = EnsureConnected(conn, options_.url);
+    try {
+      job(conn.get(), error);
+    } catch (const pqxx::broken_connection& e) {
+      // The job could not answer; it must have its own catch for that. Drop the connection.
+      spdlog::warn("msg=db_connection_lost error={}", LogValue(e.what()));
+      conn.reset();
+    } catch (const std::exception& e) {
+      spdlog::error("msg=db_job_threw error={}", LogValue(e.what()));
+      if (conn && !conn->is_open()) conn.reset();
+    }
+  }
+}
+
+void Database::ProbeLoop() {
+  std::unique_ptr<pqxx::connection> conn;
+  for (;;) {
+    Status status = EnsureConnected(conn, options_.url);
+    if (conn) {
+      status = CheckMigrationsCurrent(*conn, migrations_);
+      if (!status.ok()) conn.reset();  // reconnect next time; cheap, and clears a dead socket
+    }
+    bool was_ready = ready_.load(std::memory_order_relaxed);
+    {
+      std::lock_guard lock(mu_);
+      not_ready_reason_ = status.ok() ? "" : status.message();
+    }
+    ready_.store(status.ok(), std::memory_order_release);
+    if (was_ready != status.ok()) {
+      if (status.ok()) {
+        spdlog::info("msg=ready");
+      } else {
+        spdlog::warn("msg=not_ready reason={}", LogValue(status.message()));
+      }
+    }
+    std::unique_lock lock(mu_);
+    if (probe_cv_.wait_for(lock, options_.probe_interval, [this] { return stopping_; })) return;
+  }
+}
+
+}  // namespace proofbook::server

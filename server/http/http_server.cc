@@ -1,0 +1,531 @@
+#include "server/http/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "server/base/crypto.h"
+#include "server/base/log.h"
+
+namespace proofbook::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// A handler that never answers must not pin a connection forever.
+constexpr std::chrono::seconds kHandlerTimeout{60};
+constexpr std::chrono::seconds kWriteTimeout{30};
+constexpr std::size_t kMaxRequestIdLength = 64;
+// WebSocket messages are read this much at a time, so the size limit is checked as they grow.
+constexpr std::size_t kWsReadChunk = 256 << 10;
+
+bool IsSafeRequestId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
+  for (char c : id) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// RFC 9112 section 6.3: a request whose Transfer-Encoding is anything but exactly `chunked`
+// cannot be framed reliably (Beast reads `chunked, identity` as having no body, and the body
+// would be served as a second request), nor one with both Transfer-Encoding and
+// Content-Length. Both get 400 and the connection closes.
+template <typename Request>
+Status CheckFraming(const Request& req) {
+  namespace http = boost::beast::http;
+  const auto encodings = req.count(http::field::transfer_encoding);
+  if (encodings == 0) return Status::Ok();
+  if (req.count(http::field::content_length) > 0) {
+    return Status(StatusCode::kInvalidArgument,
+                  "a request may not have both Transfer-Encoding and Content-Length");
+  }
+  std::string_view te = req[http::field::transfer_encoding];
+  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+  if (encodings > 1 || !boost::beast::iequals(te, "chunked")) {
+    return Status(StatusCode::kInvalidArgument,
+                  "Transfer-Encoding must be exactly 'chunked' (RFC 9112 section 6.3)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(Options o, const Router& r) : options(std::move(o)), router(r), acceptor(ioc) {
+    uint8_t seed[4];
+    SecureRandom(seed, sizeof seed);
+    request_id_prefix = HexEncode(seed, sizeof seed);
+  }
+
+  std::string NextRequestId() {
+    return fmt::format("{}{:08x}", request_id_prefix,
+                       next_request_id.fetch_add(1, std::memory_order_relaxed));
+  }
+
+  void DoAccept();
+
+  // Constant after construction.
+  const Options options;
+  const Router& router;
+  std::string request_id_prefix;
+
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::steady_timer accept_retry{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<uint32_t> next_request_id{0};
+  uint16_t bound_port = 0;
+
+  // The WebSocket endpoint, if any (set before Start).
+  std::string ws_path;
+  WsEndpoint* ws_endpoint = nullptr;
+  WsOptions ws_options;
+  std::atomic<uint64_t> next_ws_id{1};
+};
+
+namespace {
+
+// One upgraded connection. Reads run back to back on the strand; writes go through a bounded
+// queue, one at a time (Beast allows one pending write, and a close frame is a write).
+class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(beast::tcp_stream stream, HttpServer::Impl& server, std::unique_ptr<WsHandler> handler)
+      : ws_(std::move(stream)),
+        server_(server),
+        handler_(std::move(handler)),
+        id_(server.next_ws_id.fetch_add(1)),
+        hard_close_(ws_.get_executor()) {}
+
+  void Run(http::request<http::string_body> request) {
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
+    websocket::stream_base::timeout timeout{};
+    timeout.handshake_timeout = std::chrono::seconds(10);
+    timeout.idle_timeout = server_.ws_options.idle_timeout;
+    timeout.keep_alive_pings = true;
+    ws_.set_option(timeout);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "proofbook"); }));
+    // The message limit is ours (OnRead), not Beast's read_message_max: past that, Beast fails
+    // the connection itself, and its teardown closes the socket while the peer is still
+    // sending, so the peer gets a reset instead of the 1009 close (a client saw 1006). Any read
+    // error leaves the stream failed (a buffer limit too), so messages are read in chunks and
+    // counted, and past the limit we close with 1009 on a healthy stream: the close handshake
+    // drains the rest of the message, then waits for the peer's close.
+    ws_.read_message_max(0);
+    ws_.async_accept(request, beast::bind_front_handler(&WsSession::OnAccept, shared_from_this()));
+  }
+
+  bool Send(std::string text) override {
+    if (gone_.load()) return false;
+    const std::size_t size = text.size();
+    const std::size_t n = queued_.fetch_add(1) + 1;
+    const std::size_t bytes = queued_bytes_.fetch_add(size) + size;
+    if (n > server_.ws_options.max_queued_messages || bytes > server_.ws_options.max_queued_bytes) {
+      queued_.fetch_sub(1);
+      queued_bytes_.fetch_sub(size);
+      Close(kWsTryAgainLater, "slow consumer");
+      return false;
+    }
+    net::post(ws_.get_executor(), [self = shared_from_this(), t = std::move(text)]() mutable {
+      self->Enqueue(std::move(t));
+    });
+    return true;
+  }
+
+  void Close(WsCloseCode code, std::string reason) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)] {
+      self->StartClose(code, r);
+    });
+  }
+
+  uint64_t id() const override { return id_; }
+
+  void Hold() override { held_ = true; }  // on the strand, inside OnMessage
+
+  void Resume(std::function<void()> fn) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
+      self->held_ = false;
+      if (self->finished_) return;
+      if (!self->closing_) fn();
+      // Also when closing: the read fails and Finish runs, so OnClose still comes last.
+      self->DoRead();
+    });
+  }
+
+ private:
+  void OnAccept(beast::error_code ec) {
+    if (ec) return Finish("handshake failed: " + ec.message());
+    open_ = true;
+    handler_->OnOpen(shared_from_this());
+    DoRead();
+  }
+
+  void DoRead() {
+    reading_ = true;
+    ws_.async_read_some(buffer_, kWsReadChunk,
+                        beast::bind_front_handler(&WsSession::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    reading_ = false;
+    if (ec && closing_) return Finish(close_reason_);  // we closed it, for this reason
+    if (ec == websocket::error::closed) return Finish("closed by peer");
+    if (ec == beast::error::timeout) return Finish("timeout");
+    if (ec) return Finish(close_reason_.empty() ? ec.message() : close_reason_);
+    if (buffer_.size() > server_.ws_options.max_message_bytes) {
+      buffer_.consume(buffer_.size());
+      // No read beside the close handshake: it drains the rest of the message and waits for
+      // the peer's close frame; its completion calls Finish.
+      return StartClose(kWsTooBig, "message too big (over " +
+                                       std::to_string(server_.ws_options.max_message_bytes) +
+                                       " bytes)");
+    }
+    if (!ws_.is_message_done()) return DoRead();  // more of the same message
+    std::string data = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (!closing_) handler_->OnMessage(ws_.got_binary(), std::move(data));
+    if (held_) return;  // Resume() reads again
+    DoRead();
+  }
+
+  void Enqueue(std::string text) {
+    if (closing_ || finished_) {
+      queued_.fetch_sub(1);
+      queued_bytes_.fetch_sub(text.size());
+      return;
+    }
+    queue_.push_back(std::move(text));
+    if (!writing_) WriteNext();
+  }
+
+  void WriteNext() {
+    if (queue_.empty()) {
+      if (closing_ && !close_sent_) SendClose();
+      return;
+    }
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(queue_.front()),
+                    beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    queued_.fetch_sub(1);
+    queued_bytes_.fetch_sub(queue_.front().size());
+    queue_.pop_front();
+    if (ec) return Finish("write failed: " + ec.message());
+    WriteNext();
+  }
+
+  // A slow consumer's queue is dropped: it would never drain. Otherwise the close frame goes
+  // after what is queued. Either way the socket goes within 5 s.
+  void StartClose(WsCloseCode code, const std::string& reason) {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    close_code_ = code;
+    close_reason_ = reason;
+    if (code == kWsTryAgainLater) {
+      while (queue_.size() > (writing_ ? 1u : 0u)) {
+        queued_.fetch_sub(1);
+        queued_bytes_.fetch_sub(queue_.back().size());
+        queue_.pop_back();
+      }
+    }
+    hard_close_.expires_after(std::chrono::seconds(5));
+    hard_close_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
+    if (!open_) return;
+    if (!writing_) SendClose();
+  }
+
+  void SendClose() {
+    close_sent_ = true;
+    ws_.async_close(
+        websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
+        [self = shared_from_this()](beast::error_code) {
+          // A pending read ends with `closed` (or an error) and calls Finish; without one
+          // (a message too big, or reads held), Finish is ours to call.
+          beast::error_code ignored;
+          beast::get_lowest_layer(self->ws_).socket().close(ignored);
+          if (!self->reading_) self->Finish(self->close_reason_);
+        });
+  }
+
+  void Finish(const std::string& why) {
+    if (finished_) return;
+    finished_ = true;
+    gone_.store(true);
+    hard_close_.cancel();
+    if (open_) {
+      spdlog::info("msg=ws_closed conn={} why={}", id_, LogValue(why));
+      handler_->OnClose(why);
+    }
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  HttpServer::Impl& server_;
+  std::unique_ptr<WsHandler> handler_;
+  const uint64_t id_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  std::atomic<std::size_t> queued_{0};  // in queue_ or posted towards it
+  std::atomic<std::size_t> queued_bytes_{0};
+  std::atomic<bool> gone_{false};
+  net::steady_timer hard_close_;
+  // On the strand.
+  bool open_ = false;
+  bool reading_ = false;  // an async_read is pending
+  bool held_ = false;     // Hold()
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_sent_ = false;
+  bool finished_ = false;
+  WsCloseCode close_code_ = kWsNormal;
+  std::string close_reason_;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+  }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->body_limit(server_.options.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    stream_.expires_after(server_.options.idle_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    start_ = Clock::now();
+    if (ec == http::error::end_of_stream) return DoClose();
+    if (ec == beast::error::timeout || ec == net::error::operation_aborted) return;
+    if (ec == http::error::body_limit) {
+      return Reject(
+          Status(StatusCode::kPayloadTooLarge,
+                 "request body exceeds " + std::to_string(server_.options.body_limit) + " bytes"));
+    }
+    if (ec == http::error::header_limit) {
+      HttpResponse r = ErrorResponse(Status(
+          StatusCode::kPayloadTooLarge,
+          "request headers exceed " + std::to_string(server_.options.header_limit) + " bytes"));
+      r.status = 431;
+      return Reply(std::move(r), /*close=*/true);
+    }
+    if (ec.category() ==
+        beast::error_code(http::error::bad_target).category()) {  // other parse errors
+      return Reject(
+          Status(StatusCode::kInvalidArgument, "malformed HTTP request: " + ec.message()));
+    }
+    if (ec) return;  // reset by peer and the like: nothing to answer
+
+    auto& req = parser_->get();
+    if (Status framing = CheckFraming(req); !framing.ok()) return Reject(framing);
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    std::string_view target = req.target();
+    auto q = target.find('?');
+    request.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+    request.body = std::move(req.body());
+    request.authorization = std::string(req[http::field::authorization]);
+    request.content_type = std::string(req[http::field::content_type]);
+    std::string_view given_id = req["X-Request-Id"];
+    request.request_id =
+        IsSafeRequestId(given_id) ? std::string(given_id) : server_.NextRequestId();
+    method_ = request.method;
+    path_ = request.path;
+    request_id_ = request.request_id;
+    keep_alive_ = req.keep_alive();
+
+    if (websocket::is_upgrade(req) && server_.ws_endpoint != nullptr &&
+        request.path == server_.ws_path) {
+      return Upgrade(request);
+    }
+
+    stream_.expires_after(kHandlerTimeout);
+    auto self = shared_from_this();
+    server_.router.Dispatch(request, [self](HttpResponse response) {
+      net::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable {
+        self->Reply(std::move(r), /*close=*/false);
+      });
+    });
+  }
+
+  // The connection becomes a WebSocket if the endpoint accepts the request; else the
+  // endpoint's error is the answer.
+  void Upgrade(const HttpRequest& request) {
+    Result<std::unique_ptr<WsHandler>> handler = server_.ws_endpoint->Accept(request);
+    if (!handler) return Reply(ErrorResponse(handler.error()), /*close=*/true);
+    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
+    spdlog::info("msg=request id={} method={} path={} status=101 latency_us={}", request_id_,
+                 LogValue(method_), LogValue(path_), latency.count());
+    std::make_shared<WsSession>(std::move(stream_), server_, std::move(*handler))
+        ->Run(parser_->release());
+  }
+
+  // Answers a request we could not read whole, then closes: the rest of it is still on the wire.
+  void Reject(const Status& status) {
+    if (parser_ && parser_->is_header_done()) {
+      method_ = std::string(parser_->get().method_string());
+      path_ = std::string(parser_->get().target());
+    }
+    Reply(ErrorResponse(status), /*close=*/true);
+  }
+
+  void Reply(HttpResponse r, bool close) {
+    if (request_id_.empty()) request_id_ = server_.NextRequestId();
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(r.status));
+    res_.set(http::field::server, "proofbook");
+    res_.set(http::field::content_type, r.content_type);
+    res_.set("X-Request-Id", request_id_);
+    for (auto& [name, value] : r.headers) res_.set(name, value);
+    res_.body() = std::move(r.body);
+    res_.keep_alive(keep_alive_ && !close);
+    res_.prepare_payload();
+    if (method_ == "HEAD") res_.body().clear();  // Content-Length stays that of the GET
+
+    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
+    spdlog::info("msg=request id={} method={} path={} status={} latency_us={}", request_id_,
+                 LogValue(method_), LogValue(path_), r.status, latency.count());
+
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, res_,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    if (ec) return;
+    if (!res_.keep_alive()) return DoClose();
+    method_.clear();
+    path_.clear();
+    request_id_.clear();
+    DoRead();
+  }
+
+  void DoClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);  // not an error if already gone
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  HttpServer::Impl& server_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+
+  // The request being served, for the reply and its log line.
+  Clock::time_point start_ = Clock::now();
+  std::string method_;
+  std::string path_;
+  std::string request_id_;
+  bool keep_alive_ = false;
+};
+
+}  // namespace
+
+void HttpServer::Impl::DoAccept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;  // Stop()
+    if (ec) {
+      // Out of file descriptors and the like: back off instead of spinning on the error.
+      spdlog::warn("msg=accept_failed error={}", LogValue(ec.message()));
+      accept_retry.expires_after(std::chrono::milliseconds(50));
+      accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) DoAccept();
+      });
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), *this)->Run();
+    DoAccept();
+  });
+}
+
+HttpServer::HttpServer(Options options, const Router& router)
+    : impl_(std::make_unique<Impl>(std::move(options), router)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  Impl& s = *impl_;
+  beast::error_code ec;
+  tcp::resolver resolver(s.ioc);
+  auto endpoints =
+      resolver.resolve(s.options.host, std::to_string(s.options.port), tcp::resolver::passive, ec);
+  if (ec || endpoints.empty()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "cannot resolve listen host " + s.options.host + ": " + ec.message(), "listen");
+  }
+  tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status(StatusCode::kUnavailable,
+                  "cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) +
+                      ": " + ec.message(),
+                  "listen");
+  }
+  s.bound_port = s.acceptor.local_endpoint().port();
+  s.DoAccept();
+  for (int i = 0; i < s.options.io_threads; ++i) {
+    s.threads.emplace_back([&s] { s.ioc.run(); });
+  }
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+void HttpServer::SetWebSocket(std::string path, WsEndpoint* endpoint, WsOptions options) {
+  impl_->ws_path = std::move(path);
+  impl_->ws_endpoint = endpoint;
+  impl_->ws_options = options;
+}
+
+void HttpServer::Stop() {
+  Impl& s = *impl_;
+  if (s.threads.empty()) return;
+  net::post(s.ioc, [&s] {
+    beast::error_code ec;
+    s.acceptor.close(ec);
+    s.accept_retry.cancel();
+  });
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+}
+
+}  // namespace proofbook::server

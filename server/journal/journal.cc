@@ -1,0 +1,655 @@
+#include "server/journal/journal.h"
+
+#include <algorithm>
+#include <charconv>
+#include <pqxx/except>
+#include <pqxx/nontransaction>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace proofbook::server {
+namespace {
+
+using matching::Event;
+using matching::EventKind;
+
+// Appends SQL literals to a string. Numbers and the engine's own enum names (lowercase
+// snake_case, see matching/types.cc) are written as they are; anything else goes through the
+// connection's escaping.
+class SqlText {
+ public:
+  SqlText(std::string& out, pqxx::connection& conn) : s_(out), conn_(conn) {}
+
+  SqlText& operator<<(std::string_view raw) {
+    s_ += raw;
+    return *this;
+  }
+  SqlText& Int(int64_t v) {
+    char buf[24];
+    auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+    s_.append(buf, end);
+    return *this;
+  }
+  SqlText& IdOrNull(int64_t id) { return id == 0 ? *this << "NULL" : Int(id); }
+  SqlText& Bool(bool b) { return *this << (b ? "true" : "false"); }
+  SqlText& Name(std::string_view name) {
+    s_ += '\'';
+    s_ += name;
+    s_ += '\'';
+    return *this;
+  }
+  SqlText& Text(std::string_view text) {
+    s_ += '\'';
+    s_ += conn_.esc(text.data(), text.size());
+    s_ += '\'';
+    return *this;
+  }
+  SqlText& TextOrNull(std::string_view text) { return text.empty() ? *this << "NULL" : Text(text); }
+  // Row separator: "(" for the first row of a VALUES list, ",(" after.
+  SqlText& Row(size_t i) { return *this << (i == 0 ? "(" : ",("); }
+
+ private:
+  std::string& s_;
+  pqxx::connection& conn_;
+};
+
+// One column of a table. `type` is the element type of the column's array.
+struct Column {
+  const char* name;
+  const char* type;
+};
+
+// Rows for `INSERT INTO t (c1, c2, ...) SELECT * FROM unnest('{...}'::type1[], ...)`: one array
+// literal per column, filled a row at a time. PostgreSQL reads an array literal with one cheap
+// input call per element, where a multi-row VALUES list costs a parse and analysis of every
+// literal: half the backend CPU per order, for the same rows (loadtest/REPORT.md). Unlike COPY,
+// the statement rides in the batch's single round trip.
+//
+// Quoting, inside out: a text element is "double quoted" with backslash and " escaped for
+// array_in; the literal is a standard SQL string (the journal sets standard_conforming_strings
+// for its transaction), where ' doubles. NUL cannot be stored in text: callers reject it.
+class ArrayRows {
+ public:
+  ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage)
+      : columns_(columns), cols_(storage) {
+    cols_.resize(columns.size());
+    for (std::string& c : cols_) c.clear();
+  }
+
+  ArrayRows& Int(int64_t v) {
+    std::string& c = Next();
+    char buf[24];
+    auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+    c.append(buf, end);
+    return *this;
+  }
+  ArrayRows& Null() {
+    Next() += "NULL";
+    return *this;
+  }
+  ArrayRows& IdOrNull(int64_t id) { return id == 0 ? Null() : Int(id); }
+  ArrayRows& Bool(bool b) {
+    Next() += b ? 't' : 'f';
+    return *this;
+  }
+  // An engine enum name: lowercase snake_case, nothing to quote.
+  ArrayRows& Name(std::string_view name) {
+    Next() += name;
+    return *this;
+  }
+  ArrayRows& Text(std::string_view text) {
+    std::string& c = Next();
+    c += '"';
+    for (char ch : text) {
+      switch (ch) {
+        case '\\':
+          c += "\\\\";
+          break;
+        case '"':
+          c += "\\\"";
+          break;
+        case '\'':
+          c += "''";
+          break;
+        default:
+          c += ch;
+      }
+    }
+    c += '"';
+    return *this;
+  }
+  ArrayRows& TextOrNull(std::string_view text) { return text.empty() ? Null() : Text(text); }
+  // bytea in hex form (\x and two digits a byte), the backslash escaped for array_in.
+  ArrayRows& Bytes(const matching::VrfOutput& v) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string& c = Next();
+    c += "\"\\\\x";
+    for (uint8_t b : v) {
+      c += kDigits[b >> 4];
+      c += kDigits[b & 15];
+    }
+    c += '"';
+    return *this;
+  }
+  void EndRow() {
+    col_ = 0;
+    ++rows_;
+  }
+  size_t rows() const { return rows_; }
+
+  // Appends the INSERT (nothing when there are no rows), ended by ";\n".
+  void AppendInsert(std::string& sql, std::string_view table) const {
+    if (rows_ == 0) return;
+    sql += "INSERT INTO ";
+    sql += table;
+    sql += " (";
+    for (size_t i = 0; i < columns_.size(); ++i) {
+      if (i > 0) sql += ", ";
+      sql += columns_[i].name;
+    }
+    sql += ") SELECT * FROM unnest(";
+    for (size_t i = 0; i < columns_.size(); ++i) {
+      if (i > 0) sql += ",\n";
+      sql += "'{";
+      sql += cols_[i];
+      sql += "}'::";
+      sql += columns_[i].type;
+      sql += "[]";
+    }
+    sql += ");\n";
+  }
+
+ private:
+  std::string& Next() {
+    std::string& c = cols_[col_++];
+    if (rows_ > 0) c += ',';
+    return c;
+  }
+
+  std::span<const Column> columns_;
+  std::vector<std::string>& cols_;
+  size_t col_ = 0;
+  size_t rows_ = 0;
+};
+
+constexpr Column kEventColumns[] = {
+    {"seq", "bigint"},           {"ref", "bigint"},           {"at_ms", "bigint"},
+    {"kind", "event_kind"},      {"command", "command_kind"}, {"reason", "engine_reason"},
+    {"field", "text"},           {"market", "integer"},       {"account", "bigint"},
+    {"to_account", "bigint"},    {"order_id", "bigint"},      {"offer_id", "bigint"},
+    {"assignment_id", "bigint"}, {"amount", "bigint"},        {"value", "bigint"}};
+constexpr Column kLedgerColumns[] = {{"seq", "bigint"},
+                                     {"from_account", "bigint"},
+                                     {"from_bucket", "ledger_bucket"},
+                                     {"to_account", "bigint"},
+                                     {"to_bucket", "ledger_bucket"},
+                                     {"amount", "bigint"},
+                                     {"reason", "transfer_reason"},
+                                     {"order_id", "bigint"},
+                                     {"assignment_id", "bigint"},
+                                     {"at_ms", "bigint"}};
+constexpr Column kOrderColumns[] = {{"id", "bigint"},
+                                    {"account_id", "bigint"},
+                                    {"market_idx", "integer"},
+                                    {"client_order_id", "text"},
+                                    {"inputs", "jsonb"},
+                                    {"max_price", "bigint"},
+                                    {"deadline_ms", "bigint"},
+                                    {"placed_at_ms", "bigint"},
+                                    {"priority", "text"},
+                                    {"min_reputation_bps", "integer"},
+                                    {"redundancy", "integer"},
+                                    {"selection", "text"},
+                                    {"direct_prover", "bigint"},
+                                    {"exclusive_until_ms", "bigint"},
+                                    {"exclusive_ended", "boolean"},
+                                    {"has_vrf_output", "boolean"},
+                                    {"vrf_output", "bytea"},
+                                    {"vrf_draws", "integer"},
+                                    {"status", "text"},
+                                    {"verified", "integer"},
+                                    {"escrow_left", "bigint"},
+                                    {"needed", "integer"},
+                                    {"request_sha256", "bytea"}};
+
+bool AllZero(const matching::VrfOutput& v) {
+  return std::all_of(v.begin(), v.end(), [](uint8_t b) { return b == 0; });
+}
+
+void WriteEvents(ArrayRows& c, const JournalBatch& b) {
+  for (size_t i = 0; i < b.events.size(); ++i) {
+    const Event& e = b.events[i];
+    c.Int(static_cast<int64_t>(b.first_seq + i));
+    c.Int(static_cast<int64_t>(e.ref));  // the caller's correlation id, bit for bit
+    c.Int(e.now);
+    c.Name(matching::EventKindName(e.kind));
+    c.Name(matching::CommandKindName(e.command));
+    if (e.reason == matching::Reason::kNone) {
+      c.Null();
+    } else {
+      c.Name(matching::ReasonName(e.reason));
+    }
+    c.TextOrNull(e.field);
+    c.Int(e.market).Int(e.account).Int(e.to_account);
+    c.IdOrNull(e.order).IdOrNull(e.offer).IdOrNull(e.assignment);
+    c.Int(e.amount).Int(e.value);
+    c.EndRow();
+  }
+}
+
+// One ledger_entries row per kTransfer.
+void WriteLedger(ArrayRows& c, const JournalBatch& b) {
+  for (size_t i = 0; i < b.events.size(); ++i) {
+    const Event& e = b.events[i];
+    if (e.kind != EventKind::kTransfer) continue;
+    c.Int(static_cast<int64_t>(b.first_seq + i));
+    c.Int(e.account).Name(matching::BucketName(e.from_bucket));
+    c.Int(e.to_account).Name(matching::BucketName(e.to_bucket));
+    c.Int(e.amount).Name(matching::TransferReasonName(e.transfer_reason));
+    c.IdOrNull(e.order).IdOrNull(e.assignment).Int(e.now);
+    c.EndRow();
+  }
+}
+
+// settlements and slashings: rows derived from single events.
+void WriteEventRows(SqlText& q, const JournalBatch& b) {
+  size_t n = 0;
+  for (size_t i = 0; i < b.events.size(); ++i) {
+    const Event& e = b.events[i];
+    if (e.kind != EventKind::kSettled && e.kind != EventKind::kUncleRewarded) continue;
+    if (n == 0) {
+      q << "INSERT INTO settlements (seq, assignment_id, order_id, prover_id, amount, kind, "
+           "at_ms) VALUES ";
+    }
+    q.Row(n++).Int(static_cast<int64_t>(b.first_seq + i)) << ",";
+    q.Int(e.assignment) << ",";
+    q.Int(e.order) << ",";
+    q.Int(e.account) << ",";
+    q.Int(e.amount) << ",";
+    q.Name(e.kind == EventKind::kSettled ? "settled" : "uncle") << ",";
+    q.Int(e.now) << ")";
+  }
+  if (n > 0) q << ";\n";
+
+  n = 0;
+  for (size_t i = 0; i < b.events.size(); ++i) {
+    const Event& e = b.events[i];
+    if (e.kind != EventKind::kSlashed) continue;
+    if (n == 0) {
+      q << "INSERT INTO slashings (seq, assignment_id, order_id, prover_id, market_idx, amount, "
+           "reason, at_ms) VALUES ";
+    }
+    q.Row(n++).Int(static_cast<int64_t>(b.first_seq + i)) << ",";
+    q.Int(e.assignment) << ",";
+    q.Int(e.order) << ",";
+    q.Int(e.account) << ",";
+    q.Int(e.market) << ",";
+    q.Int(e.amount) << ",";
+    q.Name(matching::ReasonName(e.reason)) << ",";
+    q.Int(e.now) << ")";
+  }
+  if (n > 0) q << ";\n";
+}
+
+// An UPDATE ... FROM (VALUES ...) that must hit exactly `rows` rows, else the batch fails.
+void ExpectRows(SqlText& q, std::string_view what, size_t rows) {
+  q << ") SELECT journal_expect_rows(";
+  q.Name(what) << ", (SELECT count(*) FROM u), ";
+  q.Int(static_cast<int64_t>(rows)) << ");\n";
+}
+
+void WriteAccounts(SqlText& q, const JournalBatch& b) {
+  if (b.accounts.empty()) return;
+  // The row (and its role) exists before the engine hears of the account; only balances move.
+  q << "WITH v (id, role, available, escrowed, staked, reputation_bps) AS (VALUES ";
+  for (size_t i = 0; i < b.accounts.size(); ++i) {
+    const matching::AccountState& a = b.accounts[i];
+    q.Row(i).Int(a.id) << ",";
+    q.Name(matching::RoleName(a.role)) << ",";
+    q.Int(a.available) << ",";
+    q.Int(a.escrowed) << ",";
+    q.Int(a.staked) << ",";
+    q.Int(a.reputation) << ")";
+  }
+  q << "), u AS (UPDATE accounts a SET available = v.available, escrowed = v.escrowed, "
+       "staked = v.staked, reputation_bps = v.reputation_bps FROM v "
+       "WHERE a.id = v.id AND a.role = v.role RETURNING 1";
+  ExpectRows(q, "accounts (id and role)", b.accounts.size());
+}
+
+void WriteMarkets(SqlText& q, const JournalBatch& b) {
+  if (b.markets.empty()) return;
+  q << "WITH v (idx, min_stake, slash_bps, compensation_bps, fee_bps, min_prover_time_ms, "
+       "grace_bps, uncle_reward_bps, max_proof_bytes, seq) AS (VALUES ";
+  for (size_t i = 0; i < b.markets.size(); ++i) {
+    const matching::MarketState& m = b.markets[i];
+    // The seq of the CreateMarket acceptance, for markets.created_seq.
+    int64_t seq = 0;
+    for (size_t j = 0; j < b.events.size(); ++j) {
+      const Event& e = b.events[j];
+      if (e.kind == EventKind::kAccepted && e.command == matching::CommandKind::kCreateMarket &&
+          e.market == m.id) {
+        seq = static_cast<int64_t>(b.first_seq + j);
+      }
+    }
+    q.Row(i).Int(m.id) << ",";
+    q.Int(m.params.min_stake) << ",";
+    q.Int(m.params.slash_bps) << ",";
+    q.Int(m.params.compensation_bps) << ",";
+    q.Int(m.params.fee_bps) << ",";
+    q.Int(m.params.min_prover_time_ms) << ",";
+    q.Int(m.params.grace_bps) << ",";
+    q.Int(m.params.uncle_reward_bps) << ",";
+    q.Int(m.params.max_proof_bytes) << ",";
+    q.IdOrNull(seq) << "::bigint)";
+  }
+  // The admin endpoint made the row (slug, verifier, idx); the engine's params are what count.
+  q << "), u AS (UPDATE markets m SET min_stake = v.min_stake, slash_bps = v.slash_bps, "
+       "compensation_bps = v.compensation_bps, fee_bps = v.fee_bps, "
+       "min_prover_time_ms = v.min_prover_time_ms, grace_bps = v.grace_bps, "
+       "uncle_reward_bps = v.uncle_reward_bps, max_proof_bytes = v.max_proof_bytes, "
+       "created_seq = coalesce(m.created_seq, v.seq) FROM v WHERE m.idx = v.idx RETURNING 1";
+  ExpectRows(q, "markets (idx)", b.markets.size());
+}
+
+// Orders placed in this batch (those with an OrderExtra) are new rows: COPY. Orders placed
+// earlier exist: only their changing fields are updated.
+void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
+                 const std::vector<const OrderExtra*>& extras, size_t* extras_used) {
+  size_t updates = 0;
+  for (const matching::OrderState& o : b.orders) {
+    auto it = std::lower_bound(extras.begin(), extras.end(), o.id,
+                               [](const OrderExtra* x, int64_t id) { return x->id < id; });
+    if (it == extras.end() || (*it)->id != o.id) {
+      q << (updates++ == 0 ? "WITH v (id, exclusive_ended, vrf_draws, status, verified, "
+                             "escrow_left, needed) AS (VALUES ("
+                           : ",(");
+      q.Int(o.id) << ",";
+      q.Bool(o.exclusive_ended) << ",";
+      q.Int(o.vrf_draws) << ",";
+      q.Name(matching::OrderStatusName(o.status)) << ",";
+      q.Int(o.verified) << ",";
+      q.Int(o.escrow_left) << ",";
+      q.Int(o.needed) << ")";
+      continue;
+    }
+    const OrderExtra& extra = **it;
+    ++*extras_used;
+    c.Int(o.id).Int(o.account).Int(o.market);
+    c.TextOrNull(extra.client_order_id).TextOrNull(extra.inputs_json);
+    c.Int(o.max_price).Int(o.deadline).Int(o.placed_at);
+    c.Name(o.priority == matching::Priority::kPrice ? "price" : "time");
+    c.Int(o.min_reputation).Int(o.redundancy);
+    c.Name(o.selection == matching::Selection::kBest     ? "best"
+           : o.selection == matching::Selection::kDirect ? "direct"
+                                                         : "vrf");
+    c.Int(o.direct_prover).Int(o.exclusive_until).Bool(o.exclusive_ended).Bool(o.has_vrf_output);
+    if (AllZero(o.vrf_output)) {
+      c.Null();
+    } else {
+      c.Bytes(o.vrf_output);
+    }
+    c.Int(o.vrf_draws).Name(matching::OrderStatusName(o.status));
+    c.Int(o.verified).Int(o.escrow_left).Int(o.needed);
+    if (extra.request_sha256.empty()) {
+      c.Null();
+    } else {
+      c.Text("\\x" + extra.request_sha256);  // bytea's hex input form
+    }
+    c.EndRow();
+  }
+  if (updates == 0) return;
+  // Placement fields never change.
+  q << "), u AS (UPDATE orders o SET exclusive_ended = v.exclusive_ended, "
+       "vrf_draws = v.vrf_draws, status = v.status, verified = v.verified, "
+       "escrow_left = v.escrow_left, needed = v.needed FROM v WHERE o.id = v.id RETURNING 1";
+  ExpectRows(q, "orders (id)", updates);
+}
+
+void WriteOffers(SqlText& q, const JournalBatch& b) {
+  if (b.offers.empty()) return;
+  q << "INSERT INTO offers (id, prover_id, market_idx, price, est_ms, capacity, capacity_left, "
+       "expires_at_ms) VALUES ";
+  for (size_t i = 0; i < b.offers.size(); ++i) {
+    const matching::OfferState& f = b.offers[i];
+    q.Row(i).Int(f.id) << ",";
+    q.Int(f.prover) << ",";
+    q.Int(f.market) << ",";
+    q.Int(f.price) << ",";
+    q.Int(f.est_ms) << ",";
+    q.Int(f.capacity) << ",";
+    q.Int(f.capacity_left) << ",";
+    q.Int(f.expires_at) << ")";
+  }
+  q << " ON CONFLICT (id) DO UPDATE SET capacity_left = EXCLUDED.capacity_left;\n";
+}
+
+void WriteAssignments(SqlText& q, const JournalBatch& b) {
+  if (b.assignments.empty()) return;
+  q << "INSERT INTO assignments (id, order_id, offer_id, prover_id, market_idx, price, "
+       "assigned_at_ms, due_at_ms, status) VALUES ";
+  for (size_t i = 0; i < b.assignments.size(); ++i) {
+    const matching::AssignmentState& a = b.assignments[i];
+    q.Row(i).Int(a.id) << ",";
+    q.Int(a.order) << ",";
+    q.Int(a.offer) << ",";
+    q.Int(a.prover) << ",";
+    q.Int(a.market) << ",";
+    q.Int(a.price) << ",";
+    q.Int(a.assigned_at) << ",";
+    q.Int(a.due_at) << ",";
+    q.Name(matching::AssignmentStatusName(a.status)) << ")";
+  }
+  q << " ON CONFLICT (id) DO UPDATE SET due_at_ms = EXCLUDED.due_at_ms, "
+       "status = EXCLUDED.status;\n";
+}
+
+// Records the engine forgot: applied after the images, which may predate the closing command.
+void WriteClosed(SqlText& q, const JournalBatch& b) {
+  if (!b.closed_orders.empty()) {
+    q << "WITH v (id, status, settled, exclusive_ended) AS (VALUES ";
+    for (size_t i = 0; i < b.closed_orders.size(); ++i) {
+      const ClosedOrder& c = b.closed_orders[i];
+      q.Row(i).Int(c.id) << ",";
+      if (c.has_status) {
+        q.Name(matching::OrderStatusName(c.status)) << ",";
+      } else {
+        q << "NULL,";
+      }
+      q.Int(c.settled) << ",";
+      q.Bool(c.exclusive_ended) << ")";
+    }
+    // Forgotten means closed with nothing pending, so no escrow is left and nothing needed.
+    q << "), u AS (UPDATE orders o SET status = coalesce(v.status, o.status), "
+         "verified = o.verified + v.settled, escrow_left = 0, needed = 0, "
+         "exclusive_ended = o.exclusive_ended OR v.exclusive_ended FROM v "
+         "WHERE o.id = v.id RETURNING 1";
+    ExpectRows(q, "closed orders", b.closed_orders.size());
+  }
+  if (!b.closed_assignments.empty()) {
+    q << "WITH v (id, status) AS (VALUES ";
+    for (size_t i = 0; i < b.closed_assignments.size(); ++i) {
+      const ClosedAssignment& c = b.closed_assignments[i];
+      q.Row(i).Int(c.id) << ",";
+      q.Name(matching::AssignmentStatusName(c.status)) << ")";
+    }
+    q << "), u AS (UPDATE assignments a SET status = v.status FROM v WHERE a.id = v.id "
+         "RETURNING 1";
+    ExpectRows(q, "closed assignments", b.closed_assignments.size());
+  }
+
+  size_t n = 0;
+  for (size_t i = 0; i < b.events.size(); ++i) {
+    const Event& e = b.events[i];
+    bool expired = e.kind == EventKind::kOfferExpired;
+    if (e.kind != EventKind::kOfferCancelled && !expired) continue;
+    q << (n++ == 0 ? "WITH v (id, status, close_reason, seq) AS (VALUES (" : ",(");
+    q.Int(e.offer) << ",";
+    q.Name(expired ? "expired" : "cancelled") << ",";
+    if (expired) {
+      q << "NULL,";
+    } else {
+      q.Name(matching::ReasonName(e.reason)) << ",";
+    }
+    q.Int(static_cast<int64_t>(b.first_seq + i)) << ")";
+  }
+  if (n > 0) {
+    q << "), u AS (UPDATE offers f SET status = v.status, close_reason = v.close_reason, "
+         "closed_seq = v.seq FROM v WHERE f.id = v.id AND f.status = 'open' RETURNING 1";
+    ExpectRows(q, "closed offers", n);
+  }
+
+  // A forgotten assignment that was live freed capacity on its offer, and no image of the
+  // offer may follow. Recompute from the invariant capacity_left == capacity - live ones.
+  if (!b.closed_assignments.empty()) {
+    q << "UPDATE offers f SET capacity_left = f.capacity - (SELECT count(*) FROM assignments a "
+         "WHERE a.offer_id = f.id AND a.status IN ('assigned', 'delivered')) "
+         "WHERE f.status = 'open' AND f.id IN (SELECT offer_id FROM assignments WHERE id IN (";
+    for (size_t i = 0; i < b.closed_assignments.size(); ++i) {
+      if (i > 0) q << ",";
+      q.Int(b.closed_assignments[i].id);
+    }
+    q << "));\n";
+  }
+}
+
+void WriteDepositReferences(SqlText& q, const JournalBatch& b) {
+  if (b.deposit_extras.empty()) return;
+  q << "INSERT INTO deposit_references (reference, account_id, amount, seq) VALUES ";
+  for (size_t i = 0; i < b.deposit_extras.size(); ++i) {
+    const DepositExtra& d = b.deposit_extras[i];
+    q.Row(i).Text(d.reference) << ",";  // client text: escaped
+    q.Int(d.account) << ",";
+    q.Int(d.amount) << ",";
+    q.Int(static_cast<int64_t>(b.first_seq + d.event)) << ")";
+  }
+  q << ";\n";
+}
+
+void WriteEngineState(SqlText& q, const JournalBatch& b) {
+  q << "UPDATE engine_state SET next_order = ";
+  q.Int(b.ids.next_order) << ", next_offer = ";
+  q.Int(b.ids.next_offer) << ", next_assignment = ";
+  q.Int(b.ids.next_assignment) << ", external_net = ";
+  q.Int(b.ids.external_net) << ", last_seq = ";
+  q.Int(static_cast<int64_t>(b.last_seq())) << ";\n";
+}
+
+}  // namespace
+
+Status Journal::BuildSql(pqxx::connection& conn, const JournalBatch& batch) {
+  sql_.clear();
+  SqlText q(sql_, conn);
+
+  std::vector<const OrderExtra*> extras;
+  extras.reserve(batch.order_extras.size());
+  for (const OrderExtra& x : batch.order_extras) extras.push_back(&x);
+  std::sort(extras.begin(), extras.end(),
+            [](const OrderExtra* a, const OrderExtra* b) { return a->id < b->id; });
+
+  // Parents before children: events before settlements, orders and offers before assignments.
+  ArrayRows events(kEventColumns, event_columns_);
+  WriteEvents(events, batch);
+  events.AppendInsert(sql_, "engine_events");
+  ArrayRows ledger(kLedgerColumns, ledger_columns_);
+  WriteLedger(ledger, batch);
+  ledger.AppendInsert(sql_, "ledger_entries");
+  ArrayRows orders(kOrderColumns, order_columns_);
+  size_t extras_used = 0;
+  order_updates_.clear();
+  SqlText updates(order_updates_, conn);
+  WriteOrders(orders, updates, batch, extras, &extras_used);
+  if (extras_used != extras.size()) {
+    return Status(StatusCode::kInternal,
+                  "journal: an order_extras entry has no order image in the batch");
+  }
+  orders.AppendInsert(sql_, "orders");
+  sql_ += order_updates_;
+  WriteAccounts(q, batch);
+  WriteMarkets(q, batch);
+  WriteOffers(q, batch);
+  WriteAssignments(q, batch);
+  WriteClosed(q, batch);
+  WriteEventRows(q, batch);
+  WriteDepositReferences(q, batch);
+  WriteEngineState(q, batch);
+  q << "COMMIT;";
+  return Status::Ok();
+}
+
+Status Journal::WriteBatch(pqxx::connection& conn, const JournalBatch& batch) {
+  if (batch.empty()) return Status::Ok();
+  if (batch.first_seq == 0) {
+    return Status(StatusCode::kInternal, "journal: batch has no first_seq (seqs start at 1)");
+  }
+  // Two round trips: open the transaction and lock the journal's end, then everything else
+  // with the COMMIT. pqxx's own transaction classes would add a round trip for BEGIN and one
+  // for COMMIT, so the block is driven by hand on a nontransaction.
+  bool open = false;
+  try {
+    pqxx::nontransaction tx(conn, "journal");
+    // The row lock orders this batch against a take-over's epoch bump (writer_lease.cc).
+    // standard_conforming_strings is PostgreSQL's default; the array literals rely on it.
+    open = true;
+    pqxx::result r = tx.exec(
+        "BEGIN; SET LOCAL standard_conforming_strings = on; "
+        "SELECT last_seq, writer_epoch, writer_epoch_seq FROM engine_state FOR UPDATE");
+    if (r.size() != 1) {
+      tx.exec("ROLLBACK");
+      return Status(StatusCode::kInternal, "journal: engine_state row missing");
+    }
+    const uint64_t last = r[0][0].as<uint64_t>();
+    const uint64_t epoch = r[0][1].as<uint64_t>();
+    const uint64_t epoch_seq = r[0][2].as<uint64_t>();
+    Status s = Status::Ok();
+    if (epoch != batch.writer_epoch) {
+      // Another writer took the lease since this engine was built: its seqs are not ours.
+      s = Status(StatusCode::kUnavailable,
+                 "journal: fenced: the database's writer epoch is " + std::to_string(epoch) +
+                     ", this batch's " + std::to_string(batch.writer_epoch) +
+                     " (another server took the write lease)")
+              .WithReason("write_lease_lost");
+    } else if (batch.first_seq > epoch_seq && batch.last_seq() <= last) {
+      // Within our own epoch only we write: these seqs are this batch, committed by an earlier
+      // attempt whose answer was lost.
+    } else if (batch.first_seq != last + 1) {
+      s = Status(StatusCode::kInternal, "journal: batch starts at seq " +
+                                            std::to_string(batch.first_seq) +
+                                            " but the journal ends at " + std::to_string(last));
+    } else {
+      s = BuildSql(conn, batch);
+      if (s.ok()) {
+        tx.exec(sql_);  // ends with COMMIT
+        return Status::Ok();
+      }
+    }
+    tx.exec("ROLLBACK");
+    return s;
+  } catch (const pqxx::broken_connection& e) {
+    // Lost before, during or after the COMMIT: the retry's last_seq check sorts it out.
+    return Status(StatusCode::kUnavailable, std::string("journal: connection lost: ") + e.what());
+  } catch (const pqxx::sql_error& e) {
+    Status s(StatusCode::kInternal,
+             "journal: batch refused (SQLSTATE " + e.sqlstate() + "): " + e.what());
+    RollBack(conn, open);
+    return s;
+  } catch (const std::exception& e) {
+    Status s(StatusCode::kInternal, std::string("journal: ") + e.what());
+    RollBack(conn, open);
+    return s;
+  }
+}
+
+// After an error inside the block the session is in a failed transaction: end it, so the
+// connection can take the next batch. A failure here surfaces on the next use.
+void Journal::RollBack(pqxx::connection& conn, bool open) {
+  if (!open) return;
+  try {
+    pqxx::nontransaction tx(conn, "journal_rollback");
+    tx.exec("ROLLBACK");
+  } catch (const std::exception&) {
+  }
+}
+
+}  // namespace proofbook::server

@@ -1,0 +1,53 @@
+// Journal: writes JournalBatches to PostgreSQL (migrations/0002_journal.sql), one transaction
+// per batch (group commit). The only code that knows the SQL of the engine's tables.
+//
+// What a batch writes, atomically: every event (engine_events), one ledger_entries row per
+// kTransfer, settlements (kSettled, kUncleRewarded), slashings (kSlashed), the state images
+// (accounts' balances, markets' params, orders, offers, assignments upserted), closed orders /
+// assignments, offer status from kOfferCancelled / kOfferExpired, and engine_state (ids and
+// last_seq). The bulk tables (engine_events, ledger_entries, new orders) go in as one array
+// literal per column (INSERT ... SELECT FROM unnest); every other table gets one multi-row
+// statement. A batch costs two round trips whatever its size: BEGIN with the lock on
+// engine_state, then every statement and the COMMIT.
+//
+// Fenced, exactly once: engine_state's last_seq, writer_epoch and writer_epoch_seq are read
+// under a row lock first. A batch whose writer_epoch is not the database's is refused
+// (kUnavailable, reason write_lease_lost): another server took the write lease
+// (server/journal/writer_lease.h). Within its own epoch, a batch wholly in (writer_epoch_seq, last_seq]
+// was committed by an earlier attempt whose COMMIT outcome was unknown: WriteBatch returns ok
+// and writes nothing. Seqs are never taken as our own across epochs: another writer's batch
+// with the same seqs is not this one. A batch that does not start at last_seq + 1 is refused
+// (kInternal): events would be lost or doubled.
+//
+// Thread rules: one Journal per journal thread; WriteBatch blocks on PostgreSQL. It reuses an
+// internal buffer, so it is not reentrant. Never throws: pqxx exceptions are caught here and
+// become kUnavailable (connection lost, or COMMIT outcome unknown: retry the same batch, on a
+// fresh connection) or kInternal (the batch broke a constraint; nothing was committed).
+#pragma once
+
+#include <pqxx/connection>
+#include <string>
+#include <vector>
+
+#include "matching/status.h"
+#include "server/journal/journal_batch.h"
+
+namespace proofbook::server {
+
+class Journal {
+ public:
+  // Returns ok only after COMMIT (or when the batch was already committed).
+  Status WriteBatch(pqxx::connection& conn, const JournalBatch& batch);
+
+ private:
+  // Fills sql_ with the batch's statements and the COMMIT; kInternal if the batch is malformed.
+  Status BuildSql(pqxx::connection& conn, const JournalBatch& batch);
+  static void RollBack(pqxx::connection& conn, bool open);
+
+  // Reused between batches.
+  std::vector<std::string> event_columns_, ledger_columns_, order_columns_;  // array literals
+  std::string order_updates_;
+  std::string sql_;
+};
+
+}  // namespace proofbook::server

@@ -1,0 +1,236 @@
+#include "server/journal/recovery.h"
+
+#include <pqxx/except>
+#include <pqxx/transaction>
+
+#include "matching/rules.h"
+#include "matching/types.h"
+
+namespace proofbook::server {
+namespace {
+
+using matching::AssignmentStatus;
+using matching::OrderStatus;
+using matching::Role;
+
+// A stored value the engine does not know; LoadState turns it into a Status at its edge.
+struct BadValue : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <typename Enum, typename NameFn>
+Enum FromName(const pqxx::field& f, Enum last, NameFn name, const char* what) {
+  std::string_view text(f.c_str(), f.size());
+  for (int i = 0; i <= static_cast<int>(last); ++i) {
+    if (name(static_cast<Enum>(i)) == text) return static_cast<Enum>(i);
+  }
+  throw BadValue(std::string("unknown ") + what + " '" + std::string(text) + "'");
+}
+
+matching::VrfOutput VrfFromHex(const pqxx::field& f) {
+  matching::VrfOutput out{};
+  if (f.is_null()) return out;
+  std::string_view hex(f.c_str(), f.size());
+  if (hex.size() != 2 * out.size()) throw BadValue("vrf_output is not 32 bytes");
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    throw BadValue("vrf_output is not hex");
+  };
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<uint8_t>(digit(hex[2 * i]) * 16 + digit(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+// Orders still in the engine: open, or with work pending.
+constexpr const char* kLiveOrders =
+    "SELECT id FROM orders WHERE status = 'open' "
+    "UNION SELECT order_id FROM assignments "
+    "WHERE status IN ('assigned', 'delivered', 'late', 'late_delivered')";
+
+void LoadAccounts(pqxx::transaction_base& tx, matching::Snapshot& s) {
+  for (const auto& row : tx.exec("SELECT id, role, available, escrowed, staked, reputation_bps "
+                                 "FROM accounts ORDER BY id")) {
+    matching::AccountState a;
+    a.id = row[0].as<int64_t>();
+    a.role = FromName(row[1], Role::kTreasury, matching::RoleName, "role");
+    a.available = row[2].as<int64_t>();
+    a.escrowed = row[3].as<int64_t>();
+    a.staked = row[4].as<int64_t>();
+    a.reputation = row[5].as<int32_t>();
+    s.accounts.push_back(a);
+  }
+}
+
+void LoadMarkets(pqxx::transaction_base& tx, matching::Snapshot& s) {
+  for (const auto& row :
+       tx.exec("SELECT idx, min_stake, slash_bps, compensation_bps, fee_bps, min_prover_time_ms, "
+               "grace_bps, uncle_reward_bps, max_proof_bytes FROM markets ORDER BY idx")) {
+    matching::MarketState m;
+    m.id = row[0].as<uint32_t>();
+    m.params.min_stake = row[1].as<int64_t>();
+    m.params.slash_bps = row[2].as<int32_t>();
+    m.params.compensation_bps = row[3].as<int32_t>();
+    m.params.fee_bps = row[4].as<int32_t>();
+    m.params.min_prover_time_ms = row[5].as<int64_t>();
+    m.params.grace_bps = row[6].as<int32_t>();
+    m.params.uncle_reward_bps = row[7].as<int32_t>();
+    m.params.max_proof_bytes = row[8].as<int64_t>();
+    std::string_view bad = matching::InvalidMarketParamField(m.params);
+    if (!bad.empty()) {
+      throw BadValue("market " + std::to_string(m.id) + " has an invalid " + std::string(bad));
+    }
+    s.markets.push_back(m);
+  }
+}
+
+void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
+  // The engine's columns only: inputs can be large and the engine never reads them.
+  std::string sql =
+      "SELECT id, account_id, market_idx, max_price, deadline_ms, placed_at_ms, priority, "
+      "min_reputation_bps, redundancy, selection, direct_prover, exclusive_until_ms, "
+      "exclusive_ended, has_vrf_output, encode(vrf_output, 'hex') AS vrf_output_hex, vrf_draws, "
+      "status, verified, escrow_left, needed FROM orders WHERE id IN (";
+  sql += kLiveOrders;
+  sql += ") ORDER BY id";
+  for (const auto& row : tx.exec(sql)) s.orders.push_back(OrderFromRow(row));
+
+  sql = "SELECT * FROM assignments WHERE order_id IN (";
+  sql += kLiveOrders;
+  sql += ") ORDER BY id";
+  for (const auto& row : tx.exec(sql)) s.assignments.push_back(AssignmentFromRow(row));
+}
+
+void LoadOffers(pqxx::transaction_base& tx, matching::Snapshot& s) {
+  for (const auto& row :
+       tx.exec("SELECT id, prover_id, market_idx, price, est_ms, capacity, capacity_left, "
+               "expires_at_ms FROM offers WHERE status = 'open' ORDER BY id")) {
+    matching::OfferState f;
+    f.id = row[0].as<int64_t>();
+    f.prover = row[1].as<int64_t>();
+    f.market = row[2].as<uint32_t>();
+    f.price = row[3].as<int64_t>();
+    f.est_ms = row[4].as<int64_t>();
+    f.capacity = row[5].as<int32_t>();
+    f.capacity_left = row[6].as<int32_t>();
+    f.expires_at = row[7].as<int64_t>();
+    s.offers.push_back(f);
+  }
+}
+
+}  // namespace
+
+std::string_view PriorityName(matching::Priority p) {
+  return p == matching::Priority::kTime ? "time" : "price";
+}
+
+std::string_view SelectionName(matching::Selection s) {
+  switch (s) {
+    case matching::Selection::kBest: return "best";
+    case matching::Selection::kDirect: return "direct";
+    case matching::Selection::kVrf: return "vrf";
+  }
+  return "best";
+}
+
+matching::OrderState OrderFromRow(const pqxx::row& row) {
+  matching::OrderState o;
+  o.id = row["id"].as<int64_t>();
+  o.account = row["account_id"].as<int64_t>();
+  o.market = row["market_idx"].as<uint32_t>();
+  o.max_price = row["max_price"].as<int64_t>();
+  o.deadline = row["deadline_ms"].as<int64_t>();
+  o.placed_at = row["placed_at_ms"].as<int64_t>();
+  o.priority = FromName(row["priority"], matching::Priority::kTime, PriorityName, "priority");
+  o.min_reputation = row["min_reputation_bps"].as<int32_t>();
+  o.redundancy = row["redundancy"].as<int32_t>();
+  o.selection = FromName(row["selection"], matching::Selection::kVrf, SelectionName, "selection");
+  o.direct_prover = row["direct_prover"].as<int64_t>();
+  o.exclusive_until = row["exclusive_until_ms"].as<int64_t>();
+  o.exclusive_ended = row["exclusive_ended"].as<bool>();
+  o.has_vrf_output = row["has_vrf_output"].as<bool>();
+  o.vrf_output = VrfFromHex(row["vrf_output_hex"]);
+  o.vrf_draws = row["vrf_draws"].as<uint32_t>();
+  o.status = FromName(row["status"], OrderStatus::kCancelled, matching::OrderStatusName, "status");
+  o.verified = row["verified"].as<int32_t>();
+  o.escrow_left = row["escrow_left"].as<int64_t>();
+  o.needed = row["needed"].as<int32_t>();
+  return o;
+}
+
+matching::AssignmentState AssignmentFromRow(const pqxx::row& row) {
+  matching::AssignmentState a;
+  a.id = row["id"].as<int64_t>();
+  a.order = row["order_id"].as<int64_t>();
+  a.offer = row["offer_id"].as<int64_t>();
+  a.prover = row["prover_id"].as<int64_t>();
+  a.market = row["market_idx"].as<uint32_t>();
+  a.price = row["price"].as<int64_t>();
+  a.assigned_at = row["assigned_at_ms"].as<int64_t>();
+  a.due_at = row["due_at_ms"].as<int64_t>();
+  a.status = FromName(row["status"], AssignmentStatus::kLapsed, matching::AssignmentStatusName,
+                      "assignment status");
+  return a;
+}
+
+Result<RecoveredState> LoadState(pqxx::connection& conn) {
+  try {
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn, "recovery");
+    RecoveredState out;
+    pqxx::result ids = tx.exec(
+        "SELECT next_order, next_offer, next_assignment, external_net, last_seq "
+        "FROM engine_state");
+    if (ids.size() != 1) return Status(StatusCode::kInternal, "recovery: engine_state row missing");
+    out.snapshot.ids.next_order = ids[0][0].as<int64_t>();
+    out.snapshot.ids.next_offer = ids[0][1].as<int64_t>();
+    out.snapshot.ids.next_assignment = ids[0][2].as<int64_t>();
+    out.snapshot.ids.external_net = ids[0][3].as<int64_t>();
+    out.next_seq = ids[0][4].as<uint64_t>() + 1;
+    // The last committed event's time: nothing that ran after it committed anything.
+    for (const auto& row : tx.exec("SELECT at_ms FROM engine_events ORDER BY seq DESC LIMIT 1")) {
+      out.last_event_at = row[0].as<int64_t>();
+    }
+
+    LoadAccounts(tx, out.snapshot);
+    LoadMarkets(tx, out.snapshot);
+    LoadOrders(tx, out.snapshot);
+    LoadOffers(tx, out.snapshot);
+    for (const auto& row :
+         tx.exec("SELECT account_id, client_order_id, id, encode(request_sha256, 'hex') "
+                 "FROM orders WHERE client_order_id IS NOT NULL ORDER BY id")) {
+      out.client_orders.emplace_back(row[0].as<int64_t>(), row[1].as<std::string>(),
+                                     row[2].as<int64_t>());
+      if (!row[3].is_null()) {
+        out.client_order_hashes.emplace_back(row[2].as<int64_t>(), row[3].as<std::string>());
+      }
+    }
+    for (const auto& row : tx.exec(
+             "SELECT p.assignment_id, p.prover_id, length(p.data), "
+             "(extract(epoch FROM p.received_at) * 1000)::bigint FROM proofs p "
+             "JOIN assignments a ON a.id = p.assignment_id "
+             "WHERE a.status IN ('assigned', 'late') ORDER BY p.assignment_id")) {
+      out.stored_proofs.push_back(matching::ProofDelivered{
+          .account = row[1].as<int64_t>(),
+          .assignment = row[0].as<int64_t>(),
+          .proof_bytes = row[2].as<int64_t>(),
+          .received_at = row[3].as<int64_t>(),
+      });
+    }
+    for (const auto& row :
+         tx.exec("SELECT reference, account_id, amount FROM deposit_references ORDER BY seq")) {
+      out.deposit_references.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>(),
+                                          row[2].as<int64_t>());
+    }
+    tx.commit();
+    return out;
+  } catch (const BadValue& e) {
+    return Status(StatusCode::kInternal, std::string("recovery: ") + e.what());
+  } catch (const pqxx::broken_connection& e) {
+    return Status(StatusCode::kUnavailable, std::string("recovery: connection lost: ") + e.what());
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, std::string("recovery: ") + e.what());
+  }
+}
+
+}  // namespace proofbook::server

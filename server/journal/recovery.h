@@ -1,0 +1,64 @@
+// Recovery: reads back what the journal (server/journal/journal.h) wrote, as the engine's restore API
+// wants it (matching/README.md "Restore API"), plus what the server needs beside the engine.
+//
+// Loaded: every account (the treasury, id 0, included), every market (by idx), every order
+// that is open or has an assignment still pending (assigned | delivered | late |
+// late_delivered) with ALL its assignments, every open offer, engine_state's ids, and the
+// proofs stored but not journaled as delivered. Each list
+// sorted by id, so Engine::Restore(snapshot) takes it as is.
+//
+// A stateless function; it blocks on PostgreSQL and never throws (pqxx exceptions become
+// kUnavailable for a lost connection, kInternal otherwise, e.g. a name the engine does not
+// know). It reads in one REPEATABLE READ READ ONLY transaction, so it sees one committed state
+// even if a writer were running.
+#pragma once
+
+#include <cstdint>
+#include <pqxx/connection>
+#include <pqxx/row>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "matching/command.h"
+#include "matching/state.h"
+#include "matching/status.h"
+
+namespace proofbook::server {
+
+struct RecoveredState {
+  matching::Snapshot snapshot;  // ready for Engine::Restore(snapshot)
+  uint64_t next_seq = 1;        // engine_state.last_seq + 1: the seq of the next event
+  // at_ms of the last committed event (0: none). A live engine commits a miss ~10 ms after its
+  // due time, so a due time after this that has passed fell while nothing ran: the first Tick
+  // hands that time back (matching::Tick::outage_since).
+  matching::Timestamp last_event_at = 0;
+  // (account, client_order_id) -> order id of every order ever placed with a client_order_id,
+  // for idempotent POST /v1/orders replays. Sorted by order id.
+  std::vector<std::tuple<matching::AccountId, std::string, matching::OrderId>> client_orders;
+  // (order id, SHA-256 hex of its request) for the client_orders placed with a recorded
+  // request hash (migration 0008), to refuse a key reused with other parameters.
+  std::vector<std::pair<matching::OrderId, std::string>> client_order_hashes;
+  // Every deposit reference ever used: (reference, account, amount).
+  std::vector<std::tuple<std::string, matching::AccountId, matching::Amount>> deposit_references;
+  // Proofs stored (table proofs) whose delivery the journal does not have: their assignment is
+  // still assigned or late. The server crashed (or its engine failed) between storing the
+  // bytes and journaling the delivery. The runner delivers them before its first Tick, judged
+  // at their receipt time, so the prover is not slashed for our crash. Sorted by assignment.
+  std::vector<matching::ProofDelivered> stored_proofs;
+};
+
+// Rows of the orders / assignments tables as engine state, by column name. An orders row
+// needs `vrf_output_hex` (encode(vrf_output, 'hex')) besides the table's columns. Throws a
+// std::runtime_error for a value the engine does not know.
+matching::OrderState OrderFromRow(const pqxx::row& row);
+matching::AssignmentState AssignmentFromRow(const pqxx::row& row);
+
+// The names orders carry for these enums, in the database and on the wire.
+std::string_view PriorityName(matching::Priority p);
+std::string_view SelectionName(matching::Selection s);
+
+Result<RecoveredState> LoadState(pqxx::connection& conn);
+
+}  // namespace proofbook::server

@@ -1,0 +1,880 @@
+#include "server/prover/prover_gateway.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <pqxx/pqxx>
+
+#include "server/base/crypto.h"
+#include "server/base/failpoint.h"
+#include "server/base/json_limits.h"
+#include "server/base/log.h"
+
+namespace proofbook::server {
+
+namespace json = boost::json;
+using matching::AccountId;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int64_t kMaxProofHeaderBytes = int64_t{64} << 20;  // the largest max_proof_bytes
+// An accepted proof's bytes must arrive within Options::proof_receive_floor plus their size at
+// this rate (1 MB/s: slow for loopback or a data centre, honest for a bad link).
+constexpr std::size_t kMinProofBytesPerMs = 1000;
+
+std::string Message(std::string_view type, json::object fields) {
+  fields.emplace("type", type);
+  return json::serialize(fields);
+}
+
+// The `id` of a request, echoed in its answer; null when it had none.
+json::value ClientId(const json::object& msg) {
+  const json::value* id = msg.if_contains("id");
+  return id != nullptr && (id->is_string() || id->is_int64()) ? *id : json::value(nullptr);
+}
+
+std::string ErrorMessage(const json::value& id, const Status& status) {
+  json::object error{{"code", status.wire_code()}, {"message", status.message()}};
+  if (!status.field().empty()) error.emplace("field", status.field());
+  return Message("error", {{"id", id}, {"status", HttpStatusFor(status.code())}, {"error", error}});
+}
+
+// An HTTP error body ({"error":{...}}) as the error message of the WebSocket protocol.
+std::string ErrorFromResponse(const json::value& id, const HttpResponse& r) {
+  boost::system::error_code ec;
+  json::value body = json::parse(r.body, ec);
+  json::object out{{"id", id}, {"status", r.status}};
+  if (!ec && body.is_object() && body.as_object().contains("error")) {
+    out.emplace("error", body.as_object().at("error"));
+  } else {
+    out.emplace("error", json::object{{"code", "internal"}, {"message", "unexpected reply"}});
+  }
+  return Message("error", std::move(out));
+}
+
+bool IsHex64(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::optional<int64_t> PositiveInt(const json::object& msg, std::string_view name) {
+  const json::value* v = msg.if_contains(name);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_int64() && v->as_int64() > 0) return v->as_int64();
+  if (v->is_uint64() && v->as_uint64() <= uint64_t{INT64_MAX} && v->as_uint64() > 0) {
+    return static_cast<int64_t>(v->as_uint64());
+  }
+  return std::nullopt;
+}
+
+// Whether a proof of `size` bytes from `prover` fits the assignment `rows` describes (columns
+// prover_id and max_proof_bytes), as the header check and the delivery both ask.
+Status ProofFits(const pqxx::result& rows, AccountId prover, int64_t size) {
+  if (rows.empty()) return Status(StatusCode::kNotFound, "no such assignment", "assignment");
+  const pqxx::row& r = rows[0];
+  if (r["prover_id"].as<int64_t>() != prover) {
+    return Status(StatusCode::kForbidden, "the assignment is another prover's", "assignment");
+  }
+  if (size > r["max_proof_bytes"].as<int64_t>()) {
+    return Status(StatusCode::kPayloadTooLarge,
+                  "the proof exceeds the market's max_proof_bytes (" +
+                      r["max_proof_bytes"].as<std::string>() + ")",
+                  "size");
+  }
+  return Status::Ok();
+}
+
+// A proof is stored for the assignment and these bytes are not it.
+Status OtherBytesDelivered() {
+  return Status(StatusCode::kConflict, "other bytes were already delivered for this assignment",
+                "sha256")
+      .WithReason("proof_already_delivered");
+}
+
+}  // namespace
+
+// ---- One connection ----------------------------------------------------------------------------
+
+struct ProverGateway::Connection : WsHandler {
+  Connection(ProverGateway& g, Principal p, std::string authorization)
+      : gateway(g), principal(p), authorization(std::move(authorization)) {}
+
+  void OnOpen(std::shared_ptr<WsPeer> p) override {
+    peer = p;
+    gateway.Register(principal.account, p);
+    spdlog::info("msg=prover_connected prover={} conn={}", principal.account, p->id());
+    p->Send(Message("welcome", {{"account", principal.account}}));
+    gateway.SendOpenAssignments(principal.account, peer);
+  }
+
+  void OnClose(const std::string& why) override {
+    EndProof();  // a proof cut short gives its budget back now, not when the session goes
+    if (auto p = peer.lock()) gateway.Unregister(principal.account, p->id());
+    spdlog::info("msg=prover_disconnected prover={} why={}", principal.account, LogValue(why));
+  }
+
+  void OnMessage(bool binary, std::string data) override {
+    if (proof_.discard > 0) {
+      // The bytes of a refused proof header: dropped as they come, no error for each.
+      if (binary) {
+        proof_.discard -= std::min(proof_.discard, data.size());
+        return;
+      }
+      proof_.discard = 0;  // the prover moved on without sending them all
+    }
+    if (binary) return OnProofBytes(std::move(data));
+    boost::system::error_code ec;
+    json::value v = json::parse(data, ec);
+    if (ec || !v.is_object()) {
+      return Fail(nullptr, Status(StatusCode::kInvalidArgument, "message is not a JSON object"));
+    }
+    json::object& msg = v.as_object();
+    const json::value id = ClientId(msg);
+    const json::value* type = msg.if_contains("type");
+    if (type == nullptr || !type->is_string()) {
+      return Fail(id, Status(StatusCode::kInvalidArgument, "type is required", "type"));
+    }
+    const std::string_view t = type->as_string();
+    if (proof_.active) {
+      // Binary frames of the announced proof must come first.
+      EndProof();
+      return Fail(id, Status(StatusCode::kConflict,
+                             "a text message arrived before the announced proof bytes; that "
+                             "proof is dropped",
+                             "type"));
+    }
+    if (t == "ping") {
+      if (!OnlyFields(msg, {"type", "id"}, id)) return;
+      return Send(Message("pong", {{"id", id}}));
+    }
+    if (t == "offer") return Forward(msg, id, "POST", "/v1/offers", "offer_placed");
+    if (t == "cancel_offer") {
+      if (!OnlyFields(msg, {"type", "id", "offer"}, id)) return;
+      auto offer = PositiveInt(msg, "offer");
+      if (!offer) {
+        return Fail(id, Status(StatusCode::kInvalidArgument, "offer must be an offer id", "offer"));
+      }
+      json::object empty;
+      return Forward(empty, id, "DELETE", "/v1/offers/" + std::to_string(*offer),
+                     "offer_cancelled");
+    }
+    if (t == "proof") return OnProofHeader(msg, id);
+    Fail(id,
+         Status(StatusCode::kInvalidArgument, "unknown message type " + std::string(t), "type"));
+  }
+
+  bool OnlyFields(const json::object& msg, std::initializer_list<std::string_view> allowed,
+                  const json::value& id) {
+    for (const auto& kv : msg) {
+      if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
+        Fail(id, Status(StatusCode::kInvalidArgument,
+                        "unknown field '" + std::string(kv.key()) + "'", std::string(kv.key())));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Runs the REST handler for the same operation and turns its reply into a message.
+  void Forward(json::object msg, const json::value& id, std::string method, std::string path,
+               std::string_view ok_type) {
+    msg.erase("type");
+    msg.erase("id");
+    HttpRequest req;
+    req.method = std::move(method);
+    req.path = std::move(path);
+    req.body = msg.empty() && req.method == "DELETE" ? "" : json::serialize(msg);
+    req.authorization = authorization;
+    req.content_type = "application/json";
+    req.request_id = "ws-" + std::to_string(principal.account);
+    std::weak_ptr<WsPeer> weak = peer;
+    gateway.router().Dispatch(req, [weak, id, type = std::string(ok_type)](HttpResponse r) {
+      auto p = weak.lock();
+      if (!p) return;
+      if (r.status >= 300) {
+        p->Send(ErrorFromResponse(id, r));
+        return;
+      }
+      boost::system::error_code ec;
+      json::value body = json::parse(r.body, ec);
+      json::object out = !ec && body.is_object() ? body.as_object() : json::object{};
+      out.emplace("id", id);
+      p->Send(Message(type, std::move(out)));
+    });
+  }
+
+  void OnProofHeader(const json::object& msg, const json::value& id) {
+    if (!OnlyFields(msg, {"type", "id", "assignment", "size", "sha256"}, id)) return;
+    auto assignment = PositiveInt(msg, "assignment");
+    if (!assignment) {
+      return Fail(id, Status(StatusCode::kInvalidArgument, "assignment must be an assignment id",
+                             "assignment"));
+    }
+    auto size = PositiveInt(msg, "size");
+    if (!size || *size > kMaxProofHeaderBytes) {
+      return Fail(id, Status(StatusCode::kInvalidArgument,
+                             "size must be 1 to " + std::to_string(kMaxProofHeaderBytes), "size"));
+    }
+    const json::value* sha = msg.if_contains("sha256");
+    if (sha == nullptr || !sha->is_string() || !IsHex64(sha->as_string())) {
+      return Fail(id, Status(StatusCode::kInvalidArgument,
+                             "sha256 must be 64 lower-case hex digits", "sha256"));
+    }
+    const auto bytes = static_cast<std::size_t>(*size);
+    if (bytes > gateway.options().proof_inflight_per_prover) {
+      proof_.discard = bytes;
+      return Fail(id, Status(StatusCode::kPayloadTooLarge,
+                             "size exceeds this server's per-prover proof budget (" +
+                                 std::to_string(gateway.options().proof_inflight_per_prover) +
+                                 " bytes)",
+                             "size"));
+    }
+    ProofBudget budget = gateway.ReserveProofBytes(principal.account, bytes);
+    if (!budget) {
+      proof_.discard = bytes;
+      return Fail(id,
+                  Status(StatusCode::kOverloaded,
+                         "too many proof bytes in flight; send this proof again later", "size"));
+    }
+    // No byte is taken before the database has seen the header: the prover's frames wait in
+    // the socket meanwhile.
+    auto p = peer.lock();
+    if (!p) return;
+    p->Hold();
+    const auto held_at = std::chrono::steady_clock::now();
+    // The check's callback owns the connection until it resumes it (Hold's contract).
+    gateway.CheckProofHeader(
+        principal.account, *assignment, *size, std::string(sha->as_string()),
+        [this, p, id, assignment = *assignment, bytes, sha = std::string(sha->as_string()),
+         budget = std::move(budget), held_at](HeaderCheck check) mutable {
+          p->Resume([this, id, assignment, bytes, sha, budget = std::move(budget), check,
+                     held_at]() mutable {
+            // The bytes waited in the socket while we checked: not the prover's time.
+            const int64_t held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now() - held_at)
+                                        .count();
+            OnHeaderChecked(id, assignment, bytes, sha, std::move(budget), check, held_ms);
+          });
+        });
+  }
+
+  // On the strand, with reads resumed after it.
+  void OnHeaderChecked(const json::value& id, int64_t assignment, std::size_t size,
+                       const std::string& sha, ProofBudget budget, const HeaderCheck& check,
+                       int64_t held_ms) {
+    if (!check.status.ok() || check.duplicate) {
+      proof_.discard = size;  // budget released as it goes out of scope
+      if (!check.status.ok()) return Fail(id, check.status);
+      return Send(Message("proof_received",
+                          {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
+    }
+    proof_.active = true;
+    proof_.id = id;
+    proof_.assignment = assignment;
+    proof_.size = size;
+    proof_.sha256 = sha;
+    proof_.bytes.clear();
+    proof_.budget = std::move(budget);
+    proof_.held_ms = held_ms;
+    // Announced bytes hold budget: they must come in time (a floor, plus a slow but honest
+    // rate), or the connection goes and the budget with it.
+    const uint64_t serial = ++serial_;
+    pending_->store(serial);
+    const auto timeout = gateway.options().proof_receive_floor +
+                         std::chrono::milliseconds(size / kMinProofBytesPerMs);
+    gateway.Later(timeout, [weak = peer, pending = pending_, serial,
+                            reservation = std::weak_ptr<ProofReservation>(proof_.budget)] {
+      if (pending->load() != serial) return;
+      // The budget first: free by the time the prover hears of the close.
+      if (auto r = reservation.lock()) r->Release();
+      if (auto p = weak.lock()) p->Close(kWsPolicyViolation, "proof bytes not received in time");
+    });
+  }
+
+  // The proof being received (or dropped) is over.
+  void EndProof() {
+    proof_ = {};
+    pending_->store(0);
+  }
+
+  void OnProofBytes(std::string data) {
+    if (!proof_.active) {
+      return Fail(nullptr,
+                  Status(StatusCode::kConflict, "binary frame without a proof header before it"));
+    }
+    if (proof_.bytes.size() + data.size() > proof_.size) {
+      json::value id = proof_.id;
+      EndProof();
+      return Fail(id, Status(StatusCode::kInvalidArgument,
+                             "more proof bytes than the header's size", "size"));
+    }
+    proof_.bytes += data;
+    if (proof_.bytes.size() < proof_.size) return;
+    Proof p = std::move(proof_);
+    EndProof();
+    if (Sha256Hex(p.bytes) != p.sha256) {
+      return Fail(p.id, Status(StatusCode::kInvalidArgument,
+                               "the proof bytes do not match the header's sha256", "sha256"));
+    }
+    gateway.Deliver(principal.account, peer, json::serialize(p.id), p.assignment,
+                    std::move(p.bytes), EngineRunner::WallClockMs() - p.held_ms,
+                    std::move(p.budget));
+  }
+
+  void Send(std::string text) {
+    if (auto p = peer.lock()) p->Send(std::move(text));
+  }
+
+  void Fail(const json::value& id, const Status& status) {
+    Send(ErrorMessage(id, status));
+    // Only the client's own faults count towards closing it: a 503 (budgets, a busy or absent
+    // database) is ours, and an honest prover retrying it must not be cut off.
+    if (HttpStatusFor(status.code()) >= 500) return;
+    if (++errors > gateway.options().max_errors) {
+      if (auto p = peer.lock()) p->Close(kWsPolicyViolation, "too many protocol errors");
+    }
+  }
+
+  struct Proof {
+    bool active = false;
+    json::value id;
+    int64_t assignment = 0;
+    std::size_t size = 0;
+    std::string sha256;
+    std::string bytes;
+    ProofBudget budget;  // held until the bytes are stored (or dropped)
+    std::size_t discard = 0;           // bytes of a refused header still to drop
+    int64_t held_ms = 0;               // how long its header check held the reads
+  };
+
+  ProverGateway& gateway;
+  const Principal principal;
+  const std::string authorization;
+  std::weak_ptr<WsPeer> peer;
+  Proof proof_;
+  int errors = 0;
+  uint64_t serial_ = 0;  // accepted proof headers
+  // The serial of the proof whose bytes are awaited, 0 if none; read by the receive timer.
+  std::shared_ptr<std::atomic<uint64_t>> pending_ = std::make_shared<std::atomic<uint64_t>>(0);
+};
+
+// ---- The gateway -------------------------------------------------------------------------------
+
+ProverGateway::ProverGateway(Options options, ApiContext& ctx, const Router& router,
+                             std::map<std::string, VerifierPool*> pools)
+    : options_(options), ctx_(ctx), router_(router), pools_(std::move(pools)) {
+  grace_thread_ = std::thread([this] { TimerLoop(); });
+}
+
+ProverGateway::~ProverGateway() { Stop(); }
+
+void ProverGateway::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  grace_cv_.notify_all();
+  if (grace_thread_.joinable()) grace_thread_.join();
+}
+
+void ProverGateway::DisconnectAll(WsCloseCode code, const std::string& reason) {
+  std::vector<std::shared_ptr<WsPeer>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [prover, peers] : provers_) {
+      for (auto& w : peers.peers) {
+        if (auto p = w.lock()) all.push_back(std::move(p));
+      }
+    }
+  }
+  spdlog::warn("msg=provers_disconnected count={} why={}", all.size(), LogValue(reason));
+  for (auto& p : all) p->Close(code, reason);
+}
+
+Result<std::unique_ptr<WsHandler>> ProverGateway::Accept(const HttpRequest& request) {
+  if (!ctx_.runner.healthy()) {
+    // Recovering, or another server holds the write lease: work assigned meanwhile would go
+    // to a connection nobody tells.
+    return Status(StatusCode::kUnavailable,
+                  "this server is not taking work now (recovering, or another server holds "
+                  "the write lease); retry");
+  }
+  auto principal = ctx_.auth.Authenticate(request.authorization);
+  if (!principal) return principal.error();
+  if (principal->role != matching::Role::kProver) {
+    return Status(StatusCode::kForbidden, "only provers connect here");
+  }
+  return std::unique_ptr<WsHandler>(
+      std::make_unique<Connection>(*this, *principal, request.authorization));
+}
+
+void ProverGateway::Register(AccountId prover, const std::shared_ptr<WsPeer>& peer) {
+  std::lock_guard lock(mu_);
+  provers_[prover].peers.push_back(peer);
+  for (auto it = offline_.begin(); it != offline_.end();) {
+    it = it->second == prover ? offline_.erase(it) : std::next(it);
+  }
+}
+
+void ProverGateway::Unregister(AccountId prover, uint64_t peer_id) {
+  std::lock_guard lock(mu_);
+  auto it = provers_.find(prover);
+  if (it == provers_.end()) return;
+  auto& peers = it->second.peers;
+  std::erase_if(peers, [peer_id](const std::weak_ptr<WsPeer>& w) {
+    auto p = w.lock();
+    return !p || p->id() == peer_id;
+  });
+  if (peers.empty()) {
+    provers_.erase(it);
+    if (!stopping_) {
+      offline_.emplace(Clock::now() + options_.offline_grace, prover);
+      grace_cv_.notify_all();
+    }
+  }
+}
+
+bool ProverGateway::SendToProver(AccountId prover, const std::string& text) {
+  std::lock_guard lock(mu_);
+  auto it = provers_.find(prover);
+  if (it == provers_.end()) return false;
+  Peers& ps = it->second;
+  for (std::size_t tries = 0; tries < ps.peers.size(); ++tries) {
+    auto p = ps.peers[ps.next++ % ps.peers.size()].lock();
+    if (p && p->Send(text)) return true;
+  }
+  return false;
+}
+
+void ProverGateway::Later(std::chrono::milliseconds delay, std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    later_.emplace(Clock::now() + delay, std::move(fn));
+  }
+  grace_cv_.notify_all();
+}
+
+// Delayed work: offers of provers gone longer than the grace period leave the book, and
+// verdicts the engine could not take yet are tried again.
+void ProverGateway::TimerLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    const auto now = Clock::now();
+    if (!later_.empty() && later_.begin()->first <= now) {
+      auto fn = std::move(later_.begin()->second);
+      later_.erase(later_.begin());
+      lock.unlock();
+      fn();
+      lock.lock();
+      continue;
+    }
+    if (!offline_.empty() && offline_.begin()->first <= now) {
+      AccountId prover = offline_.begin()->second;
+      offline_.erase(offline_.begin());
+      lock.unlock();
+      CancelOffersOf(prover);
+      lock.lock();
+      continue;
+    }
+    auto next = Clock::time_point::max();
+    if (!later_.empty()) next = later_.begin()->first;
+    if (!offline_.empty()) next = std::min(next, offline_.begin()->first);
+    if (next == Clock::time_point::max()) {
+      grace_cv_.wait(lock);
+    } else {
+      grace_cv_.wait_until(lock, next);
+    }
+  }
+}
+
+void ProverGateway::CancelOffersOf(AccountId prover) {
+  bool queued = ctx_.db.Post([this, prover](pqxx::connection* conn, const Status&) {
+    if (conn == nullptr) return;  // the database is away; the offers stay (logged below)
+    pqxx::read_transaction tx(*conn);
+    auto rows =
+        tx.exec_params("SELECT id FROM offers WHERE prover_id = $1 AND status = 'open'", prover);
+    spdlog::info("msg=prover_offline prover={} offers_cancelled={}", prover, rows.size());
+    for (const auto& row : rows) {
+      SubmitCommand(ctx_, matching::CancelOffer{prover, row[0].as<int64_t>()}, {},
+                    OnAccepted([](const matching::Engine&, std::span<const matching::Event>) {
+                      return JsonResponse("{}");
+                    }),
+                    [](HttpResponse) {});
+    }
+  });
+  if (!queued) spdlog::warn("msg=prover_offline_cancel_skipped prover={}", prover);
+}
+
+void ProverGateway::SendOpenAssignments(AccountId prover, std::weak_ptr<WsPeer> peer) {
+  bool queued = ctx_.db.Post([this, prover, peer](pqxx::connection* conn, const Status&) {
+    if (conn == nullptr) return;
+    pqxx::read_transaction tx(*conn);
+    auto rows = tx.exec_params(
+        "SELECT a.id, a.order_id, a.market_idx, a.price, a.due_at_ms, o.inputs::text "
+        "FROM assignments a JOIN orders o ON o.id = a.order_id "
+        "WHERE a.prover_id = $1 AND a.status = 'assigned' ORDER BY a.id",
+        prover);
+    auto p = peer.lock();
+    if (!p) return;
+    for (const auto& r : rows) {
+      json::object m{{"assignment", r[0].as<int64_t>()},
+                     {"order", r[1].as<int64_t>()},
+                     {"market", ctx_.markets.Slug(static_cast<matching::MarketId>(r[2].as<int>()))},
+                     {"price", r[3].as<int64_t>()},
+                     {"due_at_ms", r[4].as<int64_t>()},
+                     {"resent", true}};
+      boost::system::error_code ec;
+      m.emplace("inputs", r[5].is_null()
+                              ? json::value(nullptr)
+                              : json::parse(r[5].c_str(), ec, {}, StoredInputsOptions()));
+      p->Send(Message("assignment", std::move(m)));
+    }
+  });
+  if (!queued) spdlog::warn("msg=resend_assignments_skipped prover={}", prover);
+}
+
+void ProverGateway::OnCommit(const JournalBatch& batch) {
+  std::vector<matching::AssignmentState> assigned;
+  for (const matching::Event& e : batch.events) {
+    using matching::EventKind;
+    switch (e.kind) {
+      case EventKind::kAssigned:
+      case EventKind::kReassigned: {
+        matching::AssignmentState a;
+        a.id = e.assignment;
+        a.order = e.order;
+        a.prover = e.account;
+        a.market = e.market;
+        a.price = e.amount;
+        a.due_at = e.value;
+        assigned.push_back(a);
+        break;
+      }
+      case EventKind::kSettled:
+      case EventKind::kUncleRewarded:
+        SendToProver(
+            e.account,
+            Message("settlement", {{"assignment", e.assignment},
+                                   {"order", e.order},
+                                   {"amount", e.amount},
+                                   {"kind", e.kind == EventKind::kSettled ? "payment" : "uncle"}}));
+        break;
+      case EventKind::kSlashed:
+        SendToProver(e.account, Message("slashed", {{"assignment", e.assignment},
+                                                    {"order", e.order},
+                                                    {"amount", e.amount},
+                                                    {"reason", matching::ReasonName(e.reason)}}));
+        if (e.reason == matching::Reason::kMissedDeadline) {
+          SendToProver(e.account, Message("reassigned_away",
+                                          {{"assignment", e.assignment}, {"order", e.order}}));
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (!assigned.empty()) PushAssignments(std::move(assigned));
+}
+
+// Assignments carry the order's inputs, which only PostgreSQL has for older orders.
+void ProverGateway::PushAssignments(std::vector<matching::AssignmentState> assigned) {
+  bool queued = ctx_.db.Post([this, assigned](pqxx::connection* conn, const Status&) {
+    std::unordered_map<int64_t, std::string> inputs;
+    if (conn != nullptr) {
+      std::string ids;
+      for (const auto& a : assigned) ids += (ids.empty() ? "" : ",") + std::to_string(a.order);
+      pqxx::read_transaction tx(*conn);
+      for (const auto& r :
+           tx.exec("SELECT id, inputs::text FROM orders WHERE id IN (" + ids + ")")) {
+        if (!r[1].is_null()) inputs[r[0].as<int64_t>()] = r[1].as<std::string>();
+      }
+    }
+    for (const auto& a : assigned) {
+      json::object m{{"assignment", a.id},
+                     {"order", a.order},
+                     {"market", ctx_.markets.Slug(a.market)},
+                     {"price", a.price},
+                     {"due_at_ms", a.due_at}};
+      auto it = inputs.find(a.order);
+      boost::system::error_code ec;
+      m.emplace("inputs", it == inputs.end()
+                              ? json::value(nullptr)
+                              : json::parse(it->second, ec, {}, StoredInputsOptions()));
+      // No live connection: it is sent again when the prover connects.
+      SendToProver(a.prover, Message("assignment", std::move(m)));
+    }
+  });
+  if (!queued) spdlog::warn("msg=assignment_push_skipped count={}", assigned.size());
+}
+
+ProverGateway::ProofBudget ProverGateway::ReserveProofBytes(AccountId prover, std::size_t bytes) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = inflight_.find(prover);
+    const std::size_t mine = it == inflight_.end() ? 0 : it->second;
+    if (mine + bytes > options_.proof_inflight_per_prover ||
+        inflight_total_ + bytes > options_.proof_inflight_total) {
+      spdlog::warn("msg=proof_budget_refused prover={} bytes={} prover_inflight={} total={}",
+                   prover, bytes, mine, inflight_total_);
+      return nullptr;
+    }
+    inflight_[prover] = mine + bytes;
+    inflight_total_ += bytes;
+  }
+  return std::make_shared<ProofReservation>(*this, prover, bytes);
+}
+
+void ProverGateway::ProofReservation::Release() {
+  if (released_.exchange(true)) return;
+  std::lock_guard lock(gateway_.mu_);
+  auto it = gateway_.inflight_.find(prover_);
+  if (it != gateway_.inflight_.end()) {
+    it->second -= std::min(it->second, bytes_);
+    if (it->second == 0) gateway_.inflight_.erase(it);
+  }
+  gateway_.inflight_total_ -= std::min(gateway_.inflight_total_, bytes_);
+}
+
+void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64_t size,
+                                     const std::string& sha256_hex,
+                                     std::function<void(HeaderCheck)> done) {
+  auto shared_done = std::make_shared<std::function<void(HeaderCheck)>>(std::move(done));
+  bool queued = ctx_.db.Post([prover, assignment, size, sha256_hex, shared_done](
+                                 pqxx::connection* conn, const Status& error) {
+    auto& done = *shared_done;
+    if (conn == nullptr) return done(HeaderCheck{error});
+    HeaderCheck check;
+    try {
+      pqxx::read_transaction tx(*conn);
+      auto rows = tx.exec_params(
+          "SELECT a.prover_id, a.status, m.max_proof_bytes, encode(p.sha256, 'hex') "
+          "FROM assignments a JOIN markets m ON m.idx = a.market_idx "
+          "LEFT JOIN proofs p ON p.assignment_id = a.id WHERE a.id = $1",
+          assignment);
+      check.status = ProofFits(rows, prover, size);
+      if (check.status.ok()) {
+        const std::string status = rows[0][1].as<std::string>();
+        const bool takes_proof = status == "assigned" || status == "late";
+        if (!rows[0][3].is_null()) {
+          if (rows[0][3].as<std::string>() != sha256_hex) {
+            check.status = OtherBytesDelivered();
+          } else {
+            // Stored, delivery journaled: say so. Stored, not journaled (we crashed in
+            // between): take the bytes again and deliver them.
+            check.duplicate = !takes_proof;
+          }
+        } else if (!takes_proof) {
+          check.status =
+              Status(StatusCode::kConflict, "the assignment is " + status + " and takes no proof",
+                     "assignment");
+        }
+      }
+    } catch (const std::exception& e) {
+      check.status = DatabaseError(e, "checking the proof header");
+      done(check);
+      if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) throw;
+      return;
+    }
+    done(check);
+  });
+  if (!queued) (*shared_done)(HeaderCheck{Status(StatusCode::kOverloaded, "database busy; retry")});
+}
+
+void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
+                            int64_t assignment, std::string proof, int64_t received_at,
+                            ProofBudget budget) {
+  auto tell = [peer](std::string text) {
+    if (auto p = peer.lock()) p->Send(std::move(text));
+  };
+  boost::system::error_code ec;
+  json::value id = json::parse(client_id, ec);
+  auto shared_proof = std::make_shared<std::string>(std::move(proof));
+  bool queued = ctx_.db.Post([this, prover, peer, id, assignment, shared_proof, tell, received_at,
+                              budget = std::move(budget)](pqxx::connection* conn,
+                                                          const Status& error) mutable {
+    if (conn == nullptr) return tell(ErrorMessage(id, error));
+    std::string verifier, vk, inputs;
+    bool again = false;  // the same bytes were stored before: a redelivery
+    try {
+      pqxx::work tx(*conn);
+      auto rows = tx.exec_params(
+          "SELECT a.prover_id, a.order_id, m.verifier, m.verification_key::text, "
+          "m.max_proof_bytes, o.inputs::text FROM assignments a "
+          "JOIN markets m ON m.idx = a.market_idx JOIN orders o ON o.id = a.order_id "
+          "WHERE a.id = $1",
+          assignment);
+      if (Status fits = ProofFits(rows, prover, static_cast<int64_t>(shared_proof->size()));
+          !fits.ok()) {
+        return tell(ErrorMessage(id, fits));
+      }
+      const auto& r = rows[0];
+      verifier = r[2].as<std::string>();
+      vk = r[3].is_null() ? "" : r[3].as<std::string>();
+      inputs = r[5].is_null() ? "null" : r[5].as<std::string>();
+      pqxx::binarystring bytes(shared_proof->data(), shared_proof->size());
+      const Sha256Digest digest = Sha256(*shared_proof);  // the header's, checked on arrival
+      pqxx::binarystring sha(digest.data(), digest.size());
+      auto stored = tx.exec_params(
+          "INSERT INTO proofs (assignment_id, prover_id, order_id, sha256, data, received_at) "
+          "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000)) "
+          "ON CONFLICT (assignment_id) DO NOTHING RETURNING 1",
+          assignment, prover, r[1].as<int64_t>(), sha, bytes, received_at);
+      if (stored.empty()) {
+        auto before = tx.exec_params(
+            "SELECT sha256 = $2, (extract(epoch FROM received_at) * 1000)::bigint FROM proofs "
+            "WHERE assignment_id = $1",
+            assignment, sha);
+        if (before.empty() || !before[0][0].as<bool>()) {
+          return tell(ErrorMessage(id, OtherBytesDelivered()));
+        }
+        again = true;
+        received_at = before[0][1].as<int64_t>();  // judged when we first had them
+      }
+      tx.commit();
+    } catch (const std::exception& e) {
+      tell(ErrorMessage(id, DatabaseError(e, "storing the proof")));
+      if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) throw;
+      return;
+    }
+    budget.reset();  // stored: no longer in flight
+    Failpoint("after_proof_stored");
+    // Stored; now the engine decides whether this delivery counts (owner, state, size, time).
+    matching::ProofDelivered d{prover, assignment, static_cast<int64_t>(shared_proof->size()),
+                               received_at};
+    SubmitCommand(
+        ctx_, d, {},
+        OnAccepted([](const matching::Engine&, std::span<const matching::Event> events) {
+          bool late = false;
+          for (const auto& e : events) {
+            if (e.kind == matching::EventKind::kProofDelivered) late = e.value != 0;
+          }
+          return JsonResponse(json::serialize(json::object{{"late", late}}));
+        }),
+        [this, prover, peer, id, assignment, shared_proof, verifier, vk, inputs, tell,
+         again](HttpResponse r) mutable {
+          if (again && r.status == 409) {
+            // Journaled meanwhile (recovery adopted it, or an earlier attempt went through).
+            return tell(Message("proof_received",
+                                {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
+          }
+          if (r.status >= 300) {
+            // Refused for good (4xx): the stored bytes would never be verified; keep the table
+            // honest. Not for 5xx: the engine could not take it now (recovering, full), and
+            // the stored proof is delivered at the rebuild or on the prover's retry.
+            if (r.status < 500 && !again) {
+              // If the queue is full the row stays: harmless (recovery adopts a stored proof
+              // only while its assignment takes one, and the engine refuses it again then).
+              (void)ctx_.db.Post([assignment](pqxx::connection* conn, const Status&) {
+                if (conn == nullptr) return;
+                pqxx::work tx(*conn);
+                // Only while its delivery is not journaled: a concurrent redelivery of the
+                // same bytes may have been accepted in between.
+                tx.exec_params(
+                    "DELETE FROM proofs p USING assignments a WHERE p.assignment_id = $1 "
+                    "AND a.id = p.assignment_id AND a.status IN ('assigned', 'late')",
+                    assignment);
+                tx.commit();
+              });
+            }
+            return tell(ErrorFromResponse(id, r));
+          }
+          json::object m{{"id", id}, {"assignment", assignment}};
+          if (again) m.emplace("duplicate", true);
+          tell(Message("proof_received", std::move(m)));
+          Verify(assignment, prover, verifier, std::move(vk), std::move(inputs),
+                 std::move(*shared_proof), peer);
+        });
+  });
+  if (!queued) tell(ErrorMessage(id, Status(StatusCode::kOverloaded, "database busy; retry")));
+}
+
+void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::string& verifier,
+                           std::string vk, std::string inputs, std::string proof,
+                           std::weak_ptr<WsPeer> peer) {
+  auto it = pools_.find(verifier);
+  if (it == pools_.end()) {
+    spdlog::error("msg=no_verifier kind={} assignment={}", LogValue(verifier), assignment);
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!verifying_.insert(assignment).second) return;  // already with a verifier
+  }
+  VerifyJob job;
+  job.id = static_cast<uint64_t>(assignment);
+  job.vk_json = std::move(vk);
+  job.public_json = std::move(inputs);
+  job.proof = std::move(proof);
+  job.done = [this, assignment, prover, peer](const Verdict& v) {
+    {
+      std::lock_guard lock(mu_);
+      verifying_.erase(assignment);
+    }
+    if (v.kind == Verdict::kFailed) {
+      spdlog::error("msg=verification_failed assignment={} why={}", assignment, LogValue(v.reason));
+      return;  // stays delivered; verified again at the next start
+    }
+    ApplyVerdict(assignment, prover, v.kind == Verdict::kValid, v.reason, peer, 0);
+  };
+  if (!it->second->Submit(std::move(job))) {
+    spdlog::error("msg=verifier_queue_full kind={} assignment={}", verifier, assignment);
+    std::lock_guard lock(mu_);
+    verifying_.erase(assignment);
+  }
+}
+
+void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, bool valid,
+                                 std::string reason, std::weak_ptr<WsPeer> peer, int attempt) {
+  matching::CommandBody body = valid ? matching::CommandBody(matching::ProofVerified{assignment})
+                                     : matching::CommandBody(matching::ProofRejected{assignment});
+  SubmitCommand(
+      ctx_, body, {}, OnAccepted([](const matching::Engine&, std::span<const matching::Event>) {
+        return JsonResponse("{}");
+      }),
+      [this, assignment, prover, peer, valid, reason, attempt](HttpResponse r) {
+        if (r.status == 503 && attempt < 60) {  // the engine is recovering or full: later
+          Later(std::chrono::seconds(1), [this, assignment, prover, peer, valid, reason, attempt] {
+            ApplyVerdict(assignment, prover, valid, reason, peer, attempt + 1);
+          });
+          return;
+        }
+        if (r.status >= 300) {
+          spdlog::warn("msg=verdict_not_applied assignment={} status={} body={}", assignment,
+                       r.status, LogValue(r.body));
+          return;
+        }
+        json::object m{{"assignment", assignment}, {"result", valid ? "accepted" : "rejected"}};
+        if (!valid) m.emplace("reason", reason);
+        std::string text = Message("proof_result", std::move(m));
+        auto p = peer.lock();
+        if (!(p && p->Send(text))) SendToProver(prover, text);
+      });
+}
+
+void ProverGateway::ResumeVerifications() {
+  bool queued = ctx_.db.Post([this](pqxx::connection* conn, const Status&) {
+    if (conn == nullptr) return;
+    pqxx::read_transaction tx(*conn);
+    auto rows = tx.exec(
+        "SELECT a.id, a.prover_id, m.verifier, m.verification_key::text, o.inputs::text, p.data "
+        "FROM assignments a JOIN proofs p ON p.assignment_id = a.id "
+        "JOIN markets m ON m.idx = a.market_idx JOIN orders o ON o.id = a.order_id "
+        "WHERE a.status IN ('delivered', 'late_delivered') ORDER BY a.id");
+    for (const auto& r : rows) {
+      pqxx::binarystring data(r[5]);
+      Verify(r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<std::string>(),
+             r[3].is_null() ? "" : r[3].as<std::string>(),
+             r[4].is_null() ? "null" : r[4].as<std::string>(), data.str(), {});
+    }
+    if (!rows.empty()) spdlog::info("msg=verifications_resumed count={}", rows.size());
+  });
+  if (!queued) spdlog::warn("msg=verifications_not_resumed");
+}
+
+}  // namespace proofbook::server
