@@ -92,7 +92,7 @@ void BM_JournalOrders(benchmark::State& state) {
   Apply(engine, batch, next_seq, m::Command{ref++, now, m::CreateMarket{0, params}});
   Apply(engine, batch, next_seq,
         m::Command{ref++, now, m::Deposit{kSequencer, int64_t{1} << 60}});
-  if (!journal.WriteBatch(conn, batch).ok()) {
+  if (!journal.WriteBatch(*::proofbook::server::BorrowSession(conn), batch).ok()) {
     state.SkipWithError("set-up batch failed");
     return;
   }
@@ -115,7 +115,7 @@ void BM_JournalOrders(benchmark::State& state) {
     }
     double cpu0 = ProcessCpuUs(backend);
     state.ResumeTiming();
-    proofbook::Status s = journal.WriteBatch(conn, batch);
+    proofbook::Status s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), batch);
     state.PauseTiming();
     double cpu1 = ProcessCpuUs(backend);
     if (!s.ok()) {

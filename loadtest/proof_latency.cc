@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   std::string admin;
   {
     pqxx::connection conn(db.url());
-    auto a = proofbook::server::BootstrapAdmin(conn);
+    auto a = proofbook::server::BootstrapAdmin(*::proofbook::server::BorrowSession(conn));
     if (!a || !*a) Die("bootstrap-admin failed");
     admin = (*a)->api_key;
   }

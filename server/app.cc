@@ -9,7 +9,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <pqxx/pqxx>
 
 #include "server/api/api.h"
 #include "server/api/api_internal.h"
@@ -18,6 +17,7 @@
 #include "server/db/database.h"
 #include "server/core/engine_runner.h"
 #include "server/http/http_server.h"
+#include "server/base/limits.h"
 #include "server/base/log.h"
 #include "server/core/market_directory.h"
 #include "server/db/migrations.h"
@@ -119,7 +119,7 @@ int RunServe(const Config& config) {
 
   // Rebuild the engine from what PostgreSQL has committed before taking any request.
   // A connection to a database whose migrations are this binary's; null (logged) if not.
-  auto connect_current = [&]() -> std::unique_ptr<pqxx::connection> {
+  auto connect_current = [&]() -> std::unique_ptr<DbSession> {
     auto c = Connect(config.database_url);
     if (!c) {
       spdlog::error("msg=start_failed error={}", LogValue(c.error().message()));
@@ -201,7 +201,8 @@ int RunServe(const Config& config) {
       config.node_path.empty() ? root + "/var/node/node_modules" : config.node_path;
   std::vector<std::unique_ptr<VerifierPool>> pools;
   std::map<std::string, VerifierPool*> pool_by_kind;
-  for (const char* kind : {"sha256-preimage", "snarkjs-groth16"}) {
+  for (std::string_view kind_name : {kVerifierSha256Preimage, kVerifierGroth16}) {
+    const std::string kind(kind_name);
     auto pool = std::make_unique<VerifierPool>(
         VerifierPool::Options{.kind = kind,
                               .argv = {config.node, script, "--kind", kind},
@@ -255,7 +256,8 @@ int RunServe(const Config& config) {
     return 1;
   }
   RateLimiter limiter(config.rate_limit, config.rate_burst);
-  ApiContext ctx{db, runner, **auth, markets, limiter, watch};
+  Operations ops(Operations::Options{}, runner, db, **auth, markets);
+  ApiContext ctx{db, ops, **auth, markets, limiter, watch};
   Router router;
   RegisterApi(router, ctx);
   ProverGateway gateway(
@@ -264,7 +266,7 @@ int RunServe(const Config& config) {
                              .proof_inflight_total = config.proof_inflight_total,
                              .proof_receive_floor =
                                  std::chrono::milliseconds(config.proof_receive_ms)},
-      ctx, router, pool_by_kind);
+      ProverGateway::Services{ops, db, **auth, markets, limiter}, pool_by_kind);
   gateway_ptr.store(&gateway);
   gateway.ResumeVerifications();
   HttpServer server(

@@ -111,7 +111,7 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PROOFBOOK_VERIFIER_TIMEOUT_MS")
       ->check(CLI::Range(10, 600000))
       ->capture_default_str();
-  serve->add_option("--node", config.node, "Node.js executable for the verifier workers")
+  serve->add_option("--node", config.node, "Node.js program that runs the verifier workers")
       ->envname("PROOFBOOK_NODE")
       ->capture_default_str();
   serve

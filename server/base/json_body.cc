@@ -18,7 +18,8 @@ simdjson::dom::parser& ThreadParser() {
 }  // namespace
 
 Result<JsonBody> JsonBody::Parse(std::string_view body,
-                                 std::initializer_list<std::string_view> allowed) {
+                                 std::initializer_list<std::string_view> allowed,
+                                 std::initializer_list<std::string_view> envelope) {
   simdjson::dom::element root;
   // simdjson wants SIMDJSON_PADDING readable bytes past the end; a padded copy gives that.
   simdjson::padded_string padded(body);
@@ -31,7 +32,8 @@ Result<JsonBody> JsonBody::Parse(std::string_view body,
     return Status(StatusCode::kInvalidArgument, "request body must be a JSON object");
   }
   for (auto [key, value] : object) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end() &&
+        std::find(envelope.begin(), envelope.end(), key) == envelope.end()) {
       return Invalid(key, "unknown field '" + std::string(key) + "'");
     }
   }

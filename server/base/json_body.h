@@ -20,9 +20,12 @@ namespace proofbook::server {
 
 class JsonBody {
  public:
-  // Parses `body`, which must be a JSON object whose keys are all in `allowed`.
+  // Parses `body`, which must be a JSON object whose keys are all in `allowed` or in
+  // `envelope` (fields of the message around the request, e.g. a WebSocket message's "type"
+  // and "id", which the caller reads itself).
   static Result<JsonBody> Parse(std::string_view body,
-                                std::initializer_list<std::string_view> allowed);
+                                std::initializer_list<std::string_view> allowed,
+                                std::initializer_list<std::string_view> envelope = {});
 
   bool Has(std::string_view field) const;
 

@@ -1,13 +1,11 @@
 #include "server/core/api_keys.h"
 
-#include <pqxx/pqxx>
+#include "server/db/accounts.h"
 
 namespace proofbook::server {
 namespace {
 
 constexpr std::size_t kKeyBytes = 32;
-// pg_advisory_xact_lock key for bootstrap-admin ("pbadmin!").
-constexpr long long kBootstrapLockKey = 0x706261646d696e21LL;
 
 bool IsLowerHex(std::string_view s) {
   for (char c : s) {
@@ -45,28 +43,20 @@ Result<std::string_view> BearerToken(std::string_view authorization) {
   return authorization.substr(kScheme.size());
 }
 
-NewAccount CreateAccount(pqxx::transaction_base& tx, std::string_view role,
-                         std::string_view name) {
+NewAccount CreateAccount(DbSession& session, std::string_view role, std::string_view name) {
   NewAccount out;
-  out.id = tx.exec_params("INSERT INTO accounts (role, name) VALUES ($1, $2) RETURNING id",
-                          std::string(role), std::string(name))[0][0]
-               .as<int64_t>();
   out.api_key = GenerateApiKey();
-  Sha256Digest hash = Sha256(out.api_key);
-  pqxx::binarystring blob(hash.data(), hash.size());
-  tx.exec_params("INSERT INTO api_keys (key_hash, account_id) VALUES ($1, $2)", blob, out.id);
+  out.id = InsertAccount(session, role, name, Sha256(out.api_key));
   return out;
 }
 
-Result<std::optional<NewAccount>> BootstrapAdmin(pqxx::connection& conn) {
+Result<std::optional<NewAccount>> BootstrapAdmin(DbSession& session) {
   try {
-    pqxx::work tx(conn);
-    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kBootstrapLockKey) + ")");
-    if (tx.exec("SELECT 1 FROM accounts WHERE role = 'admin' LIMIT 1").size() > 0) {
-      return std::optional<NewAccount>();
-    }
-    NewAccount admin = CreateAccount(tx, "admin", "admin");
-    tx.commit();
+    NewAccount admin;
+    admin.api_key = GenerateApiKey();
+    auto id = InsertFirstAdmin(session, Sha256(admin.api_key));
+    if (!id) return std::optional<NewAccount>();
+    admin.id = *id;
     return std::optional<NewAccount>(std::move(admin));
   } catch (const std::exception& e) {
     return Status(StatusCode::kUnavailable, std::string("bootstrap-admin failed: ") + e.what());

@@ -1,6 +1,6 @@
 // API keys and accounts: a key is "pbk_" followed by 64 hex digits (32 random bytes). Only
 // its SHA-256 is stored (api_keys.key_hash), so a database leak does not leak keys; the key
-// itself is shown once, when it is made. Stateless functions; the pqxx ones block.
+// itself is shown once, when it is made. Stateless functions; those taking a DbSession block.
 #pragma once
 
 #include <cstdint>
@@ -8,11 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include <pqxx/connection>
-#include <pqxx/transaction_base>
-
 #include "matching/status.h"
 #include "server/base/crypto.h"
+#include "server/db/session.h"
 
 namespace proofbook::server {
 
@@ -32,11 +30,11 @@ struct NewAccount {
   std::string api_key;
 };
 
-// Inserts an account and a fresh key inside the caller's transaction.
-NewAccount CreateAccount(pqxx::transaction_base& tx, std::string_view role, std::string_view name);
+// Inserts an account and a fresh key (committed). Blocks; throws on database errors.
+NewAccount CreateAccount(DbSession& session, std::string_view role, std::string_view name);
 
 // Creates an admin named "admin" if no admin account exists, atomically (safe against two
 // concurrent callers). Returns its key, or nullopt when an admin already existed.
-Result<std::optional<NewAccount>> BootstrapAdmin(pqxx::connection& conn);
+Result<std::optional<NewAccount>> BootstrapAdmin(DbSession& session);
 
 }  // namespace proofbook::server

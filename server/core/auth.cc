@@ -1,9 +1,9 @@
 #include "server/core/auth.h"
 
 #include <mutex>
-#include <pqxx/pqxx>
 
 #include "server/core/api_keys.h"
+#include "server/db/accounts.h"
 
 namespace proofbook::server {
 namespace {
@@ -22,18 +22,15 @@ Result<matching::Role> ParseRole(std::string_view name) {
   return Status(StatusCode::kInvalidArgument, "unknown role '" + std::string(name) + "'", "role");
 }
 
-Result<std::unique_ptr<Authenticator>> Authenticator::Load(pqxx::connection& conn) {
+Result<std::unique_ptr<Authenticator>> Authenticator::Load(DbSession& session) {
   auto auth = std::make_unique<Authenticator>();
   try {
-    pqxx::read_transaction tx(conn);
-    for (const auto& row : tx.exec(
-             "SELECT k.key_hash, a.id, a.role FROM api_keys k JOIN accounts a ON a.id = k.account_id "
-             "WHERE k.revoked_at IS NULL")) {
-      pqxx::binarystring hash(row[0]);
-      auto role = ParseRole(row[2].as<std::string>());
-      if (hash.size() != 32 || !role) continue;
-      auth->keys_[std::string(hash.str())] = Principal{row[1].as<int64_t>(), *role};
-    }
+    ForEachApiKey(session, [&auth](std::string digest, matching::AccountId account,
+                                   std::string_view role_name) {
+      auto role = ParseRole(role_name);
+      if (digest.size() != 32 || !role) return;
+      auth->keys_[std::move(digest)] = Principal{account, *role};
+    });
   } catch (const std::exception& e) {
     return Status(StatusCode::kUnavailable, std::string("loading API keys: ") + e.what());
   }

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <pqxx/connection>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -15,6 +14,7 @@
 #include "matching/status.h"
 #include "matching/types.h"
 #include "server/base/crypto.h"
+#include "server/db/session.h"
 
 namespace proofbook::server {
 
@@ -29,7 +29,7 @@ Result<matching::Role> ParseRole(std::string_view name);
 class Authenticator {
  public:
   // Every key that is not revoked, with its account's role.
-  static Result<std::unique_ptr<Authenticator>> Load(pqxx::connection& conn);
+  static Result<std::unique_ptr<Authenticator>> Load(DbSession& session);
 
   void Add(const Sha256Digest& key_hash, Principal principal);
 

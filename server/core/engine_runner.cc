@@ -2,18 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
-#include <pqxx/pqxx>
 #include <unordered_map>
 
-#include "server/db/database.h"
+#include "server/db/session.h"
 #include "server/journal/journal.h"
 #include "server/base/log.h"
 
 namespace proofbook::server {
 
 struct EngineRunner::Pending {
-  Responder respond;
-  HttpResponse response;
+  Committed committed;
+  Status status = Status::Ok();  // the runner's own refusal (a reused key), else ok
 };
 
 struct EngineRunner::Batch {
@@ -77,7 +76,7 @@ void Merge(EngineRunner::Batch& into, EngineRunner::Batch& from) {
 
 void Answer(std::vector<EngineRunner::Pending>& pending, const Status* failure) {
   for (auto& p : pending) {
-    p.respond(failure ? ErrorResponse(*failure) : std::move(p.response));
+    p.committed(failure != nullptr ? *failure : p.status);
   }
   pending.clear();
 }
@@ -122,7 +121,7 @@ void EngineRunner::Stop() {
   healthy_.store(false);
 }
 
-Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::connection* conn) {
+Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSession* conn) {
   auto engine = std::make_unique<matching::Engine>();
   if (Status s = engine->Restore(state.snapshot); !s.ok()) {
     return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
@@ -157,7 +156,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::co
     batch.first_seq = next_seq;
     batch.ids = engine->GetIds();
     batch.writer_epoch = epoch;
-    std::unique_ptr<pqxx::connection> own;
+    std::unique_ptr<DbSession> own;
     if (conn == nullptr) {
       auto opened = Connect(options_.database_url);
       if (!opened) return opened.error();
@@ -230,7 +229,7 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
   if (auto* o = std::get_if<matching::PlaceOffer>(&s.command.body); o && o->expires_at != 0) {
     o->expires_at += now;
   }
-  Pending pending{std::move(s.respond), {}};
+  Pending pending{std::move(s.committed)};
 
   const auto* order = std::get_if<matching::PlaceOrder>(&s.command.body);
   std::string key;
@@ -242,14 +241,14 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
       const ClientOrder& original = it->second;
       if (!original.request_sha256.empty() && !s.extra.request_sha256.empty() &&
           original.request_sha256 != s.extra.request_sha256) {
-        pending.response = ErrorResponse(
+        pending.status =
             Status(StatusCode::kConflict,
                    "client_order_id was already used for order " +
                        std::to_string(original.order) + " with other parameters",
                    "client_order_id")
-                .WithReason("idempotency_key_reused"));
+                .WithReason("idempotency_key_reused");
       } else {
-        pending.response = s.reply(*engine_, {}, original.order);
+        s.reply(*engine_, {}, original.order);
       }
       current_->pending.push_back(std::move(pending));
       return;
@@ -260,10 +259,10 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
   if (deposit != nullptr && !s.deposit_reference.empty()) {
     if (auto it = deposit_references_.find(s.deposit_reference); it != deposit_references_.end()) {
       if (it->second.account != deposit->account || it->second.amount != deposit->amount) {
-        pending.response = ErrorResponse(Status(
-            StatusCode::kConflict, "reference already used for another deposit", "reference"));
+        pending.status = Status(StatusCode::kConflict,
+                                "reference already used for another deposit", "reference");
       } else {
-        pending.response = s.reply(*engine_, {}, /*duplicate_of=*/1);
+        s.reply(*engine_, {}, /*duplicate_of=*/1);
       }
       current_->pending.push_back(std::move(pending));  // answered after the original commits
       return;
@@ -285,7 +284,7 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
     if (!key.empty()) client_orders_[key] = ClientOrder{s.extra.id, s.extra.request_sha256};
     current_->data.order_extras.push_back(std::move(s.extra));
   }
-  pending.response = s.reply(*engine_, events, 0);
+  s.reply(*engine_, events, 0);
   current_->pending.push_back(std::move(pending));
 }
 
@@ -345,7 +344,7 @@ void EngineRunner::EngineLoop() {
       Submission* raw = nullptr;
       while (inbox_.try_pop(raw)) {
         std::unique_ptr<Submission> s(raw);
-        s->respond(ErrorResponse(kRecovering));
+        s->committed(kRecovering);
       }
       if (!Rebuild()) return;  // stopping
       continue;
@@ -445,7 +444,7 @@ void EngineRunner::JournalDone(int batches) {
 
 void EngineRunner::JournalLoop() {
   Journal journal;
-  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<DbSession> conn;
   for (;;) {
     Batch* raw = nullptr;
     if (!journal_ring_.try_pop(raw)) {

@@ -26,8 +26,8 @@
 // or amount is a 409.
 //
 // Thread rules: Submit, healthy and the counters are thread-safe; Start and Stop are called
-// from one thread. Reply builders run on the engine thread and may read the Engine; responders
-// run on the journal thread and must not block.
+// from one thread. Reply builders run on the engine thread and may read the Engine; Committed
+// callbacks run on the journal thread and must not block.
 #pragma once
 
 #include <atomic>
@@ -41,31 +41,33 @@
 #include <thread>
 #include <unordered_map>
 
-#include <pqxx/connection>
-
 #include "matching/engine.h"
 #include "matching/mpsc_ring.h"
 #include "matching/spsc_ring.h"
 #include "matching/status.h"
-#include "server/http/http_types.h"
 #include "server/journal/journal_batch.h"
 #include "server/journal/recovery.h"
 #include "server/journal/writer_lease.h"
 
 namespace proofbook::server {
 
-// Builds a command's reply on the engine thread from its events and the engine's state at that
-// instant; for a replayed order, `events` is empty and `duplicate_of` names the original.
-using ReplyBuilder = std::function<HttpResponse(const matching::Engine& engine,
-                                                std::span<const matching::Event> events,
-                                                matching::OrderId duplicate_of)>;
+// Reads a command's outcome on the engine thread, from its events and the engine's state at
+// that instant, into a typed result the builder keeps (core/operations.h); for a replayed order,
+// `events` is empty and `duplicate_of` names the original. The runner knows no wire format.
+using ReplyBuilder = std::function<void(const matching::Engine& engine,
+                                        std::span<const matching::Event> events,
+                                        matching::OrderId duplicate_of)>;
+// Told once whether the command's outcome is durable: ok after COMMIT; otherwise why the
+// command was not applied or not committed (503 commit failed or recovering, 409 a replay that
+// reuses a key with other parameters). Its result counts only when the Status is ok.
+using Committed = std::function<void(const Status& status)>;
 
 struct Submission {
   matching::Command command;      // ref and now are set by the runner
   OrderExtra extra;               // PlaceOrder only: client_order_id (may be empty) and inputs
   std::string deposit_reference;  // Deposit only: idempotency key (may be empty)
   ReplyBuilder reply;             // runs on the engine thread right after Apply
-  Responder respond;              // called once, after COMMIT (or with 503 if it failed)
+  Committed committed;            // called once, after COMMIT (or with why not)
 };
 
 class EngineRunner {
@@ -125,7 +127,7 @@ class EngineRunner {
   // Builds the engine from `state` under fencing epoch `epoch` and journals the delivery of its
   // stored proofs (on `conn`, opened if null and needed); the runner's engine, keys, next seq
   // and epoch change only if all of that succeeded.
-  Status RestoreFrom(RecoveredState& state, uint64_t epoch, pqxx::connection* conn);
+  Status RestoreFrom(RecoveredState& state, uint64_t epoch, DbSession* session);
   void FailEverything(const Status& why);
   bool Rebuild();
   matching::Timestamp Now();

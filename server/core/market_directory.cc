@@ -1,16 +1,14 @@
 #include "server/core/market_directory.h"
 
 #include <mutex>
-#include <pqxx/pqxx>
+
+#include "server/db/markets.h"
 
 namespace proofbook::server {
 
-Status MarketDirectory::Load(pqxx::connection& conn) {
+Status MarketDirectory::Load(DbSession& session) {
   try {
-    pqxx::read_transaction tx(conn);
-    for (const auto& row : tx.exec("SELECT id, idx FROM markets")) {
-      Add(row[0].as<std::string>(), static_cast<matching::MarketId>(row[1].as<int>()));
-    }
+    ForEachMarket(session, [this](const std::string& slug, matching::MarketId idx) { Add(slug, idx); });
     return Status::Ok();
   } catch (const std::exception& e) {
     return Status(StatusCode::kUnavailable, std::string("loading markets: ") + e.what());

@@ -4,19 +4,19 @@
 #pragma once
 
 #include <optional>
-#include <pqxx/connection>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
 #include "matching/status.h"
 #include "matching/types.h"
+#include "server/db/session.h"
 
 namespace proofbook::server {
 
 class MarketDirectory {
  public:
-  Status Load(pqxx::connection& conn);
+  Status Load(DbSession& session);
   void Add(const std::string& slug, matching::MarketId id);
   std::optional<matching::MarketId> Find(const std::string& slug) const;
   std::string Slug(matching::MarketId id) const;  // empty if unknown

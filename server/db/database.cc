@@ -2,15 +2,19 @@
 
 #include <spdlog/spdlog.h>
 
-#include <pqxx/pqxx>
+#include "server/db/pq.h"
 
 #include "server/base/log.h"
 
 namespace proofbook::server {
 
-Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url) {
+DbSession::DbSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DbSession::~DbSession() = default;
+bool DbSession::is_open() const { return impl_->conn.is_open(); }
+
+Result<std::unique_ptr<DbSession>> Connect(const std::string& url) {
   try {
-    return std::make_unique<pqxx::connection>(url);
+    return std::make_unique<DbSession>(std::make_unique<DbSession::Impl>(url));
   } catch (const std::exception& e) {
     // libpq's messages span lines ("...refused\n\tIs the server running..."): one line here.
     std::string why;
@@ -24,15 +28,35 @@ Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url) {
   }
 }
 
-Status EnsureConnected(std::unique_ptr<pqxx::connection>& conn, const std::string& url) {
-  if (conn && conn->is_open()) return Status::Ok();
+Status EnsureConnected(std::unique_ptr<DbSession>& session, const std::string& url) {
+  if (session && session->is_open()) return Status::Ok();
   auto opened = Connect(url);
   if (!opened) {
-    conn.reset();
+    session.reset();
     return opened.error();
   }
-  conn = std::move(opened).value();
+  session = std::move(opened).value();
   return Status::Ok();
+}
+
+bool IsConnectionLost(const std::exception& e) {
+  return dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr;
+}
+
+Status DatabaseError(const std::exception& e, std::string_view what) {
+  if (IsConnectionLost(e)) {
+    return Status(StatusCode::kUnavailable, std::string(what) + ": database unreachable");
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    std::string state = sql->sqlstate();
+    if (state == "23505") {
+      return Status(StatusCode::kConflict, std::string(what) + ": already exists");
+    }
+    if (state.rfind("23", 0) == 0 || state.rfind("22", 0) == 0) {  // integrity / data errors
+      return Status(StatusCode::kInvalidArgument, std::string(what) + ": refused by the database");
+    }
+  }
+  return Status(StatusCode::kInternal, std::string(what) + ": database error");
 }
 
 Database::Database(Options options, std::vector<Migration> migrations)
@@ -65,13 +89,38 @@ bool Database::Post(Job job) {
   return true;
 }
 
+void Database::Run(std::string what, std::function<void(DbSession&)> work,
+                   std::function<void(const Status&)> failed) {
+  auto shared_failed = std::make_shared<std::function<void(const Status&)>>(std::move(failed));
+  bool queued = Post([what = std::move(what), work = std::move(work), shared_failed](
+                         DbSession* session, const Status& error) {
+    if (session == nullptr) return (*shared_failed)(error);
+    try {
+      work(*session);
+    } catch (const std::exception& e) {
+      if (!what.empty()) {
+        (*shared_failed)(DatabaseError(e, what));
+      } else if (IsConnectionLost(e)) {
+        (*shared_failed)(Status(StatusCode::kUnavailable, "database unreachable"));
+      } else {
+        (*shared_failed)(Status(StatusCode::kInternal, "database error"));
+      }
+      throw;  // logged by the worker, which drops a lost connection
+    }
+  });
+  if (!queued) {
+    (*shared_failed)(
+        Status(StatusCode::kOverloaded, "too many database requests waiting; retry"));
+  }
+}
+
 std::string Database::not_ready_reason() const {
   std::lock_guard lock(mu_);
   return not_ready_reason_;
 }
 
 void Database::WorkerLoop() {
-  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<DbSession> conn;
   for (;;) {
     Job job;
     {
@@ -96,7 +145,7 @@ void Database::WorkerLoop() {
 }
 
 void Database::ProbeLoop() {
-  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<DbSession> conn;
   for (;;) {
     Status status = EnsureConnected(conn, options_.url);
     if (conn) {

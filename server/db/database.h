@@ -19,18 +19,19 @@
 #include <thread>
 #include <vector>
 
-#include <pqxx/connection>
-
 #include "matching/status.h"
 #include "server/db/migrations.h"
+#include "server/db/session.h"
 
 namespace proofbook::server {
 
 class Database {
  public:
-  // A job runs on a worker thread. `conn` is null when PostgreSQL could not be reached; the
-  // job must then answer with `error` (kUnavailable) itself.
-  using Job = std::function<void(pqxx::connection* conn, const Status& error)>;
+  // A job runs on a worker thread. `session` is null when PostgreSQL could not be reached; the
+  // job must then answer with `error` (kUnavailable) itself. A job that throws has its
+  // exception logged (and its session dropped if the connection was lost); it must answer its
+  // caller before it throws (RunDb in api/ shows how).
+  using Job = std::function<void(DbSession* session, const Status& error)>;
 
   struct Options {
     std::string url;
@@ -48,6 +49,13 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   [[nodiscard]] bool Post(Job job);
+
+  // Runs `work` on a worker thread; when the database is unreachable or too busy, or `work`
+  // throws, calls `failed` with why instead (503, or DatabaseError(e, what); with `what` empty:
+  // 503 "database unreachable" or 500 "database error"). `work` must answer its caller only
+  // once it cannot throw any more, so exactly one of the two answers.
+  void Run(std::string what, std::function<void(DbSession& session)> work,
+           std::function<void(const Status& why)> failed);
 
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   std::string not_ready_reason() const;
@@ -72,11 +80,5 @@ class Database {
   std::vector<std::thread> workers_;
   std::thread probe_;
 };
-
-// Opens a connection, or returns kUnavailable saying why.
-Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url);
-
-// Reopens `conn` if it is missing or closed. On failure `conn` is null and the Status says why.
-Status EnsureConnected(std::unique_ptr<pqxx::connection>& conn, const std::string& url);
 
 }  // namespace proofbook::server

@@ -6,10 +6,10 @@
 #include <map>
 #include <optional>
 #include <string_view>
-#include <pqxx/pqxx>
 #include <sstream>
 
 #include "server/base/crypto.h"
+#include "server/db/pq.h"
 
 namespace proofbook::server {
 namespace {
@@ -133,8 +133,9 @@ Result<std::vector<Migration>> LoadMigrationsFromDir(const std::string& dir) {
   return out;
 }
 
-Result<MigrationReport> ApplyMigrations(pqxx::connection& conn,
+Result<MigrationReport> ApplyMigrations(DbSession& session,
                                         const std::vector<Migration>& migrations) {
+  pqxx::connection& conn = Pq(session);
   if (Status s = Validate(migrations); !s.ok()) return s;
   try {
     // Session-level lock: held across the per-file transactions below, released on return
@@ -180,7 +181,8 @@ Result<MigrationReport> ApplyMigrations(pqxx::connection& conn,
   }
 }
 
-Status CheckMigrationsCurrent(pqxx::connection& conn, const std::vector<Migration>& migrations) {
+Status CheckMigrationsCurrent(DbSession& session, const std::vector<Migration>& migrations) {
+  pqxx::connection& conn = Pq(session);
   try {
     pqxx::read_transaction tx(conn);
     if (!TableExists(tx)) {

@@ -11,9 +11,8 @@
 #include <string>
 #include <vector>
 
-#include <pqxx/connection>
-
 #include "matching/status.h"
+#include "server/db/session.h"
 
 namespace proofbook::server {
 
@@ -37,11 +36,11 @@ struct MigrationReport {
 };
 
 // Applies what is pending. On error nothing half-applied remains (each file is atomic).
-Result<MigrationReport> ApplyMigrations(pqxx::connection& conn,
+Result<MigrationReport> ApplyMigrations(DbSession& session,
                                         const std::vector<Migration>& migrations);
 
 // OK when every migration is applied with a matching checksum and the database has no
 // version this binary lacks; otherwise kUnavailable saying why. Takes no lock.
-Status CheckMigrationsCurrent(pqxx::connection& conn, const std::vector<Migration>& migrations);
+Status CheckMigrationsCurrent(DbSession& session, const std::vector<Migration>& migrations);
 
 }  // namespace proofbook::server

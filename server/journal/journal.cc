@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <pqxx/except>
-#include <pqxx/nontransaction>
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include "server/db/pq.h"
 
 namespace proofbook::server {
 namespace {
@@ -538,7 +538,8 @@ void WriteEngineState(SqlText& q, const JournalBatch& b) {
 
 }  // namespace
 
-Status Journal::BuildSql(pqxx::connection& conn, const JournalBatch& batch) {
+Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
+  pqxx::connection& conn = Pq(session);
   sql_.clear();
   SqlText q(sql_, conn);
 
@@ -578,7 +579,8 @@ Status Journal::BuildSql(pqxx::connection& conn, const JournalBatch& batch) {
   return Status::Ok();
 }
 
-Status Journal::WriteBatch(pqxx::connection& conn, const JournalBatch& batch) {
+Status Journal::WriteBatch(DbSession& session, const JournalBatch& batch) {
+  pqxx::connection& conn = Pq(session);
   if (batch.empty()) return Status::Ok();
   if (batch.first_seq == 0) {
     return Status(StatusCode::kInternal, "journal: batch has no first_seq (seqs start at 1)");
@@ -618,7 +620,7 @@ Status Journal::WriteBatch(pqxx::connection& conn, const JournalBatch& batch) {
                                             std::to_string(batch.first_seq) +
                                             " but the journal ends at " + std::to_string(last));
     } else {
-      s = BuildSql(conn, batch);
+      s = BuildSql(session, batch);
       if (s.ok()) {
         tx.exec(sql_);  // ends with COMMIT
         return Status::Ok();
@@ -632,18 +634,19 @@ Status Journal::WriteBatch(pqxx::connection& conn, const JournalBatch& batch) {
   } catch (const pqxx::sql_error& e) {
     Status s(StatusCode::kInternal,
              "journal: batch refused (SQLSTATE " + e.sqlstate() + "): " + e.what());
-    RollBack(conn, open);
+    RollBack(session, open);
     return s;
   } catch (const std::exception& e) {
     Status s(StatusCode::kInternal, std::string("journal: ") + e.what());
-    RollBack(conn, open);
+    RollBack(session, open);
     return s;
   }
 }
 
 // After an error inside the block the session is in a failed transaction: end it, so the
 // connection can take the next batch. A failure here surfaces on the next use.
-void Journal::RollBack(pqxx::connection& conn, bool open) {
+void Journal::RollBack(DbSession& session, bool open) {
+  pqxx::connection& conn = Pq(session);
   if (!open) return;
   try {
     pqxx::nontransaction tx(conn, "journal_rollback");

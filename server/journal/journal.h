@@ -25,11 +25,11 @@
 // fresh connection) or kInternal (the batch broke a constraint; nothing was committed).
 #pragma once
 
-#include <pqxx/connection>
 #include <string>
 #include <vector>
 
 #include "matching/status.h"
+#include "server/db/session.h"
 #include "server/journal/journal_batch.h"
 
 namespace proofbook::server {
@@ -37,12 +37,12 @@ namespace proofbook::server {
 class Journal {
  public:
   // Returns ok only after COMMIT (or when the batch was already committed).
-  Status WriteBatch(pqxx::connection& conn, const JournalBatch& batch);
+  Status WriteBatch(DbSession& session, const JournalBatch& batch);
 
  private:
   // Fills sql_ with the batch's statements and the COMMIT; kInternal if the batch is malformed.
-  Status BuildSql(pqxx::connection& conn, const JournalBatch& batch);
-  static void RollBack(pqxx::connection& conn, bool open);
+  Status BuildSql(DbSession& session, const JournalBatch& batch);
+  static void RollBack(DbSession& session, bool open);
 
   // Reused between batches.
   std::vector<std::string> event_columns_, ledger_columns_, order_columns_;  // array literals

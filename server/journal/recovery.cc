@@ -1,7 +1,7 @@
 #include "server/journal/recovery.h"
 
-#include <pqxx/except>
-#include <pqxx/transaction>
+#include "server/db/pq.h"
+#include "server/db/rows.h"
 
 #include "matching/rules.h"
 #include "matching/types.h"
@@ -12,36 +12,6 @@ namespace {
 using matching::AssignmentStatus;
 using matching::OrderStatus;
 using matching::Role;
-
-// A stored value the engine does not know; LoadState turns it into a Status at its edge.
-struct BadValue : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-template <typename Enum, typename NameFn>
-Enum FromName(const pqxx::field& f, Enum last, NameFn name, const char* what) {
-  std::string_view text(f.c_str(), f.size());
-  for (int i = 0; i <= static_cast<int>(last); ++i) {
-    if (name(static_cast<Enum>(i)) == text) return static_cast<Enum>(i);
-  }
-  throw BadValue(std::string("unknown ") + what + " '" + std::string(text) + "'");
-}
-
-matching::VrfOutput VrfFromHex(const pqxx::field& f) {
-  matching::VrfOutput out{};
-  if (f.is_null()) return out;
-  std::string_view hex(f.c_str(), f.size());
-  if (hex.size() != 2 * out.size()) throw BadValue("vrf_output is not 32 bytes");
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    throw BadValue("vrf_output is not hex");
-  };
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<uint8_t>(digit(hex[2 * i]) * 16 + digit(hex[2 * i + 1]));
-  }
-  return out;
-}
 
 // Orders still in the engine: open, or with work pending.
 constexpr const char* kLiveOrders =
@@ -121,60 +91,8 @@ void LoadOffers(pqxx::transaction_base& tx, matching::Snapshot& s) {
 
 }  // namespace
 
-std::string_view PriorityName(matching::Priority p) {
-  return p == matching::Priority::kTime ? "time" : "price";
-}
-
-std::string_view SelectionName(matching::Selection s) {
-  switch (s) {
-    case matching::Selection::kBest: return "best";
-    case matching::Selection::kDirect: return "direct";
-    case matching::Selection::kVrf: return "vrf";
-  }
-  return "best";
-}
-
-matching::OrderState OrderFromRow(const pqxx::row& row) {
-  matching::OrderState o;
-  o.id = row["id"].as<int64_t>();
-  o.account = row["account_id"].as<int64_t>();
-  o.market = row["market_idx"].as<uint32_t>();
-  o.max_price = row["max_price"].as<int64_t>();
-  o.deadline = row["deadline_ms"].as<int64_t>();
-  o.placed_at = row["placed_at_ms"].as<int64_t>();
-  o.priority = FromName(row["priority"], matching::Priority::kTime, PriorityName, "priority");
-  o.min_reputation = row["min_reputation_bps"].as<int32_t>();
-  o.redundancy = row["redundancy"].as<int32_t>();
-  o.selection = FromName(row["selection"], matching::Selection::kVrf, SelectionName, "selection");
-  o.direct_prover = row["direct_prover"].as<int64_t>();
-  o.exclusive_until = row["exclusive_until_ms"].as<int64_t>();
-  o.exclusive_ended = row["exclusive_ended"].as<bool>();
-  o.has_vrf_output = row["has_vrf_output"].as<bool>();
-  o.vrf_output = VrfFromHex(row["vrf_output_hex"]);
-  o.vrf_draws = row["vrf_draws"].as<uint32_t>();
-  o.status = FromName(row["status"], OrderStatus::kCancelled, matching::OrderStatusName, "status");
-  o.verified = row["verified"].as<int32_t>();
-  o.escrow_left = row["escrow_left"].as<int64_t>();
-  o.needed = row["needed"].as<int32_t>();
-  return o;
-}
-
-matching::AssignmentState AssignmentFromRow(const pqxx::row& row) {
-  matching::AssignmentState a;
-  a.id = row["id"].as<int64_t>();
-  a.order = row["order_id"].as<int64_t>();
-  a.offer = row["offer_id"].as<int64_t>();
-  a.prover = row["prover_id"].as<int64_t>();
-  a.market = row["market_idx"].as<uint32_t>();
-  a.price = row["price"].as<int64_t>();
-  a.assigned_at = row["assigned_at_ms"].as<int64_t>();
-  a.due_at = row["due_at_ms"].as<int64_t>();
-  a.status = FromName(row["status"], AssignmentStatus::kLapsed, matching::AssignmentStatusName,
-                      "assignment status");
-  return a;
-}
-
-Result<RecoveredState> LoadState(pqxx::connection& conn) {
+Result<RecoveredState> LoadState(DbSession& session) {
+  pqxx::connection& conn = Pq(session);
   try {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn, "recovery");
     RecoveredState out;

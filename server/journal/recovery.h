@@ -14,8 +14,6 @@
 #pragma once
 
 #include <cstdint>
-#include <pqxx/connection>
-#include <pqxx/row>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -24,6 +22,7 @@
 #include "matching/command.h"
 #include "matching/state.h"
 #include "matching/status.h"
+#include "server/db/session.h"
 
 namespace proofbook::server {
 
@@ -49,16 +48,6 @@ struct RecoveredState {
   std::vector<matching::ProofDelivered> stored_proofs;
 };
 
-// Rows of the orders / assignments tables as engine state, by column name. An orders row
-// needs `vrf_output_hex` (encode(vrf_output, 'hex')) besides the table's columns. Throws a
-// std::runtime_error for a value the engine does not know.
-matching::OrderState OrderFromRow(const pqxx::row& row);
-matching::AssignmentState AssignmentFromRow(const pqxx::row& row);
-
-// The names orders carry for these enums, in the database and on the wire.
-std::string_view PriorityName(matching::Priority p);
-std::string_view SelectionName(matching::Selection s);
-
-Result<RecoveredState> LoadState(pqxx::connection& conn);
+Result<RecoveredState> LoadState(DbSession& session);
 
 }  // namespace proofbook::server

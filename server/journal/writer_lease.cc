@@ -2,9 +2,7 @@
 
 #include <unistd.h>
 
-#include <pqxx/pqxx>
-
-#include "server/db/database.h"
+#include "server/db/pq.h"
 
 namespace proofbook::server {
 
@@ -12,7 +10,10 @@ WriterLease::WriterLease(std::string database_url) : url_(std::move(database_url
 
 WriterLease::~WriterLease() = default;  // closing the session releases the lock
 
-std::string WriterLease::Holder(pqxx::connection& conn) {
+namespace {
+
+// Who holds the lease, for the refusal's message.
+std::string Holder(pqxx::connection& conn) {
   try {
     pqxx::nontransaction tx(conn, "lease_holder");
     auto rows = tx.exec_params(
@@ -21,7 +22,7 @@ std::string WriterLease::Holder(pqxx::connection& conn) {
         "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid "
         "AND l.objid = $2::int::oid AND l.objsubid = 2 AND l.database = "
         "(SELECT oid FROM pg_database WHERE datname = current_database())",
-        kLeaseClass, kLeaseScope);
+        WriterLease::kLeaseClass, WriterLease::kLeaseScope);
     if (rows.empty()) return "another session (it may just have gone)";
     return "'" + rows[0][1].as<std::string>() + "' (PostgreSQL backend pid " +
            rows[0][0].as<std::string>() + ", from " + rows[0][2].as<std::string>() + ")";
@@ -29,6 +30,8 @@ std::string WriterLease::Holder(pqxx::connection& conn) {
     return "another session";
   }
 }
+
+}  // namespace
 
 Result<uint64_t> WriterLease::Acquire() {
   try {
@@ -39,7 +42,7 @@ Result<uint64_t> WriterLease::Acquire() {
       conn_ = std::move(conn).value();
       char host[256] = {};
       ::gethostname(host, sizeof host - 1);
-      pqxx::nontransaction tx(*conn_, "lease_name");
+      pqxx::nontransaction tx(Pq(*conn_), "lease_name");
       tx.exec("SET application_name = " +
               tx.quote("proofbook-server pid " + std::to_string(::getpid()) + " on " + host));
     }
@@ -47,18 +50,18 @@ Result<uint64_t> WriterLease::Acquire() {
     {
       // Session-level: it outlives the statement's transaction. Taking it again while holding
       // it just stacks (and is released all at once when the session ends).
-      pqxx::nontransaction tx(*conn_, "lease_lock");
+      pqxx::nontransaction tx(Pq(*conn_), "lease_lock");
       got = tx.exec_params("SELECT pg_try_advisory_lock($1, $2)", kLeaseClass, kLeaseScope)[0][0]
                 .as<bool>();
     }
     if (!got) {
-      std::string holder = Holder(*conn_);
+      std::string holder = Holder(Pq(*conn_));
       conn_.reset();  // nothing held; a fresh session next time
       return Status(StatusCode::kConflict,
                     "another proofbook-server holds the write lease on this database: " + holder)
           .WithReason("write_lease_held");
     }
-    pqxx::work tx(*conn_, "lease_epoch");
+    pqxx::work tx(Pq(*conn_), "lease_epoch");
     auto r = tx.exec(
         "UPDATE engine_state SET writer_epoch = writer_epoch + 1, writer_epoch_seq = last_seq "
         "RETURNING writer_epoch");

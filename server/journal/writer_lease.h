@@ -27,10 +27,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <pqxx/connection>
 #include <string>
 
 #include "matching/status.h"
+#include "server/db/session.h"
 
 namespace proofbook::server {
 
@@ -54,10 +54,8 @@ class WriterLease {
   uint64_t epoch() const { return epoch_; }
 
  private:
-  std::string Holder(pqxx::connection& conn);
-
   const std::string url_;
-  std::unique_ptr<pqxx::connection> conn_;  // holds the advisory lock while open
+  std::unique_ptr<DbSession> conn_;  // holds the advisory lock while open
   uint64_t epoch_ = 0;
 };
 

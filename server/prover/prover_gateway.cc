@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
-#include <pqxx/pqxx>
 
 #include "server/base/crypto.h"
 #include "server/base/failpoint.h"
 #include "server/base/json_limits.h"
+#include "server/base/limits.h"
 #include "server/base/log.h"
+#include "server/core/views.h"
+#include "server/db/proofs.h"
 
 namespace proofbook::server {
 
@@ -18,7 +20,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int64_t kMaxProofHeaderBytes = int64_t{64} << 20;  // the largest max_proof_bytes
+// A verdict the engine cannot take now (503) is tried again every second, this many times.
+constexpr int kVerdictAttempts = 60;
+constexpr std::chrono::seconds kVerdictRetryInterval{1};
 // An accepted proof's bytes must arrive within Options::proof_receive_floor plus their size at
 // this rate (1 MB/s: slow for loopback or a data centre, honest for a bad link).
 constexpr std::size_t kMinProofBytesPerMs = 1000;
@@ -40,19 +44,6 @@ std::string ErrorMessage(const json::value& id, const Status& status) {
   return Message("error", {{"id", id}, {"status", HttpStatusFor(status.code())}, {"error", error}});
 }
 
-// An HTTP error body ({"error":{...}}) as the error message of the WebSocket protocol.
-std::string ErrorFromResponse(const json::value& id, const HttpResponse& r) {
-  boost::system::error_code ec;
-  json::value body = json::parse(r.body, ec);
-  json::object out{{"id", id}, {"status", r.status}};
-  if (!ec && body.is_object() && body.as_object().contains("error")) {
-    out.emplace("error", body.as_object().at("error"));
-  } else {
-    out.emplace("error", json::object{{"code", "internal"}, {"message", "unexpected reply"}});
-  }
-  return Message("error", std::move(out));
-}
-
 bool IsHex64(std::string_view s) {
   if (s.size() != 64) return false;
   for (char c : s) {
@@ -71,18 +62,17 @@ std::optional<int64_t> PositiveInt(const json::object& msg, std::string_view nam
   return std::nullopt;
 }
 
-// Whether a proof of `size` bytes from `prover` fits the assignment `rows` describes (columns
-// prover_id and max_proof_bytes), as the header check and the delivery both ask.
-Status ProofFits(const pqxx::result& rows, AccountId prover, int64_t size) {
-  if (rows.empty()) return Status(StatusCode::kNotFound, "no such assignment", "assignment");
-  const pqxx::row& r = rows[0];
-  if (r["prover_id"].as<int64_t>() != prover) {
+// Whether a proof of `size` bytes from `prover` fits an assignment (`found`: it exists) of
+// `owner` in a market taking `max_bytes`, as the header check and the delivery both ask.
+Status ProofFits(bool found, AccountId owner, int64_t max_bytes, AccountId prover, int64_t size) {
+  if (!found) return Status(StatusCode::kNotFound, "no such assignment", "assignment");
+  if (owner != prover) {
     return Status(StatusCode::kForbidden, "the assignment is another prover's", "assignment");
   }
-  if (size > r["max_proof_bytes"].as<int64_t>()) {
+  if (size > max_bytes) {
     return Status(StatusCode::kPayloadTooLarge,
-                  "the proof exceeds the market's max_proof_bytes (" +
-                      r["max_proof_bytes"].as<std::string>() + ")",
+                  "the proof exceeds the market's max_proof_bytes (" + std::to_string(max_bytes) +
+                      ")",
                   "size");
   }
   return Status::Ok();
@@ -100,8 +90,7 @@ Status OtherBytesDelivered() {
 // ---- One connection ----------------------------------------------------------------------------
 
 struct ProverGateway::Connection : WsHandler {
-  Connection(ProverGateway& g, Principal p, std::string authorization)
-      : gateway(g), principal(p), authorization(std::move(authorization)) {}
+  Connection(ProverGateway& g, Principal p) : gateway(g), principal(p) {}
 
   void OnOpen(std::shared_ptr<WsPeer> p) override {
     peer = p;
@@ -151,16 +140,19 @@ struct ProverGateway::Connection : WsHandler {
       if (!OnlyFields(msg, {"type", "id"}, id)) return;
       return Send(Message("pong", {{"id", id}}));
     }
-    if (t == "offer") return Forward(msg, id, "POST", "/v1/offers", "offer_placed");
+    if (t == "offer") return PlaceOffer(data, id);
     if (t == "cancel_offer") {
       if (!OnlyFields(msg, {"type", "id", "offer"}, id)) return;
       auto offer = PositiveInt(msg, "offer");
       if (!offer) {
         return Fail(id, Status(StatusCode::kInvalidArgument, "offer must be an offer id", "offer"));
       }
-      json::object empty;
-      return Forward(empty, id, "DELETE", "/v1/offers/" + std::to_string(*offer),
-                     "offer_cancelled");
+      if (!Allowed(id)) return;
+      return gateway.services().ops.CancelOffer(
+          principal.account, *offer,
+          Reply<matching::OfferId>(id, "offer_cancelled", [](const matching::OfferId& offer) {
+            return CancelledOfferJson(offer);
+          }));
     }
     if (t == "proof") return OnProofHeader(msg, id);
     Fail(id,
@@ -179,32 +171,39 @@ struct ProverGateway::Connection : WsHandler {
     return true;
   }
 
-  // Runs the REST handler for the same operation and turns its reply into a message.
-  void Forward(json::object msg, const json::value& id, std::string method, std::string path,
-               std::string_view ok_type) {
-    msg.erase("type");
-    msg.erase("id");
-    HttpRequest req;
-    req.method = std::move(method);
-    req.path = std::move(path);
-    req.body = msg.empty() && req.method == "DELETE" ? "" : json::serialize(msg);
-    req.authorization = authorization;
-    req.content_type = "application/json";
-    req.request_id = "ws-" + std::to_string(principal.account);
-    std::weak_ptr<WsPeer> weak = peer;
-    gateway.router().Dispatch(req, [weak, id, type = std::string(ok_type)](HttpResponse r) {
+  // The same request, parser and operation as POST /v1/offers; the message's "type" and "id"
+  // are its envelope.
+  void PlaceOffer(const std::string& text, const json::value& id) {
+    auto request = ParsePlaceOffer(text, gateway.services().markets, {"type", "id"});
+    if (!request) return Fail(id, request.error());
+    if (!Allowed(id)) return;
+    gateway.services().ops.PlaceOffer(
+        principal.account, std::move(*request),
+        Reply<PlacedOffer>(id, "offer_placed",
+                           [](const PlacedOffer& placed) { return PlacedOfferJson(placed); }));
+  }
+
+  // The account's rate limit, as REST applies it.
+  bool Allowed(const json::value& id) {
+    if (gateway.services().limiter.Allow(principal.account)) return true;
+    Fail(id, Status(StatusCode::kRateLimited, "too many requests for this API key; slow down"));
+    return false;
+  }
+
+  // An operation's answer as a message of type `ok_type` (its body and the request's id), or
+  // an error message.
+  template <typename T>
+  Done<T> Reply(const json::value& id, std::string_view ok_type,
+                std::function<json::object(const T&)> render) {
+    return [weak = peer, id, type = std::string(ok_type), render = std::move(render)](
+               Result<T> r) {
       auto p = weak.lock();
       if (!p) return;
-      if (r.status >= 300) {
-        p->Send(ErrorFromResponse(id, r));
-        return;
-      }
-      boost::system::error_code ec;
-      json::value body = json::parse(r.body, ec);
-      json::object out = !ec && body.is_object() ? body.as_object() : json::object{};
+      if (!r) return (void)p->Send(ErrorMessage(id, r.error()));
+      json::object out = render(*r);
       out.emplace("id", id);
       p->Send(Message(type, std::move(out)));
-    });
+    };
   }
 
   void OnProofHeader(const json::object& msg, const json::value& id) {
@@ -215,9 +214,9 @@ struct ProverGateway::Connection : WsHandler {
                              "assignment"));
     }
     auto size = PositiveInt(msg, "size");
-    if (!size || *size > kMaxProofHeaderBytes) {
+    if (!size || *size > kMaxProofBytes) {
       return Fail(id, Status(StatusCode::kInvalidArgument,
-                             "size must be 1 to " + std::to_string(kMaxProofHeaderBytes), "size"));
+                             "size must be 1 to " + std::to_string(kMaxProofBytes), "size"));
     }
     const json::value* sha = msg.if_contains("sha256");
     if (sha == nullptr || !sha->is_string() || !IsHex64(sha->as_string())) {
@@ -353,7 +352,6 @@ struct ProverGateway::Connection : WsHandler {
 
   ProverGateway& gateway;
   const Principal principal;
-  const std::string authorization;
   std::weak_ptr<WsPeer> peer;
   Proof proof_;
   int errors = 0;
@@ -364,9 +362,9 @@ struct ProverGateway::Connection : WsHandler {
 
 // ---- The gateway -------------------------------------------------------------------------------
 
-ProverGateway::ProverGateway(Options options, ApiContext& ctx, const Router& router,
+ProverGateway::ProverGateway(Options options, Services services,
                              std::map<std::string, VerifierPool*> pools)
-    : options_(options), ctx_(ctx), router_(router), pools_(std::move(pools)) {
+    : options_(options), services_(services), pools_(std::move(pools)) {
   grace_thread_ = std::thread([this] { TimerLoop(); });
 }
 
@@ -397,20 +395,20 @@ void ProverGateway::DisconnectAll(WsCloseCode code, const std::string& reason) {
 }
 
 Result<std::unique_ptr<WsHandler>> ProverGateway::Accept(const HttpRequest& request) {
-  if (!ctx_.runner.healthy()) {
+  if (!services_.ops.healthy()) {
     // Recovering, or another server holds the write lease: work assigned meanwhile would go
     // to a connection nobody tells.
     return Status(StatusCode::kUnavailable,
                   "this server is not taking work now (recovering, or another server holds "
                   "the write lease); retry");
   }
-  auto principal = ctx_.auth.Authenticate(request.authorization);
+  auto principal = services_.auth.Authenticate(request.authorization);
   if (!principal) return principal.error();
   if (principal->role != matching::Role::kProver) {
     return Status(StatusCode::kForbidden, "only provers connect here");
   }
   return std::unique_ptr<WsHandler>(
-      std::make_unique<Connection>(*this, *principal, request.authorization));
+      std::make_unique<Connection>(*this, *principal));
 }
 
 void ProverGateway::Register(AccountId prover, const std::shared_ptr<WsPeer>& peer) {
@@ -478,7 +476,7 @@ void ProverGateway::TimerLoop() {
       AccountId prover = offline_.begin()->second;
       offline_.erase(offline_.begin());
       lock.unlock();
-      CancelOffersOf(prover);
+      services_.ops.CancelOffersOf(prover);
       lock.lock();
       continue;
     }
@@ -493,50 +491,30 @@ void ProverGateway::TimerLoop() {
   }
 }
 
-void ProverGateway::CancelOffersOf(AccountId prover) {
-  bool queued = ctx_.db.Post([this, prover](pqxx::connection* conn, const Status&) {
-    if (conn == nullptr) return;  // the database is away; the offers stay (logged below)
-    pqxx::read_transaction tx(*conn);
-    auto rows =
-        tx.exec_params("SELECT id FROM offers WHERE prover_id = $1 AND status = 'open'", prover);
-    spdlog::info("msg=prover_offline prover={} offers_cancelled={}", prover, rows.size());
-    for (const auto& row : rows) {
-      SubmitCommand(ctx_, matching::CancelOffer{prover, row[0].as<int64_t>()}, {},
-                    OnAccepted([](const matching::Engine&, std::span<const matching::Event>) {
-                      return JsonResponse("{}");
-                    }),
-                    [](HttpResponse) {});
-    }
-  });
-  if (!queued) spdlog::warn("msg=prover_offline_cancel_skipped prover={}", prover);
-}
-
 void ProverGateway::SendOpenAssignments(AccountId prover, std::weak_ptr<WsPeer> peer) {
-  bool queued = ctx_.db.Post([this, prover, peer](pqxx::connection* conn, const Status&) {
-    if (conn == nullptr) return;
-    pqxx::read_transaction tx(*conn);
-    auto rows = tx.exec_params(
-        "SELECT a.id, a.order_id, a.market_idx, a.price, a.due_at_ms, o.inputs::text "
-        "FROM assignments a JOIN orders o ON o.id = a.order_id "
-        "WHERE a.prover_id = $1 AND a.status = 'assigned' ORDER BY a.id",
-        prover);
-    auto p = peer.lock();
-    if (!p) return;
-    for (const auto& r : rows) {
-      json::object m{{"assignment", r[0].as<int64_t>()},
-                     {"order", r[1].as<int64_t>()},
-                     {"market", ctx_.markets.Slug(static_cast<matching::MarketId>(r[2].as<int>()))},
-                     {"price", r[3].as<int64_t>()},
-                     {"due_at_ms", r[4].as<int64_t>()},
-                     {"resent", true}};
-      boost::system::error_code ec;
-      m.emplace("inputs", r[5].is_null()
-                              ? json::value(nullptr)
-                              : json::parse(r[5].c_str(), ec, {}, StoredInputsOptions()));
-      p->Send(Message("assignment", std::move(m)));
-    }
-  });
-  if (!queued) spdlog::warn("msg=resend_assignments_skipped prover={}", prover);
+  services_.db.Run(
+      "resending assignments",
+      [this, prover, peer](DbSession& session) {
+        std::vector<OpenAssignment> open = OpenAssignments(session, prover);
+        auto p = peer.lock();
+        if (!p) return;
+        for (const OpenAssignment& a : open) {
+          json::object m{{"assignment", a.assignment},
+                         {"order", a.order},
+                         {"market", services_.markets.Slug(a.market)},
+                         {"price", a.price},
+                         {"due_at_ms", a.due_at_ms},
+                         {"resent", true}};
+          boost::system::error_code ec;
+          m.emplace("inputs", a.inputs ? json::parse(*a.inputs, ec, {}, StoredInputsOptions())
+                                       : json::value(nullptr));
+          p->Send(Message("assignment", std::move(m)));
+        }
+      },
+      [prover](const Status& why) {
+        spdlog::warn("msg=resend_assignments_skipped prover={} why={}", prover,
+                     LogValue(why.message()));
+      });
 }
 
 void ProverGateway::OnCommit(const JournalBatch& batch) {
@@ -584,21 +562,11 @@ void ProverGateway::OnCommit(const JournalBatch& batch) {
 
 // Assignments carry the order's inputs, which only PostgreSQL has for older orders.
 void ProverGateway::PushAssignments(std::vector<matching::AssignmentState> assigned) {
-  bool queued = ctx_.db.Post([this, assigned](pqxx::connection* conn, const Status&) {
-    std::unordered_map<int64_t, std::string> inputs;
-    if (conn != nullptr) {
-      std::string ids;
-      for (const auto& a : assigned) ids += (ids.empty() ? "" : ",") + std::to_string(a.order);
-      pqxx::read_transaction tx(*conn);
-      for (const auto& r :
-           tx.exec("SELECT id, inputs::text FROM orders WHERE id IN (" + ids + ")")) {
-        if (!r[1].is_null()) inputs[r[0].as<int64_t>()] = r[1].as<std::string>();
-      }
-    }
+  auto push = [this, assigned](const std::unordered_map<int64_t, std::string>& inputs) {
     for (const auto& a : assigned) {
       json::object m{{"assignment", a.id},
                      {"order", a.order},
-                     {"market", ctx_.markets.Slug(a.market)},
+                     {"market", services_.markets.Slug(a.market)},
                      {"price", a.price},
                      {"due_at_ms", a.due_at}};
       auto it = inputs.find(a.order);
@@ -609,8 +577,18 @@ void ProverGateway::PushAssignments(std::vector<matching::AssignmentState> assig
       // No live connection: it is sent again when the prover connects.
       SendToProver(a.prover, Message("assignment", std::move(m)));
     }
-  });
-  if (!queued) spdlog::warn("msg=assignment_push_skipped count={}", assigned.size());
+  };
+  std::vector<int64_t> orders;
+  for (const auto& a : assigned) orders.push_back(a.order);
+  services_.db.Run(
+      "", [push, orders](DbSession& session) { push(OrderInputs(session, orders)); },
+      [push, count = assigned.size()](const Status& why) {
+        if (why.code() == StatusCode::kOverloaded) {
+          spdlog::warn("msg=assignment_push_skipped count={}", count);
+        } else {
+          push({});  // the database is away: the work still goes out, without its inputs
+        }
+      });
 }
 
 ProverGateway::ProofBudget ProverGateway::ReserveProofBytes(AccountId prover, std::size_t bytes) {
@@ -645,45 +623,32 @@ void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64
                                      const std::string& sha256_hex,
                                      std::function<void(HeaderCheck)> done) {
   auto shared_done = std::make_shared<std::function<void(HeaderCheck)>>(std::move(done));
-  bool queued = ctx_.db.Post([prover, assignment, size, sha256_hex, shared_done](
-                                 pqxx::connection* conn, const Status& error) {
-    auto& done = *shared_done;
-    if (conn == nullptr) return done(HeaderCheck{error});
-    HeaderCheck check;
-    try {
-      pqxx::read_transaction tx(*conn);
-      auto rows = tx.exec_params(
-          "SELECT a.prover_id, a.status, m.max_proof_bytes, encode(p.sha256, 'hex') "
-          "FROM assignments a JOIN markets m ON m.idx = a.market_idx "
-          "LEFT JOIN proofs p ON p.assignment_id = a.id WHERE a.id = $1",
-          assignment);
-      check.status = ProofFits(rows, prover, size);
-      if (check.status.ok()) {
-        const std::string status = rows[0][1].as<std::string>();
-        const bool takes_proof = status == "assigned" || status == "late";
-        if (!rows[0][3].is_null()) {
-          if (rows[0][3].as<std::string>() != sha256_hex) {
-            check.status = OtherBytesDelivered();
-          } else {
-            // Stored, delivery journaled: say so. Stored, not journaled (we crashed in
-            // between): take the bytes again and deliver them.
-            check.duplicate = !takes_proof;
+  services_.db.Run(
+      "checking the proof header",
+      [prover, assignment, size, sha256_hex, shared_done](DbSession& session) {
+        std::optional<ProofSlot> slot = ReadProofSlot(session, assignment);
+        HeaderCheck check;
+        check.status = ProofFits(slot.has_value(), slot ? slot->prover : 0,
+                                 slot ? slot->max_proof_bytes : 0, prover, size);
+        if (check.status.ok()) {
+          const bool takes_proof = slot->status == "assigned" || slot->status == "late";
+          if (slot->stored_sha256) {
+            if (*slot->stored_sha256 != sha256_hex) {
+              check.status = OtherBytesDelivered();
+            } else {
+              // Stored, delivery journaled: say so. Stored, not journaled (we crashed in
+              // between): take the bytes again and deliver them.
+              check.duplicate = !takes_proof;
+            }
+          } else if (!takes_proof) {
+            check.status = Status(StatusCode::kConflict,
+                                  "the assignment is " + slot->status + " and takes no proof",
+                                  "assignment");
           }
-        } else if (!takes_proof) {
-          check.status =
-              Status(StatusCode::kConflict, "the assignment is " + status + " and takes no proof",
-                     "assignment");
         }
-      }
-    } catch (const std::exception& e) {
-      check.status = DatabaseError(e, "checking the proof header");
-      done(check);
-      if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) throw;
-      return;
-    }
-    done(check);
-  });
-  if (!queued) (*shared_done)(HeaderCheck{Status(StatusCode::kOverloaded, "database busy; retry")});
+        (*shared_done)(check);
+      },
+      [shared_done](const Status& why) { (*shared_done)(HeaderCheck{why}); });
 }
 
 void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
@@ -695,103 +660,61 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
   boost::system::error_code ec;
   json::value id = json::parse(client_id, ec);
   auto shared_proof = std::make_shared<std::string>(std::move(proof));
-  bool queued = ctx_.db.Post([this, prover, peer, id, assignment, shared_proof, tell, received_at,
-                              budget = std::move(budget)](pqxx::connection* conn,
-                                                          const Status& error) mutable {
-    if (conn == nullptr) return tell(ErrorMessage(id, error));
-    std::string verifier, vk, inputs;
-    bool again = false;  // the same bytes were stored before: a redelivery
-    try {
-      pqxx::work tx(*conn);
-      auto rows = tx.exec_params(
-          "SELECT a.prover_id, a.order_id, m.verifier, m.verification_key::text, "
-          "m.max_proof_bytes, o.inputs::text FROM assignments a "
-          "JOIN markets m ON m.idx = a.market_idx JOIN orders o ON o.id = a.order_id "
-          "WHERE a.id = $1",
-          assignment);
-      if (Status fits = ProofFits(rows, prover, static_cast<int64_t>(shared_proof->size()));
-          !fits.ok()) {
-        return tell(ErrorMessage(id, fits));
-      }
-      const auto& r = rows[0];
-      verifier = r[2].as<std::string>();
-      vk = r[3].is_null() ? "" : r[3].as<std::string>();
-      inputs = r[5].is_null() ? "null" : r[5].as<std::string>();
-      pqxx::binarystring bytes(shared_proof->data(), shared_proof->size());
-      const Sha256Digest digest = Sha256(*shared_proof);  // the header's, checked on arrival
-      pqxx::binarystring sha(digest.data(), digest.size());
-      auto stored = tx.exec_params(
-          "INSERT INTO proofs (assignment_id, prover_id, order_id, sha256, data, received_at) "
-          "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000)) "
-          "ON CONFLICT (assignment_id) DO NOTHING RETURNING 1",
-          assignment, prover, r[1].as<int64_t>(), sha, bytes, received_at);
-      if (stored.empty()) {
-        auto before = tx.exec_params(
-            "SELECT sha256 = $2, (extract(epoch FROM received_at) * 1000)::bigint FROM proofs "
-            "WHERE assignment_id = $1",
-            assignment, sha);
-        if (before.empty() || !before[0][0].as<bool>()) {
-          return tell(ErrorMessage(id, OtherBytesDelivered()));
-        }
-        again = true;
-        received_at = before[0][1].as<int64_t>();  // judged when we first had them
-      }
-      tx.commit();
-    } catch (const std::exception& e) {
-      tell(ErrorMessage(id, DatabaseError(e, "storing the proof")));
-      if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) throw;
-      return;
+  auto shared_budget = std::make_shared<ProofBudget>(std::move(budget));
+  services_.db.Run(
+      "storing the proof",
+      [this, prover, peer, id, assignment, shared_proof, tell, received_at,
+       shared_budget](DbSession& session) {
+        const auto size = static_cast<int64_t>(shared_proof->size());
+        auto stored = StoreProof(session, assignment, prover, *shared_proof, received_at,
+                                 [prover, size](const std::optional<ProofTarget>& t) {
+                                   return ProofFits(t.has_value(), t ? t->prover : 0,
+                                                    t ? t->max_proof_bytes : 0, prover, size);
+                                 });
+        if (!stored) return tell(ErrorMessage(id, stored.error()));
+        shared_budget->reset();  // stored: no longer in flight
+        Failpoint("after_proof_stored");
+        Delivered(prover, peer, id, assignment, shared_proof, std::move(*stored));
+      },
+      [id, tell](const Status& why) { tell(ErrorMessage(id, why)); });
+}
+
+void ProverGateway::Delivered(AccountId prover, std::weak_ptr<WsPeer> peer, json::value id,
+                              int64_t assignment, std::shared_ptr<std::string> proof,
+                              StoredProof stored) {
+  auto tell = [peer](std::string text) {
+    if (auto p = peer.lock()) p->Send(std::move(text));
+  };
+  // Stored; now the engine decides whether this delivery counts (owner, state, size, time).
+  matching::ProofDelivered d{prover, assignment, static_cast<int64_t>(proof->size()),
+                             stored.received_at};
+  services_.ops.DeliverProof(d, [this, prover, peer, id, assignment, proof, tell,
+                                 stored = std::move(stored)](Result<bool> r) mutable {
+    if (!r && stored.again && r.error().code() == StatusCode::kConflict) {
+      // Journaled meanwhile (recovery adopted it, or an earlier attempt went through).
+      return tell(
+          Message("proof_received", {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
     }
-    budget.reset();  // stored: no longer in flight
-    Failpoint("after_proof_stored");
-    // Stored; now the engine decides whether this delivery counts (owner, state, size, time).
-    matching::ProofDelivered d{prover, assignment, static_cast<int64_t>(shared_proof->size()),
-                               received_at};
-    SubmitCommand(
-        ctx_, d, {},
-        OnAccepted([](const matching::Engine&, std::span<const matching::Event> events) {
-          bool late = false;
-          for (const auto& e : events) {
-            if (e.kind == matching::EventKind::kProofDelivered) late = e.value != 0;
-          }
-          return JsonResponse(json::serialize(json::object{{"late", late}}));
-        }),
-        [this, prover, peer, id, assignment, shared_proof, verifier, vk, inputs, tell,
-         again](HttpResponse r) mutable {
-          if (again && r.status == 409) {
-            // Journaled meanwhile (recovery adopted it, or an earlier attempt went through).
-            return tell(Message("proof_received",
-                                {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
-          }
-          if (r.status >= 300) {
-            // Refused for good (4xx): the stored bytes would never be verified; keep the table
-            // honest. Not for 5xx: the engine could not take it now (recovering, full), and
-            // the stored proof is delivered at the rebuild or on the prover's retry.
-            if (r.status < 500 && !again) {
-              // If the queue is full the row stays: harmless (recovery adopts a stored proof
-              // only while its assignment takes one, and the engine refuses it again then).
-              (void)ctx_.db.Post([assignment](pqxx::connection* conn, const Status&) {
-                if (conn == nullptr) return;
-                pqxx::work tx(*conn);
-                // Only while its delivery is not journaled: a concurrent redelivery of the
-                // same bytes may have been accepted in between.
-                tx.exec_params(
-                    "DELETE FROM proofs p USING assignments a WHERE p.assignment_id = $1 "
-                    "AND a.id = p.assignment_id AND a.status IN ('assigned', 'late')",
-                    assignment);
-                tx.commit();
-              });
-            }
-            return tell(ErrorFromResponse(id, r));
-          }
-          json::object m{{"id", id}, {"assignment", assignment}};
-          if (again) m.emplace("duplicate", true);
-          tell(Message("proof_received", std::move(m)));
-          Verify(assignment, prover, verifier, std::move(vk), std::move(inputs),
-                 std::move(*shared_proof), peer);
-        });
+    if (!r) {
+      // Refused for good (4xx): the stored bytes would never be verified; keep the table
+      // honest. Not for 5xx: the engine could not take it now (recovering, full), and the
+      // stored proof is delivered at the rebuild or on the prover's retry. If the database
+      // cannot take the deletion the row stays: harmless (recovery adopts a stored proof only
+      // while its assignment takes one, and the engine refuses it again then).
+      if (HttpStatusFor(r.error().code()) < 500 && !stored.again) {
+        services_.db.Run(
+            "", [assignment](DbSession& session) { DeleteUndeliveredProof(session, assignment); },
+            [](const Status&) {});
+      }
+      return tell(ErrorMessage(id, r.error()));
+    }
+    json::object m{{"id", id}, {"assignment", assignment}};
+    if (stored.again) m.emplace("duplicate", true);
+    tell(Message("proof_received", std::move(m)));
+    ProofTarget& t = stored.target;
+    Verify(assignment, prover, t.verifier, std::move(t.verification_key), std::move(t.inputs),
+           std::move(*proof), peer);
   });
-  if (!queued) tell(ErrorMessage(id, Status(StatusCode::kOverloaded, "database busy; retry")));
 }
 
 void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::string& verifier,
@@ -831,22 +754,19 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
 
 void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, bool valid,
                                  std::string reason, std::weak_ptr<WsPeer> peer, int attempt) {
-  matching::CommandBody body = valid ? matching::CommandBody(matching::ProofVerified{assignment})
-                                     : matching::CommandBody(matching::ProofRejected{assignment});
-  SubmitCommand(
-      ctx_, body, {}, OnAccepted([](const matching::Engine&, std::span<const matching::Event>) {
-        return JsonResponse("{}");
-      }),
-      [this, assignment, prover, peer, valid, reason, attempt](HttpResponse r) {
-        if (r.status == 503 && attempt < 60) {  // the engine is recovering or full: later
-          Later(std::chrono::seconds(1), [this, assignment, prover, peer, valid, reason, attempt] {
+  services_.ops.ApplyVerdict(
+      assignment, valid,
+      [this, assignment, prover, peer, valid, reason, attempt](Result<Ack> r) {
+        if (!r && HttpStatusFor(r.error().code()) == 503 && attempt < kVerdictAttempts) {
+          // The engine is recovering or full: later.
+          Later(kVerdictRetryInterval, [this, assignment, prover, peer, valid, reason, attempt] {
             ApplyVerdict(assignment, prover, valid, reason, peer, attempt + 1);
           });
           return;
         }
-        if (r.status >= 300) {
-          spdlog::warn("msg=verdict_not_applied assignment={} status={} body={}", assignment,
-                       r.status, LogValue(r.body));
+        if (!r) {
+          spdlog::warn("msg=verdict_not_applied assignment={} status={} error={}", assignment,
+                       HttpStatusFor(r.error().code()), LogValue(r.error().ToString()));
           return;
         }
         json::object m{{"assignment", assignment}, {"result", valid ? "accepted" : "rejected"}};
@@ -858,23 +778,20 @@ void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, bool vali
 }
 
 void ProverGateway::ResumeVerifications() {
-  bool queued = ctx_.db.Post([this](pqxx::connection* conn, const Status&) {
-    if (conn == nullptr) return;
-    pqxx::read_transaction tx(*conn);
-    auto rows = tx.exec(
-        "SELECT a.id, a.prover_id, m.verifier, m.verification_key::text, o.inputs::text, p.data "
-        "FROM assignments a JOIN proofs p ON p.assignment_id = a.id "
-        "JOIN markets m ON m.idx = a.market_idx JOIN orders o ON o.id = a.order_id "
-        "WHERE a.status IN ('delivered', 'late_delivered') ORDER BY a.id");
-    for (const auto& r : rows) {
-      pqxx::binarystring data(r[5]);
-      Verify(r[0].as<int64_t>(), r[1].as<int64_t>(), r[2].as<std::string>(),
-             r[3].is_null() ? "" : r[3].as<std::string>(),
-             r[4].is_null() ? "null" : r[4].as<std::string>(), data.str(), {});
-    }
-    if (!rows.empty()) spdlog::info("msg=verifications_resumed count={}", rows.size());
-  });
-  if (!queued) spdlog::warn("msg=verifications_not_resumed");
+  services_.db.Run(
+      "",
+      [this](DbSession& session) {
+        std::vector<UnverifiedProof> proofs = UnverifiedProofs(session);
+        for (UnverifiedProof& u : proofs) {
+          Verify(u.assignment, u.target.prover, u.target.verifier,
+                 std::move(u.target.verification_key), std::move(u.target.inputs),
+                 std::move(u.proof), {});
+        }
+        if (!proofs.empty()) spdlog::info("msg=verifications_resumed count={}", proofs.size());
+      },
+      [](const Status& why) {
+        spdlog::warn("msg=verifications_not_resumed why={}", LogValue(why.message()));
+      });
 }
 
 }  // namespace proofbook::server

@@ -3,8 +3,9 @@
 // cancel offers, receive assignments, stream proofs back, and are told of results, payments
 // and slashes.
 //
-// Offers and cancellations go through the same Router handlers as REST (POST /v1/offers,
-// DELETE /v1/offers/{id}), so validation and error codes are the REST ones.
+// Offers and cancellations are parsed by the same typed requests as REST (core/requests.h) and
+// call the same operations (core/operations.h), under the same rate limit, so validation,
+// error codes and field names are the REST ones.
 //
 // A proof: a `proof` header (assignment, size, sha256) then binary frames totalling `size`.
 // The header is checked before any byte is taken: the connection's reads are held while the
@@ -36,6 +37,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -48,11 +50,15 @@
 #include <unordered_set>
 #include <vector>
 
-#include "server/api/api_internal.h"
-#include "server/journal/journal_batch.h"
-#include "server/http/router.h"
-#include "server/prover/verifier_pool.h"
+#include "server/core/auth.h"
+#include "server/core/market_directory.h"
+#include "server/core/operations.h"
+#include "server/core/rate_limiter.h"
+#include "server/db/database.h"
+#include "server/db/proofs.h"
 #include "server/http/ws.h"
+#include "server/journal/journal_batch.h"
+#include "server/prover/verifier_pool.h"
 
 namespace proofbook::server {
 
@@ -94,9 +100,16 @@ class ProverGateway : public WsEndpoint {
     bool duplicate = false;        // the same bytes are stored and their delivery journaled
   };
 
-  // `pools`: verifier kind ("sha256-preimage", ...) -> pool. All must outlive the gateway.
-  ProverGateway(Options options, ApiContext& ctx, const Router& router,
-                std::map<std::string, VerifierPool*> pools);
+  // What the gateway works with; all must outlive it.
+  struct Services {
+    Operations& ops;
+    Database& db;
+    Authenticator& auth;
+    const MarketDirectory& markets;
+    RateLimiter& limiter;
+  };
+  // `pools`: verifier kind ("sha256-preimage", ...) -> pool; they must outlive the gateway.
+  ProverGateway(Options options, Services services, std::map<std::string, VerifierPool*> pools);
   ~ProverGateway() override;  // Stop()s
 
   Result<std::unique_ptr<WsHandler>> Accept(const HttpRequest& request) override;
@@ -125,24 +138,24 @@ class ProverGateway : public WsEndpoint {
   // `received_at`: when the last byte arrived (the engine's clock, ms since the epoch).
   void Deliver(matching::AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
                int64_t assignment, std::string proof, int64_t received_at, ProofBudget budget);
-  ApiContext& ctx() { return ctx_; }
-  const Router& router() const { return router_; }
+  const Services& services() const { return services_; }
   const Options& options() const { return options_; }
 
  private:
   // Sends to one live connection of `prover` (round robin); false if it has none.
   bool SendToProver(matching::AccountId prover, const std::string& text);
+  // A stored proof goes to the engine, then (delivered) to its verifier.
+  void Delivered(matching::AccountId prover, std::weak_ptr<WsPeer> peer, boost::json::value id,
+                 int64_t assignment, std::shared_ptr<std::string> proof, StoredProof stored);
   void Verify(int64_t assignment, matching::AccountId prover, const std::string& verifier,
               std::string vk, std::string inputs, std::string proof, std::weak_ptr<WsPeer> peer);
   void PushAssignments(std::vector<matching::AssignmentState> assigned);
   void ApplyVerdict(int64_t assignment, matching::AccountId prover, bool valid, std::string reason,
                     std::weak_ptr<WsPeer> peer, int attempt);
   void TimerLoop();
-  void CancelOffersOf(matching::AccountId prover);
 
   const Options options_;
-  ApiContext& ctx_;
-  const Router& router_;
+  const Services services_;
   const std::map<std::string, VerifierPool*> pools_;
 
   std::mutex mu_;

@@ -610,7 +610,7 @@ TEST(ApiRateLimit, BurstBeyondTheLimitIs429) {
   TestDatabase db;
   db.Migrate();
   pqxx::connection conn(db.url());
-  auto admin = server::BootstrapAdmin(conn);
+  auto admin = server::BootstrapAdmin(*::proofbook::server::BorrowSession(conn));
   ASSERT_TRUE(admin.has_value() && admin->has_value());
   ServerProcess server(db.url(), {"--rate-limit", "1", "--rate-burst", "3"});
   HttpClient client(server.port());

@@ -183,7 +183,7 @@ class JournaledRun {
 
   Status Flush(pqxx::connection& conn) {
     batch_.writer_epoch = epoch_;
-    Status s = journal_.WriteBatch(conn, batch_);
+    Status s = journal_.WriteBatch(*::proofbook::server::BorrowSession(conn), batch_);
     batch_.Clear();
     return s;
   }
@@ -193,7 +193,7 @@ class JournaledRun {
 
   // Everything LoadState must give back.
   void Verify(pqxx::connection& conn) {
-    Result<RecoveredState> loaded = LoadState(conn);
+    Result<RecoveredState> loaded = LoadState(*::proofbook::server::BorrowSession(conn));
     ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
     ExpectSameSnapshot(loaded->snapshot, engine_.GetSnapshot());
     EXPECT_EQ(loaded->next_seq, next_seq_);
@@ -372,7 +372,7 @@ TEST(Journal, RandomRunsLoadBackAsTheEngineAfterEveryBatch) {
     run.VerifyClosedRecords(conn);
 
     // The loaded engine continues exactly as the original one.
-    Result<RecoveredState> loaded = LoadState(conn);
+    Result<RecoveredState> loaded = LoadState(*::proofbook::server::BorrowSession(conn));
     ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
     Engine restored;
     ASSERT_TRUE(restored.Restore(loaded->snapshot).ok());
@@ -405,14 +405,14 @@ TEST(Journal, ReplayedBatchIsWrittenOnce) {
   for (int i = 0; i < 120; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
   JournalBatch first = run.batch();  // a copy, as a retry would hold it
   Journal journal;
-  ASSERT_TRUE(journal.WriteBatch(conn, first).ok());
+  ASSERT_TRUE(journal.WriteBatch(*::proofbook::server::BorrowSession(conn), first).ok());
   const int64_t events = Scalar(conn, "SELECT count(*) FROM engine_events");
   const int64_t ledger = Scalar(conn, "SELECT count(*) FROM ledger_entries");
   const int64_t balances = Scalar(conn, "SELECT sum(available + escrowed + staked) FROM accounts");
   EXPECT_EQ(events, static_cast<int64_t>(first.events.size()));
 
   // The COMMIT went through but its answer was lost: the retry must not write again.
-  Status again = journal.WriteBatch(conn, first);
+  Status again = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), first);
   EXPECT_TRUE(again.ok()) << again.ToString();
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM ledger_entries"), ledger);
@@ -422,7 +422,7 @@ TEST(Journal, ReplayedBatchIsWrittenOnce) {
   ASSERT_TRUE(run.Flush(conn).ok());  // run's copy of the first batch: also a no-op
   for (int i = 0; i < 60; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
   ASSERT_TRUE(run.Flush(conn).ok());
-  EXPECT_TRUE(journal.WriteBatch(conn, first).ok());
+  EXPECT_TRUE(journal.WriteBatch(*::proofbook::server::BorrowSession(conn), first).ok());
   run.Verify(conn);
   run.VerifyClosedRecords(conn);
 }
@@ -456,7 +456,7 @@ TEST(Journal, BatchOfAnEarlierWriterEpochIsFencedAndWritesNothing) {
 
   // The first writer's next batch must not commit, however its seqs look.
   Journal journal;
-  Status s = journal.WriteBatch(conn, stale);
+  Status s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), stale);
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
   EXPECT_EQ(s.wire_code(), "write_lease_lost");
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
@@ -491,7 +491,7 @@ TEST(Journal, AnotherWritersSeqsAreNeverTakenForOurCommit) {
   ASSERT_GE(Scalar(conn, "SELECT last_seq FROM engine_state"),
             static_cast<int64_t>(a_batch.last_seq()));
   Journal journal;
-  Status s = journal.WriteBatch(conn, a_batch);
+  Status s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), a_batch);
   EXPECT_FALSE(s.ok()) << "A's batch was taken as committed: B wrote those seqs";
   EXPECT_EQ(s.wire_code(), "write_lease_lost");
 }
@@ -530,7 +530,7 @@ TEST(Journal, BatchThatSkipsSeqsIsRefused) {
   JournalBatch gap = run.batch();
   gap.first_seq += 5;  // as if a batch before it had been lost
   Journal journal;
-  Status s = journal.WriteBatch(conn, gap);
+  Status s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), gap);
   EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
   EXPECT_NE(s.message().find("journal ends at 0"), std::string::npos) << s.message();
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), 0);
@@ -549,7 +549,7 @@ TEST(Journal, UnknownMarketIdxFailsTheWholeBatch) {
   for (int i = 0; i < 60; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
   JournalBatch batch = run.batch();
   Journal journal;
-  Status s = journal.WriteBatch(conn, batch);
+  Status s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), batch);
   EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
   EXPECT_NE(s.message().find("markets (idx)"), std::string::npos) << s.message();
   // Nothing of the batch is left: no events, no balances, no orders, markets untouched.
@@ -562,7 +562,7 @@ TEST(Journal, UnknownMarketIdxFailsTheWholeBatch) {
 
   // Once the row exists the same batch goes through, on the same connection.
   InsertMarket(conn, 2);
-  s = journal.WriteBatch(conn, batch);
+  s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), batch);
   ASSERT_TRUE(s.ok()) << s.ToString();
   run.batch().Clear();
   run.Verify(conn);
@@ -599,7 +599,7 @@ TEST(Journal, ConstraintViolationFailsTheWholeBatch) {
   bad.order_extras[bad.order_extras.size() - 1].client_order_id =
       bad.order_extras[bad.order_extras.size() - 2].client_order_id;
   Journal journal;
-  Status s = journal.WriteBatch(conn, bad);
+  Status s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), bad);
   EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
   EXPECT_NE(s.message().find("23505"), std::string::npos) << s.message();  // unique_violation
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
@@ -640,7 +640,7 @@ TEST(Journal, ClientTextSurvivesArrayQuoting) {
   extra.inputs_json = inputs;
   const matching::OrderId id = extra.id;
   Journal journal;
-  Status s = journal.WriteBatch(conn, run.batch());
+  Status s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), run.batch());
   ASSERT_TRUE(s.ok()) << s.ToString();
 
   pqxx::work tx(conn);
@@ -684,7 +684,7 @@ TEST(Journal, EmptyDatabaseLoadsAsAFreshEngine) {
   TestDatabase db;
   db.Migrate();
   pqxx::connection conn(db.url());
-  Result<RecoveredState> loaded = LoadState(conn);
+  Result<RecoveredState> loaded = LoadState(*::proofbook::server::BorrowSession(conn));
   ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
   Engine fresh;
   ExpectSameSnapshot(loaded->snapshot, fresh.GetSnapshot());
@@ -722,7 +722,7 @@ TEST(Journal, LargeBatchWriteAndLoadTimes) {
               << std::chrono::duration<double, std::milli>(build).count() << " ms)\n";
   }
   auto start = std::chrono::steady_clock::now();
-  Result<RecoveredState> loaded = LoadState(conn);
+  Result<RecoveredState> loaded = LoadState(*::proofbook::server::BorrowSession(conn));
   auto load = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(loaded.has_value());
   std::cout << "[ journal  ] LoadState " << std::chrono::duration<double, std::milli>(load).count()

@@ -31,20 +31,20 @@ int Count(pqxx::connection& conn, const std::string& sql) {
 TEST(Migrations, FreshDatabaseGetsEveryMigrationOnce) {
   TestDatabase db;
   pqxx::connection conn(db.url());
-  auto report = ApplyMigrations(conn, TwoMigrations());
+  auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations());
   ASSERT_TRUE(report.has_value()) << report.error().ToString();
   EXPECT_EQ(report->applied, (std::vector<int>{1, 2}));
   EXPECT_EQ(report->current_version, 2);
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM a"), 1);
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM schema_migrations"), 2);
-  EXPECT_TRUE(CheckMigrationsCurrent(conn, TwoMigrations()).ok());
+  EXPECT_TRUE(CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), TwoMigrations()).ok());
 }
 
 TEST(Migrations, RerunIsANoOp) {
   TestDatabase db;
   pqxx::connection conn(db.url());
-  ASSERT_TRUE(ApplyMigrations(conn, TwoMigrations()).has_value());
-  auto again = ApplyMigrations(conn, TwoMigrations());
+  ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
+  auto again = ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations());
   ASSERT_TRUE(again.has_value()) << again.error().ToString();
   EXPECT_TRUE(again->applied.empty());
   EXPECT_EQ(again->current_version, 2);
@@ -56,9 +56,9 @@ TEST(Migrations, OnlyPendingOnesRun) {
   pqxx::connection conn(db.url());
   auto first = TwoMigrations();
   first.pop_back();
-  ASSERT_TRUE(ApplyMigrations(conn, first).has_value());
-  EXPECT_FALSE(CheckMigrationsCurrent(conn, TwoMigrations()).ok());  // 0002 pending
-  auto report = ApplyMigrations(conn, TwoMigrations());
+  ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), first).has_value());
+  EXPECT_FALSE(CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), TwoMigrations()).ok());  // 0002 pending
+  auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations());
   ASSERT_TRUE(report.has_value());
   EXPECT_EQ(report->applied, (std::vector<int>{2}));
 }
@@ -66,15 +66,15 @@ TEST(Migrations, OnlyPendingOnesRun) {
 TEST(Migrations, TamperedAppliedFileIsRejected) {
   TestDatabase db;
   pqxx::connection conn(db.url());
-  ASSERT_TRUE(ApplyMigrations(conn, TwoMigrations()).has_value());
+  ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
   auto tampered = TwoMigrations();
   tampered[0].sql += " -- edited";
-  auto report = ApplyMigrations(conn, tampered);
+  auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), tampered);
   ASSERT_FALSE(report.has_value());
   EXPECT_NE(report.error().message().find("0001_a.sql"), std::string::npos)
       << report.error().message();
   EXPECT_NE(report.error().message().find("changed"), std::string::npos);
-  Status check = CheckMigrationsCurrent(conn, tampered);
+  Status check = CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), tampered);
   EXPECT_EQ(check.code(), StatusCode::kUnavailable);
 }
 
@@ -83,10 +83,10 @@ TEST(Migrations, TamperingStopsBeforePendingOnesRun) {
   pqxx::connection conn(db.url());
   auto first = TwoMigrations();
   first.pop_back();
-  ASSERT_TRUE(ApplyMigrations(conn, first).has_value());
+  ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), first).has_value());
   auto tampered = TwoMigrations();
   tampered[0].sql = "CREATE TABLE a (id bigint PRIMARY KEY);";
-  ASSERT_FALSE(ApplyMigrations(conn, tampered).has_value());
+  ASSERT_FALSE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), tampered).has_value());
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM schema_migrations"), 1);
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'b'"), 0);
 }
@@ -94,10 +94,10 @@ TEST(Migrations, TamperingStopsBeforePendingOnesRun) {
 TEST(Migrations, UnknownAppliedVersionIsRejected) {
   TestDatabase db;
   pqxx::connection conn(db.url());
-  ASSERT_TRUE(ApplyMigrations(conn, TwoMigrations()).has_value());
+  ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
   auto older = TwoMigrations();
   older.pop_back();
-  auto report = ApplyMigrations(conn, older);
+  auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), older);
   ASSERT_FALSE(report.has_value());
   EXPECT_NE(report.error().message().find("does not know"), std::string::npos);
 }
@@ -109,7 +109,7 @@ TEST(Migrations, FailingMigrationLeavesNothingBehind) {
       {1, "0001_a.sql", "CREATE TABLE a (id int PRIMARY KEY);"},
       {2, "0002_bad.sql", "CREATE TABLE c (id int); SELECT * FROM no_such_table;"},
   };
-  auto report = ApplyMigrations(conn, bad);
+  auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), bad);
   ASSERT_FALSE(report.has_value());
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM schema_migrations"), 1);
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'c'"), 0);
@@ -129,7 +129,7 @@ TEST(Migrations, ConcurrentMigratorsAreSerialised) {
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
       pqxx::connection conn(db.url());
-      auto r = ApplyMigrations(conn, slow);
+      auto r = ApplyMigrations(*::proofbook::server::BorrowSession(conn), slow);
       std::lock_guard lock(mu);
       results.push_back(std::move(r));
     });
@@ -161,9 +161,9 @@ TEST(Migrations, EmbeddedMatchRepositoryFiles) {
 TEST(Migrations, RealSchemaAppliesAndIsCurrent) {
   TestDatabase db;
   pqxx::connection conn(db.url());
-  auto report = ApplyMigrations(conn, EmbeddedMigrations());
+  auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), EmbeddedMigrations());
   ASSERT_TRUE(report.has_value()) << report.error().ToString();
-  EXPECT_TRUE(CheckMigrationsCurrent(conn, EmbeddedMigrations()).ok());
+  EXPECT_TRUE(CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), EmbeddedMigrations()).ok());
 }
 
 TEST(Migrations, BadFileNameIsRejected) {

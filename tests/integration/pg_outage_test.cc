@@ -39,7 +39,7 @@ TEST(PostgresOutage, ReadyzFollowsTheDatabaseAndTheServerSurvives) {
   std::string admin_key;
   {
     pqxx::connection conn(db.url());
-    auto admin = server::BootstrapAdmin(conn);
+    auto admin = server::BootstrapAdmin(*::proofbook::server::BorrowSession(conn));
     ASSERT_TRUE(admin.has_value() && admin->has_value());
     admin_key = (*admin)->api_key;
   }

@@ -27,7 +27,7 @@ class ServerFixture : public ::testing::Test {
   void SetUp() override {
     db_.Migrate();
     pqxx::connection conn(db_.url());
-    auto admin = server::BootstrapAdmin(conn);
+    auto admin = server::BootstrapAdmin(*::proofbook::server::BorrowSession(conn));
     ASSERT_TRUE(admin.has_value() && admin->has_value());
     admin_key_ = (*admin)->api_key;
   }

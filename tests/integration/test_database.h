@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "server/db/pq.h"  // BorrowSession: server functions on the tests' own connections
+
 namespace proofbook::testing {
 
 class TestDatabase {

@@ -1,4 +1,4 @@
-#include "server/api/rate_limiter.h"
+#include "server/core/rate_limiter.h"
 
 #include <algorithm>
 

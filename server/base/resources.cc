@@ -1,0 +1,107 @@
+#include "server/base/resources.h"
+
+namespace proofbook::server {
+
+namespace json = boost::json;
+
+std::string_view PriorityName(matching::Priority p) {
+  return p == matching::Priority::kTime ? "time" : "price";
+}
+
+std::string_view SelectionName(matching::Selection s) {
+  switch (s) {
+    case matching::Selection::kBest:
+      return "best";
+    case matching::Selection::kDirect:
+      return "direct";
+    case matching::Selection::kVrf:
+      return "vrf";
+  }
+  return "best";
+}
+
+std::optional<matching::Priority> PriorityFromName(std::string_view name) {
+  for (auto p : {matching::Priority::kPrice, matching::Priority::kTime}) {
+    if (PriorityName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+std::optional<matching::Selection> SelectionFromName(std::string_view name) {
+  for (auto s : {matching::Selection::kBest, matching::Selection::kDirect,
+                 matching::Selection::kVrf}) {
+    if (SelectionName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+json::object AccountJson(const matching::AccountState& a) {
+  return json::object{{"id", a.id},
+                      {"role", matching::RoleName(a.role)},
+                      {"available", a.available},
+                      {"escrowed", a.escrowed},
+                      {"staked", a.staked},
+                      {"reputation_bps", a.reputation}};
+}
+
+json::object OfferJson(const matching::OfferState& o, const std::string& market) {
+  return json::object{{"id", o.id},
+                      {"market", market},
+                      {"prover", o.prover},
+                      {"price", o.price},
+                      {"est_ms", o.est_ms},
+                      {"capacity", o.capacity},
+                      {"capacity_left", o.capacity_left},
+                      {"expires_at_ms", o.expires_at}};
+}
+
+json::object AssignmentJson(const matching::AssignmentState& a) {
+  return json::object{{"id", a.id},
+                      {"prover", a.prover},
+                      {"offer", a.offer},
+                      {"price", a.price},
+                      {"assigned_at_ms", a.assigned_at},
+                      {"due_at_ms", a.due_at},
+                      {"status", matching::AssignmentStatusName(a.status)}};
+}
+
+json::object OrderJson(const matching::OrderState& o, const std::string& market,
+                       std::span<const matching::AssignmentState> assignments,
+                       const std::string& client_order_id) {
+  json::array list;
+  for (const auto& a : assignments) list.push_back(AssignmentJson(a));
+  json::object out{{"id", o.id},
+                   {"market", market},
+                   {"sequencer", o.account},
+                   {"status", matching::OrderStatusName(o.status)},
+                   {"max_price", o.max_price},
+                   {"deadline_ms", o.deadline},
+                   {"placed_at_ms", o.placed_at},
+                   {"priority", PriorityName(o.priority)},
+                   {"min_reputation", o.min_reputation},
+                   {"redundancy", o.redundancy},
+                   {"selection", SelectionName(o.selection)},
+                   {"verified", o.verified},
+                   {"escrow_left", o.escrow_left},
+                   {"assignments", std::move(list)}};
+  if (o.selection == matching::Selection::kDirect) out["prover"] = o.direct_prover;
+  if (!client_order_id.empty()) out["client_order_id"] = client_order_id;
+  return out;
+}
+
+json::object MarketJson(const std::string& id, const std::string& proof_system,
+                        const std::string& verifier, const matching::MarketParams& p) {
+  return json::object{{"id", id},
+                      {"proof_system", proof_system},
+                      {"verifier", verifier},
+                      {"min_stake", p.min_stake},
+                      {"slash_bps", p.slash_bps},
+                      {"compensation_bps", p.compensation_bps},
+                      {"fee_bps", p.fee_bps},
+                      {"min_prover_time_ms", p.min_prover_time_ms},
+                      {"grace_bps", p.grace_bps},
+                      {"uncle_reward_bps", p.uncle_reward_bps},
+                      {"max_proof_bytes", p.max_proof_bytes}};
+}
+
+}  // namespace proofbook::server

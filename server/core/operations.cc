@@ -1,0 +1,255 @@
+#include "server/core/operations.h"
+
+#include <spdlog/spdlog.h>
+
+#include "server/core/api_keys.h"
+#include "server/db/accounts.h"
+#include "server/db/markets.h"
+
+namespace proofbook::server {
+
+using matching::Engine;
+using matching::Event;
+using matching::EventKind;
+
+namespace {
+
+const Status kEngineOverloaded(StatusCode::kOverloaded,
+                               "the engine's inbox is full or it is recovering; retry");
+const Status kNoOutcome(StatusCode::kInternal, "the engine produced no outcome");
+
+}  // namespace
+
+Status WireRejection(const Event& rejected) {
+  Status s = matching::RejectionStatus(rejected);
+  static constexpr std::pair<std::string_view, std::string_view> kWireNames[] = {
+      {"deadline", "deadline_ms"}, {"direct_prover", "prover"}, {"expires_at", "expires_ms"}};
+  for (auto [engine_name, wire_name] : kWireNames) {
+    if (s.field() == engine_name) {
+      return Status(s.code(), s.message(), std::string(wire_name))
+          .WithReason(std::string(s.wire_code()));
+    }
+  }
+  return s;
+}
+
+Operations::Operations(Options options, EngineRunner& runner, Database& db, Authenticator& auth,
+                       MarketDirectory& markets)
+    : options_(options), runner_(runner), db_(db), auth_(auth), markets_(markets) {}
+
+template <typename T>
+void Operations::Submit(std::unique_ptr<Submission> s, Build<T> build, Done<T> done) {
+  // The result is read on the engine thread and handed on after COMMIT; the slot is shared so
+  // a refused submission (dropped by the runner) can still answer.
+  struct Slot {
+    std::optional<Result<T>> result;
+    Done<T> done;
+  };
+  auto slot = std::make_shared<Slot>(Slot{std::nullopt, std::move(done)});
+  s->reply = [slot, build = std::move(build)](const Engine& engine,
+                                              std::span<const Event> events,
+                                              matching::OrderId duplicate_of) {
+    slot->result.emplace(build(engine, events, duplicate_of));
+  };
+  s->committed = [slot](const Status& status) {
+    if (!status.ok()) return slot->done(status);
+    if (!slot->result) return slot->done(kNoOutcome);
+    slot->done(std::move(*slot->result));
+  };
+  if (!runner_.Submit(std::move(s))) slot->done(kEngineOverloaded);
+}
+
+template <typename T>
+void Operations::SubmitCommand(matching::CommandBody body,
+                               std::function<T(const Engine&, std::span<const Event>)> ok,
+                               Done<T> done) {
+  auto s = std::make_unique<Submission>();
+  s->command.body = body;
+  Submit<T>(
+      std::move(s),
+      [ok = std::move(ok)](const Engine& engine, std::span<const Event> events,
+                           matching::OrderId) -> Result<T> {
+        if (events.empty()) return kNoOutcome;
+        if (events.front().kind == EventKind::kRejected) return WireRejection(events.front());
+        return ok(engine, events);
+      },
+      std::move(done));
+}
+
+void Operations::PlaceOrder(matching::AccountId sequencer, PlaceOrderRequest request,
+                            Done<PlacedOrder> done) {
+  auto s = std::make_unique<Submission>();
+  request.order.account = sequencer;
+  s->command.body = request.order;
+  s->extra = OrderExtra{0, request.client_order_id, std::move(request.inputs),
+                        std::move(request.request_sha256)};
+  Submit<PlacedOrder>(
+      std::move(s),
+      [&markets = markets_, client_id = request.client_order_id](
+          const Engine& engine, std::span<const Event> events,
+          matching::OrderId duplicate_of) -> Result<PlacedOrder> {
+        PlacedOrder out;
+        if (duplicate_of != 0) {
+          out.id = duplicate_of;
+          out.replayed = true;
+        } else {
+          if (events.empty()) return kNoOutcome;
+          if (events.front().kind == EventKind::kRejected) return WireRejection(events.front());
+          out.id = events.front().order;
+        }
+        out.client_order_id = client_id;
+        out.order = engine.GetOrder(out.id);
+        if (out.order) {
+          out.market = markets.Slug(out.order->market);
+          out.assignments = engine.GetOrderAssignments(out.id);
+        }
+        return out;
+      },
+      std::move(done));
+}
+
+void Operations::CancelOrder(matching::AccountId sequencer, matching::OrderId order,
+                             Done<matching::OrderId> done) {
+  SubmitCommand<matching::OrderId>(
+      matching::CancelOrder{sequencer, order},
+      [order](const Engine&, std::span<const Event>) { return order; }, std::move(done));
+}
+
+void Operations::PlaceOffer(matching::AccountId prover, PlaceOfferRequest request,
+                            Done<PlacedOffer> done) {
+  request.offer.account = prover;
+  SubmitCommand<PlacedOffer>(
+      request.offer,
+      [market = request.market](const Engine& engine, std::span<const Event> events) {
+        PlacedOffer out;
+        out.id = events.front().offer;
+        out.market = market;
+        out.offer = engine.GetOffer(out.id);
+        for (const auto& e : events) {
+          if (e.kind == EventKind::kAssigned && e.offer == out.id) {
+            out.assigned.push_back(NewAssignment{e.assignment, e.order, e.amount, e.value});
+          }
+        }
+        return out;
+      },
+      std::move(done));
+}
+
+void Operations::CancelOffer(matching::AccountId prover, matching::OfferId offer,
+                             Done<matching::OfferId> done) {
+  SubmitCommand<matching::OfferId>(
+      matching::CancelOffer{prover, offer},
+      [offer](const Engine&, std::span<const Event>) { return offer; }, std::move(done));
+}
+
+void Operations::CancelOffersOf(matching::AccountId prover) {
+  db_.Run(
+      "cancelling the offers of an offline prover",
+      [this, prover](DbSession& session) {
+        std::vector<int64_t> offers = OpenOfferIds(session, prover);
+        spdlog::info("msg=prover_offline prover={} offers_cancelled={}", prover, offers.size());
+        for (int64_t offer : offers) CancelOffer(prover, offer, [](Result<matching::OfferId>) {});
+      },
+      [prover](const Status& why) {
+        // The database is away or busy: the offers stay.
+        spdlog::warn("msg=prover_offline_cancel_skipped prover={} why={}", prover, why.message());
+      });
+}
+
+void Operations::MoveMoney(MoneyMove move, matching::AccountId account, matching::Amount amount,
+                           Done<matching::AccountState> done) {
+  matching::CommandBody body;
+  switch (move) {
+    case MoneyMove::kWithdraw:
+      body = matching::Withdraw{account, amount};
+      break;
+    case MoneyMove::kStake:
+      body = matching::Stake{account, amount};
+      break;
+    case MoneyMove::kUnstake:
+      body = matching::Unstake{account, amount};
+      break;
+  }
+  SubmitCommand<matching::AccountState>(
+      body,
+      [account](const Engine& engine, std::span<const Event>) {
+        return *engine.GetAccount(account);
+      },
+      std::move(done));
+}
+
+void Operations::Deposit(matching::AccountId account, DepositRequest request,
+                         Done<Deposited> done) {
+  auto s = std::make_unique<Submission>();
+  s->command.body = matching::Deposit{account, request.amount};
+  s->deposit_reference = std::move(request.reference);
+  Submit<Deposited>(
+      std::move(s),
+      [account](const Engine& engine, std::span<const Event> events,
+                matching::OrderId duplicate) -> Result<Deposited> {
+        if (duplicate == 0 && !events.empty() && events.front().kind == EventKind::kRejected) {
+          return WireRejection(events.front());
+        }
+        auto image = engine.GetAccount(account);
+        if (!image) return Status(StatusCode::kNotFound, "no such account");
+        return Deposited{*image, duplicate != 0};
+      },
+      std::move(done));
+}
+
+void Operations::CreateAccount(CreateAccountRequest request, Done<CreatedAccount> done) {
+  auto shared_done = std::make_shared<Done<CreatedAccount>>(std::move(done));
+  db_.Run(
+      "creating the account",
+      [this, request, shared_done](DbSession& session) {
+        NewAccount created =
+            server::CreateAccount(session, matching::RoleName(request.role), request.name);
+        auth_.Add(Sha256(created.api_key), Principal{created.id, request.role});
+        SubmitCommand<CreatedAccount>(
+            matching::CreateAccount{created.id, request.role},
+            [created, name = request.name](const Engine& engine, std::span<const Event>) {
+              return CreatedAccount{*engine.GetAccount(created.id), name, created.api_key};
+            },
+            [shared_done](Result<CreatedAccount> r) { (*shared_done)(std::move(r)); });
+      },
+      [shared_done](const Status& why) { (*shared_done)(why); });
+}
+
+void Operations::CreateMarket(CreateMarketRequest request, Done<CreateMarketRequest> done) {
+  auto shared_done = std::make_shared<Done<CreateMarketRequest>>(std::move(done));
+  db_.Run(
+      "creating the market",
+      [this, request, shared_done](DbSession& session) {
+        auto idx = InsertMarket(session, request.slug, request.proof_system, request.verifier,
+                                request.params, request.verification_key);
+        if (!idx) return (*shared_done)(idx.error());
+        markets_.Add(request.slug, *idx);
+        SubmitCommand<CreateMarketRequest>(
+            matching::CreateMarket{*idx, request.params},
+            [request](const Engine&, std::span<const Event>) { return request; },
+            [shared_done](Result<CreateMarketRequest> r) { (*shared_done)(std::move(r)); });
+      },
+      [shared_done](const Status& why) { (*shared_done)(why); });
+}
+
+void Operations::DeliverProof(matching::ProofDelivered delivery, Done<bool> done) {
+  SubmitCommand<bool>(
+      delivery,
+      [](const Engine&, std::span<const Event> events) {
+        bool late = false;
+        for (const auto& e : events) {
+          if (e.kind == EventKind::kProofDelivered) late = e.value != 0;
+        }
+        return late;
+      },
+      std::move(done));
+}
+
+void Operations::ApplyVerdict(int64_t assignment, bool valid, Done<Ack> done) {
+  matching::CommandBody body = valid ? matching::CommandBody(matching::ProofVerified{assignment})
+                                     : matching::CommandBody(matching::ProofRejected{assignment});
+  SubmitCommand<Ack>(
+      body, [](const Engine&, std::span<const Event>) { return Ack{}; }, std::move(done));
+}
+
+}  // namespace proofbook::server

@@ -1,0 +1,133 @@
+// Operations: the market's commands as typed calls, the one way in for every front end. REST
+// (api/) and the prover WebSocket (prover/) parse a request (core/requests.h), check who asks,
+// and call an operation here; each answers once, with a typed result or a Status, only after
+// what it changed is committed (EngineRunner). The front ends render the results (with
+// core/views.h for the shapes they share).
+//
+// Engine commands go through the EngineRunner; the two that also write rows the engine does
+// not own (a new account with its key, a new market) write them on the database pool first.
+//
+// Thread rules: call from any thread. `done` runs exactly once, on the journal thread, a
+// database thread, or the caller's (for an immediate refusal); it must not block.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "matching/engine.h"
+#include "matching/status.h"
+#include "server/core/auth.h"
+#include "server/core/engine_runner.h"
+#include "server/core/market_directory.h"
+#include "server/core/requests.h"
+#include "server/db/database.h"
+
+namespace proofbook::server {
+
+template <typename T>
+using Done = std::function<void(Result<T>)>;
+
+// An operation that answers nothing but "done".
+struct Ack {};
+
+struct PlacedOrder {
+  matching::OrderId id = 0;
+  bool replayed = false;  // a replay of the client_order_id: nothing new was placed
+  // The order as the engine holds it after the command; nullopt when it is already final
+  // (then only the id is known here and GET /v1/orders/{id} has the rest).
+  std::optional<matching::OrderState> order;
+  std::vector<matching::AssignmentState> assignments;
+  std::string market;  // its slug, as the original order named it
+  std::string client_order_id;
+};
+
+struct NewAssignment {
+  matching::AssignmentId assignment = 0;
+  matching::OrderId order = 0;
+  matching::Amount price = 0;
+  matching::Timestamp due_at = 0;
+};
+
+struct PlacedOffer {
+  matching::OfferId id = 0;
+  std::string market;
+  std::optional<matching::OfferState> offer;  // nullopt when it left the book at once
+  std::vector<NewAssignment> assigned;        // work it took when placed
+};
+
+struct Deposited {
+  matching::AccountState account;
+  bool replayed = false;  // the reference was used before: no money moved
+};
+
+struct CreatedAccount {
+  matching::AccountState account;
+  std::string name;
+  std::string api_key;  // shown once
+};
+
+enum class MoneyMove { kWithdraw, kStake, kUnstake };
+
+class Operations {
+ public:
+  struct Options {
+    std::size_t max_inputs_bytes = 64 << 10;  // an order's public inputs, minified
+  };
+  // All must outlive the Operations.
+  Operations(Options options, EngineRunner& runner, Database& db, Authenticator& auth,
+             MarketDirectory& markets);
+
+  const Options& options() const { return options_; }
+  const MarketDirectory& markets() const { return markets_; }
+  // False while the engine recovers or another server holds the write lease.
+  bool healthy() const { return runner_.healthy(); }
+
+  void PlaceOrder(matching::AccountId sequencer, PlaceOrderRequest request,
+                  Done<PlacedOrder> done);
+  void CancelOrder(matching::AccountId sequencer, matching::OrderId order,
+                   Done<matching::OrderId> done);
+  void PlaceOffer(matching::AccountId prover, PlaceOfferRequest request, Done<PlacedOffer> done);
+  void CancelOffer(matching::AccountId prover, matching::OfferId offer,
+                   Done<matching::OfferId> done);
+  // Cancels every open offer of the prover (it went offline); logged, answers no one.
+  void CancelOffersOf(matching::AccountId prover);
+  void MoveMoney(MoneyMove move, matching::AccountId account, matching::Amount amount,
+                 Done<matching::AccountState> done);
+  void Deposit(matching::AccountId account, DepositRequest request, Done<Deposited> done);
+  void CreateAccount(CreateAccountRequest request, Done<CreatedAccount> done);
+  void CreateMarket(CreateMarketRequest request, Done<CreateMarketRequest> done);
+  // A stored proof's delivery; the result says whether it was late.
+  void DeliverProof(matching::ProofDelivered delivery, Done<bool> done);
+  // The verifier's verdict on a delivered proof.
+  void ApplyVerdict(int64_t assignment, bool valid, Done<Ack> done);
+
+ private:
+  // Submits `body` and answers `done` with what `build` reads off the engine right after it is
+  // applied, once that is committed.
+  template <typename T>
+  using Build = std::function<Result<T>(const matching::Engine& engine,
+                                        std::span<const matching::Event> events,
+                                        matching::OrderId duplicate_of)>;
+  template <typename T>
+  void Submit(std::unique_ptr<Submission> submission, Build<T> build, Done<T> done);
+  // Submit for a command whose rejection (kRejected first) is the answer, else `ok`.
+  template <typename T>
+  void SubmitCommand(matching::CommandBody body,
+                     std::function<T(const matching::Engine&, std::span<const matching::Event>)> ok,
+                     Done<T> done);
+
+  const Options options_;
+  EngineRunner& runner_;
+  Database& db_;
+  Authenticator& auth_;
+  MarketDirectory& markets_;
+};
+
+// An engine rejection as the wire sees it: the engine's field names ("deadline") become the
+// request's ("deadline_ms").
+Status WireRejection(const matching::Event& rejected);
+
+}  // namespace proofbook::server

@@ -1,0 +1,102 @@
+#include "server/db/accounts.h"
+
+#include "server/db/pq.h"
+
+namespace proofbook::server {
+
+namespace json = boost::json;
+
+Result<json::object> ReadAccount(DbSession& session, matching::AccountId id) {
+  pqxx::read_transaction tx(Pq(session));
+  auto rows = tx.exec_params(
+      "SELECT id, role, name, available, escrowed, staked, reputation_bps FROM accounts "
+      "WHERE id = $1",
+      id);
+  if (rows.empty()) return Status(StatusCode::kNotFound, "no such account");
+  const auto& r = rows[0];
+  return json::object{{"id", r[0].as<int64_t>()},       {"role", r[1].as<std::string>()},
+                      {"name", r[2].as<std::string>()}, {"available", r[3].as<int64_t>()},
+                      {"escrowed", r[4].as<int64_t>()}, {"staked", r[5].as<int64_t>()},
+                      {"reputation_bps", r[6].as<int>()}};
+}
+
+json::array ReadOpenOffers(DbSession& session, matching::AccountId prover) {
+  pqxx::read_transaction tx(Pq(session));
+  json::array offers;
+  for (const auto& r : tx.exec_params(
+           "SELECT o.id, m.id, o.price, o.est_ms, o.capacity, o.capacity_left, o.expires_at_ms, "
+           "o.status FROM offers o JOIN markets m ON m.idx = o.market_idx "
+           "WHERE o.prover_id = $1 AND o.status = 'open' ORDER BY o.id",
+           prover)) {
+    offers.push_back(json::object{{"id", r[0].as<int64_t>()},
+                                  {"market", r[1].as<std::string>()},
+                                  {"price", r[2].as<int64_t>()},
+                                  {"est_ms", r[3].as<int64_t>()},
+                                  {"capacity", r[4].as<int>()},
+                                  {"capacity_left", r[5].as<int>()},
+                                  {"expires_at_ms", r[6].as<int64_t>()},
+                                  {"status", r[7].as<std::string>()}});
+  }
+  return offers;
+}
+
+std::vector<int64_t> OpenOfferIds(DbSession& session, matching::AccountId prover) {
+  pqxx::read_transaction tx(Pq(session));
+  std::vector<int64_t> ids;
+  for (const auto& row :
+       tx.exec_params("SELECT id FROM offers WHERE prover_id = $1 AND status = 'open'", prover)) {
+    ids.push_back(row[0].as<int64_t>());
+  }
+  return ids;
+}
+
+namespace {
+
+// Serialises concurrent first-admin bootstraps (two servers starting on an empty database).
+constexpr long long kBootstrapLockKey = 0x706261646d696e21LL;  // "pbadmin!"
+
+int64_t InsertAccountIn(pqxx::transaction_base& tx, std::string_view role, std::string_view name,
+                        const Sha256Digest& key_hash) {
+  const int64_t id =
+      tx.exec_params("INSERT INTO accounts (role, name) VALUES ($1, $2) RETURNING id",
+                     std::string(role), std::string(name))[0][0]
+          .as<int64_t>();
+  pqxx::binarystring blob(key_hash.data(), key_hash.size());
+  tx.exec_params("INSERT INTO api_keys (key_hash, account_id) VALUES ($1, $2)", blob, id);
+  return id;
+}
+
+}  // namespace
+
+int64_t InsertAccount(DbSession& session, std::string_view role, std::string_view name,
+                      const Sha256Digest& key_hash) {
+  pqxx::work tx(Pq(session));
+  const int64_t id = InsertAccountIn(tx, role, name, key_hash);
+  tx.commit();
+  return id;
+}
+
+std::optional<int64_t> InsertFirstAdmin(DbSession& session, const Sha256Digest& key_hash) {
+  pqxx::work tx(Pq(session));
+  tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kBootstrapLockKey) + ")");
+  if (tx.exec("SELECT 1 FROM accounts WHERE role = 'admin' LIMIT 1").size() > 0) {
+    return std::nullopt;
+  }
+  const int64_t id = InsertAccountIn(tx, "admin", "admin", key_hash);
+  tx.commit();
+  return id;
+}
+
+void ForEachApiKey(DbSession& session,
+                   const std::function<void(std::string digest, matching::AccountId account,
+                                            std::string_view role)>& fn) {
+  pqxx::read_transaction tx(Pq(session));
+  for (const auto& row :
+       tx.exec("SELECT k.key_hash, a.id, a.role FROM api_keys k JOIN accounts a ON "
+               "a.id = k.account_id WHERE k.revoked_at IS NULL")) {
+    pqxx::binarystring hash(row[0]);
+    fn(std::string(hash.str()), row[1].as<int64_t>(), row[2].as<std::string>());
+  }
+}
+
+}  // namespace proofbook::server

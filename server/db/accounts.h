@@ -1,0 +1,41 @@
+// Read model and rows of accounts, their API keys and offers. Functions block on PostgreSQL
+// and throw on database errors (callers on the pool map them with DatabaseError).
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "matching/status.h"
+#include "matching/types.h"
+#include "server/base/crypto.h"
+#include "server/db/session.h"
+
+namespace proofbook::server {
+
+// GET /v1/accounts/me: the account row (with its name); kNotFound if there is none.
+Result<boost::json::object> ReadAccount(DbSession& session, matching::AccountId id);
+
+// The prover's open offers, as GET /v1/offers lists them.
+boost::json::array ReadOpenOffers(DbSession& session, matching::AccountId prover);
+// The ids of the prover's open offers.
+std::vector<int64_t> OpenOfferIds(DbSession& session, matching::AccountId prover);
+
+// Inserts an account and its key (stored as `key_hash` only), in one transaction; its id.
+int64_t InsertAccount(DbSession& session, std::string_view role, std::string_view name,
+                      const Sha256Digest& key_hash);
+
+// Inserts an admin named "admin" with `key_hash` unless an admin exists, atomically (safe
+// against concurrent callers): its id, or nullopt when an admin already existed.
+std::optional<int64_t> InsertFirstAdmin(DbSession& session, const Sha256Digest& key_hash);
+
+// Every key that is not revoked: (raw 32-byte digest, account, role name).
+void ForEachApiKey(DbSession& session,
+                   const std::function<void(std::string digest, matching::AccountId account,
+                                            std::string_view role)>& fn);
+
+}  // namespace proofbook::server

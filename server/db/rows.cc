@@ -1,0 +1,69 @@
+#include "server/db/rows.h"
+
+#include "server/base/resources.h"
+
+namespace proofbook::server {
+namespace {
+
+using matching::AssignmentStatus;
+using matching::OrderStatus;
+
+matching::VrfOutput VrfFromHex(const pqxx::field& f) {
+  matching::VrfOutput out{};
+  if (f.is_null()) return out;
+  std::string_view hex(f.c_str(), f.size());
+  if (hex.size() != 2 * out.size()) throw BadValue("vrf_output is not 32 bytes");
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    throw BadValue("vrf_output is not hex");
+  };
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<uint8_t>(digit(hex[2 * i]) * 16 + digit(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+}  // namespace
+
+matching::OrderState OrderFromRow(const pqxx::row& row) {
+  matching::OrderState o;
+  o.id = row["id"].as<int64_t>();
+  o.account = row["account_id"].as<int64_t>();
+  o.market = row["market_idx"].as<uint32_t>();
+  o.max_price = row["max_price"].as<int64_t>();
+  o.deadline = row["deadline_ms"].as<int64_t>();
+  o.placed_at = row["placed_at_ms"].as<int64_t>();
+  o.priority = FromName(row["priority"], matching::Priority::kTime, PriorityName, "priority");
+  o.min_reputation = row["min_reputation_bps"].as<int32_t>();
+  o.redundancy = row["redundancy"].as<int32_t>();
+  o.selection = FromName(row["selection"], matching::Selection::kVrf, SelectionName, "selection");
+  o.direct_prover = row["direct_prover"].as<int64_t>();
+  o.exclusive_until = row["exclusive_until_ms"].as<int64_t>();
+  o.exclusive_ended = row["exclusive_ended"].as<bool>();
+  o.has_vrf_output = row["has_vrf_output"].as<bool>();
+  o.vrf_output = VrfFromHex(row["vrf_output_hex"]);
+  o.vrf_draws = row["vrf_draws"].as<uint32_t>();
+  o.status = FromName(row["status"], OrderStatus::kCancelled, matching::OrderStatusName, "status");
+  o.verified = row["verified"].as<int32_t>();
+  o.escrow_left = row["escrow_left"].as<int64_t>();
+  o.needed = row["needed"].as<int32_t>();
+  return o;
+}
+
+matching::AssignmentState AssignmentFromRow(const pqxx::row& row) {
+  matching::AssignmentState a;
+  a.id = row["id"].as<int64_t>();
+  a.order = row["order_id"].as<int64_t>();
+  a.offer = row["offer_id"].as<int64_t>();
+  a.prover = row["prover_id"].as<int64_t>();
+  a.market = row["market_idx"].as<uint32_t>();
+  a.price = row["price"].as<int64_t>();
+  a.assigned_at = row["assigned_at_ms"].as<int64_t>();
+  a.due_at = row["due_at_ms"].as<int64_t>();
+  a.status = FromName(row["status"], AssignmentStatus::kLapsed, matching::AssignmentStatusName,
+                      "assignment status");
+  return a;
+}
+
+}  // namespace proofbook::server

@@ -1,0 +1,35 @@
+// Rows of the orders / assignments tables as engine state, by column name: for recovery
+// (journal/) and the read models (db/). An orders row needs `vrf_output_hex`
+// (encode(vrf_output, 'hex')) besides the table's columns. pqxx inside: db/ and journal/ only.
+#pragma once
+
+#include <pqxx/field>
+#include <pqxx/row>
+#include <string>
+#include <string_view>
+#include <stdexcept>
+
+#include "matching/state.h"
+
+namespace proofbook::server {
+
+// A stored value the engine does not know (thrown by the functions below); recovery turns it
+// into a Status at its edge.
+struct BadValue : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The enum value named `f` (by `name`, over 0..last); BadValue if none is.
+template <typename Enum, typename NameFn>
+inline Enum FromName(const pqxx::field& f, Enum last, NameFn name, const char* what) {
+  std::string_view text(f.c_str(), f.size());
+  for (int i = 0; i <= static_cast<int>(last); ++i) {
+    if (name(static_cast<Enum>(i)) == text) return static_cast<Enum>(i);
+  }
+  throw BadValue(std::string("unknown ") + what + " '" + std::string(text) + "'");
+}
+
+matching::OrderState OrderFromRow(const pqxx::row& row);
+matching::AssignmentState AssignmentFromRow(const pqxx::row& row);
+
+}  // namespace proofbook::server
