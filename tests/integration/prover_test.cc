@@ -190,6 +190,48 @@ TEST_F(ProverTest, BadMessagesGetErrorsAndAbuseClosesTheConnection) {
   EXPECT_EQ(client_->Get("/healthz").status, 200);
 }
 
+// One parser, one set of error codes: an invalid offer gets the same status, code and field
+// (and message) whether it came as POST /v1/offers or as a WebSocket "offer" message.
+TEST_F(ProverTest, AnInvalidOfferGetsTheSameErrorOverRestAndTheWebSocket) {
+  StartServer();
+  ShaMarket("sha");
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok()) << ws.error();
+  const std::vector<std::string> bad_offers = {
+      R"({"market":"sha","price":0,"est_ms":1000})",                  // price out of range
+      R"({"market":"sha","price":"10","est_ms":1000})",               // price not an integer
+      R"({"market":"sha","price":10})",                               // est_ms missing
+      R"({"market":"sha","price":10,"est_ms":1000,"capacity":5000})",  // capacity too large
+      R"({"market":"sha","price":10,"est_ms":1000,"expires_ms":0})",   // expires_ms too small
+      R"({"market":"nope","price":10,"est_ms":1000})",                // unknown market
+      R"({"market":"sha","price":10,"est_ms":1000,"prize":1})",       // unknown field
+      R"({"price":10,"est_ms":1000})",                                // market missing
+  };
+  for (const std::string& offer : bad_offers) {
+    auto rest = client_->Request("POST", "/v1/offers", offer, key);
+    ASSERT_GE(rest.status, 400) << offer;
+    const json::object rest_error = Json(rest).at("error").as_object();
+
+    // The same fields inside a message: {"type":"offer","id":"bad", ...}.
+    ws.SendText(R"({"type":"offer","id":"bad",)" + offer.substr(1));
+    auto ws_error = ws.ReadType("error");
+    ASSERT_TRUE(ws_error.has_value()) << ws.error() << " " << offer;
+    EXPECT_EQ(ws_error->at("id").as_string(), "bad");
+    EXPECT_EQ(ws_error->at("status").as_int64(), rest.status) << offer;
+    EXPECT_EQ(ws_error->at("error").as_object(), rest_error) << offer;
+    EXPECT_TRUE(rest_error.contains("field")) << offer;
+  }
+  // And a valid one is placed either way, with the same body.
+  auto rest = client_->Request("POST", "/v1/offers", R"({"market":"sha","price":10,"est_ms":1000})",
+                               key);
+  ASSERT_EQ(rest.status, 201) << rest.body;
+  json::object placed = Offer(ws, "sha", 10, 1000, 1);
+  ASSERT_TRUE(placed.contains("offer"));
+  EXPECT_EQ(placed.at("offer").as_object().size(),
+            Json(rest).at("offer").as_object().size());
+}
+
 TEST_F(ProverTest, ValidProofIsVerifiedSettledAndPaid) {
   StartServer();
   ShaMarket("sha");
