@@ -4,7 +4,6 @@
 
 #include <string>
 
-#include "server/http/http_types.h"
 
 namespace proofbook::server {
 namespace {
@@ -106,19 +105,6 @@ TEST(JsonBody, DeepNestingIsRefusedNotACrash) {
   std::string deep = "{\"a\":" + std::string(5000, '[') + std::string(5000, ']') + "}";
   auto body = JsonBody::Parse(deep, {"a"});
   EXPECT_FALSE(body.has_value());  // simdjson's depth limit, reported as invalid JSON
-}
-
-TEST(ParseQuery, DecodesAndChecksNames) {
-  auto q = ParseQuery("status=open&market=groth16%2Dposeidon&x=a+b", {"status", "market", "x"});
-  ASSERT_TRUE(q.has_value());
-  ASSERT_EQ(q->size(), 3u);
-  EXPECT_EQ((*q)[1].second, "groth16-poseidon");
-  EXPECT_EQ((*q)[2].second, "a b");
-  EXPECT_FALSE(ParseQuery("colour=red", {"status"}).has_value());
-  EXPECT_FALSE(ParseQuery("status=%4", {"status"}).has_value());
-  EXPECT_FALSE(ParseQuery("status=%zz", {"status"}).has_value());
-  EXPECT_TRUE(ParseQuery("", {"status"}).has_value());
-  EXPECT_TRUE(ParseQuery("&&status=&", {"status"}).has_value());
 }
 
 TEST(JsonBody, RawRefusesValuesNestedDeeperThanTheLimit) {

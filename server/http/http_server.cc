@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <utility>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -24,10 +26,18 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+// The strand a connection's handlers run on (its socket was accepted onto it).
+using Strand = decltype(net::make_strand(std::declval<net::io_context&>()));
 
 // A handler that never answers must not pin a connection forever.
 constexpr std::chrono::seconds kHandlerTimeout{60};
 constexpr std::chrono::seconds kWriteTimeout{30};
+// The WebSocket handshake (upgrade) must finish within this.
+constexpr std::chrono::seconds kWsHandshakeTimeout{10};
+// A closing WebSocket whose peer never answers the close frame is cut after this.
+constexpr std::chrono::seconds kWsCloseTimeout{5};
+// After a failed accept (out of file descriptors, ...), the next try waits this long.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 constexpr std::size_t kMaxRequestIdLength = 64;
 // WebSocket messages are read this much at a time, so the size limit is checked as they grow.
 constexpr std::size_t kWsReadChunk = 256 << 10;
@@ -106,17 +116,19 @@ namespace {
 // queue, one at a time (Beast allows one pending write, and a close frame is a write).
 class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(beast::tcp_stream stream, HttpServer::Impl& server, std::unique_ptr<WsHandler> handler)
+  WsSession(beast::tcp_stream stream, Strand strand, HttpServer::Impl& server,
+            std::unique_ptr<WsHandler> handler)
       : ws_(std::move(stream)),
+        strand_(std::move(strand)),
         server_(server),
         handler_(std::move(handler)),
         id_(server.next_ws_id.fetch_add(1)),
-        hard_close_(ws_.get_executor()) {}
+        hard_close_(strand_) {}
 
   void Run(http::request<http::string_body> request) {
     beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
     websocket::stream_base::timeout timeout{};
-    timeout.handshake_timeout = std::chrono::seconds(10);
+    timeout.handshake_timeout = kWsHandshakeTimeout;
     timeout.idle_timeout = server_.ws_options.idle_timeout;
     timeout.keep_alive_pings = true;
     ws_.set_option(timeout);
@@ -143,14 +155,14 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
       Close(kWsTryAgainLater, "slow consumer");
       return false;
     }
-    net::post(ws_.get_executor(), [self = shared_from_this(), t = std::move(text)]() mutable {
+    net::post(strand_, [self = shared_from_this(), t = std::move(text)]() mutable {
       self->Enqueue(std::move(t));
     });
     return true;
   }
 
   void Close(WsCloseCode code, std::string reason) override {
-    net::post(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)] {
+    net::post(strand_, [self = shared_from_this(), code, r = std::move(reason)] {
       self->StartClose(code, r);
     });
   }
@@ -160,7 +172,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   void Hold() override { held_ = true; }  // on the strand, inside OnMessage
 
   void Resume(std::function<void()> fn) override {
-    net::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] {
+    net::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
       self->held_ = false;
       if (self->finished_) return;
       if (!self->closing_) fn();
@@ -249,7 +261,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
         queue_.pop_back();
       }
     }
-    hard_close_.expires_after(std::chrono::seconds(5));
+    hard_close_.expires_after(kWsCloseTimeout);
     hard_close_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
       beast::error_code ignored;
@@ -284,6 +296,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   }
 
   websocket::stream<beast::tcp_stream> ws_;
+  Strand strand_;  // ws_'s: every handler and every call from another thread runs here
   HttpServer::Impl& server_;
   std::unique_ptr<WsHandler> handler_;
   const uint64_t id_;
@@ -307,11 +320,11 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, Strand strand, HttpServer::Impl& server)
+      : stream_(std::move(socket)), strand_(std::move(strand)), server_(server) {}
 
   void Run() {
-    net::dispatch(stream_.get_executor(),
+    net::dispatch(strand_,
                   beast::bind_front_handler(&Session::DoRead, shared_from_this()));
   }
 
@@ -375,7 +388,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(kHandlerTimeout);
     auto self = shared_from_this();
     server_.router.Dispatch(request, [self](HttpResponse response) {
-      net::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable {
+      net::post(self->strand_, [self, r = std::move(response)]() mutable {
         self->Reply(std::move(r), /*close=*/false);
       });
     });
@@ -389,7 +402,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
     spdlog::info("msg=request id={} method={} path={} status=101 latency_us={}", request_id_,
                  LogValue(method_), LogValue(path_), latency.count());
-    std::make_shared<WsSession>(std::move(stream_), server_, std::move(*handler))
+    std::make_shared<WsSession>(std::move(stream_), strand_, server_, std::move(*handler))
         ->Run(parser_->release());
   }
 
@@ -440,6 +453,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  Strand strand_;  // stream_'s
   beast::flat_buffer buffer_;
   HttpServer::Impl& server_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -456,19 +470,20 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::DoAccept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  Strand strand = net::make_strand(ioc);
+  acceptor.async_accept(strand, [this, strand](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;  // Stop()
     if (ec) {
       // Out of file descriptors and the like: back off instead of spinning on the error.
       spdlog::warn("msg=accept_failed error={}", LogValue(ec.message()));
-      accept_retry.expires_after(std::chrono::milliseconds(50));
+      accept_retry.expires_after(kAcceptRetryDelay);
       accept_retry.async_wait([this](beast::error_code wait_ec) {
         if (!wait_ec) DoAccept();
       });
       return;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), *this)->Run();
+    std::make_shared<Session>(std::move(socket), strand, *this)->Run();
     DoAccept();
   });
 }

@@ -95,5 +95,18 @@ TEST(ErrorResponse, ReasonIsTheWireCodeFor422) {
   EXPECT_EQ(body.at("error").at("code").as_string(), "insufficient_balance");
 }
 
+TEST(ParseQuery, DecodesAndChecksNames) {
+  auto q = ParseQuery("status=open&market=groth16%2Dposeidon&x=a+b", {"status", "market", "x"});
+  ASSERT_TRUE(q.has_value());
+  ASSERT_EQ(q->size(), 3u);
+  EXPECT_EQ((*q)[1].second, "groth16-poseidon");
+  EXPECT_EQ((*q)[2].second, "a b");
+  EXPECT_FALSE(ParseQuery("colour=red", {"status"}).has_value());
+  EXPECT_FALSE(ParseQuery("status=%4", {"status"}).has_value());
+  EXPECT_FALSE(ParseQuery("status=%zz", {"status"}).has_value());
+  EXPECT_TRUE(ParseQuery("", {"status"}).has_value());
+  EXPECT_TRUE(ParseQuery("&&status=&", {"status"}).has_value());
+}
+
 }  // namespace
 }  // namespace proofbook::server

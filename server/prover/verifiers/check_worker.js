@@ -15,7 +15,7 @@ const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
-const ROOT = path.resolve(__dirname, '../..');
+const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(__dirname, 'verifier_worker.js');
 const Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
@@ -47,7 +47,7 @@ class Worker {
   constructor(kind) {
     this.kind = kind;
     this.spawnedAt = process.hrtime.bigint();
-    this.proc = spawn(process.execPath, [WORKER, '--kind', kind], {
+    this.proc = spawn(process.argv[0], [WORKER, '--kind', kind], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, NODE_PATH: process.env.NODE_PATH || path.join(ROOT, 'var/node/node_modules') },
     });
@@ -83,7 +83,7 @@ class Worker {
   async request(obj) { return (await this.sendRaw(frame(obj)))[0]; }
   end() { this.proc.stdin.end(); return this.exited; }
   rssKb() {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${this.proc.pid}/status`, 'utf8'));
+    const m = fs.readFileSync(`/proc/${this.proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
     return m ? Number(m[1]) : NaN;
   }
   threads() { return fs.readdirSync(`/proc/${this.proc.pid}/task`).length; }
@@ -269,7 +269,7 @@ async function main() {
     figures.push(`groth16 worker exit after EOF: ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(1)} ms`);
     if (code !== 0) throw new Error(`exit ${code} ${signal || ''}`);
   });
-  const ready = /ready kind=\S+ (\d+) ms after start/.exec(w.stderr);
+  const ready = w.stderr.match(/ready kind=\S+ (\d+) ms after start/);
   figures.push(`groth16 worker: ready ${ready ? ready[1] : '?'} ms after start; first answer (start + curve + ` +
     `first verify) ${coldMs.toFixed(0)} ms after spawn; RSS ${(rssKb / 1024).toFixed(0)} MiB warm; ` +
     `${threadsAfter} threads`);
@@ -318,7 +318,7 @@ async function main() {
     const { code, signal } = await s.end();
     if (code !== 0) throw new Error(`exit ${code} ${signal || ''}`);
   });
-  const sready = /ready kind=\S+ (\d+) ms after start/.exec(s.stderr);
+  const sready = s.stderr.match(/ready kind=\S+ (\d+) ms after start/);
   figures.push(`sha256-preimage: ${sh.perSecond.toFixed(0)} verifications/s (one worker, one in flight, ` +
     `200-byte preimage); p50 ${sh.p50.toFixed(3)} ms, p99 ${sh.p99.toFixed(3)} ms; ` +
     `ready ${sready ? sready[1] : '?'} ms after start; RSS ${(srss / 1024).toFixed(0)} MiB`);
