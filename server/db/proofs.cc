@@ -67,10 +67,17 @@ ProofTarget TargetFromRow(const pqxx::row& r) {
   return t;
 }
 
-constexpr const char* kTargetColumns =
-    "a.prover_id, a.order_id, m.verifier, m.verification_key::text AS vk, m.max_proof_bytes, "
-    "o.inputs::text AS inputs FROM assignments a JOIN markets m ON m.idx = a.market_idx "
-    "JOIN orders o ON o.id = a.order_id ";
+// What a proof is verified with (TargetFromRow's columns), from the assignment `a` on.
+#define PB_TARGET_COLUMNS                                                                    \
+  "a.prover_id, a.order_id, m.verifier, m.verification_key::text AS vk, m.max_proof_bytes, " \
+  "o.inputs::text AS inputs FROM assignments a JOIN markets m ON m.idx = a.market_idx "      \
+  "JOIN orders o ON o.id = a.order_id "
+constexpr const char* kTargetOfAssignment = "SELECT " PB_TARGET_COLUMNS "WHERE a.id = $1";
+constexpr const char* kUnverifiedProofs =
+    "SELECT a.id, p.data, " PB_TARGET_COLUMNS
+    "JOIN proofs p ON p.assignment_id = a.id "
+    "WHERE a.status IN ('delivered', 'late_delivered') ORDER BY a.id";
+#undef PB_TARGET_COLUMNS
 
 }  // namespace
 
@@ -79,8 +86,7 @@ Result<StoredProof> StoreProof(
     int64_t received_at,
     const std::function<Status(const std::optional<ProofTarget>& target)>& check) {
   pqxx::work tx(Pq(session));
-  auto rows =
-      tx.exec_params(std::string("SELECT ") + kTargetColumns + "WHERE a.id = $1", assignment);
+  auto rows = tx.exec_params(kTargetOfAssignment, assignment);
   std::optional<ProofTarget> target;
   if (!rows.empty()) target = TargetFromRow(rows[0]);
   if (Status s = check(target); !s.ok()) return s;
@@ -124,9 +130,7 @@ void DeleteUndeliveredProof(DbSession& session, int64_t assignment) {
 std::vector<UnverifiedProof> UnverifiedProofs(DbSession& session) {
   pqxx::read_transaction tx(Pq(session));
   std::vector<UnverifiedProof> out;
-  for (const auto& r : tx.exec(std::string("SELECT a.id, p.data, ") + kTargetColumns +
-                               "JOIN proofs p ON p.assignment_id = a.id "
-                               "WHERE a.status IN ('delivered', 'late_delivered') ORDER BY a.id")) {
+  for (const auto& r : tx.exec(kUnverifiedProofs)) {
     pqxx::binarystring data(r["data"]);
     out.push_back(UnverifiedProof{r[0].as<int64_t>(), TargetFromRow(r), data.str()});
   }
