@@ -5,9 +5,12 @@
 #                           PostgreSQL under var/pg unless DATABASE_URL is set, migrate,
 #                           create the first admin (key printed once, kept in var/admin.key),
 #                           serve on 127.0.0.1:8080 until Ctrl-C
-#   ./proofbook.sh test     install, make the Groth16 fixtures (cached), build (debug:
-#                           ASan+UBSan), start a throwaway PostgreSQL on a free port, run
-#                           every ctest test, remove the cluster, exit non-zero on any failure
+#   ./proofbook.sh test     install, check formatting (clang-format), make the Groth16
+#                           fixtures (cached), build (debug: ASan+UBSan, warnings as errors),
+#                           start a throwaway PostgreSQL on a free port, run every ctest test
+#                           (then the `tsan` ones under ThreadSanitizer), remove the cluster,
+#                           exit non-zero on any failure; `test -R X` filters both runs
+#   ./proofbook.sh format   rewrite the C++ sources as clang-format wants them
 #   ./proofbook.sh stop-db  stop the private PostgreSQL started by `run`
 #   ./proofbook.sh start-db start it again (without building or serving)
 #   ./proofbook.sh build [preset]   only install and build (release by default)
@@ -27,7 +30,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libpqxx-dev libsimdjson-dev libssl-dev libsodium-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
-  libfmt-dev postgresql-15 postgresql-client-15 curl
+  libfmt-dev postgresql-15 postgresql-client-15 curl clang-format
   nodejs npm
 )
 
@@ -123,7 +126,7 @@ pg_configure() {
 # glibc malloc gives memory back to the kernel after almost every statement (heap trim, and
 # munmap of blocks over 128 kB), so a backend page-faults its executor memory in again on the
 # next one. On this VM that was a third of the journal's PostgreSQL CPU per order
-# (loadtest/journal_bench: 45 -> 30 us). Keeping it costs a few MB a backend. A production
+# (server/journal/journal_benchmark: 45 -> 30 us). Keeping it costs a few MB a backend. A production
 # cluster deserves the same environment (README, "Running PostgreSQL").
 PG_MALLOC_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864 MALLOC_TOP_PAD_=16777216)
 pg_start() {
@@ -177,9 +180,17 @@ cmd_run() {
   exec "$server" serve "$@"
 }
 
+# The C++ sources clang-format checks (.clang-format at the root).
+cpp_sources() {
+  find matching server clients tests loadtest -type f \( -name '*.cc' -o -name '*.h' \) | sort
+}
+
 cmd_test() {
   install_deps
   install_node_deps
+  local format_rc=0
+  log "checking formatting: clang-format --dry-run -Werror (fix with ./proofbook.sh format)"
+  cpp_sources | xargs clang-format --dry-run -Werror || format_rc=1
   # The Groth16 circuit, keys and proofs the verifier and prover tests read (var/fixtures/
   # groth16): ~40 s on a fresh machine, then cached until the script or the lock file changes.
   "$ROOT/tests/fixtures/groth16.sh"
@@ -214,6 +225,10 @@ cmd_test() {
   # filter this run too.
   build tsan --target tsan_suite
   TSAN_OPTIONS="exitcode=66" ctest --preset tsan --timeout 600 "$@" || rc=$?
+  if [ "$format_rc" != 0 ]; then
+    log "formatting check failed (above): run ./proofbook.sh format"
+    rc=1
+  fi
   return "$rc"
 }
 
@@ -228,6 +243,7 @@ cmd_stop_db() {
 case "${1:-}" in
   run) shift; cmd_run "$@" ;;
   test) shift; cmd_test "$@" ;;
+  format) cpp_sources | xargs clang-format -i ;;
   stop-db) cmd_stop_db ;;
   start-db) start_private_pg; log "PostgreSQL is up: DATABASE_URL=$DATABASE_URL" ;;
   build) shift; install_deps; build "${1:-release}" ;;

@@ -1,6 +1,8 @@
 #include "clients/cli_api.h"
 
 #include <cctype>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 
 namespace proofbook::cli {
@@ -8,6 +10,11 @@ namespace proofbook::cli {
 namespace json = boost::json;
 
 namespace {
+
+// A verified proof may be up to 64 MiB (max_proof_bytes), 4/3 of that in base64: allow a
+// little more than that in one answer.
+constexpr std::uint64_t kBodyLimit = std::uint64_t{128} << 20;
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
 
 std::string Seconds(std::chrono::milliseconds ms) {
   char text[32];
@@ -17,9 +24,11 @@ std::string Seconds(std::chrono::milliseconds ms) {
 
 // "code: message (field F, HTTP 422)" from the server's error object, or the bare status when
 // the body is not one (a proxy's page, say).
-std::string DescribeRefusal(const HttpResult& r) {
+std::string DescribeRefusal(const clients::HttpResponse& r) {
   std::string where = "HTTP " + std::to_string(r.status);
-  if (!r.retry_after.empty()) where += "; retry after " + r.retry_after + " s";
+  if (const std::string retry_after = r.header("retry-after"); !retry_after.empty()) {
+    where += "; retry after " + retry_after + " s";
+  }
   json::error_code ec;
   json::value body = json::parse(r.body, ec);
   const json::object* error = nullptr;
@@ -61,18 +70,31 @@ Expected<ApiReply> ApiClient::Delete(const std::string& path) {
 
 Expected<ApiReply> ApiClient::Call(std::string_view method, const std::string& path,
                                    const std::string& body, std::chrono::milliseconds timeout) {
-  HttpResult r = HttpExchange(endpoint_, method, path, body, api_key_, timeout);
+  clients::HttpRequest request;
+  request.method = std::string(method);
+  request.target = path;
+  request.body = body;
+  request.bearer = api_key_;
+  if (!body.empty()) request.content_type = "application/json";
+  request.headers = {{"Accept", "application/json"}};
+  // One request per connection: a command makes few, and a fresh connection is never stale.
+  clients::HttpClient http(endpoint_, {.user_agent = "proofbook-cli",
+                                       .connect_timeout = kConnectTimeout,
+                                       .request_timeout = timeout,
+                                       .body_limit = kBodyLimit,
+                                       .keep_alive = false});
+  clients::HttpResponse r = http.Send(request);
   const std::string& url = endpoint_.url;
   switch (r.failure) {
-    case HttpResult::Failure::kNone:
+    case clients::HttpFailure::kNone:
       break;
-    case HttpResult::Failure::kResolve:
-    case HttpResult::Failure::kConnect:
+    case clients::HttpFailure::kResolve:
+    case clients::HttpFailure::kConnect:
       return CliError{kExitUnavailable, "cannot reach the server at " + url + ": " + r.error};
-    case HttpResult::Failure::kTimeout:
+    case clients::HttpFailure::kTimeout:
       return CliError{kExitUnavailable,
                       "the server at " + url + " did not answer within " + Seconds(timeout)};
-    case HttpResult::Failure::kIo:
+    case clients::HttpFailure::kIo:
       return CliError{kExitUnavailable,
                       "lost the connection to the server at " + url + ": " + r.error};
   }

@@ -11,7 +11,7 @@
 #include <utility>
 #include <variant>
 
-#include "clients/cli_http.h"
+#include "clients/common/http_client.h"
 
 namespace proofbook::cli {
 
@@ -61,7 +61,7 @@ struct ApiReply {
 class ApiClient {
  public:
   // `timeout`: the longest any one request may take (a long poll adds its own wait to it).
-  ApiClient(HttpEndpoint endpoint, std::string api_key, std::chrono::milliseconds timeout)
+  ApiClient(clients::HttpEndpoint endpoint, std::string api_key, std::chrono::milliseconds timeout)
       : endpoint_(std::move(endpoint)), api_key_(std::move(api_key)), timeout_(timeout) {}
 
   // `extra_wait`: how long the server may hold this request (GET ...?wait_ms=).
@@ -70,14 +70,14 @@ class ApiClient {
   Expected<ApiReply> Post(const std::string& path, const boost::json::value& body);
   Expected<ApiReply> Delete(const std::string& path);
 
-  const HttpEndpoint& endpoint() const { return endpoint_; }
+  const clients::HttpEndpoint& endpoint() const { return endpoint_; }
 
  private:
   Expected<ApiReply> Call(std::string_view method, const std::string& path, const std::string& body,
                           std::chrono::milliseconds timeout);
 
   // Constant after construction.
-  HttpEndpoint endpoint_;
+  clients::HttpEndpoint endpoint_;
   std::string api_key_;  // never printed
   std::chrono::milliseconds timeout_;
 };

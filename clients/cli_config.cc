@@ -71,7 +71,7 @@ std::string DefaultConfigPath() {
   return "";
 }
 
-Expected<HttpEndpoint> ParseUrl(const std::string& url) {
+Expected<clients::HttpEndpoint> ParseUrl(const std::string& url) {
   auto bad = [&](const std::string& why) {
     return CliError{kExitUsage, "bad server URL '" + url + "': " + why};
   };
@@ -90,7 +90,7 @@ Expected<HttpEndpoint> ParseUrl(const std::string& url) {
   while (!path.empty() && path.back() == '/') path.pop_back();
   if (authority.find('@') != std::string::npos) return bad("no user name in the URL");
 
-  HttpEndpoint e;
+  clients::HttpEndpoint e;
   e.url = url;
   e.base_path = path;
   e.port = "80";

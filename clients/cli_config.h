@@ -8,7 +8,7 @@
 #include <string>
 
 #include "clients/cli_api.h"
-#include "clients/cli_http.h"
+#include "clients/common/http_client.h"
 
 namespace proofbook::cli {
 
@@ -21,7 +21,7 @@ struct ConfigInputs {
 };
 
 struct ClientConfig {
-  HttpEndpoint endpoint;
+  clients::HttpEndpoint endpoint;
   std::string api_key;      // empty when none was found anywhere
   std::string config_file;  // the file that was read; empty when none
 };
@@ -33,6 +33,6 @@ Expected<ClientConfig> ResolveConfig(const ConfigInputs& inputs);
 std::string DefaultConfigPath();
 
 // http://host[:port][/base] (the scheme may be left out); IPv6 hosts in brackets.
-Expected<HttpEndpoint> ParseUrl(const std::string& url);
+Expected<clients::HttpEndpoint> ParseUrl(const std::string& url);
 
 }  // namespace proofbook::cli

@@ -1,7 +1,6 @@
 #include "clients/cli_proofs.h"
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,21 +8,11 @@
 #include <cstring>
 #include <fstream>
 
+#include "clients/common/hex.h"
+
 namespace proofbook::cli {
 
 namespace json = boost::json;
-
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
 
 Expected<std::string> DecodeBase64(const std::string& text) {
   const CliError bad{kExitFailure, "a proof's data_base64 is not valid base64"};
@@ -91,7 +80,7 @@ Expected<std::vector<SavedProof>> SaveProofs(const json::array& proofs, const st
       return CliError{kExitFailure, what + " has " + std::to_string(decoded->size()) +
                                         " bytes, the server said " + std::to_string(s.size)};
     }
-    if (Sha256Hex(*decoded) != s.sha256) {
+    if (clients::Sha256Hex(*decoded) != s.sha256) {
       return CliError{kExitFailure, what + " does not match its sha256 " + s.sha256};
     }
     bytes.push_back(std::move(*decoded));

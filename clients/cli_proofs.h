@@ -23,8 +23,6 @@ struct SavedProof {
 Expected<std::vector<SavedProof>> SaveProofs(const boost::json::array& proofs,
                                              const std::string& out);
 
-// Lower-case hex SHA-256 of `bytes`.
-std::string Sha256Hex(const std::string& bytes);
 // Standard base64 (with padding) decoded, or an error (kExitFailure).
 Expected<std::string> DecodeBase64(const std::string& text);
 

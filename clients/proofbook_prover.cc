@@ -11,22 +11,17 @@
 //
 // Threads: one io thread runs the WebSocket (all socket work happens there); `parallel`
 // worker threads prove. Workers hand proofs to the io thread with net::post.
-#include <openssl/sha.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -34,22 +29,23 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
-extern char** environ;
+#include "clients/common/hex.h"
+#include "clients/common/http_client.h"
+#include "clients/common/process.h"
+#include "clients/common/ws_client.h"
 
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
 namespace json = boost::json;
-using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
 
 // ---- Logging: logfmt lines on stderr -----------------------------------------------------------
 
@@ -73,8 +69,7 @@ struct OfferSpec {
 };
 
 struct Config {
-  std::string host = "127.0.0.1";
-  std::string port = "8080";
+  proofbook::clients::HttpEndpoint endpoint;  // from --url
   std::string api_key;
   int64_t stake = 0;
   std::vector<OfferSpec> offers;
@@ -101,44 +96,6 @@ std::map<std::string, std::string> KeyValues(const std::string& text) {
   return out;
 }
 
-// ---- Plain HTTP (stake, markets, offers): one request per connection ---------------------------
-
-std::pair<int, std::string> HttpCall(const Config& c, http::verb method, const std::string& target,
-                                     const std::string& body = "") {
-  net::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  stream.expires_after(std::chrono::seconds(10));
-  tcp::resolver resolver(ioc);
-  auto results = resolver.resolve(c.host, c.port, ec);
-  if (!ec) stream.connect(results, ec);
-  if (ec) return {0, ec.message()};
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, c.host);
-  req.set(http::field::authorization, "Bearer " + c.api_key);
-  req.set(http::field::content_type, "application/json");
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req, ec);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  if (!ec) http::read(stream, buffer, res, ec);
-  if (ec) return {0, ec.message()};
-  return {static_cast<int>(res.result_int()), res.body()};
-}
-
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : d) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream s;
@@ -146,30 +103,33 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Runs argv to completion; true on exit status 0.
+// Runs argv (found in PATH) to completion, its output ours; true on exit status 0. The child
+// starts with no signal blocked, though this process blocks SIGPIPE.
 bool Run(const std::vector<std::string>& argv, std::string* why) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], nullptr, &attr, args.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    *why = "cannot run " + argv[0] + ": " + std::strerror(rc);
+  proofbook::clients::ProcessOptions options;
+  options.argv = argv;
+  options.search_path = true;
+  proofbook::clients::Process child(std::move(options));
+  if (!child.started()) {
+    *why = child.error();
     return false;
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+  const int status = child.Wait();
+  if (proofbook::clients::Process::ExitCode(status) == 0) return true;
   *why = argv[0] + " failed (status " + std::to_string(status) + ")";
   return false;
+}
+
+proofbook::clients::HttpClientOptions HttpOptions() {
+  proofbook::clients::HttpClientOptions options;
+  options.user_agent = "proofbook-prover";
+  return options;
+}
+
+// The prover's REST calls (markets, stake, offers): status and body, or status 0 and why.
+std::pair<int, std::string> Answer(const proofbook::clients::HttpResponse& r) {
+  if (r.failure != proofbook::clients::HttpFailure::kNone) return {0, r.error};
+  return {r.status, r.body};
 }
 
 // ---- The prover ------------------------------------------------------------------------------
@@ -183,7 +143,13 @@ struct Job {
 
 class Prover {
  public:
-  explicit Prover(Config c) : c_(std::move(c)), rng_(std::random_device{}()) {}
+  explicit Prover(Config c)
+      : c_(std::move(c)), http_(c_.endpoint, HttpOptions()), rng_(std::random_device{}()) {
+    ws_options_.host = c_.endpoint.host;
+    ws_options_.port = c_.endpoint.port;
+    ws_options_.path = c_.endpoint.base_path + "/v1/prover/ws";
+    ws_options_.bearer = c_.api_key;
+  }
 
   int Run() {
     if (!Setup()) return 1;
@@ -191,7 +157,7 @@ class Prover {
     for (const auto& o : c_.offers) parallel += static_cast<int>(o.capacity);
     parallel = std::max(1, parallel);
     for (int i = 0; i < parallel; ++i) workers_.emplace_back([this] { Work(); });
-    signals_.async_wait([this](beast::error_code ec, int sig) {
+    signals_.async_wait([this](error_code ec, int sig) {
       if (!ec) Drain(sig);
     });
     Connect();
@@ -207,10 +173,22 @@ class Prover {
   }
 
  private:
+  // GET or POST (with a JSON body) on the server's REST API, with our key.
+  proofbook::clients::HttpResponse Call(const std::string& method, const std::string& target,
+                                        const std::string& body = "") {
+    proofbook::clients::HttpRequest request;
+    request.method = method;
+    request.target = target;
+    request.body = body;
+    request.bearer = c_.api_key;
+    if (!body.empty()) request.content_type = "application/json";
+    return http_.Send(request);
+  }
+
   bool Setup() {
     if (c_.work_dir.empty()) c_.work_dir = "/tmp/proofbook-prover-" + std::to_string(getpid());
     std::filesystem::create_directories(c_.work_dir);
-    auto [status, body] = HttpCall(c_, http::verb::get, "/v1/markets");
+    auto [status, body] = Answer(Call("GET", "/v1/markets"));
     if (status != 200) {
       Log("error",
           "msg=cannot_list_markets status=" + std::to_string(status) + " error=\"" + body + "\"");
@@ -221,8 +199,8 @@ class Prover {
       verifier_[std::string(m.at("id").as_string())] = std::string(m.at("verifier").as_string());
     }
     if (c_.stake > 0) {
-      auto [s, b] = HttpCall(c_, http::verb::post, "/v1/stake",
-                             "{\"amount\":" + std::to_string(c_.stake) + "}");
+      auto [s, b] =
+          Answer(Call("POST", "/v1/stake", "{\"amount\":" + std::to_string(c_.stake) + "}"));
       if (s != 200) {
         Log("error", "msg=stake_failed status=" + std::to_string(s) + " body=" + b);
         return false;
@@ -235,31 +213,22 @@ class Prover {
   // ---- Connection (io thread) ----
 
   void Connect() {
-    ws_.emplace(net::make_strand(ioc_));
-    auto results = tcp::resolver(ioc_).resolve(c_.host, c_.port);
-    beast::get_lowest_layer(*ws_).expires_after(std::chrono::seconds(10));
-    beast::get_lowest_layer(*ws_).async_connect(
-        results, [this](beast::error_code ec, const tcp::endpoint&) {
-          if (ec) return Reconnect("connect: " + ec.message());
-          beast::get_lowest_layer(*ws_).socket().set_option(tcp::no_delay(true));
-          beast::get_lowest_layer(*ws_).expires_never();
-          ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-          ws_->set_option(websocket::stream_base::decorator([this](websocket::request_type& r) {
-            r.set(http::field::authorization, "Bearer " + c_.api_key);
-          }));
-          ws_->read_message_max(std::size_t{64} << 20);
-          ws_->async_handshake(c_.host, "/v1/prover/ws", [this](beast::error_code ec) {
-            if (ec) return Reconnect("handshake: " + ec.message());
-            OnConnected();
-          });
-        });
+    ws_.AsyncConnect(ws_options_, [this](bool upgraded) {
+      if (!upgraded) return Reconnect(ws_.error());
+      OnConnected();
+    });
   }
 
   void OnConnected() {
     connected_ = true;
     backoff_ms_ = 0;
     Log("info", "msg=connected");
-    if (!draining_) PostOffers();
+    // Messages are not kept across connections: offers (or their cancellations) go again.
+    if (draining_) {
+      CancelOffers();
+    } else {
+      PostOffers();
+    }
     // Proofs made while we were away go now; the server resends open assignments too.
     for (auto& [a, proof] : ready_) SendProof(a, proof);
     ReadLoop();
@@ -267,14 +236,12 @@ class Prover {
 
   void Reconnect(const std::string& why) {
     connected_ = false;
-    writing_ = false;
-    out_.clear();
     if (draining_ && InFlight() == 0) return ioc_.stop();
     backoff_ms_ = std::min<int64_t>(c_.max_backoff_ms, backoff_ms_ == 0 ? 100 : backoff_ms_ * 2);
     const int64_t wait = std::uniform_int_distribution<int64_t>(backoff_ms_ / 2, backoff_ms_)(rng_);
     Log("warn", "msg=disconnected why=\"" + why + "\" retry_ms=" + std::to_string(wait));
     retry_.expires_after(std::chrono::milliseconds(wait));
-    retry_.async_wait([this](beast::error_code ec) {
+    retry_.async_wait([this](error_code ec) {
       if (!ec) Connect();
     });
   }
@@ -282,7 +249,7 @@ class Prover {
   // Posts each configured offer that has no open offer in its market (after a reconnect the
   // server may have cancelled them: the prover was gone past the grace period).
   void PostOffers() {
-    auto [status, body] = HttpCall(c_, http::verb::get, "/v1/offers");
+    auto [status, body] = Answer(Call("GET", "/v1/offers"));
     std::set<std::string> open;
     if (status == 200) {
       const json::value listed = json::parse(body);
@@ -302,17 +269,15 @@ class Prover {
   }
 
   void ReadLoop() {
-    ws_->async_read(buffer_, [this](beast::error_code ec, std::size_t) {
-      if (ec) return Reconnect(ec.message());
-      std::string text = beast::buffers_to_string(buffer_.data());
-      buffer_.consume(buffer_.size());
-      OnMessage(text);
+    ws_.AsyncRead([this](std::optional<proofbook::clients::WsMessage> message) {
+      if (!message) return Reconnect(ws_.error());
+      OnMessage(message->data);
       ReadLoop();
     });
   }
 
   void OnMessage(const std::string& text) {
-    boost::system::error_code ec;
+    error_code ec;
     json::value v = json::parse(text, ec);
     if (ec || !v.is_object()) return;
     const json::object& m = v.as_object();
@@ -394,21 +359,14 @@ class Prover {
 
   // ---- Writes (io thread) ----
 
+  // Nothing is sent while disconnected: on reconnecting, offers and ready proofs go again.
   void Send(std::string text, bool binary = false) {
-    out_.push_back({std::move(text), binary});
-    if (!writing_ && connected_) WriteNext();
-  }
-
-  void WriteNext() {
-    if (out_.empty() || !connected_) return;
-    writing_ = true;
-    ws_->binary(out_.front().second);
-    ws_->async_write(net::buffer(out_.front().first), [this](beast::error_code ec, std::size_t) {
-      writing_ = false;
-      if (ec) return;  // the read side notices and reconnects
-      out_.pop_front();
-      WriteNext();
-    });
+    if (!connected_) return;
+    // Refused when the connection has just failed (the read side notices and reconnects), or
+    // when the client's send queue is full.
+    if (!ws_.Send(std::move(text), binary) && ws_.ok()) {
+      Log("error", "msg=send_refused why=\"send queue full\"");
+    }
   }
 
   void SendProof(int64_t assignment, const std::string& proof) {
@@ -416,7 +374,7 @@ class Prover {
                                       {"id", "proof-" + std::to_string(assignment)},
                                       {"assignment", assignment},
                                       {"size", proof.size()},
-                                      {"sha256", Sha256Hex(proof)}}));
+                                      {"sha256", proofbook::clients::Sha256Hex(proof)}}));
     for (std::size_t off = 0; off < proof.size(); off += 64 << 10) {
       Send(proof.substr(off, 64 << 10), /*binary=*/true);
     }
@@ -427,11 +385,9 @@ class Prover {
     draining_ = true;
     Log("info", std::string("msg=draining signal=") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                     " in_flight=" + std::to_string(InFlight()));
-    for (int64_t id : offer_ids_) {
-      Send(json::serialize(json::object{{"type", "cancel_offer"}, {"offer", id}}));
-    }
+    CancelOffers();
     if (InFlight() == 0) return Close();
-    signals_.async_wait([this](beast::error_code ec, int) {
+    signals_.async_wait([this](error_code ec, int) {
       if (!ec) {
         Log("warn", "msg=second_signal_exiting_now");
         ioc_.stop();
@@ -439,14 +395,17 @@ class Prover {
     });
   }
 
+  void CancelOffers() {
+    for (int64_t id : offer_ids_) {
+      Send(json::serialize(json::object{{"type", "cancel_offer"}, {"offer", id}}));
+    }
+  }
+
   void Close() {
     if (!connected_) return ioc_.stop();
-    // Let the cancellations go out first.
-    auto flush = std::make_shared<net::steady_timer>(ioc_, std::chrono::milliseconds(200));
-    flush->async_wait([this, flush](beast::error_code) {
-      connected_ = false;
-      ws_->async_close(websocket::close_code::normal, [this](beast::error_code) { ioc_.stop(); });
-    });
+    connected_ = false;
+    // The close frame goes after what is queued (the cancellations).
+    ws_.AsyncClose(proofbook::clients::kWsCloseNormal, [this] { ioc_.stop(); });
   }
 
   // ---- Proving (worker threads) ----
@@ -547,15 +506,15 @@ class Prover {
   }
 
   Config c_;
+  proofbook::clients::HttpClient http_;  // io thread (and Setup, before it runs)
+  proofbook::clients::WsConnectOptions ws_options_;
   std::map<std::string, std::string> verifier_;  // market -> verifier kind
   net::io_context ioc_;
   net::signal_set signals_{ioc_, SIGINT, SIGTERM};
-  std::optional<websocket::stream<beast::tcp_stream>> ws_;
-  beast::flat_buffer buffer_;
+  proofbook::clients::WsClient ws_{ioc_};
   net::steady_timer retry_{ioc_};
   // io thread only
-  std::deque<std::pair<std::string, bool>> out_;
-  bool writing_ = false, connected_ = false, draining_ = false;
+  bool connected_ = false, draining_ = false;
   int64_t backoff_ms_ = 0;
   std::set<int64_t> taken_, finished_, offer_ids_;
   std::map<int64_t, std::string> ready_;  // proofs not yet answered
@@ -604,8 +563,9 @@ int main(int argc, char** argv) {
     if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
     if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
     auto colon = rest.rfind(':');
-    c.host = colon == std::string::npos ? rest : rest.substr(0, colon);
-    c.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+    c.endpoint.url = url;
+    c.endpoint.host = colon == std::string::npos ? rest : rest.substr(0, colon);
+    c.endpoint.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
     for (const auto& o : offers) {
       auto kv = KeyValues(o);
       OfferSpec s;

@@ -17,6 +17,10 @@
 // after the workers join. Exit status: 0, or 1 if the error rate (non-2xx answers, transport
 // failures and unfinished requests over requests scheduled) exceeds --max-error-rate, or 2 on
 // bad arguments or an unreachable target.
+//
+// Requests are built by clients/common (BuildRequest), as the blocking HttpClient builds
+// them; the connections are this file's own, since one blocking client per connection
+// cannot keep hundreds of them busy from one thread.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -39,6 +43,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "clients/common/http_message.h"
 
 namespace proofbook::loadtest {
 namespace {
@@ -166,7 +172,16 @@ struct Tally {
 class Worker {
  public:
   Worker(const Options& opts, int index, tcp::endpoint target, std::string run_id)
-      : opts_(opts), index_(index), target_(target), run_id_(std::move(run_id)) {}
+      : opts_(opts), index_(index), target_(target), run_id_(std::move(run_id)) {
+    if (opts_.kind == Kind::kHealthz) {
+      request_.target = "/healthz";
+    } else {
+      request_.method = "POST";
+      request_.target = "/v1/orders";
+      request_.bearer = opts_.api_key;
+      request_.content_type = "application/json";
+    }
+  }
 
   // Opens every connection. False if none could be opened.
   bool ConnectAll(int count) {
@@ -245,29 +260,16 @@ class Worker {
     return at;
   }
 
-  http::request<http::string_body> BuildRequest() {
-    http::request<http::string_body> req;
-    req.version(11);
-    req.set(http::field::host, opts_.host);
-    req.set(http::field::user_agent, "proofbook-load");
-    req.keep_alive(true);
-    if (opts_.kind == Kind::kHealthz) {
-      req.method(http::verb::get);
-      req.target("/healthz");
-      return req;
+  clients::BeastRequest BuildRequest() {
+    if (opts_.kind == Kind::kOrders) {
+      // Unique per request across runs, so the server's idempotency check never merges two.
+      std::string id = run_id_ + "-" + std::to_string(index_) + "-" + std::to_string(++order_seq_);
+      request_.body = json::serialize(json::object{{"market", opts_.market},
+                                                   {"max_price", opts_.max_price},
+                                                   {"deadline_ms", opts_.deadline_ms},
+                                                   {"client_order_id", id}});
     }
-    req.method(http::verb::post);
-    req.target("/v1/orders");
-    req.set(http::field::authorization, "Bearer " + opts_.api_key);
-    req.set(http::field::content_type, "application/json");
-    // Unique per request across runs, so the server's idempotency check never merges two.
-    std::string id = run_id_ + "-" + std::to_string(index_) + "-" + std::to_string(++order_seq_);
-    req.body() = json::serialize(json::object{{"market", opts_.market},
-                                              {"max_price", opts_.max_price},
-                                              {"deadline_ms", opts_.deadline_ms},
-                                              {"client_order_id", id}});
-    req.prepare_payload();
-    return req;
+    return clients::BuildRequest(request_, "", opts_.host, "proofbook-load", /*keep_alive=*/true);
   }
 
   asio::awaitable<void> Loop(std::size_t conn) {
@@ -349,6 +351,7 @@ class Worker {
   const std::string run_id_;
 
   // Owned by the worker's thread.
+  clients::HttpRequest request_;  // what every request sends; the body changes per order
   asio::io_context io_{1};
   std::vector<std::unique_ptr<beast::tcp_stream>> streams_;
   Clock::time_point start_{}, end_{}, hard_stop_{};

@@ -1,4 +1,4 @@
-// journal_bench: what one durable order costs the journal, measured against a real PostgreSQL
+// journal_benchmark: what one durable order costs the journal, measured against a real PostgreSQL
 // (DATABASE_URL, as for the integration tests; a fresh database per run). Each iteration
 // writes one batch of `orders` PlaceOrder commands (accepted, escrow transfer, rested: three
 // events, a ledger row, an order row) with Journal::WriteBatch, as the journal thread does
@@ -10,8 +10,8 @@
 // (loadtest/REPORT.md): compare it between changes, not the wall time, which depends on fsync
 // and on whatever else the machine is doing.
 //
-//   cmake --build --preset release --target journal_bench
-//   DATABASE_URL=... build/release/loadtest/journal_bench
+//   cmake --build --preset release --target journal_benchmark
+//   DATABASE_URL=... build/release/server/journal/journal_benchmark
 #include <benchmark/benchmark.h>
 
 #include <fstream>
@@ -111,7 +111,7 @@ void BM_JournalOrders(benchmark::State& state) {
       m::Command c{ref++, ++now, p};
       Apply(engine, batch, next_seq, c);
       batch.order_extras.push_back(
-          OrderExtra{engine.GetIds().next_order - 1, "bench-" + std::to_string(c.ref), ""});
+          OrderExtra{engine.GetIds().next_order - 1, "bench-" + std::to_string(c.ref), "", ""});
     }
     double cpu0 = ProcessCpuUs(backend);
     state.ResumeTiming();

@@ -1,10 +1,10 @@
-// verifier_bench: verifications per second of the VerifierPool with 1 and 2 real worker
+// verifier_pool_benchmark: verifications per second of the VerifierPool with 1 and 2 real worker
 // processes (node server/prover/verifiers/verifier_worker.js), for sha256-preimage and for Groth16
 // (BN254, the fixtures of tests/fixtures/groth16.sh). Each iteration submits a window of jobs
 // and waits for all their verdicts, so the workers are never idle for want of work.
 //
-//   cmake --build --preset release --target verifier_bench
-//   build/release/loadtest/verifier_bench
+//   cmake --build --preset release --target verifier_pool_benchmark
+//   build/release/server/prover/verifier_pool_benchmark
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -72,18 +72,20 @@ void Run(benchmark::State& state, const std::string& kind, const VerifyJob& prot
 }
 
 void BM_Sha256Preimage(benchmark::State& state) {
-  VerifyJob job{.id = 1,
-                .public_json = R"({"sha256":")" + proofbook::server::Sha256Hex("bench") + "\"}",
-                .proof = "bench"};
+  VerifyJob job;
+  job.id = 1;
+  job.public_json = R"({"sha256":")" + proofbook::server::Sha256Hex("bench") + "\"}";
+  job.proof = "bench";
   Run(state, "sha256-preimage", job);
 }
 
 void BM_Groth16(benchmark::State& state) {
   const std::string dir = kRoot + "/var/fixtures/groth16";
-  VerifyJob job{.id = 1,
-                .vk_json = ReadFile(dir + "/verification_key.json"),
-                .public_json = ReadFile(dir + "/valid/public.json"),
-                .proof = ReadFile(dir + "/valid/proof.json")};
+  VerifyJob job;
+  job.id = 1;
+  job.vk_json = ReadFile(dir + "/verification_key.json");
+  job.public_json = ReadFile(dir + "/valid/public.json");
+  job.proof = ReadFile(dir + "/valid/proof.json");
   if (job.vk_json.empty()) {
     state.SkipWithError("no fixtures: run tests/fixtures/groth16.sh");
     return;

@@ -3,14 +3,10 @@
 // environment (its own HOME, so no user config file is read). Proofs come from provers driven
 // over the WebSocket by the test itself. After each test the ledger invariant is checked in
 // SQL.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,11 +15,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "clients/common/process.h"
 #include "server/base/crypto.h"
 #include "tests/integration/files.h"
 #include "tests/integration/server_fixture.h"
@@ -45,58 +43,48 @@ struct CliRun {
 };
 
 // One `proofbook` child: argv after the binary's name, and its whole environment ("K=V").
-// stdin is /dev/null; stdout and stderr go to files read back by Wait().
+// stdin is /dev/null; stdout and stderr go to files in `dir`, read back by Wait().
 class CliProcess {
  public:
   CliProcess(const std::vector<std::string>& args, const std::vector<std::string>& env,
-             const std::string& dir) {
-    static int serial = 0;
-    const std::string base = dir + "/run" + std::to_string(++serial);
-    out_ = base + ".out";
-    err_ = base + ".err";
-    std::vector<std::string> argv_text = {PROOFBOOK_CLI_BIN};
-    argv_text.insert(argv_text.end(), args.begin(), args.end());
-    std::vector<char*> argv, envp;
-    for (auto& a : argv_text) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_text = env;
-    for (auto& e : env_text) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
-    posix_spawn_file_actions_destroy(&actions);
+             const std::string& dir)
+      : process_(Options(args, env, dir)) {
+    EXPECT_TRUE(process_.started()) << process_.error();
   }
   ~CliProcess() {
-    if (pid_ > 0) Wait(std::chrono::seconds(1));
+    if (process_.pid() > 0) Wait(std::chrono::seconds(1));
   }
 
   CliRun Wait(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     CliRun run;
-    int status = 0;
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) != pid_) {
-      if (std::chrono::steady_clock::now() > until) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        ADD_FAILURE() << "proofbook did not exit in time";
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::optional<int> status = process_.Wait(timeout);
+    if (!status) {
+      status = process_.Kill();
+      ADD_FAILURE() << "proofbook did not exit in time";
     }
-    pid_ = -1;
-    if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
-    run.out = ReadFile(out_);
-    run.err = ReadFile(err_);
+    run.exit_code = clients::Process::ExitCode(*status);
+    run.out = process_.Stdout();
+    run.err = process_.Stderr();
     return run;
   }
 
  private:
-  pid_t pid_ = -1;
-  std::string out_, err_;
+  static clients::ProcessOptions Options(const std::vector<std::string>& args,
+                                         const std::vector<std::string>& env,
+                                         const std::string& dir) {
+    static int serial = 0;
+    const std::string base = dir + "/run" + std::to_string(++serial);
+    clients::ProcessOptions options;
+    options.argv = {PROOFBOOK_CLI_BIN};
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    options.env = env;
+    options.stdin_null = true;
+    options.stdout_to = clients::ProcessOutput::File(base + ".out");
+    options.stderr_to = clients::ProcessOutput::File(base + ".err");
+    return options;
+  }
+
+  clients::Process process_;
 };
 
 std::ostream& operator<<(std::ostream& os, const CliRun& r) {

@@ -1,47 +1,51 @@
-// A small blocking HTTP/1.1 client over a real loopback socket, for tests. Keeps one
-// connection open across requests (keep-alive) until the server closes it.
+// The tests' HTTP client: clients/common's HttpClient (blocking, keep-alive, a stale kept-alive
+// connection retried once on a new one) on a loopback port, with the call shapes the tests use.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
-#include <map>
-#include <memory>
 #include <string>
+
+#include "clients/common/http_client.h"
 
 namespace proofbook::testing {
 
-struct HttpResult {
-  int status = 0;  // 0: no answer (connection failed or closed)
-  std::string body;
-  std::map<std::string, std::string> headers;  // names in lower case
-  std::string error;                          // why status is 0
-  std::string header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
-  }
-};
+// status 0: no answer (error says why).
+using HttpResult = clients::HttpResponse;
 
 class HttpClient {
  public:
-  explicit HttpClient(uint16_t port, std::string host = "127.0.0.1");
-  ~HttpClient();
+  explicit HttpClient(uint16_t port, std::string host = "127.0.0.1")
+      : client_(clients::HttpEndpoint{
+            .url = "", .host = std::move(host), .port = std::to_string(port), .base_path = ""}) {}
 
   HttpResult Get(const std::string& target, const std::string& bearer = "") {
     return Request("GET", target, "", bearer);
   }
+  // A JSON body (Content-Type: application/json on every POST, and whenever there is a body).
   HttpResult Request(const std::string& method, const std::string& target,
-                     const std::string& body = "", const std::string& bearer = "");
+                     const std::string& body = "", const std::string& bearer = "") {
+    clients::HttpRequest request;
+    request.method = method;
+    request.target = target;
+    request.body = body;
+    request.bearer = bearer;
+    if (!body.empty() || method == "POST") request.content_type = "application/json";
+    return client_.Send(request);
+  }
 
   // How many TCP connections this client has opened so far (1 = keep-alive held).
-  int connections_opened() const { return connections_opened_; }
+  int connections_opened() const { return client_.connections_opened(); }
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-  int connections_opened_ = 0;
+  clients::HttpClient client_;
 };
 
 // Sends raw bytes on a new connection and returns everything the server sends back until it
 // closes the connection or `timeout_ms` passes.
-std::string RawExchange(uint16_t port, const std::string& bytes, int timeout_ms = 5000);
+inline std::string RawExchange(uint16_t port, const std::string& bytes, int timeout_ms = 5000) {
+  return clients::RawExchange("127.0.0.1", std::to_string(port), bytes,
+                              std::chrono::milliseconds(timeout_ms));
+}
 
 }  // namespace proofbook::testing

@@ -1,10 +1,10 @@
-// proof_latency: end-to-end latency from a prover sending a proof to it receiving the
+// proof_latency_benchmark: end-to-end latency from a prover sending a proof to it receiving the
 // settlement, through a real server, real sockets, a real PostgreSQL (DATABASE_URL, a fresh
 // database) and the real verifier workers. One order at a time: place it (REST), take the
 // assignment (WebSocket), send the proof, wait for `settlement`. Prints p50/p90/p99/max.
 //
-//   cmake --build --preset release --target proof_latency
-//   DATABASE_URL=... build/release/loadtest/proof_latency [sha256|groth16] [orders]
+//   cmake --build --preset release --target proof_latency_benchmark
+//   DATABASE_URL=... build/release/tests/integration/proof_latency_benchmark [sha256|groth16] [orders]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

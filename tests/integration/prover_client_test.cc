@@ -1,65 +1,40 @@
 // proofbook-prover, the real binary, against a real server and PostgreSQL: an honest prover
 // proves and is paid, a tampering one is slashed and the order goes to the honest one, a real
 // Groth16 proof is made with snarkjs from the order's witness, and SIGTERM finishes cleanly.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <thread>
 
+#include "clients/common/process.h"
 #include "server/base/crypto.h"
 #include "tests/integration/files.h"
 #include "tests/integration/server_fixture.h"
-
-extern char** environ;
 
 namespace proofbook::testing {
 namespace {
 
 const std::string kFixtures = std::string(PROOFBOOK_SOURCE_DIR) + "/var/fixtures/groth16";
 
-// A proofbook-prover child process; its output goes to a file.
+// A proofbook-prover child process; its output (stdout and stderr) is captured.
 class ProverProcess {
  public:
-  explicit ProverProcess(std::vector<std::string> args) {
-    char dir[] = "/tmp/proofbook-prover-test.XXXXXX";
-    log_ = std::string(mkdtemp(dir)) + "/prover.log";
-    args.insert(args.begin(), PROOFBOOK_PROVER_BIN);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
+  explicit ProverProcess(std::vector<std::string> args) : process_(Options(std::move(args))) {
+    EXPECT_TRUE(process_.started()) << process_.error();
   }
   ~ProverProcess() {
-    if (pid_ > 0) Stop();
+    if (process_.pid() > 0) Stop();
   }
   // SIGTERM, then the exit status.
   int Stop() {
-    ::kill(pid_, SIGTERM);
-    int status = -1;
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
+    process_.Signal(SIGTERM);
+    if (auto status = process_.Wait(std::chrono::seconds(10))) return *status;
+    const int status = process_.Kill();
     ADD_FAILURE() << "proofbook-prover did not stop on SIGTERM:\n" << Logs();
     return status;
   }
-  std::string Logs() const { return ReadFile(log_); }
+  std::string Logs() const { return process_.Stdout(); }
   // Waits until the log holds `text`.
   bool WaitFor(const std::string& text, int timeout_ms = 10000) {
     for (int i = 0; i < timeout_ms / 50; ++i) {
@@ -70,8 +45,16 @@ class ProverProcess {
   }
 
  private:
-  pid_t pid_ = -1;
-  std::string log_;
+  static clients::ProcessOptions Options(std::vector<std::string> args) {
+    clients::ProcessOptions options;
+    options.argv = std::move(args);
+    options.argv.insert(options.argv.begin(), PROOFBOOK_PROVER_BIN);
+    options.stdout_to = clients::ProcessOutput::Capture();
+    options.stderr_to = clients::ProcessOutput::ToStdout();
+    return options;
+  }
+
+  clients::Process process_;
 };
 
 class ProverClientTest : public ServerFixture {

@@ -1,13 +1,17 @@
 // ServerProcess: runs the real proofbook-server binary as a child process for a test, with
 // its logs in a temporary file (printed when the test fails), and waits until it listens.
-// Stops it with SIGTERM on destruction (SIGKILL if it does not stop in time).
+// Stops it with SIGTERM on destruction (SIGKILL if it does not stop in time). The child
+// process itself is clients/common's Process.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "clients/common/process.h"
 
 namespace proofbook::testing {
 
@@ -21,16 +25,16 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   uint16_t port() const { return port_; }
-  pid_t pid() const { return pid_; }  // -1 once reaped
-  bool running();       // the child has not exited
-  int Terminate();      // SIGTERM and wait: the exit status (as from waitpid), or -1
-  void Kill9();         // SIGKILL and reap: a crash
+  pid_t pid() const { return process_->pid(); }  // -1 once reaped
+  bool running();                                // the child has not exited
+  int Terminate();  // SIGTERM and wait: the exit status (as from waitpid), or -1
+  void Kill9();     // SIGKILL and reap: a crash
   std::string Logs() const;
 
  private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
   std::string dir_;  // temp folder: port file and log
+  std::unique_ptr<clients::Process> process_;
+  uint16_t port_ = 0;
 };
 
 // Runs proofbook-server with `args` to completion; returns its exit code and combined output.
