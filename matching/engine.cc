@@ -894,9 +894,8 @@ void Engine::ExtendDueTimesAfterOutage(Timestamp since) {
     timers_.Pop();
   }
   for (const Timer& t : passed) {
-    uint32_t ah = t.kind == TimerKind::kAssignmentDue && t.time > since
-                      ? assignment_ids_.Find(t.id)
-                      : kNil;
+    uint32_t ah =
+        t.kind == TimerKind::kAssignmentDue && t.time > since ? assignment_ids_.Find(t.id) : kNil;
     if (ah != kNil && assignments_[ah].status == AssignmentStatus::kAssigned &&
         assignments_[ah].due_at == t.time) {
       AssignmentRecord& a = assignments_[ah];

@@ -12,20 +12,20 @@
 
 #include "server/api/api.h"
 #include "server/api/api_internal.h"
-#include "server/core/api_keys.h"
-#include "server/core/auth.h"
-#include "server/db/database.h"
-#include "server/core/engine_runner.h"
-#include "server/http/http_server.h"
 #include "server/base/limits.h"
 #include "server/base/log.h"
+#include "server/core/api_keys.h"
+#include "server/core/auth.h"
+#include "server/core/engine_runner.h"
 #include "server/core/market_directory.h"
-#include "server/db/migrations.h"
 #include "server/core/order_watch.h"
-#include "server/prover/prover_gateway.h"
+#include "server/db/database.h"
+#include "server/db/migrations.h"
+#include "server/http/http_server.h"
 #include "server/journal/recovery.h"
-#include "server/prover/verifier_pool.h"
 #include "server/journal/writer_lease.h"
+#include "server/prover/prover_gateway.h"
+#include "server/prover/verifier_pool.h"
 
 namespace proofbook::server {
 namespace {
@@ -150,9 +150,10 @@ int RunServe(const Config& config) {
       return 1;
     }
     if (held && !config.standby) {
-      spdlog::error("msg=start_failed error={} hint=\"stop the other server, or start this one "
-                    "with --standby to take over when it stops\"",
-                    LogValue(epoch.error().message()));
+      spdlog::error(
+          "msg=start_failed error={} hint=\"stop the other server, or start this one "
+          "with --standby to take over when it stops\"",
+          LogValue(epoch.error().message()));
       return kExitLeaseHeld;
     }
     if (!said) {
@@ -244,13 +245,12 @@ int RunServe(const Config& config) {
     }
     if (!finished.empty()) watch.Notify(finished);
   };
-  EngineRunner runner(
-      EngineRunner::Options{.database_url = config.database_url,
-                            .on_commit = on_commit,
-                            .on_rebuilt = on_rebuilt,
-                            .on_lease_lost = on_lease_lost,
-                            .lease = &lease},
-      std::move(state).value());
+  EngineRunner runner(EngineRunner::Options{.database_url = config.database_url,
+                                            .on_commit = on_commit,
+                                            .on_rebuilt = on_rebuilt,
+                                            .on_lease_lost = on_lease_lost,
+                                            .lease = &lease},
+                      std::move(state).value());
   if (Status s = runner.Start(); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
@@ -261,11 +261,11 @@ int RunServe(const Config& config) {
   Router router;
   RegisterApi(router, ctx);
   ProverGateway gateway(
-      ProverGateway::Options{.offline_grace = std::chrono::milliseconds(config.prover_grace_ms),
-                             .proof_inflight_per_prover = config.proof_inflight_per_prover,
-                             .proof_inflight_total = config.proof_inflight_total,
-                             .proof_receive_floor =
-                                 std::chrono::milliseconds(config.proof_receive_ms)},
+      ProverGateway::Options{
+          .offline_grace = std::chrono::milliseconds(config.prover_grace_ms),
+          .proof_inflight_per_prover = config.proof_inflight_per_prover,
+          .proof_inflight_total = config.proof_inflight_total,
+          .proof_receive_floor = std::chrono::milliseconds(config.proof_receive_ms)},
       ProverGateway::Services{ops, db, **auth, markets, limiter}, pool_by_kind);
   gateway_ptr.store(&gateway);
   gateway.ResumeVerifications();

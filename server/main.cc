@@ -5,8 +5,8 @@
 #include <iostream>
 
 #include "server/app.h"
-#include "server/config.h"
 #include "server/base/log.h"
+#include "server/config.h"
 
 int main(int argc, char** argv) {
   using namespace proofbook::server;
@@ -22,9 +22,15 @@ int main(int argc, char** argv) {
   int rc = 1;
   try {
     switch (parsed.config->subcommand) {
-      case Subcommand::kServe: rc = RunServe(*parsed.config); break;
-      case Subcommand::kMigrate: rc = RunMigrate(*parsed.config); break;
-      case Subcommand::kBootstrapAdmin: rc = RunBootstrapAdmin(*parsed.config); break;
+      case Subcommand::kServe:
+        rc = RunServe(*parsed.config);
+        break;
+      case Subcommand::kMigrate:
+        rc = RunMigrate(*parsed.config);
+        break;
+      case Subcommand::kBootstrapAdmin:
+        rc = RunBootstrapAdmin(*parsed.config);
+        break;
     }
   } catch (const std::exception& e) {
     // Exceptions are for start-up faults and bugs; input errors are values.

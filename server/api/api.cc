@@ -34,9 +34,9 @@ std::optional<Principal> Require(ApiContext& ctx, const HttpRequest& req, Respon
   for (Role role : roles) {
     wanted += (wanted.empty() ? "" : " or ") + std::string(matching::RoleName(role));
   }
-  respond(ErrorResponse(Status(StatusCode::kForbidden,
-                               "this needs an account with role " + wanted + "; yours is " +
-                                   std::string(matching::RoleName(principal->role)))));
+  respond(ErrorResponse(
+      Status(StatusCode::kForbidden, "this needs an account with role " + wanted + "; yours is " +
+                                         std::string(matching::RoleName(principal->role)))));
   return std::nullopt;
 }
 
@@ -82,24 +82,25 @@ void RegisterApi(Router& router, ApiContext& ctx) {
     }
   });
 
-  router.Add("GET", "/v1/markets", [&ctx](const HttpRequest&, const PathParams&, Responder respond) {
-    RunDb(ctx.db, std::move(respond), [](DbSession& session) {
-      return Json(json::object{{"markets", ReadMarkets(session)}});
-    });
-  });
-
-  router.Add("GET", "/v1/markets/{id}/book",
-             [&ctx](const HttpRequest&, const PathParams& params, Responder respond) {
-               std::string slug(Param(params, "id"));
-               auto market = ctx.markets.Find(slug);
-               if (!market) {
-                 return respond(
-                     ErrorResponse(Status(StatusCode::kNotFound, "no market " + slug, "id")));
-               }
-               RunDb(ctx.db, std::move(respond), [market = *market, slug](DbSession& session) {
-                 return Json(ReadBook(session, market, slug));
+  router.Add("GET", "/v1/markets",
+             [&ctx](const HttpRequest&, const PathParams&, Responder respond) {
+               RunDb(ctx.db, std::move(respond), [](DbSession& session) {
+                 return Json(json::object{{"markets", ReadMarkets(session)}});
                });
              });
+
+  router.Add(
+      "GET", "/v1/markets/{id}/book",
+      [&ctx](const HttpRequest&, const PathParams& params, Responder respond) {
+        std::string slug(Param(params, "id"));
+        auto market = ctx.markets.Find(slug);
+        if (!market) {
+          return respond(ErrorResponse(Status(StatusCode::kNotFound, "no market " + slug, "id")));
+        }
+        RunDb(ctx.db, std::move(respond), [market = *market, slug](DbSession& session) {
+          return Json(ReadBook(session, market, slug));
+        });
+      });
 
   RegisterAdminApi(router, ctx);
   RegisterAccountApi(router, ctx);

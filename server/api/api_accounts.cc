@@ -18,11 +18,11 @@ void MoneyRoute(ApiContext& ctx, const HttpRequest& req, Responder respond,
   if (!who) return;
   auto amount = ParseAmount(req.body);
   if (!amount) return respond(ErrorResponse(amount.error()));
-  ctx.ops.MoveMoney(move, who->account, *amount,
-                    Answer<matching::AccountState>(
-                        std::move(respond), [](matching::AccountState& account) {
-                          return Json(json::object{{"account", AccountJson(account)}});
-                        }));
+  ctx.ops.MoveMoney(
+      move, who->account, *amount,
+      Answer<matching::AccountState>(std::move(respond), [](matching::AccountState& account) {
+        return Json(json::object{{"account", AccountJson(account)}});
+      }));
 }
 
 void MeRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {

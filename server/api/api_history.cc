@@ -30,9 +30,8 @@ void ListRoute(ApiContext& ctx, const HttpRequest& req, Responder respond, Histo
   // admins everything.
   filter.prover = who->role == Role::kProver ? who->account : 0;
   filter.owner = who->role == Role::kSequencer ? who->account : 0;
-  RunDb(ctx.db, std::move(respond), [list, filter](DbSession& session) {
-    return Json(ListHistory(session, list, filter));
-  });
+  RunDb(ctx.db, std::move(respond),
+        [list, filter](DbSession& session) { return Json(ListHistory(session, list, filter)); });
 }
 
 }  // namespace

@@ -54,11 +54,12 @@ Result<int64_t> JsonBody::Int(std::string_view field, int64_t min, int64_t max,
   }
   int64_t n = 0;
   if (value.get_int64().get(n)) {
-    return Invalid(field, std::string(field) + " must be an integer (JSON number without fraction)");
+    return Invalid(field,
+                   std::string(field) + " must be an integer (JSON number without fraction)");
   }
   if (n < min || n > max) {
-    return Invalid(field, std::string(field) + " must be between " + std::to_string(min) +
-                              " and " + std::to_string(max));
+    return Invalid(field, std::string(field) + " must be between " + std::to_string(min) + " and " +
+                              std::to_string(max));
   }
   return n;
 }
@@ -73,8 +74,8 @@ Result<std::string> JsonBody::String(std::string_view field, std::size_t max_len
   std::string_view s;
   if (value.get_string().get(s)) return Invalid(field, std::string(field) + " must be a string");
   if (s.empty() || s.size() > max_length) {
-    return Invalid(field, std::string(field) + " must be 1 to " + std::to_string(max_length) +
-                              " bytes");
+    return Invalid(field,
+                   std::string(field) + " must be 1 to " + std::to_string(max_length) + " bytes");
   }
   // Names, ids and references: printable text only (PostgreSQL cannot store NUL at all).
   for (unsigned char c : s) {

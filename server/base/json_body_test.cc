@@ -4,7 +4,6 @@
 
 #include <string>
 
-
 namespace proofbook::server {
 namespace {
 
@@ -30,8 +29,8 @@ TEST(JsonBody, RefusesUnknownFieldsNamingThem) {
 }
 
 TEST(JsonBody, RefusesWhatIsNotAnObject) {
-  for (const char* text : {"", "{", "[1]", "42", "\"x\"", "null", "{\"a\":1}}", "{'a':1}",
-                           "{\"a\":01}", "\xff\xfe"}) {
+  for (const char* text :
+       {"", "{", "[1]", "42", "\"x\"", "null", "{\"a\":1}}", "{'a':1}", "{\"a\":01}", "\xff\xfe"}) {
     auto body = JsonBody::Parse(text, {"a"});
     EXPECT_FALSE(body.has_value()) << text;
   }
@@ -42,10 +41,10 @@ TEST(JsonBody, TypeAndRangeErrorsNameTheField) {
       R"({"n":"5","f":1.5,"big":18446744073709551615,"neg":-1,"s":7,"long":"abcdef","e":"z"})",
       {"n", "f", "big", "neg", "s", "long", "e", "missing"});
   ASSERT_TRUE(body.has_value());
-  EXPECT_EQ(body->Int("n", 0, 10).error().field(), "n");          // string, not integer
-  EXPECT_EQ(body->Int("f", 0, 10).error().field(), "f");          // fraction
-  EXPECT_EQ(body->Int("big", 0, INT64_MAX).error().field(), "big");  // a uint64, beyond int64
-  EXPECT_EQ(body->Int("neg", 0, 10).error().field(), "neg");      // below range
+  EXPECT_EQ(body->Int("n", 0, 10).error().field(), "n");              // string, not integer
+  EXPECT_EQ(body->Int("f", 0, 10).error().field(), "f");              // fraction
+  EXPECT_EQ(body->Int("big", 0, INT64_MAX).error().field(), "big");   // a uint64, beyond int64
+  EXPECT_EQ(body->Int("neg", 0, 10).error().field(), "neg");          // below range
   EXPECT_EQ(body->Int("missing", 0, 10).error().field(), "missing");  // required
   EXPECT_EQ(body->String("s", 10).error().field(), "s");
   EXPECT_EQ(body->String("long", 3).error().field(), "long");
@@ -72,8 +71,8 @@ TEST(JsonBody, OversizedRawIsPayloadTooLarge) {
 }
 
 TEST(JsonBody, ControlCharactersInStringsAreRefused) {
-  for (const char* text : {R"({"s":"a\u0000b"})", R"({"s":"tab\there"})", R"({"s":"nl\n"})",
-                           R"({"s":"del\u007f"})"}) {
+  for (const char* text :
+       {R"({"s":"a\u0000b"})", R"({"s":"tab\there"})", R"({"s":"nl\n"})", R"({"s":"del\u007f"})"}) {
     auto body = JsonBody::Parse(text, {"s"});
     ASSERT_TRUE(body.has_value()) << text;
     auto s = body->String("s", 100);
@@ -96,8 +95,8 @@ TEST(JsonBody, NulAnywhereInRawInputsIsRefused) {
     EXPECT_EQ(raw.error().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(raw.error().field(), "inputs");
   }
-  auto body = JsonBody::Parse(R"({"inputs":{"a":"\\u0000 is text here","b":[1,"\n"]}})",
-                              {"inputs"});
+  auto body =
+      JsonBody::Parse(R"({"inputs":{"a":"\\u0000 is text here","b":[1,"\n"]}})", {"inputs"});
   EXPECT_TRUE(body->Raw("inputs", 1000, 32).has_value());
 }
 

@@ -1,5 +1,6 @@
 // Structured logging: one logfmt line per event on stderr, for example
-//   ts=2026-11-24T22:31:05.123Z level=info msg=request id=7f3a method=GET path=/healthz status=200 latency_us=41
+//   ts=2026-11-24T22:31:05.123Z level=info msg=request id=7f3a method=GET path=/healthz status=200
+//   latency_us=41
 // Values that need it are quoted by LogValue. stdout stays free for what a command prints
 // for people (bootstrap-admin's key). Thread-safe after InitLogging.
 #pragma once

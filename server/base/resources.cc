@@ -28,8 +28,8 @@ std::optional<matching::Priority> PriorityFromName(std::string_view name) {
 }
 
 std::optional<matching::Selection> SelectionFromName(std::string_view name) {
-  for (auto s : {matching::Selection::kBest, matching::Selection::kDirect,
-                 matching::Selection::kVrf}) {
+  for (auto s :
+       {matching::Selection::kBest, matching::Selection::kDirect, matching::Selection::kVrf}) {
     if (SelectionName(s) == name) return s;
   }
   return std::nullopt;

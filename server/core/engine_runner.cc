@@ -4,9 +4,9 @@
 
 #include <unordered_map>
 
+#include "server/base/log.h"
 #include "server/db/session.h"
 #include "server/journal/journal.h"
-#include "server/base/log.h"
 
 namespace proofbook::server {
 
@@ -241,12 +241,11 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
       const ClientOrder& original = it->second;
       if (!original.request_sha256.empty() && !s.extra.request_sha256.empty() &&
           original.request_sha256 != s.extra.request_sha256) {
-        pending.status =
-            Status(StatusCode::kConflict,
-                   "client_order_id was already used for order " +
-                       std::to_string(original.order) + " with other parameters",
-                   "client_order_id")
-                .WithReason("idempotency_key_reused");
+        pending.status = Status(StatusCode::kConflict,
+                                "client_order_id was already used for order " +
+                                    std::to_string(original.order) + " with other parameters",
+                                "client_order_id")
+                             .WithReason("idempotency_key_reused");
       } else {
         s.reply(*engine_, {}, original.order);
       }
@@ -259,8 +258,8 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
   if (deposit != nullptr && !s.deposit_reference.empty()) {
     if (auto it = deposit_references_.find(s.deposit_reference); it != deposit_references_.end()) {
       if (it->second.account != deposit->account || it->second.amount != deposit->amount) {
-        pending.status = Status(StatusCode::kConflict,
-                                "reference already used for another deposit", "reference");
+        pending.status = Status(StatusCode::kConflict, "reference already used for another deposit",
+                                "reference");
       } else {
         s.reply(*engine_, {}, /*duplicate_of=*/1);
       }

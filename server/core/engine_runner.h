@@ -12,8 +12,8 @@
 // unacknowledged work is never half-kept.
 //
 // One writer: the runner writes only under the WriterLease taken before Start (its epoch
-// fences every batch, server/journal/journal.h). A rebuild first re-takes the lease, which starts a new
-// epoch; while another server holds it, the runner stays unhealthy (503s) and retries, a
+// fences every batch, server/journal/journal.h). A rebuild first re-takes the lease, which starts a
+// new epoch; while another server holds it, the runner stays unhealthy (503s) and retries, a
 // standby until the lease frees.
 //
 // Stored proofs: at Start and at each rebuild, the proofs RecoveredState::stored_proofs lists
@@ -54,9 +54,9 @@ namespace proofbook::server {
 // Reads a command's outcome on the engine thread, from its events and the engine's state at
 // that instant, into a typed result the builder keeps (core/operations.h); for a replayed order,
 // `events` is empty and `duplicate_of` names the original. The runner knows no wire format.
-using ReplyBuilder = std::function<void(const matching::Engine& engine,
-                                        std::span<const matching::Event> events,
-                                        matching::OrderId duplicate_of)>;
+using ReplyBuilder =
+    std::function<void(const matching::Engine& engine, std::span<const matching::Event> events,
+                       matching::OrderId duplicate_of)>;
 // Told once whether the command's outcome is durable: ok after COMMIT; otherwise why the
 // command was not applied or not committed (503 commit failed or recovering, 409 a replay that
 // reuses a key with other parameters). Its result counts only when the Status is ok.
@@ -101,7 +101,7 @@ class EngineRunner {
 
   // Restores the engine, delivers and journals the stored proofs, starts both threads.
   Status Start();
-  void Stop();     // finishes what was submitted (committing it if it can), joins
+  void Stop();  // finishes what was submitted (committing it if it can), joins
 
   // False when the inbox is full or the runner is recovering: answer 503 at once.
   [[nodiscard]] bool Submit(std::unique_ptr<Submission> submission);

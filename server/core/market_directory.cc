@@ -8,7 +8,8 @@ namespace proofbook::server {
 
 Status MarketDirectory::Load(DbSession& session) {
   try {
-    ForEachMarket(session, [this](const std::string& slug, matching::MarketId idx) { Add(slug, idx); });
+    ForEachMarket(session,
+                  [this](const std::string& slug, matching::MarketId idx) { Add(slug, idx); });
     return Status::Ok();
   } catch (const std::exception& e) {
     return Status(StatusCode::kUnavailable, std::string("loading markets: ") + e.what());

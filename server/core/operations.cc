@@ -46,8 +46,7 @@ void Operations::Submit(std::unique_ptr<Submission> s, Build<T> build, Done<T> d
     Done<T> done;
   };
   auto slot = std::make_shared<Slot>(Slot{std::nullopt, std::move(done)});
-  s->reply = [slot, build = std::move(build)](const Engine& engine,
-                                              std::span<const Event> events,
+  s->reply = [slot, build = std::move(build)](const Engine& engine, std::span<const Event> events,
                                               matching::OrderId duplicate_of) {
     slot->result.emplace(build(engine, events, duplicate_of));
   };

@@ -85,8 +85,7 @@ class Operations {
   // False while the engine recovers or another server holds the write lease.
   bool healthy() const { return runner_.healthy(); }
 
-  void PlaceOrder(matching::AccountId sequencer, PlaceOrderRequest request,
-                  Done<PlacedOrder> done);
+  void PlaceOrder(matching::AccountId sequencer, PlaceOrderRequest request, Done<PlacedOrder> done);
   void CancelOrder(matching::AccountId sequencer, matching::OrderId order,
                    Done<matching::OrderId> done);
   void PlaceOffer(matching::AccountId prover, PlaceOfferRequest request, Done<PlacedOffer> done);

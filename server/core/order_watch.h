@@ -47,8 +47,8 @@ class OrderWatch {
   bool stopping_ = false;
   uint64_t next_id_ = 0;
   std::multimap<Clock::time_point, uint64_t> by_deadline_;  // guarded by mu_
-  std::unordered_map<uint64_t, Waiter> waiters_;             // guarded by mu_
-  std::unordered_multimap<int64_t, uint64_t> by_order_;      // guarded by mu_
+  std::unordered_map<uint64_t, Waiter> waiters_;            // guarded by mu_
+  std::unordered_multimap<int64_t, uint64_t> by_order_;     // guarded by mu_
   std::thread timer_;
 };
 

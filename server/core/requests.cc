@@ -26,9 +26,9 @@ Status UnknownMarket(const std::string& slug) {
 Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view text, const MarketDirectory& markets,
                                           std::size_t max_inputs_bytes, Envelope envelope) {
   PB_TAKE(body, JsonBody::Parse(text,
-                                {"market", "max_price", "deadline_ms", "priority",
-                                 "min_reputation", "redundancy", "selection", "prover",
-                                 "exclusive_ms", "inputs", "client_order_id"},
+                                {"market", "max_price", "deadline_ms", "priority", "min_reputation",
+                                 "redundancy", "selection", "prover", "exclusive_ms", "inputs",
+                                 "client_order_id"},
                                 envelope));
   PB_TAKE(slug, body->String("market", kMaxSlugBytes));
   PB_TAKE(max_price, body->Int("max_price", 1, kMaxAmount));
@@ -74,20 +74,20 @@ Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view text, const MarketDir
   // What a replay of the client_order_id must repeat: the parameters as parsed (defaults
   // filled in; the body's whitespace and field order do not count; inputs compared minified).
   if (!r.client_order_id.empty()) {
-    r.request_sha256 = Sha256Hex(
-        *slug + '\n' + std::to_string(order.max_price) + '\n' + std::to_string(*deadline_ms) +
-        '\n' + *priority + '\n' + std::to_string(order.min_reputation) + '\n' +
-        std::to_string(order.redundancy) + '\n' + *selection + '\n' +
-        std::to_string(order.direct_prover) + '\n' + std::to_string(order.exclusive_ms) + '\n' +
-        *inputs);
+    r.request_sha256 =
+        Sha256Hex(*slug + '\n' + std::to_string(order.max_price) + '\n' +
+                  std::to_string(*deadline_ms) + '\n' + *priority + '\n' +
+                  std::to_string(order.min_reputation) + '\n' + std::to_string(order.redundancy) +
+                  '\n' + *selection + '\n' + std::to_string(order.direct_prover) + '\n' +
+                  std::to_string(order.exclusive_ms) + '\n' + *inputs);
   }
   return r;
 }
 
 Result<PlaceOfferRequest> ParsePlaceOffer(std::string_view text, const MarketDirectory& markets,
                                           Envelope envelope) {
-  PB_TAKE(body, JsonBody::Parse(text, {"market", "price", "est_ms", "capacity", "expires_ms"},
-                                envelope));
+  PB_TAKE(body,
+          JsonBody::Parse(text, {"market", "price", "est_ms", "capacity", "expires_ms"}, envelope));
   PB_TAKE(slug, body->String("market", kMaxSlugBytes));
   auto market = markets.Find(*slug);
   if (!market) return UnknownMarket(*slug);
@@ -97,8 +97,8 @@ Result<PlaceOfferRequest> ParsePlaceOffer(std::string_view text, const MarketDir
   // expires_ms is relative ("valid for N ms"); the engine thread turns it into a time.
   PB_TAKE(expires_ms, body->Int("expires_ms", 1, kMaxOfferLifeMs, 0));
   PlaceOfferRequest r;
-  r.offer = matching::PlaceOffer{0, *market, *price, *est_ms, static_cast<int32_t>(*capacity),
-                                 *expires_ms};
+  r.offer = matching::PlaceOffer{
+      0, *market, *price, *est_ms, static_cast<int32_t>(*capacity), *expires_ms};
   r.market = *slug;
   return r;
 }
@@ -121,8 +121,8 @@ Result<CreateAccountRequest> ParseCreateAccount(std::string_view text, Envelope 
   PB_TAKE(role, body->Enum("role", {"sequencer", "prover", "admin"}));
   PB_TAKE(name, body->String("name", kMaxNameBytes));
   CreateAccountRequest r;
-  for (auto candidate : {matching::Role::kSequencer, matching::Role::kProver,
-                         matching::Role::kAdmin}) {
+  for (auto candidate :
+       {matching::Role::kSequencer, matching::Role::kProver, matching::Role::kAdmin}) {
     if (matching::RoleName(candidate) == *role) r.role = candidate;
   }
   r.name = *name;
@@ -130,12 +130,11 @@ Result<CreateAccountRequest> ParseCreateAccount(std::string_view text, Envelope 
 }
 
 Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope envelope) {
-  PB_TAKE(body,
-          JsonBody::Parse(text,
-                          {"id", "proof_system", "verifier", "min_stake", "slash_bps",
-                           "compensation_bps", "fee_bps", "min_prover_time_ms", "grace_bps",
-                           "uncle_reward_bps", "max_proof_bytes", "verification_key"},
-                          envelope));
+  PB_TAKE(body, JsonBody::Parse(text,
+                                {"id", "proof_system", "verifier", "min_stake", "slash_bps",
+                                 "compensation_bps", "fee_bps", "min_prover_time_ms", "grace_bps",
+                                 "uncle_reward_bps", "max_proof_bytes", "verification_key"},
+                                envelope));
   PB_TAKE(slug, body->String("id", kMaxSlugBytes));
   for (char c : *slug) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') || slug->front() == '-') {
@@ -186,8 +185,8 @@ Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope en
   // The engine's own rule, checked before the row is written: recovery rebuilds every market
   // row, so a row the engine would refuse must never exist.
   if (std::string_view bad = matching::InvalidMarketParamField(p); !bad.empty()) {
-    return Status(StatusCode::kInvalidArgument,
-                  std::string(bad) + " is out of range for a market", std::string(bad));
+    return Status(StatusCode::kInvalidArgument, std::string(bad) + " is out of range for a market",
+                  std::string(bad));
   }
   r.slug = *slug;
   r.proof_system = *proof_system;

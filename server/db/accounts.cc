@@ -14,9 +14,9 @@ Result<json::object> ReadAccount(DbSession& session, matching::AccountId id) {
       id);
   if (rows.empty()) return Status(StatusCode::kNotFound, "no such account");
   const auto& r = rows[0];
-  return json::object{{"id", r[0].as<int64_t>()},       {"role", r[1].as<std::string>()},
-                      {"name", r[2].as<std::string>()}, {"available", r[3].as<int64_t>()},
-                      {"escrowed", r[4].as<int64_t>()}, {"staked", r[5].as<int64_t>()},
+  return json::object{{"id", r[0].as<int64_t>()},        {"role", r[1].as<std::string>()},
+                      {"name", r[2].as<std::string>()},  {"available", r[3].as<int64_t>()},
+                      {"escrowed", r[4].as<int64_t>()},  {"staked", r[5].as<int64_t>()},
                       {"reputation_bps", r[6].as<int>()}};
 }
 

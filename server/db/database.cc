@@ -2,9 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/db/pq.h"
-
 #include "server/base/log.h"
+#include "server/db/pq.h"
 
 namespace proofbook::server {
 
@@ -109,8 +108,7 @@ void Database::Run(std::string what, std::function<void(DbSession&)> work,
     }
   });
   if (!queued) {
-    (*shared_failed)(
-        Status(StatusCode::kOverloaded, "too many database requests waiting; retry"));
+    (*shared_failed)(Status(StatusCode::kOverloaded, "too many database requests waiting; retry"));
   }
 }
 

@@ -38,11 +38,10 @@ json::object ReadBook(DbSession& session, matching::MarketId market, const std::
                                 {"offers", r[1].as<int64_t>()},
                                 {"capacity", r[2].as<int64_t>()}});
   }
-  for (const auto& r :
-       tx.exec_params("SELECT max_price, count(*), sum(needed) FROM orders "
-                      "WHERE market_idx = $1 AND status = 'open' AND needed > 0 "
-                      "GROUP BY max_price ORDER BY max_price DESC",
-                      static_cast<int>(market))) {
+  for (const auto& r : tx.exec_params("SELECT max_price, count(*), sum(needed) FROM orders "
+                                      "WHERE market_idx = $1 AND status = 'open' AND needed > 0 "
+                                      "GROUP BY max_price ORDER BY max_price DESC",
+                                      static_cast<int>(market))) {
     bids.push_back(json::object{{"max_price", r[0].as<int64_t>()},
                                 {"orders", r[1].as<int64_t>()},
                                 {"proofs_wanted", r[2].as<int64_t>()}});
@@ -62,8 +61,7 @@ Result<matching::MarketId> InsertMarket(DbSession& session, const std::string& s
       "max_proof_bytes, verification_key) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,"
       "NULLIF($12, '')::jsonb) ON CONFLICT (id) DO NOTHING RETURNING idx",
       slug, proof_system, verifier, p.min_stake, p.slash_bps, p.compensation_bps, p.fee_bps,
-      p.min_prover_time_ms, p.grace_bps, p.uncle_reward_bps, p.max_proof_bytes,
-      verification_key);
+      p.min_prover_time_ms, p.grace_bps, p.uncle_reward_bps, p.max_proof_bytes, verification_key);
   if (rows.empty()) {
     return Status(StatusCode::kConflict, "market " + slug + " already exists", "id");
   }

@@ -5,8 +5,8 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <string_view>
 #include <sstream>
+#include <string_view>
 
 #include "server/base/crypto.h"
 #include "server/db/pq.h"
@@ -45,8 +45,8 @@ bool TableExists(pqxx::transaction_base& tx) {
 Status Validate(const std::vector<Migration>& migrations) {
   for (std::size_t i = 1; i < migrations.size(); ++i) {
     if (migrations[i].version <= migrations[i - 1].version) {
-      return Status(StatusCode::kInternal, "migrations are not in strictly increasing order at " +
-                                               migrations[i].name);
+      return Status(StatusCode::kInternal,
+                    "migrations are not in strictly increasing order at " + migrations[i].name);
     }
   }
   return Status::Ok();
@@ -64,9 +64,9 @@ Status Compare(const std::map<int, Applied>& applied, const std::vector<Migratio
                         " which this binary does not know (a newer server migrated it?)");
     }
     if (MigrationChecksum(*it->second) != row.checksum) {
-      return Status(StatusCode::kInternal,
-                    "migration " + row.name + " was changed after it was applied (checksum " +
-                        row.checksum.substr(0, 12) + "... in the database)");
+      return Status(StatusCode::kInternal, "migration " + row.name +
+                                               " was changed after it was applied (checksum " +
+                                               row.checksum.substr(0, 12) + "... in the database)");
     }
   }
   return Status::Ok();
@@ -124,8 +124,8 @@ Result<std::vector<Migration>> LoadMigrationsFromDir(const std::string& dir) {
     out.push_back(Migration{*version, name, text.str()});
   }
   if (ec) {
-    return Status(StatusCode::kInvalidArgument, "cannot read migrations dir " + dir + ": " +
-                                                    ec.message());
+    return Status(StatusCode::kInvalidArgument,
+                  "cannot read migrations dir " + dir + ": " + ec.message());
   }
   std::sort(out.begin(), out.end(),
             [](const Migration& a, const Migration& b) { return a.version < b.version; });
@@ -140,8 +140,8 @@ Result<MigrationReport> ApplyMigrations(DbSession& session,
   try {
     // Session-level lock: held across the per-file transactions below, released on return
     // or when the connection drops.
-    pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(" +
-                                    std::to_string(kMigrationLockKey) + ")");
+    pqxx::nontransaction(conn).exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLockKey) +
+                                    ")");
     struct Unlock {
       pqxx::connection& conn;
       ~Unlock() {

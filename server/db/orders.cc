@@ -124,8 +124,8 @@ json::object ListOrders(DbSession& session, const OrderFilter& f) {
       "ORDER BY o.id DESC LIMIT $6",
       f.owner, f.prover, f.status, f.market, f.cursor, f.limit + 1);
   return Page(rows, f.limit, "orders", [](const pqxx::row& r, json::array& out) {
-    json::object o = OrderJson(OrderFromRow(r), r["market_slug"].as<std::string>(), {},
-                               ClientOrderId(r));
+    json::object o =
+        OrderJson(OrderFromRow(r), r["market_slug"].as<std::string>(), {}, ClientOrderId(r));
     o.erase("assignments");  // GET /v1/orders/{id} has them
     out.push_back(std::move(o));
     return r["id"].as<int64_t>();

@@ -30,10 +30,10 @@ Result<boost::json::object> ReadOrderProofs(DbSession& session, Reader reader, i
 bool OrderWorthWaitingFor(DbSession& session, Reader reader, int64_t order_id);
 
 struct OrderFilter {
-  int64_t owner = 0;   // only this sequencer's orders (0: any)
-  int64_t prover = 0;  // only orders assigned to this prover (0: any)
-  std::string status;  // "" any
-  std::string market;  // slug; "" any
+  int64_t owner = 0;           // only this sequencer's orders (0: any)
+  int64_t prover = 0;          // only orders assigned to this prover (0: any)
+  std::string status;          // "" any
+  std::string market;          // slug; "" any
   int64_t cursor = INT64_MAX;  // ids below this
   int64_t limit = 50;
 };
@@ -44,9 +44,9 @@ boost::json::object ListOrders(DbSession& session, const OrderFilter& filter);
 // GET /v1/settlements and /v1/slashings.
 enum class History { kSettlements, kSlashings };
 struct HistoryFilter {
-  int64_t prover = 0;  // only this prover's rows (0: any)
-  int64_t owner = 0;   // only rows of this sequencer's orders (0: any)
-  int64_t order = 0;   // only this order (0: any)
+  int64_t prover = 0;          // only this prover's rows (0: any)
+  int64_t owner = 0;           // only rows of this sequencer's orders (0: any)
+  int64_t order = 0;           // only this order (0: any)
   int64_t cursor = INT64_MAX;  // seq below this
   int64_t limit = 50;
 };

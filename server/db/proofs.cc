@@ -105,8 +105,8 @@ Result<StoredProof> StoreProof(
         "WHERE assignment_id = $1",
         assignment, sha);
     if (before.empty() || !before[0][0].as<bool>()) {
-      return Status(StatusCode::kConflict,
-                    "other bytes were already delivered for this assignment", "sha256")
+      return Status(StatusCode::kConflict, "other bytes were already delivered for this assignment",
+                    "sha256")
           .WithReason("proof_already_delivered");
     }
     out.again = true;

@@ -45,7 +45,7 @@ struct ProofTarget {
   matching::AccountId prover = 0;
   int64_t order = 0;
   int64_t max_proof_bytes = 0;
-  std::string verifier;  // the market's verifier kind
+  std::string verifier;          // the market's verifier kind
   std::string verification_key;  // JSON text, empty for none
   std::string inputs;            // JSON text, "null" for none
 };

@@ -5,9 +5,9 @@
 
 #include <pqxx/field>
 #include <pqxx/row>
+#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <stdexcept>
 
 #include "matching/state.h"
 

@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <utility>
-
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -12,6 +10,7 @@
 #include <deque>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "server/base/crypto.h"
@@ -324,8 +323,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), strand_(std::move(strand)), server_(server) {}
 
   void Run() {
-    net::dispatch(strand_,
-                  beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+    net::dispatch(strand_, beast::bind_front_handler(&Session::DoRead, shared_from_this()));
   }
 
  private:

@@ -60,19 +60,32 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseQuery(
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kForbidden: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kMethodNotAllowed: return 405;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kPayloadTooLarge: return 413;
-    case StatusCode::kUnprocessable: return 422;
-    case StatusCode::kRateLimited: return 429;
-    case StatusCode::kInternal: return 500;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kOverloaded: return 503;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kForbidden:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kMethodNotAllowed:
+      return 405;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kPayloadTooLarge:
+      return 413;
+    case StatusCode::kUnprocessable:
+      return 422;
+    case StatusCode::kRateLimited:
+      return 429;
+    case StatusCode::kInternal:
+      return 500;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kOverloaded:
+      return 503;
   }
   return 500;
 }

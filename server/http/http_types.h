@@ -4,8 +4,8 @@
 
 #include <functional>
 #include <initializer_list>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,13 +14,13 @@
 namespace proofbook::server {
 
 struct HttpRequest {
-  std::string method;         // "GET", "POST", ...
-  std::string path;           // target without the query, not percent-decoded
-  std::string query;          // after '?', may be empty
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // target without the query, not percent-decoded
+  std::string query;   // after '?', may be empty
   std::string body;
   std::string authorization;  // raw Authorization header, may be empty
   std::string content_type;
-  std::string request_id;     // X-Request-Id given by the client, or one we made
+  std::string request_id;  // X-Request-Id given by the client, or one we made
 };
 
 struct HttpResponse {

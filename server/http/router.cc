@@ -49,8 +49,7 @@ void Router::Dispatch(const HttpRequest& request, Responder respond) const {
   std::string allow;
   for (const auto& route : routes_) {
     if (!Match(route, path, &params)) continue;
-    if (route.method == request.method ||
-        (request.method == "HEAD" && route.method == "GET")) {
+    if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
       route.handler(request, params, std::move(respond));
       return;
     }
@@ -61,9 +60,9 @@ void Router::Dispatch(const HttpRequest& request, Responder respond) const {
     respond(ErrorResponse(Status(StatusCode::kNotFound, "no route for " + request.path)));
     return;
   }
-  HttpResponse r = ErrorResponse(Status(StatusCode::kMethodNotAllowed,
-                                        request.method + " is not allowed on " + request.path +
-                                            "; allowed: " + allow));
+  HttpResponse r = ErrorResponse(
+      Status(StatusCode::kMethodNotAllowed,
+             request.method + " is not allowed on " + request.path + "; allowed: " + allow));
   r.headers.emplace_back("Allow", allow);
   respond(std::move(r));
 }

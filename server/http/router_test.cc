@@ -36,9 +36,8 @@ Router MakeRouter() {
   router.Add("DELETE", "/v1/orders/{id}", [](const HttpRequest&, const PathParams&, Responder r) {
     r(JsonResponse("deleted"));
   });
-  router.Add("GET", "/v1/orders", [](const HttpRequest&, const PathParams&, Responder r) {
-    r(JsonResponse("list"));
-  });
+  router.Add("GET", "/v1/orders",
+             [](const HttpRequest&, const PathParams&, Responder r) { r(JsonResponse("list")); });
   return router;
 }
 
@@ -69,9 +68,7 @@ TEST(Router, WrongMethodIs405WithAllowHeader) {
   EXPECT_EQ(body.at("error").at("code").as_string(), "method_not_allowed");
 }
 
-TEST(Router, HeadIsServedByGet) {
-  EXPECT_EQ(Call(MakeRouter(), "HEAD", "/v1/orders").status, 200);
-}
+TEST(Router, HeadIsServedByGet) { EXPECT_EQ(Call(MakeRouter(), "HEAD", "/v1/orders").status, 200); }
 
 TEST(Router, EmptyPlaceholderDoesNotMatch) {
   EXPECT_EQ(Call(MakeRouter(), "GET", "/v1/orders/").body, "list");  // trailing slash folds

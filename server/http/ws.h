@@ -31,7 +31,7 @@ enum WsCloseCode : uint16_t {
   kWsPolicyViolation = 1008,  // repeated abuse
   kWsTooBig = 1009,
   kWsServiceRestart = 1012,  // this server stopped being the writer: reconnect (elsewhere)
-  kWsTryAgainLater = 1013,  // slow consumer: the outbound queue filled up
+  kWsTryAgainLater = 1013,   // slow consumer: the outbound queue filled up
 };
 
 class WsPeer {

@@ -607,10 +607,10 @@ Status Journal::WriteBatch(DbSession& session, const JournalBatch& batch) {
     Status s = Status::Ok();
     if (epoch != batch.writer_epoch) {
       // Another writer took the lease since this engine was built: its seqs are not ours.
-      s = Status(StatusCode::kUnavailable,
-                 "journal: fenced: the database's writer epoch is " + std::to_string(epoch) +
-                     ", this batch's " + std::to_string(batch.writer_epoch) +
-                     " (another server took the write lease)")
+      s = Status(StatusCode::kUnavailable, "journal: fenced: the database's writer epoch is " +
+                                               std::to_string(epoch) + ", this batch's " +
+                                               std::to_string(batch.writer_epoch) +
+                                               " (another server took the write lease)")
               .WithReason("write_lease_lost");
     } else if (batch.first_seq > epoch_seq && batch.last_seq() <= last) {
       // Within our own epoch only we write: these seqs are this batch, committed by an earlier

@@ -13,10 +13,10 @@
 // Fenced, exactly once: engine_state's last_seq, writer_epoch and writer_epoch_seq are read
 // under a row lock first. A batch whose writer_epoch is not the database's is refused
 // (kUnavailable, reason write_lease_lost): another server took the write lease
-// (server/journal/writer_lease.h). Within its own epoch, a batch wholly in (writer_epoch_seq, last_seq]
-// was committed by an earlier attempt whose COMMIT outcome was unknown: WriteBatch returns ok
-// and writes nothing. Seqs are never taken as our own across epochs: another writer's batch
-// with the same seqs is not this one. A batch that does not start at last_seq + 1 is refused
+// (server/journal/writer_lease.h). Within its own epoch, a batch wholly in (writer_epoch_seq,
+// last_seq] was committed by an earlier attempt whose COMMIT outcome was unknown: WriteBatch
+// returns ok and writes nothing. Seqs are never taken as our own across epochs: another writer's
+// batch with the same seqs is not this one. A batch that does not start at last_seq + 1 is refused
 // (kInternal): events would be lost or doubled.
 //
 // Thread rules: one Journal per journal thread; WriteBatch blocks on PostgreSQL. It reuses an

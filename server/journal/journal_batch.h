@@ -70,7 +70,7 @@ struct ClosedAssignment {
 };
 
 struct JournalBatch {
-  uint64_t first_seq = 0;                        // seq of events[0]
+  uint64_t first_seq = 0;  // seq of events[0]
   // The fencing epoch (server/journal/writer_lease.h) of the engine incarnation that produced the
   // batch: it commits only while engine_state.writer_epoch is still this.
   uint64_t writer_epoch = 0;
@@ -80,7 +80,7 @@ struct JournalBatch {
   std::vector<matching::OrderState> orders;
   std::vector<matching::OfferState> offers;
   std::vector<matching::AssignmentState> assignments;
-  std::vector<OrderExtra> order_extras;  // for orders placed in this batch
+  std::vector<OrderExtra> order_extras;      // for orders placed in this batch
   std::vector<DepositExtra> deposit_extras;  // deposits with a reference, in this batch
   std::vector<ClosedOrder> closed_orders;
   std::vector<ClosedAssignment> closed_assignments;

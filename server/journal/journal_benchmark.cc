@@ -13,6 +13,7 @@
 //   cmake --build --preset release --target journal_benchmark
 //   DATABASE_URL=... build/release/server/journal/journal_benchmark
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <pqxx/connection>
@@ -20,7 +21,6 @@
 #include <pqxx/transaction>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 
 #include "matching/engine.h"
 #include "server/journal/journal.h"
@@ -90,8 +90,7 @@ void BM_JournalOrders(benchmark::State& state) {
   m::MarketParams params;
   params.max_proof_bytes = 1;
   Apply(engine, batch, next_seq, m::Command{ref++, now, m::CreateMarket{0, params}});
-  Apply(engine, batch, next_seq,
-        m::Command{ref++, now, m::Deposit{kSequencer, int64_t{1} << 60}});
+  Apply(engine, batch, next_seq, m::Command{ref++, now, m::Deposit{kSequencer, int64_t{1} << 60}});
   if (!journal.WriteBatch(*::proofbook::server::BorrowSession(conn), batch).ok()) {
     state.SkipWithError("set-up batch failed");
     return;
@@ -128,9 +127,15 @@ void BM_JournalOrders(benchmark::State& state) {
     state.ResumeTiming();
   }
   state.SetItemsProcessed(orders);
-  state.counters["pg_cpu_us/order"] = cpu < 0 || orders == 0 ? -1 : cpu / static_cast<double>(orders);
+  state.counters["pg_cpu_us/order"] =
+      cpu < 0 || orders == 0 ? -1 : cpu / static_cast<double>(orders);
 }
-BENCHMARK(BM_JournalOrders)->Arg(1)->Arg(16)->Arg(128)->Unit(benchmark::kMillisecond)
-    ->MinTime(3)->UseRealTime();
+BENCHMARK(BM_JournalOrders)
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3)
+    ->UseRealTime();
 
 }  // namespace

@@ -1,10 +1,9 @@
 #include "server/journal/recovery.h"
 
-#include "server/db/pq.h"
-#include "server/db/rows.h"
-
 #include "matching/rules.h"
 #include "matching/types.h"
+#include "server/db/pq.h"
+#include "server/db/rows.h"
 
 namespace proofbook::server {
 namespace {
@@ -123,11 +122,11 @@ Result<RecoveredState> LoadState(DbSession& session) {
         out.client_order_hashes.emplace_back(row[2].as<int64_t>(), row[3].as<std::string>());
       }
     }
-    for (const auto& row : tx.exec(
-             "SELECT p.assignment_id, p.prover_id, length(p.data), "
-             "(extract(epoch FROM p.received_at) * 1000)::bigint FROM proofs p "
-             "JOIN assignments a ON a.id = p.assignment_id "
-             "WHERE a.status IN ('assigned', 'late') ORDER BY p.assignment_id")) {
+    for (const auto& row :
+         tx.exec("SELECT p.assignment_id, p.prover_id, length(p.data), "
+                 "(extract(epoch FROM p.received_at) * 1000)::bigint FROM proofs p "
+                 "JOIN assignments a ON a.id = p.assignment_id "
+                 "WHERE a.status IN ('assigned', 'late') ORDER BY p.assignment_id")) {
       out.stored_proofs.push_back(matching::ProofDelivered{
           .account = row[1].as<int64_t>(),
           .assignment = row[0].as<int64_t>(),

@@ -1,5 +1,5 @@
-// Recovery: reads back what the journal (server/journal/journal.h) wrote, as the engine's restore API
-// wants it (matching/README.md "Restore API"), plus what the server needs beside the engine.
+// Recovery: reads back what the journal (server/journal/journal.h) wrote, as the engine's restore
+// API wants it (matching/README.md "Restore API"), plus what the server needs beside the engine.
 //
 // Loaded: every account (the treasury, id 0, included), every market (by idx), every order
 // that is open or has an assignment still pending (assigned | delivered | late |

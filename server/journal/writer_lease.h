@@ -10,9 +10,9 @@
 //  - fencing: each Acquire() that succeeds bumps engine_state.writer_epoch (and records
 //    last_seq as writer_epoch_seq). The journal commits a batch only while writer_epoch is still
 //    the epoch its engine was built under, read under the engine_state row lock
-//    (server/journal/journal.cc). So a writer that lost its lease without noticing (its lease session
-//    killed, a pause longer than the session's life) is refused at its next batch, whatever the
-//    locks say, and its replies get 503: no 201 without its COMMIT.
+//    (server/journal/journal.cc). So a writer that lost its lease without noticing (its lease
+//    session killed, a pause longer than the session's life) is refused at its next batch, whatever
+//    the locks say, and its replies get 503: no 201 without its COMMIT.
 //
 // Acquire() is also how a running server re-validates after a failed commit (EngineRunner
 // rebuilds): it confirms or re-takes the lock and starts a new epoch, so batches of the old

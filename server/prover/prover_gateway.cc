@@ -70,10 +70,10 @@ Status ProofFits(bool found, AccountId owner, int64_t max_bytes, AccountId prove
     return Status(StatusCode::kForbidden, "the assignment is another prover's", "assignment");
   }
   if (size > max_bytes) {
-    return Status(StatusCode::kPayloadTooLarge,
-                  "the proof exceeds the market's max_proof_bytes (" + std::to_string(max_bytes) +
-                      ")",
-                  "size");
+    return Status(
+        StatusCode::kPayloadTooLarge,
+        "the proof exceeds the market's max_proof_bytes (" + std::to_string(max_bytes) + ")",
+        "size");
   }
   return Status::Ok();
 }
@@ -195,8 +195,7 @@ struct ProverGateway::Connection : WsHandler {
   template <typename T>
   Done<T> Reply(const json::value& id, std::string_view ok_type,
                 std::function<json::object(const T&)> render) {
-    return [weak = peer, id, type = std::string(ok_type), render = std::move(render)](
-               Result<T> r) {
+    return [weak = peer, id, type = std::string(ok_type), render = std::move(render)](Result<T> r) {
       auto p = weak.lock();
       if (!p) return;
       if (!r) return (void)p->Send(ErrorMessage(id, r.error()));
@@ -226,11 +225,11 @@ struct ProverGateway::Connection : WsHandler {
     const auto bytes = static_cast<std::size_t>(*size);
     if (bytes > gateway.options().proof_inflight_per_prover) {
       proof_.discard = bytes;
-      return Fail(id, Status(StatusCode::kPayloadTooLarge,
-                             "size exceeds this server's per-prover proof budget (" +
-                                 std::to_string(gateway.options().proof_inflight_per_prover) +
-                                 " bytes)",
-                             "size"));
+      return Fail(
+          id, Status(StatusCode::kPayloadTooLarge,
+                     "size exceeds this server's per-prover proof budget (" +
+                         std::to_string(gateway.options().proof_inflight_per_prover) + " bytes)",
+                     "size"));
     }
     ProofBudget budget = gateway.ReserveProofBytes(principal.account, bytes);
     if (!budget) {
@@ -268,8 +267,8 @@ struct ProverGateway::Connection : WsHandler {
     if (!check.status.ok() || check.duplicate) {
       proof_.discard = size;  // budget released as it goes out of scope
       if (!check.status.ok()) return Fail(id, check.status);
-      return Send(Message("proof_received",
-                          {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
+      return Send(
+          Message("proof_received", {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
     }
     proof_.active = true;
     proof_.id = id;
@@ -345,9 +344,9 @@ struct ProverGateway::Connection : WsHandler {
     std::size_t size = 0;
     std::string sha256;
     std::string bytes;
-    ProofBudget budget;  // held until the bytes are stored (or dropped)
-    std::size_t discard = 0;           // bytes of a refused header still to drop
-    int64_t held_ms = 0;               // how long its header check held the reads
+    ProofBudget budget;       // held until the bytes are stored (or dropped)
+    std::size_t discard = 0;  // bytes of a refused header still to drop
+    int64_t held_ms = 0;      // how long its header check held the reads
   };
 
   ProverGateway& gateway;
@@ -407,8 +406,7 @@ Result<std::unique_ptr<WsHandler>> ProverGateway::Accept(const HttpRequest& requ
   if (principal->role != matching::Role::kProver) {
     return Status(StatusCode::kForbidden, "only provers connect here");
   }
-  return std::unique_ptr<WsHandler>(
-      std::make_unique<Connection>(*this, *principal));
+  return std::unique_ptr<WsHandler>(std::make_unique<Connection>(*this, *principal));
 }
 
 void ProverGateway::Register(AccountId prover, const std::shared_ptr<WsPeer>& peer) {
@@ -641,9 +639,9 @@ void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64
               check.duplicate = !takes_proof;
             }
           } else if (!takes_proof) {
-            check.status = Status(StatusCode::kConflict,
-                                  "the assignment is " + slot->status + " and takes no proof",
-                                  "assignment");
+            check.status =
+                Status(StatusCode::kConflict,
+                       "the assignment is " + slot->status + " and takes no proof", "assignment");
           }
         }
         (*shared_done)(check);
@@ -755,8 +753,7 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
 void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, bool valid,
                                  std::string reason, std::weak_ptr<WsPeer> peer, int attempt) {
   services_.ops.ApplyVerdict(
-      assignment, valid,
-      [this, assignment, prover, peer, valid, reason, attempt](Result<Ack> r) {
+      assignment, valid, [this, assignment, prover, peer, valid, reason, attempt](Result<Ack> r) {
         if (!r && HttpStatusFor(r.error().code()) == 503 && attempt < kVerdictAttempts) {
           // The engine is recovering or full: later.
           Later(kVerdictRetryInterval, [this, assignment, prover, peer, valid, reason, attempt] {

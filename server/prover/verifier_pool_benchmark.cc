@@ -93,8 +93,12 @@ void BM_Groth16(benchmark::State& state) {
   Run(state, "snarkjs-groth16", job);
 }
 
-BENCHMARK(BM_Sha256Preimage)->Arg(1)->Arg(2)->UseRealTime()->MinTime(2)->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_Sha256Preimage)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->MinTime(2)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Groth16)->Arg(1)->Arg(2)->UseRealTime()->MinTime(5)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -10,8 +10,8 @@
 #include <set>
 #include <thread>
 
-#include "server/core/api_keys.h"
 #include "server/base/crypto.h"
+#include "server/core/api_keys.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/integration/server_process.h"
@@ -165,13 +165,13 @@ TEST_F(ApiTest, AClientOrderIdReusedWithOtherParametersIs409) {
       key);
   ASSERT_EQ(same.status, 200) << same.body;
   EXPECT_EQ(Json(same).at("order").at("id"), Json(first).at("order").at("id"));
-  for (const char* other : {
-           R"({"market":"m","max_price":101,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
-           R"("client_order_id":"blk-9"})",
-           R"({"market":"n","max_price":100,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
-           R"("client_order_id":"blk-9"})",
-           R"({"market":"m","max_price":100,"deadline_ms":600000,"inputs":{"a":[2,1]},)"
-           R"("client_order_id":"blk-9"})"}) {
+  for (const char* other :
+       {R"({"market":"m","max_price":101,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
+        R"("client_order_id":"blk-9"})",
+        R"({"market":"n","max_price":100,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
+        R"("client_order_id":"blk-9"})",
+        R"({"market":"m","max_price":100,"deadline_ms":600000,"inputs":{"a":[2,1]},)"
+        R"("client_order_id":"blk-9"})"}) {
     auto reused = client_->Request("POST", "/v1/orders", other, key);
     EXPECT_EQ(reused.status, 409) << other << " -> " << reused.body;
     EXPECT_EQ(Code(reused), "idempotency_key_reused") << reused.body;
@@ -228,9 +228,8 @@ TEST_F(ApiTest, AmbiguousFramingIs400AndClosesTheConnection) {
   for (const char* te : {"chunked, identity", "gzip", "identity", "gzip, chunked"}) {
     const std::string body = "5\r\nhello\r\n0\r\n\r\n" + smuggled;
     std::string reply = RawExchange(
-        server_->port(),
-        std::string("POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
-            "\r\n\r\n" + body);
+        server_->port(), std::string("POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") +
+                             te + "\r\n\r\n" + body);
     EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << te << ": " << reply;
     EXPECT_NE(reply.find("Connection: close"), std::string::npos) << te << ": " << reply;
     // One answer only: the rest of the bytes were never read as a second request.
@@ -249,11 +248,12 @@ TEST_F(ApiTest, AmbiguousFramingIs400AndClosesTheConnection) {
                                       smuggled);
   EXPECT_TRUE(twice.starts_with("HTTP/1.1 400")) << twice;
   // Exactly "chunked" is read as it should be.
-  std::string chunked = RawExchange(
-      server_->port(),
-      "POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-      "Authorization: Bearer " + key + "\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
-  EXPECT_TRUE(chunked.starts_with("HTTP/1.1 400")) << chunked;  // {} lacks the fields: the
+  std::string chunked =
+      RawExchange(server_->port(),
+                  "POST /v1/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  "Authorization: Bearer " +
+                      key + "\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+  EXPECT_TRUE(chunked.starts_with("HTTP/1.1 400")) << chunked;      // {} lacks the fields: the
   EXPECT_NE(chunked.find("market"), std::string::npos) << chunked;  // body was read
   EXPECT_EQ(client_->Get("/healthz").status, 200);
 }
@@ -402,8 +402,8 @@ TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
   std::thread proving([&, prover_key = prover_key] {
     WsClient ws(port, prover_key);
     if (!ws.ok()) return;
-    ws.SendJson({{"type", "offer"}, {"market", "m"}, {"price", 5}, {"est_ms", 60000},
-                 {"capacity", 1024}});
+    ws.SendJson(
+        {{"type", "offer"}, {"market", "m"}, {"price", 5}, {"est_ms", 60000}, {"capacity", 1024}});
     for (;;) {
       auto m = ws.Read(30000);  // ends with the connection, when the server is killed
       if (!m) return;
@@ -442,8 +442,7 @@ TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
   StartServer();
   for (const auto& thread : acked) {
     for (const Acked& a : thread) {
-      ASSERT_EQ(client_->Get("/v1/orders/" + std::to_string(a.order), key).status, 200)
-          << a.order;
+      ASSERT_EQ(client_->Get("/v1/orders/" + std::to_string(a.order), key).status, 200) << a.order;
     }
   }
   // Orders committed whose reply the kill swallowed exist too; escrow matches what exists.
@@ -457,8 +456,9 @@ TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
   int64_t pending = -1;
   for (int i = 0; i < 200 && pending != 0; ++i) {
     pqxx::read_transaction tx(conn);
-    pending = tx.exec("SELECT count(*) FROM proofs p JOIN assignments a ON a.id = p.assignment_id "
-                      "WHERE a.status <> 'settled'")[0][0]
+    pending = tx.exec(
+                    "SELECT count(*) FROM proofs p JOIN assignments a ON a.id = p.assignment_id "
+                    "WHERE a.status <> 'settled'")[0][0]
                   .as<int64_t>();
     if (pending != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -485,8 +485,7 @@ TEST_F(ApiTest, Kill9UnderLoadLosesNothingAcknowledged) {
 // ---- One writer per database (issue #11) ---------------------------------------------------
 
 TEST_F(ApiTest, ASecondServerOnTheSameDatabaseRefusesToServe) {
-  auto second =
-      RunServerCommand({"serve", "--database-url", db_.url(), "--listen", "127.0.0.1:0"});
+  auto second = RunServerCommand({"serve", "--database-url", db_.url(), "--listen", "127.0.0.1:0"});
   EXPECT_EQ(second.exit_code, 3) << second.output;
   EXPECT_NE(second.output.find("holds the write lease"), std::string::npos) << second.output;
   EXPECT_NE(second.output.find("--standby"), std::string::npos) << second.output;
@@ -513,8 +512,8 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
   std::vector<std::vector<Acked>> acked(4);
   std::vector<std::thread> load;
   for (int t = 0; t < 4; ++t) {
-    load.push_back(OrderLoad(server_->port(), key, "a" + std::to_string(t) + "-", "", stop,
-                             acked[t]));
+    load.push_back(
+        OrderLoad(server_->port(), key, "a" + std::to_string(t) + "-", "", stop, acked[t]));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   server_->Kill9();
@@ -536,13 +535,15 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
     const auto& [client_id, order] = thread.back();
     auto again = client_->Request("POST", "/v1/orders",
                                   R"({"market":"m","max_price":10,"deadline_ms":600000,)"
-                                  R"("client_order_id":")" + client_id + R"("})",
+                                  R"("client_order_id":")" +
+                                      client_id + R"("})",
                                   key);
     ASSERT_EQ(again.status, 200) << again.body;
     EXPECT_EQ(Json(again).at("order").at("id").as_int64(), order);
   }
-  EXPECT_EQ(client_->Request("POST", "/v1/orders",
-                             R"({"market":"m","max_price":10,"deadline_ms":600000})", key)
+  EXPECT_EQ(client_
+                ->Request("POST", "/v1/orders",
+                          R"({"market":"m","max_price":10,"deadline_ms":600000})", key)
                 .status,
             201);
 }

@@ -3,10 +3,10 @@
 
 #include <gtest/gtest.h>
 
-#include <pqxx/pqxx>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "tests/integration/test_database.h"
@@ -37,13 +37,15 @@ TEST(Migrations, FreshDatabaseGetsEveryMigrationOnce) {
   EXPECT_EQ(report->current_version, 2);
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM a"), 1);
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM schema_migrations"), 2);
-  EXPECT_TRUE(CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), TwoMigrations()).ok());
+  EXPECT_TRUE(
+      CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), TwoMigrations()).ok());
 }
 
 TEST(Migrations, RerunIsANoOp) {
   TestDatabase db;
   pqxx::connection conn(db.url());
-  ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
+  ASSERT_TRUE(
+      ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
   auto again = ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations());
   ASSERT_TRUE(again.has_value()) << again.error().ToString();
   EXPECT_TRUE(again->applied.empty());
@@ -57,7 +59,8 @@ TEST(Migrations, OnlyPendingOnesRun) {
   auto first = TwoMigrations();
   first.pop_back();
   ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), first).has_value());
-  EXPECT_FALSE(CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), TwoMigrations()).ok());  // 0002 pending
+  EXPECT_FALSE(CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), TwoMigrations())
+                   .ok());  // 0002 pending
   auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations());
   ASSERT_TRUE(report.has_value());
   EXPECT_EQ(report->applied, (std::vector<int>{2}));
@@ -66,7 +69,8 @@ TEST(Migrations, OnlyPendingOnesRun) {
 TEST(Migrations, TamperedAppliedFileIsRejected) {
   TestDatabase db;
   pqxx::connection conn(db.url());
-  ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
+  ASSERT_TRUE(
+      ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
   auto tampered = TwoMigrations();
   tampered[0].sql += " -- edited";
   auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), tampered);
@@ -94,7 +98,8 @@ TEST(Migrations, TamperingStopsBeforePendingOnesRun) {
 TEST(Migrations, UnknownAppliedVersionIsRejected) {
   TestDatabase db;
   pqxx::connection conn(db.url());
-  ASSERT_TRUE(ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
+  ASSERT_TRUE(
+      ApplyMigrations(*::proofbook::server::BorrowSession(conn), TwoMigrations()).has_value());
   auto older = TwoMigrations();
   older.pop_back();
   auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), older);
@@ -163,7 +168,8 @@ TEST(Migrations, RealSchemaAppliesAndIsCurrent) {
   pqxx::connection conn(db.url());
   auto report = ApplyMigrations(*::proofbook::server::BorrowSession(conn), EmbeddedMigrations());
   ASSERT_TRUE(report.has_value()) << report.error().ToString();
-  EXPECT_TRUE(CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), EmbeddedMigrations()).ok());
+  EXPECT_TRUE(
+      CheckMigrationsCurrent(*::proofbook::server::BorrowSession(conn), EmbeddedMigrations()).ok());
 }
 
 TEST(Migrations, BadFileNameIsRejected) {

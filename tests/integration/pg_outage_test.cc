@@ -7,9 +7,8 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
-#include <thread>
-
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "server/core/api_keys.h"
 #include "tests/integration/http_client.h"
@@ -32,7 +31,8 @@ HttpResult WaitFor(HttpClient& client, const std::string& target, int want, int 
 TEST(PostgresOutage, ReadyzFollowsTheDatabaseAndTheServerSurvives) {
   const char* stop = std::getenv("PROOFBOOK_TEST_PG_STOP");
   const char* start = std::getenv("PROOFBOOK_TEST_PG_START");
-  ASSERT_TRUE(stop && start) << "run with ./proofbook.sh test (it sets PROOFBOOK_TEST_PG_STOP/START)";
+  ASSERT_TRUE(stop && start)
+      << "run with ./proofbook.sh test (it sets PROOFBOOK_TEST_PG_STOP/START)";
 
   TestDatabase db;
   db.Migrate();
@@ -62,7 +62,8 @@ TEST(PostgresOutage, ReadyzFollowsTheDatabaseAndTheServerSurvives) {
   EXPECT_EQ(markets.status, 503) << markets.body;
   EXPECT_FALSE(markets.header("retry-after").empty());
   // A write while PostgreSQL is away is refused, never acknowledged.
-  auto deposit = client.Request("POST", "/v1/admin/accounts/1/deposits", R"({"amount":5})", admin_key);
+  auto deposit =
+      client.Request("POST", "/v1/admin/accounts/1/deposits", R"({"amount":5})", admin_key);
   EXPECT_EQ(deposit.status, 503) << deposit.body;
   EXPECT_FALSE(deposit.header("retry-after").empty());
   EXPECT_TRUE(server.running());

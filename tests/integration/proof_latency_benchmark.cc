@@ -4,7 +4,8 @@
 // assignment (WebSocket), send the proof, wait for `settlement`. Prints p50/p90/p99/max.
 //
 //   cmake --build --preset release --target proof_latency_benchmark
-//   DATABASE_URL=... build/release/tests/integration/proof_latency_benchmark [sha256|groth16] [orders]
+//   DATABASE_URL=... build/release/tests/integration/proof_latency_benchmark [sha256|groth16]
+//   [orders]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,8 +13,8 @@
 #include <pqxx/pqxx>
 #include <sstream>
 
-#include "server/core/api_keys.h"
 #include "server/base/crypto.h"
+#include "server/core/api_keys.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
     const std::string vk = ReadFile(dir + "/verification_key.json");
     if (vk.empty()) Die("no fixtures under " + dir + ": run tests/fixtures/groth16.sh");
     market_body = R"({"id":"m","proof_system":"groth16","verifier":"snarkjs-groth16",)"
-                  R"("verification_key":)" + vk + "}";
+                  R"("verification_key":)" +
+                  vk + "}";
     inputs = ReadFile(dir + "/valid/public.json");
     proof = ReadFile(dir + "/valid/proof.json");
   }
@@ -79,10 +81,11 @@ int main(int argc, char** argv) {
   HttpClient http(server.port());
   Post(http, "/v1/admin/markets", market_body, admin, 201);
   auto account = [&](const std::string& role) {
-    auto v = Post(http, "/v1/admin/accounts", R"({"role":")" + role + R"(","name":"x"})", admin, 201);
+    auto v =
+        Post(http, "/v1/admin/accounts", R"({"role":")" + role + R"(","name":"x"})", admin, 201);
     int64_t id = v.at("account").at("id").as_int64();
-    Post(http, "/v1/admin/accounts/" + std::to_string(id) + "/deposits",
-         R"({"amount":100000000})", admin, 201);
+    Post(http, "/v1/admin/accounts/" + std::to_string(id) + "/deposits", R"({"amount":100000000})",
+         admin, 201);
     return std::string(v.at("api_key").as_string());
   };
   const std::string seq = account("sequencer");
@@ -90,8 +93,8 @@ int main(int argc, char** argv) {
   Post(http, "/v1/stake", R"({"amount":1000000})", prover, 200);
   WsClient ws(server.port(), prover);
   if (!ws.ok()) Die("websocket: " + ws.error());
-  ws.SendJson({{"type", "offer"}, {"market", "m"}, {"price", 10}, {"est_ms", 60000},
-               {"capacity", 1000}});
+  ws.SendJson(
+      {{"type", "offer"}, {"market", "m"}, {"price", 10}, {"est_ms", 60000}, {"capacity", 1000}});
   if (!ws.ReadType("offer_placed")) Die("no offer_placed: " + ws.error());
 
   std::vector<double> ms;
@@ -107,7 +110,9 @@ int main(int argc, char** argv) {
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
-  auto pct = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
+  auto pct = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
   std::printf("%s: %d proofs, delivery -> settlement ms: p50 %.2f p90 %.2f p99 %.2f max %.2f\n",
               kind.c_str(), orders, pct(0.5), pct(0.9), pct(0.99), ms.back());
   return 0;

@@ -9,8 +9,8 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "server/core/api_keys.h"
 #include "server/base/crypto.h"
+#include "server/core/api_keys.h"
 #include "tests/integration/files.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_fixture.h"
@@ -173,9 +173,9 @@ TEST_F(ProverTest, BadMessagesGetErrorsAndAbuseClosesTheConnection) {
   EXPECT_EQ(stray->at("error").at("code").as_string(), "conflict");
   // A header for an assignment that does not exist is refused before any byte is taken; the
   // bytes sent anyway are dropped, without an error for each.
-  expect_error(R"({"type":"proof","assignment":1,"size":5,"sha256":")" + std::string(64, 'a') +
-                   "\"}",
-               "not_found", "assignment");
+  expect_error(
+      R"({"type":"proof","assignment":1,"size":5,"sha256":")" + std::string(64, 'a') + "\"}",
+      "not_found", "assignment");
   ws.SendBinary("12345");
   ws.SendJson({{"type", "ping"}, {"id", "after"}});
   auto next = ws.Read();
@@ -199,14 +199,14 @@ TEST_F(ProverTest, AnInvalidOfferGetsTheSameErrorOverRestAndTheWebSocket) {
   WsClient ws(server_->port(), key);
   ASSERT_TRUE(ws.ok()) << ws.error();
   const std::vector<std::string> bad_offers = {
-      R"({"market":"sha","price":0,"est_ms":1000})",                  // price out of range
-      R"({"market":"sha","price":"10","est_ms":1000})",               // price not an integer
-      R"({"market":"sha","price":10})",                               // est_ms missing
+      R"({"market":"sha","price":0,"est_ms":1000})",                   // price out of range
+      R"({"market":"sha","price":"10","est_ms":1000})",                // price not an integer
+      R"({"market":"sha","price":10})",                                // est_ms missing
       R"({"market":"sha","price":10,"est_ms":1000,"capacity":5000})",  // capacity too large
       R"({"market":"sha","price":10,"est_ms":1000,"expires_ms":0})",   // expires_ms too small
-      R"({"market":"nope","price":10,"est_ms":1000})",                // unknown market
-      R"({"market":"sha","price":10,"est_ms":1000,"prize":1})",       // unknown field
-      R"({"price":10,"est_ms":1000})",                                // market missing
+      R"({"market":"nope","price":10,"est_ms":1000})",                 // unknown market
+      R"({"market":"sha","price":10,"est_ms":1000,"prize":1})",        // unknown field
+      R"({"price":10,"est_ms":1000})",                                 // market missing
   };
   for (const std::string& offer : bad_offers) {
     auto rest = client_->Request("POST", "/v1/offers", offer, key);
@@ -223,13 +223,12 @@ TEST_F(ProverTest, AnInvalidOfferGetsTheSameErrorOverRestAndTheWebSocket) {
     EXPECT_TRUE(rest_error.contains("field")) << offer;
   }
   // And a valid one is placed either way, with the same body.
-  auto rest = client_->Request("POST", "/v1/offers", R"({"market":"sha","price":10,"est_ms":1000})",
-                               key);
+  auto rest =
+      client_->Request("POST", "/v1/offers", R"({"market":"sha","price":10,"est_ms":1000})", key);
   ASSERT_EQ(rest.status, 201) << rest.body;
   json::object placed = Offer(ws, "sha", 10, 1000, 1);
   ASSERT_TRUE(placed.contains("offer"));
-  EXPECT_EQ(placed.at("offer").as_object().size(),
-            Json(rest).at("offer").as_object().size());
+  EXPECT_EQ(placed.at("offer").as_object().size(), Json(rest).at("offer").as_object().size());
 }
 
 TEST_F(ProverTest, ValidProofIsVerifiedSettledAndPaid) {
@@ -727,9 +726,9 @@ TEST_F(ProverTest, AnOutageOverADueTimeDoesNotSlashTheProver) {
   pqxx::connection conn(db_.url());
   pqxx::read_transaction tx(conn);
   EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<int64_t>(), 0);
-  EXPECT_EQ(tx.exec("SELECT count(*) FROM engine_events WHERE kind = 'due_extended'")[0][0]
-                .as<int64_t>(),
-            1);
+  EXPECT_EQ(
+      tx.exec("SELECT count(*) FROM engine_events WHERE kind = 'due_extended'")[0][0].as<int64_t>(),
+      1);
 }
 
 TEST_F(ProverTest, SlowConsumerIsClosed) {

@@ -132,7 +132,8 @@ TEST_F(ServerTest, OversizedBodyIs413AndServerStaysUp) {
   EXPECT_NE(reply.find("\"payload_too_large\""), std::string::npos) << reply;
 
   // The same through chunked encoding, where no Content-Length warns ahead.
-  std::string chunked = "POST /v1/markets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string chunked =
+      "POST /v1/markets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 4; ++i) chunked += "400\r\n" + std::string(1024, 'y') + "\r\n";
   chunked += "0\r\n\r\n";
   reply = RawExchange(server.port(), chunked);
@@ -154,9 +155,8 @@ TEST_F(ServerTest, MalformedRequestIs400) {
 
 TEST_F(ServerTest, OversizedHeadersAre431) {
   ServerProcess server(db_.url(), {"--header-limit", "2048"});
-  std::string reply = RawExchange(
-      server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8192, 'h') +
-                         "\r\n\r\n");
+  std::string reply = RawExchange(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                                     std::string(8192, 'h') + "\r\n\r\n");
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 431")) << reply;
 }
 
@@ -227,7 +227,8 @@ TEST(ServerCommands, BootstrapAdminCreatesOneAdminAndShowsTheKeyOnce) {
   TestDatabase db;
   db.Migrate();
   std::string key_file = ::testing::TempDir() + "/admin-" + db.name() + ".key";
-  auto first = RunServerCommand({"bootstrap-admin", "--database-url", db.url(), "--key-file", key_file});
+  auto first =
+      RunServerCommand({"bootstrap-admin", "--database-url", db.url(), "--key-file", key_file});
   ASSERT_EQ(first.exit_code, 0) << first.output;
   auto pos = first.output.find("pbk_");
   ASSERT_NE(pos, std::string::npos) << first.output;
@@ -246,7 +247,8 @@ TEST(ServerCommands, BootstrapAdminCreatesOneAdminAndShowsTheKeyOnce) {
     pqxx::read_transaction tx(conn);
     auto hash = server::Sha256(key);
     auto row = tx.exec_params(
-        "SELECT a.role FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1",
+        "SELECT a.role FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = "
+        "$1",
         pqxx::binarystring(hash.data(), hash.size()));
     ASSERT_EQ(row.size(), 1u);
     EXPECT_EQ(row[0][0].as<std::string>(), "admin");

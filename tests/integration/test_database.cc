@@ -63,7 +63,8 @@ TestDatabase::~TestDatabase() {
 
 void TestDatabase::Migrate() {
   pqxx::connection conn(url_);
-  auto report = server::ApplyMigrations(*::proofbook::server::BorrowSession(conn), server::EmbeddedMigrations());
+  auto report = server::ApplyMigrations(*::proofbook::server::BorrowSession(conn),
+                                        server::EmbeddedMigrations());
   ASSERT_TRUE(report.has_value()) << report.error().ToString();
 }
 

@@ -1,5 +1,5 @@
-// VerifierPool with the real worker processes (node server/prover/verifiers/verifier_worker.js): the
-// verdicts, and what happens when a worker dies or hangs mid-verification.
+// VerifierPool with the real worker processes (node server/prover/verifiers/verifier_worker.js):
+// the verdicts, and what happens when a worker dies or hangs mid-verification.
 #include "server/prover/verifier_pool.h"
 
 #include <gtest/gtest.h>
