@@ -31,6 +31,13 @@ std::string Sha256Hex(std::string_view data) {
   return HexEncode(digest.data(), digest.size());
 }
 
+bool IsLowerHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 void SecureRandom(uint8_t* out, std::size_t size) {
   if (RAND_bytes(out, static_cast<int>(size)) != 1) {
     throw std::runtime_error("RAND_bytes failed");

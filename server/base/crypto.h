@@ -14,6 +14,8 @@ using Sha256Digest = std::array<uint8_t, 32>;
 Sha256Digest Sha256(std::string_view data);
 std::string Sha256Hex(std::string_view data);
 std::string HexEncode(const uint8_t* data, std::size_t size);
+// Whether `s` is only lower-case hex digits (as HexEncode and Sha256Hex write them).
+bool IsLowerHex(std::string_view s);
 
 // Fills `out` from the operating system's CSPRNG (RAND_bytes). Throws std::runtime_error if
 // the generator fails, which is a start-up class fault, not an input error.

@@ -7,13 +7,6 @@ namespace {
 
 constexpr std::size_t kKeyBytes = 32;
 
-bool IsLowerHex(std::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string GenerateApiKey() {

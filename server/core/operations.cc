@@ -20,6 +20,17 @@ const Status kNoOutcome(StatusCode::kInternal, "the engine produced no outcome")
 
 }  // namespace
 
+namespace {
+
+// Why a command's events say it was not applied (no events, or a rejection first); ok if it was.
+Status Refusal(std::span<const Event> events) {
+  if (events.empty()) return kNoOutcome;
+  if (events.front().kind == EventKind::kRejected) return WireRejection(events.front());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status WireRejection(const Event& rejected) {
   Status s = matching::RejectionStatus(rejected);
   static constexpr std::pair<std::string_view, std::string_view> kWireNames[] = {
@@ -68,8 +79,7 @@ void Operations::SubmitCommand(matching::CommandBody body,
       std::move(s),
       [ok = std::move(ok)](const Engine& engine, std::span<const Event> events,
                            matching::OrderId) -> Result<T> {
-        if (events.empty()) return kNoOutcome;
-        if (events.front().kind == EventKind::kRejected) return WireRejection(events.front());
+        if (Status refused = Refusal(events); !refused.ok()) return refused;
         return ok(engine, events);
       },
       std::move(done));
@@ -92,8 +102,7 @@ void Operations::PlaceOrder(matching::AccountId sequencer, PlaceOrderRequest req
           out.id = duplicate_of;
           out.replayed = true;
         } else {
-          if (events.empty()) return kNoOutcome;
-          if (events.front().kind == EventKind::kRejected) return WireRejection(events.front());
+          if (Status refused = Refusal(events); !refused.ok()) return refused;
           out.id = events.front().order;
         }
         out.client_order_id = client_id;

@@ -6,6 +6,7 @@
 #include "server/base/json_limits.h"
 #include "server/base/limits.h"
 #include "server/base/resources.h"
+#include "server/core/auth.h"
 
 namespace proofbook::server {
 
@@ -120,13 +121,8 @@ Result<CreateAccountRequest> ParseCreateAccount(std::string_view text, Envelope 
   PB_TAKE(body, JsonBody::Parse(text, {"role", "name"}, envelope));
   PB_TAKE(role, body->Enum("role", {"sequencer", "prover", "admin"}));
   PB_TAKE(name, body->String("name", kMaxNameBytes));
-  CreateAccountRequest r;
-  for (auto candidate :
-       {matching::Role::kSequencer, matching::Role::kProver, matching::Role::kAdmin}) {
-    if (matching::RoleName(candidate) == *role) r.role = candidate;
-  }
-  r.name = *name;
-  return r;
+  PB_TAKE(parsed_role, ParseRole(*role));
+  return CreateAccountRequest{*parsed_role, *name};
 }
 
 Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope envelope) {

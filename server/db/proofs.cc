@@ -81,6 +81,12 @@ constexpr const char* kUnverifiedProofs =
 
 }  // namespace
 
+Status OtherBytesDelivered() {
+  return Status(StatusCode::kConflict, "other bytes were already delivered for this assignment",
+                "sha256")
+      .WithReason("proof_already_delivered");
+}
+
 Result<StoredProof> StoreProof(
     DbSession& session, int64_t assignment, matching::AccountId prover, const std::string& proof,
     int64_t received_at,
@@ -105,9 +111,7 @@ Result<StoredProof> StoreProof(
         "WHERE assignment_id = $1",
         assignment, sha);
     if (before.empty() || !before[0][0].as<bool>()) {
-      return Status(StatusCode::kConflict, "other bytes were already delivered for this assignment",
-                    "sha256")
-          .WithReason("proof_already_delivered");
+      return OtherBytesDelivered();
     }
     out.again = true;
     out.received_at = before[0][1].as<int64_t>();  // judged when we first had them

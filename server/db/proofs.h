@@ -54,9 +54,12 @@ struct StoredProof {
   bool again = false;       // the same bytes were stored before: a redelivery
   int64_t received_at = 0;  // when the stored bytes arrived (the first time, for `again`)
 };
+// A proof is stored for the assignment and other bytes are offered: 409 proof_already_delivered.
+Status OtherBytesDelivered();
+
 // Stores `proof` for `assignment` with its arrival time, in one transaction, after `check`
 // (called with the assignment's target, nullopt if there is no such assignment) says ok.
-// Errors: `check`'s, or kConflict (proof_already_delivered) when other bytes are stored.
+// Errors: `check`'s, or OtherBytesDelivered() when other bytes are stored.
 Result<StoredProof> StoreProof(
     DbSession& session, int64_t assignment, matching::AccountId prover, const std::string& proof,
     int64_t received_at,

@@ -90,14 +90,16 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
-HttpResponse ErrorResponse(const Status& status) {
-  boost::json::object error;
-  error["code"] = status.wire_code();
-  error["message"] = status.message();
+boost::json::object ErrorJson(const Status& status) {
+  boost::json::object error{{"code", status.wire_code()}, {"message", status.message()}};
   if (!status.field().empty()) error["field"] = status.field();
+  return error;
+}
+
+HttpResponse ErrorResponse(const Status& status) {
   HttpResponse r;
   r.status = HttpStatusFor(status.code());
-  r.body = boost::json::serialize(boost::json::object{{"error", std::move(error)}});
+  r.body = boost::json::serialize(boost::json::object{{"error", ErrorJson(status)}});
   if (r.status == 503 || r.status == 429) r.headers.emplace_back("Retry-After", "1");
   return r;
 }

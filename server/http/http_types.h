@@ -2,6 +2,7 @@
 // that only http_server.cc knows Beast. Value types; no thread rules.
 #pragma once
 
+#include <boost/json.hpp>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -42,8 +43,11 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseQuery(
 // The HTTP status for a Status code (400, 401, ..., 503).
 int HttpStatusFor(StatusCode code);
 
-// {"error":{"code":...,"message":...,"field":...}} with the mapped status, and
-// Retry-After on 503/429.
+// {"code":...,"message":...,"field":...}: a Status as the wire shows it, over REST and the
+// prover WebSocket alike.
+boost::json::object ErrorJson(const Status& status);
+
+// {"error": ErrorJson(status)} with the mapped status, and Retry-After on 503/429.
 HttpResponse ErrorResponse(const Status& status);
 
 // 200 (or `status`) with a JSON body already serialised.

@@ -38,18 +38,34 @@ json::value ClientId(const json::object& msg) {
   return id != nullptr && (id->is_string() || id->is_int64()) ? *id : json::value(nullptr);
 }
 
+// The REST error body's "error" object, with the request's id and the HTTP status beside it.
 std::string ErrorMessage(const json::value& id, const Status& status) {
-  json::object error{{"code", status.wire_code()}, {"message", status.message()}};
-  if (!status.field().empty()) error.emplace("field", status.field());
-  return Message("error", {{"id", id}, {"status", HttpStatusFor(status.code())}, {"error", error}});
+  return Message(
+      "error",
+      {{"id", id}, {"status", HttpStatusFor(status.code())}, {"error", ErrorJson(status)}});
 }
 
-bool IsHex64(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+// An `assignment` message; `inputs`: the order's inputs as stored (JSON text), if any.
+std::string AssignmentMessage(int64_t assignment, int64_t order, const std::string& market,
+                              int64_t price, int64_t due_at_ms, const std::string* inputs,
+                              bool resent) {
+  json::object m{{"assignment", assignment},
+                 {"order", order},
+                 {"market", market},
+                 {"price", price},
+                 {"due_at_ms", due_at_ms}};
+  if (resent) m.emplace("resent", true);
+  boost::system::error_code ec;
+  m.emplace("inputs", inputs != nullptr ? json::parse(*inputs, ec, {}, StoredInputsOptions())
+                                        : json::value(nullptr));
+  return Message("assignment", std::move(m));
+}
+
+// Sends to one connection if it is still there.
+std::function<void(std::string)> Teller(std::weak_ptr<WsPeer> peer) {
+  return [peer = std::move(peer)](std::string text) {
+    if (auto p = peer.lock()) p->Send(std::move(text));
+  };
 }
 
 std::optional<int64_t> PositiveInt(const json::object& msg, std::string_view name) {
@@ -76,13 +92,6 @@ Status ProofFits(bool found, AccountId owner, int64_t max_bytes, AccountId prove
         "size");
   }
   return Status::Ok();
-}
-
-// A proof is stored for the assignment and these bytes are not it.
-Status OtherBytesDelivered() {
-  return Status(StatusCode::kConflict, "other bytes were already delivered for this assignment",
-                "sha256")
-      .WithReason("proof_already_delivered");
 }
 
 }  // namespace
@@ -218,7 +227,8 @@ struct ProverGateway::Connection : WsHandler {
                              "size must be 1 to " + std::to_string(kMaxProofBytes), "size"));
     }
     const json::value* sha = msg.if_contains("sha256");
-    if (sha == nullptr || !sha->is_string() || !IsHex64(sha->as_string())) {
+    if (sha == nullptr || !sha->is_string() || sha->as_string().size() != 64 ||
+        !IsLowerHex(sha->as_string())) {
       return Fail(id, Status(StatusCode::kInvalidArgument,
                              "sha256 must be 64 lower-case hex digits", "sha256"));
     }
@@ -497,16 +507,9 @@ void ProverGateway::SendOpenAssignments(AccountId prover, std::weak_ptr<WsPeer> 
         auto p = peer.lock();
         if (!p) return;
         for (const OpenAssignment& a : open) {
-          json::object m{{"assignment", a.assignment},
-                         {"order", a.order},
-                         {"market", services_.markets.Slug(a.market)},
-                         {"price", a.price},
-                         {"due_at_ms", a.due_at_ms},
-                         {"resent", true}};
-          boost::system::error_code ec;
-          m.emplace("inputs", a.inputs ? json::parse(*a.inputs, ec, {}, StoredInputsOptions())
-                                       : json::value(nullptr));
-          p->Send(Message("assignment", std::move(m)));
+          p->Send(AssignmentMessage(a.assignment, a.order, services_.markets.Slug(a.market),
+                                    a.price, a.due_at_ms, a.inputs ? &*a.inputs : nullptr,
+                                    /*resent=*/true));
         }
       },
       [prover](const Status& why) {
@@ -562,18 +565,12 @@ void ProverGateway::OnCommit(const JournalBatch& batch) {
 void ProverGateway::PushAssignments(std::vector<matching::AssignmentState> assigned) {
   auto push = [this, assigned](const std::unordered_map<int64_t, std::string>& inputs) {
     for (const auto& a : assigned) {
-      json::object m{{"assignment", a.id},
-                     {"order", a.order},
-                     {"market", services_.markets.Slug(a.market)},
-                     {"price", a.price},
-                     {"due_at_ms", a.due_at}};
       auto it = inputs.find(a.order);
-      boost::system::error_code ec;
-      m.emplace("inputs", it == inputs.end()
-                              ? json::value(nullptr)
-                              : json::parse(it->second, ec, {}, StoredInputsOptions()));
       // No live connection: it is sent again when the prover connects.
-      SendToProver(a.prover, Message("assignment", std::move(m)));
+      SendToProver(a.prover,
+                   AssignmentMessage(a.id, a.order, services_.markets.Slug(a.market), a.price,
+                                     a.due_at, it == inputs.end() ? nullptr : &it->second,
+                                     /*resent=*/false));
     }
   };
   std::vector<int64_t> orders;
@@ -652,9 +649,7 @@ void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64
 void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
                             int64_t assignment, std::string proof, int64_t received_at,
                             ProofBudget budget) {
-  auto tell = [peer](std::string text) {
-    if (auto p = peer.lock()) p->Send(std::move(text));
-  };
+  auto tell = Teller(peer);
   boost::system::error_code ec;
   json::value id = json::parse(client_id, ec);
   auto shared_proof = std::make_shared<std::string>(std::move(proof));
@@ -680,9 +675,7 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
 void ProverGateway::Delivered(AccountId prover, std::weak_ptr<WsPeer> peer, json::value id,
                               int64_t assignment, std::shared_ptr<std::string> proof,
                               StoredProof stored) {
-  auto tell = [peer](std::string text) {
-    if (auto p = peer.lock()) p->Send(std::move(text));
-  };
+  auto tell = Teller(peer);
   // Stored; now the engine decides whether this delivery counts (owner, state, size, time).
   matching::ProofDelivered d{prover, assignment, static_cast<int64_t>(proof->size()),
                              stored.received_at};
