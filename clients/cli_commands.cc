@@ -37,21 +37,33 @@ const json::object& EmptyObject() {
 
 // The object member `name` of `v`, or an empty object: the tables show "-" for what is missing
 // rather than failing on an answer shaped a little differently.
-const json::object& Obj(const json::value& v, const char* name) {
-  const json::object* o = v.if_object();
-  const json::value* m = o == nullptr ? nullptr : o->if_contains(name);
+const json::object& Obj(const json::object& o, const char* name) {
+  const json::value* m = o.if_contains(name);
   return m != nullptr && m->is_object() ? m->as_object() : EmptyObject();
 }
 
-const json::array& Arr(const json::value& v, const char* name) {
+const json::object& Obj(const json::value& v, const char* name) {
+  return v.is_object() ? Obj(v.as_object(), name) : EmptyObject();
+}
+
+const json::array& Arr(const json::object& o, const char* name) {
   static const json::array empty;
-  const json::object* o = v.if_object();
-  const json::value* m = o == nullptr ? nullptr : o->if_contains(name);
+  const json::value* m = o.if_contains(name);
   return m != nullptr && m->is_array() ? m->as_array() : empty;
+}
+
+const json::array& Arr(const json::value& v, const char* name) {
+  return v.is_object() ? Arr(v.as_object(), name) : Arr(EmptyObject(), name);
 }
 
 const json::object& Root(const ApiReply& r) {
   return r.json.is_object() ? r.json.as_object() : EmptyObject();
+}
+
+// A resource that may come in an envelope ({"assignment": {...}}) or bare ({...}).
+const json::object& Resource(const ApiReply& r, const char* envelope) {
+  const json::value* inner = Root(r).if_contains(envelope);
+  return inner != nullptr && inner->is_object() ? inner->as_object() : Root(r);
 }
 
 int64_t Int(const json::object& o, const char* name) {
@@ -93,8 +105,10 @@ void PrintAccount(const json::object& a) { PrintFields(std::cout, AccountFields(
 void PrintMarket(const json::object& m) {
   std::vector<std::pair<std::string, std::string>> fields = {{"market", Cell(m, "id")}};
   for (const char* name :
-       {"proof_system", "verifier", "min_stake", "slash_bps", "compensation_bps", "fee_bps",
-        "min_prover_time_ms", "grace_bps", "uncle_reward_bps", "max_proof_bytes"}) {
+       {"proof_system", "verifier", "min_stake", "min_slash", "slash_multiplier_bps",
+        "repeat_window_ms", "compensation_bps", "fee_bps", "min_prover_time_ms", "grace_bps",
+        "uncle_reward_bps", "decline_window_ms", "unprovable_quorum", "unprovable_fee_bps",
+        "griefing_bps", "reputation_weight_bps", "max_proof_bytes"}) {
     fields.emplace_back(name, Cell(m, name));
   }
   PrintFields(std::cout, fields);
@@ -102,8 +116,11 @@ void PrintMarket(const json::object& m) {
 
 void PrintOrder(std::ostream& out, const json::object& o) {
   std::vector<std::pair<std::string, std::string>> fields = {{"order", Cell(o, "id")}};
-  for (const char* name : {"market", "status", "sequencer", "max_price", "redundancy", "verified",
-                           "escrow_left", "priority", "min_reputation", "selection"}) {
+  fields.emplace_back("market", Cell(o, "market"));
+  fields.emplace_back("status", Cell(o, "status"));
+  if (o.contains("failure")) fields.emplace_back("failure", Cell(o, "failure"));
+  for (const char* name : {"sequencer", "max_price", "redundancy", "verified", "escrow_left",
+                           "priority", "min_reputation", "selection"}) {
     fields.emplace_back(name, Cell(o, name));
   }
   for (const char* name : {"prover", "client_order_id"}) {
@@ -332,15 +349,16 @@ Outcome MarketList(ApiClient& api, const OutputMode& mode) {
            {"PROOF_SYSTEM"},
            {"VERIFIER"},
            {"MIN_STAKE", true},
-           {"SLASH_BPS", true},
+           {"MIN_SLASH", true},
+           {"SLASH_MULT_BPS", true},
            {"FEE_BPS", true},
            {"MIN_PROVER_TIME_MS", true},
            {"MAX_PROOF_BYTES", true}});
   for (const auto& item : Arr(r->json, "markets")) {
     const json::object& m = item.is_object() ? item.as_object() : EmptyObject();
     t.AddRow({Cell(m, "id"), Cell(m, "proof_system"), Cell(m, "verifier"), Cell(m, "min_stake"),
-              Cell(m, "slash_bps"), Cell(m, "fee_bps"), Cell(m, "min_prover_time_ms"),
-              Cell(m, "max_proof_bytes")});
+              Cell(m, "min_slash"), Cell(m, "slash_multiplier_bps"), Cell(m, "fee_bps"),
+              Cell(m, "min_prover_time_ms"), Cell(m, "max_proof_bytes")});
   }
   if (t.empty()) {
     std::cout << "no markets\n";
@@ -350,12 +368,15 @@ Outcome MarketList(ApiClient& api, const OutputMode& mode) {
   return Done{};
 }
 
-Outcome MarketBook(ApiClient& api, const OutputMode& mode, const std::string& market) {
+Outcome MarketBook(ApiClient& api, const OutputMode& mode, const std::string& market,
+                   int64_t offers) {
   if (market.empty() ||
       market.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
     return CliError{kExitUsage, "a market slug is a-z, 0-9 and '-': " + market};
   }
-  auto r = api.Get("/v1/markets/" + market + "/book");
+  std::vector<std::pair<std::string, std::string>> params;
+  if (offers > 0) params.emplace_back("offers", std::to_string(offers));
+  auto r = api.Get("/v1/markets/" + market + "/book" + Query(params));
   if (!r) return r.error();
   if (mode.json) {
     PrintJson(*r);
@@ -372,10 +393,27 @@ Outcome MarketBook(ApiClient& api, const OutputMode& mode, const std::string& ma
     const json::object& b = item.is_object() ? item.as_object() : EmptyObject();
     bids.AddRow({Cell(b, "max_price"), Cell(b, "orders"), Cell(b, "proofs_wanted")});
   }
+  // The offers one by one, best first: who would take the next order, at what price.
+  Table best({{"OFFER", true},
+              {"PROVER", true},
+              {"PRICE", true},
+              {"EST_MS", true},
+              {"CAPACITY_LEFT", true},
+              {"REPUTATION_BPS", true}});
+  for (const auto& item : Arr(r->json, "offers")) {
+    const json::object& o = item.is_object() ? item.as_object() : EmptyObject();
+    best.AddRow({Cell(o, "offer"), Cell(o, "prover"), Cell(o, "price"), Cell(o, "est_ms"),
+                 Cell(o, "capacity_left"), Cell(o, "reputation_bps")});
+  }
   if (asks.empty()) {
     std::cout << "no offers\n";
   } else {
     asks.Print(std::cout);
+  }
+  if (!best.empty()) {
+    std::cout << '\n';
+    best.Print(std::cout);
+    std::cout << '\n';
   }
   if (bids.empty()) {
     std::cout << "no open orders\n";
@@ -452,6 +490,9 @@ Outcome OrderPlace(ApiClient& api, const OutputMode& mode, const OrderPlaceArgs&
                     "order " + std::to_string(id) + " is completed but the server listed no proof"};
   }
   std::string why = "order " + std::to_string(id) + " ended " + status;
+  if (const std::string failure = Str(order, "failure"); !failure.empty()) {
+    why += " (" + failure + ")";
+  }
   if (saved->empty()) {
     why += " without a proof";
   } else {
@@ -540,6 +581,77 @@ Outcome Settlements(ApiClient& api, const OutputMode& mode, const HistoryArgs& a
 
 Outcome Slashings(ApiClient& api, const OutputMode& mode, const HistoryArgs& args) {
   return History(api, mode, args, "slashings", "reason");
+}
+
+// ---- Provers -----------------------------------------------------------------------------------
+
+Outcome AssignmentDecline(ApiClient& api, const OutputMode& mode, const DeclineArgs& args) {
+  auto r = api.Post("/v1/assignments/" + std::to_string(args.assignment) + "/decline",
+                    json::object{{"reason", args.reason}});
+  if (!r) return r.error();
+  if (mode.json) {
+    PrintJson(*r);
+    return Done{};
+  }
+  // The assignment object ({"id", "order", ..., "status"}), or the short answer
+  // {"assignment": id, "order", "reason", "status"}: whichever members came are shown.
+  const json::object& a = Resource(*r, "assignment");
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"assignment", a.contains("id") ? Cell(a, "id") : Cell(a, "assignment")},
+      {"status", Cell(a, "status")}};
+  for (const char* name : {"reason", "order", "offer", "prover", "market", "price"}) {
+    if (a.contains(name)) fields.emplace_back(name, Cell(a, name));
+  }
+  if (a.contains("assigned_at_ms"))
+    fields.emplace_back("assigned_at", TimeCell(a, "assigned_at_ms"));
+  if (a.contains("due_at_ms")) fields.emplace_back("due_at", TimeCell(a, "due_at_ms"));
+  PrintFields(std::cout, fields);
+  return Done{};
+}
+
+Outcome ProverShow(ApiClient& api, const OutputMode& mode, int64_t id) {
+  if (id <= 0) {
+    auto me = api.Get("/v1/accounts/me");
+    if (!me) return me.error();
+    id = Int(Obj(me->json, "account"), "id");
+    if (id <= 0) return CliError{kExitFailure, "the server's answer to /v1/accounts/me has no id"};
+  }
+  auto r = api.Get("/v1/provers/" + std::to_string(id));
+  if (!r) return r.error();
+  if (mode.json) {
+    PrintJson(*r);
+    return Done{};
+  }
+  const json::object& p = Resource(*r, "prover");
+  std::string jailed;
+  for (const auto& market : Arr(p, "jailed_in")) {
+    jailed += (jailed.empty() ? "" : ", ") + Cell(&market);
+  }
+  const json::object& delivery = Obj(p, "delivery_ms");
+  PrintFields(std::cout, {{"prover", Cell(p, "id")},
+                          {"staked", Cell(p, "staked")},
+                          {"reputation_bps", Cell(p, "reputation_bps")},
+                          {"jailed_in", jailed.empty() ? "-" : jailed},
+                          {"delivery_median_ms", Cell(delivery, "median")},
+                          {"delivery_p95_ms", Cell(delivery, "p95")},
+                          {"delivery_sample", Cell(delivery, "sample")}});
+  // The job counts on one row: what the prover won, and how each job ended.
+  const json::object& jobs = Obj(p, "jobs");
+  const char* kinds[] = {"won",     "delivered", "settled", "missed",
+                         "invalid", "declined",  "released"};
+  std::vector<Table::Column> columns;
+  std::vector<std::string> row;
+  for (const char* kind : kinds) {
+    std::string title = kind;
+    std::transform(title.begin(), title.end(), title.begin(), ::toupper);
+    columns.push_back({title, true});
+    row.push_back(Cell(jobs, kind));
+  }
+  Table t(std::move(columns));
+  t.AddRow(std::move(row));
+  std::cout << "\njobs\n";
+  t.Print(std::cout);
+  return Done{};
 }
 
 }  // namespace proofbook::cli

@@ -53,11 +53,18 @@ struct HistoryArgs {
   int64_t limit = 0, cursor = 0, order = 0;  // 0: default / first page / every order
 };
 
+struct DeclineArgs {
+  int64_t assignment = 0;
+  std::string reason;  // "busy" or "unprovable"
+};
+
 Outcome AccountCreate(ApiClient& api, const OutputMode& mode, const AccountCreateArgs& args);
 Outcome Deposit(ApiClient& api, const OutputMode& mode, const DepositArgs& args);
 Outcome MarketCreate(ApiClient& api, const OutputMode& mode, const MarketCreateArgs& args);
 Outcome MarketList(ApiClient& api, const OutputMode& mode);
-Outcome MarketBook(ApiClient& api, const OutputMode& mode, const std::string& market);
+// `offers`: how many offers to list, best first (0: the server's default).
+Outcome MarketBook(ApiClient& api, const OutputMode& mode, const std::string& market,
+                   int64_t offers);
 Outcome OrderPlace(ApiClient& api, const OutputMode& mode, const OrderPlaceArgs& args);
 Outcome OrderGet(ApiClient& api, const OutputMode& mode, int64_t id);
 Outcome OrderList(ApiClient& api, const OutputMode& mode, const OrderListArgs& args);
@@ -65,5 +72,9 @@ Outcome OrderCancel(ApiClient& api, const OutputMode& mode, int64_t id);
 Outcome AccountShow(ApiClient& api, const OutputMode& mode);
 Outcome Settlements(ApiClient& api, const OutputMode& mode, const HistoryArgs& args);
 Outcome Slashings(ApiClient& api, const OutputMode& mode, const HistoryArgs& args);
+// Prover: hands an assignment back (POST /v1/assignments/{id}/decline).
+Outcome AssignmentDecline(ApiClient& api, const OutputMode& mode, const DeclineArgs& args);
+// A prover's standing (GET /v1/provers/{id}); `id` 0: the caller's own account.
+Outcome ProverShow(ApiClient& api, const OutputMode& mode, int64_t id);
 
 }  // namespace proofbook::cli

@@ -67,8 +67,9 @@ if PROOFBOOK_API_KEY="$ADMIN_KEY" "$BIN/proofbook" --json markets | grep -q "\"i
   echo "(market $MARKET is already there: reusing it)"
 else
   run ADMIN_KEY admin market create --id "$MARKET" --proof-system groth16 --verifier snarkjs-groth16 \
-    --verification-key var/fixtures/groth16/verification_key.json --min-stake 1000 --slash-bps 2000 \
-    --compensation-bps 5000 --fee-bps 100
+    --verification-key var/fixtures/groth16/verification_key.json --min-stake 1000 --min-slash 100 \
+    --slash-multiplier-bps 20000 --compensation-bps 5000 --fee-bps 100 --decline-window-ms 5000 \
+    --unprovable-quorum 2 --unprovable-fee-bps 1000 --griefing-bps 5000 --reputation-weight-bps 2000
 fi
 read -r SEQ SEQ_KEY < <(new_account sequencer rollup-a)
 read -r HONEST HONEST_KEY < <(new_account prover honest-prover)
@@ -104,6 +105,7 @@ ORDER="$(PROOFBOOK_API_KEY="$SEQ_KEY" "$BIN/proofbook" --json order list --limit
 
 say "The cheap prover's proof failed verification: it was slashed, and the order went to the next offer"
 run SEQ_KEY slashings --order "$ORDER"
+run SEQ_KEY prover show "$FAULTY"
 run SEQ_KEY settlements --order "$ORDER"
 run FAULTY_KEY account show
 run HONEST_KEY account show

@@ -1,5 +1,5 @@
-// proofbook: the command line for sequencers and admins. Parses the command (CLI11), finds the
-// server and the API key (cli_config.h), runs one command (cli_commands.h) and exits with a
+// proofbook: the command line for sequencers, provers and admins. Parses the command (CLI11), finds
+// the server and the API key (cli_config.h), runs one command (cli_commands.h) and exits with a
 // code scripts can trust (ExitCode in cli_api.h). Errors are one line on stderr:
 //   proofbook: unauthenticated: invalid API key (HTTP 401)
 #include <CLI/CLI.hpp>
@@ -35,8 +35,8 @@ Exit codes:
   2  usage error: bad command line, configuration, or --inputs/--verification-key file
   3  the server refused the request (HTTP 4xx): the message shows its code, message, field
   4  the server is unavailable: cannot connect, HTTP 502/503/504, or no answer in time
-  5  order place --wait ended without a proof: the order expired or was cancelled, or
-     --wait-timeout passed (the order itself goes on))";
+  5  order place --wait ended without a proof: the order expired, failed or was cancelled,
+     or --wait-timeout passed (the order itself goes on))";
 
 CLI::Option* AddOptional(CLI::App* app, const std::string& name, std::optional<int64_t>& target,
                          const std::string& help) {
@@ -52,7 +52,8 @@ int Report(const CliError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"proofbook: the command line for proofbook sequencers and admins", "proofbook"};
+  CLI::App app{"proofbook: the command line for proofbook sequencers, provers and admins",
+               "proofbook"};
   app.footer(kFooter);
   app.fallthrough();  // global options may also come after the subcommand
   app.require_subcommand(1);
@@ -115,12 +116,21 @@ int main(int argc, char** argv) {
   // The market parameters of POST /v1/admin/markets; the server's defaults when left out.
   const std::pair<const char*, const char*> kMarketParams[] = {
       {"min_stake", "Stake a prover needs to offer here, base units"},
-      {"slash_bps", "Share of a prover's stake slashed per miss or invalid proof, bps"},
+      {"min_slash", "Least slash for a miss or an invalid proof (capped at the stake), base units"},
+      {"slash_multiplier_bps", "Slash as a share of the job's price (at least --min-slash), bps"},
+      {"repeat_window_ms", "A fault this soon after the prover's last slash is slashed double, ms"},
       {"compensation_bps", "Share of a slash paid to the sequencer, bps"},
       {"fee_bps", "Share of each price kept by the treasury, bps"},
       {"min_prover_time_ms", "Least time an assignment is given, ms"},
       {"grace_bps", "Slack on top of a prover's estimate for due times, bps"},
       {"uncle_reward_bps", "Reward for a valid late proof, bps of its price"},
+      {"decline_window_ms", "A prover may decline as busy this long after assignment, ms"},
+      {"unprovable_quorum", "Distinct provers declining as unprovable that fail an order"},
+      {"unprovable_fee_bps",
+       "Share of a failed unprovable order's max price the decliners get, bps"},
+      {"griefing_bps", "Paid from escrow to each prover bad inputs wasted, bps of its price"},
+      {"reputation_weight_bps",
+       "How far reputation moves offers ahead of cheaper ones (0: price), bps"},
       {"max_proof_bytes", "Largest proof accepted, bytes"}};
   std::map<std::string, std::optional<int64_t>> market_params;
   for (const auto& [name, help] : kMarketParams) {
@@ -133,7 +143,10 @@ int main(int argc, char** argv) {
   CLI::App* markets = app.add_subcommand("markets", "List the markets");
   CLI::App* book = app.add_subcommand("book", "A market's book: offers and open orders by price");
   std::string book_market;
+  int64_t book_offers = 0;
   book->add_option("market", book_market, "Market slug")->required();
+  book->add_option("--offers", book_offers, "List this many offers, best first (default 20)")
+      ->check(CLI::PositiveNumber);
 
   CLI::App* order = app.add_subcommand("order", "Sequencer: proof orders");
   order->require_subcommand(1);
@@ -181,8 +194,8 @@ int main(int argc, char** argv) {
 
   CLI::App* list = order->add_subcommand("list", "Your orders, newest first");
   OrderListArgs list_args;
-  list->add_option("--status", list_args.status, "open, completed, expired or cancelled")
-      ->check(CLI::IsMember({"open", "completed", "expired", "cancelled"}));
+  list->add_option("--status", list_args.status, "open, completed, expired, failed or cancelled")
+      ->check(CLI::IsMember({"open", "completed", "expired", "failed", "cancelled"}));
   list->add_option("--market", list_args.market, "Only this market");
   list->add_option("--limit", list_args.limit, "Page size (at most 200)")
       ->check(CLI::PositiveNumber);
@@ -196,6 +209,28 @@ int main(int argc, char** argv) {
   CLI::App* account = app.add_subcommand("account", "Your account");
   account->require_subcommand(1);
   CLI::App* show = account->add_subcommand("show", "Balances and reputation");
+
+  // ---- provers ----
+  CLI::App* decline =
+      app.add_subcommand("decline", "Prover: hand an assignment back (busy) or call it unprovable");
+  DeclineArgs decline_args;
+  decline->add_option("assignment", decline_args.assignment, "Assignment id")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  decline
+      ->add_option("--reason", decline_args.reason,
+                   "busy (within the market's decline window) or unprovable (the statement "
+                   "cannot be proved)")
+      ->required()
+      ->check(CLI::IsMember({"busy", "unprovable"}));
+
+  CLI::App* prover = app.add_subcommand("prover", "Provers' standing");
+  prover->require_subcommand(1);
+  CLI::App* prover_show = prover->add_subcommand(
+      "show", "A prover's stake, reputation, jails, jobs and delivery times");
+  int64_t prover_id = 0;
+  prover_show->add_option("id", prover_id, "Prover account id (default: your own)")
+      ->check(CLI::PositiveNumber);
 
   HistoryArgs settlement_args, slashing_args;
   CLI::App* settlements =
@@ -242,7 +277,7 @@ int main(int argc, char** argv) {
     } else if (markets->parsed()) {
       outcome = MarketList(api, mode);
     } else if (book->parsed()) {
-      outcome = MarketBook(api, mode, book_market);
+      outcome = MarketBook(api, mode, book_market, book_offers);
     } else if (place->parsed()) {
       outcome = OrderPlace(api, mode, place_args);
     } else if (get->parsed()) {
@@ -257,6 +292,10 @@ int main(int argc, char** argv) {
       outcome = Settlements(api, mode, settlement_args);
     } else if (slashings->parsed()) {
       outcome = Slashings(api, mode, slashing_args);
+    } else if (decline->parsed()) {
+      outcome = AssignmentDecline(api, mode, decline_args);
+    } else if (prover_show->parsed()) {
+      outcome = ProverShow(api, mode, prover_id);
     }
     std::cout.flush();
     if (!outcome) return Report(outcome.error());

@@ -6,6 +6,12 @@
 // Bounded parallelism (the sum of the offers' capacities), reconnection with exponential
 // backoff and jitter, open assignments resumed after a reconnect (the server sends them
 // again), in-flight jobs finished on SIGTERM/SIGINT after the offers are cancelled.
+//
+// A job whose statement it cannot prove (no preimage that hashes to the order's digest, a
+// witness the circuit refuses or that proves other public signals) is declined as
+// `unprovable` rather than left to miss its due time. A job handed on to another prover
+// (`reassigned_away`) is still proven, after any fresh job, while the order's deadline is ahead
+// and the market pays an uncle reward (--no-uncles: dropped). A `released` job is dropped.
 // Misbehaviour for demos and tests, off by default: --fail-rate (skip the work, deliver garbage),
 // --delay-ms (deliver late), --tamper (alter one byte of every proof).
 //
@@ -15,18 +21,22 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -80,6 +90,7 @@ struct Config {
   double fail_rate = 0;
   int64_t delay_ms = 0;
   bool tamper = false;
+  bool no_uncles = false;  // drop a job handed on to another prover
   int64_t max_backoff_ms = 10000;
 };
 
@@ -103,21 +114,64 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Runs argv (found in PATH) to completion, its output ours; true on exit status 0. The child
-// starts with no signal blocked, though this process blocks SIGPIPE.
-bool Run(const std::vector<std::string>& argv, std::string* why) {
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A member of a message that may be missing (an older server): `fallback` then.
+int64_t IntOr(const json::object& m, const char* name, int64_t fallback) {
+  const json::value* v = m.if_contains(name);
+  return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
+}
+
+std::string StrOr(const json::object& m, const char* name, const std::string& fallback) {
+  const json::value* v = m.if_contains(name);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : fallback;
+}
+
+enum class RunResult {
+  kOk,          // exit status 0
+  kFailed,      // ran and failed
+  kNotStarted,  // could not be started (not found, ...)
+  kStopped,     // killed because `stop` said so
+};
+
+// How often a running child's job is asked whether it is still wanted.
+constexpr auto kStopPollInterval = std::chrono::milliseconds(100);
+// A decline refused for now (rate_limited, overloaded) goes again after this long.
+constexpr auto kDeclineRetryInterval = std::chrono::seconds(1);
+
+// Runs argv (found in PATH) to completion, its output ours (or dropped, `quiet`); kills it as
+// soon as `stop()` is true. The child starts with no signal blocked, though this process blocks
+// SIGPIPE.
+RunResult Run(const std::vector<std::string>& argv, std::string* why,
+              const std::function<bool()>& stop, bool quiet = false) {
   proofbook::clients::ProcessOptions options;
   options.argv = argv;
   options.search_path = true;
+  if (quiet) {
+    options.stdout_to = proofbook::clients::ProcessOutput::Capture();
+    options.stderr_to = proofbook::clients::ProcessOutput::ToStdout();
+  }
   proofbook::clients::Process child(std::move(options));
   if (!child.started()) {
     *why = child.error();
-    return false;
+    return RunResult::kNotStarted;
   }
-  const int status = child.Wait();
-  if (proofbook::clients::Process::ExitCode(status) == 0) return true;
-  *why = argv[0] + " failed (status " + std::to_string(status) + ")";
-  return false;
+  for (;;) {
+    if (std::optional<int> status = child.Wait(kStopPollInterval)) {
+      if (proofbook::clients::Process::ExitCode(*status) == 0) return RunResult::kOk;
+      *why = argv[0] + " failed (status " + std::to_string(*status) + ")";
+      return RunResult::kFailed;
+    }
+    if (stop()) {
+      child.Kill();
+      *why = "stopped";
+      return RunResult::kStopped;
+    }
+  }
 }
 
 proofbook::clients::HttpClientOptions HttpOptions() {
@@ -139,6 +193,25 @@ struct Job {
   std::string market;
   json::value inputs;
   Clock::time_point received;
+};
+
+// What proving a job came to.
+struct Attempt {
+  enum Kind {
+    kProof,       // `text` is the proof
+    kUnprovable,  // the statement cannot be proven by us: `text` says why; declined
+    kFailed,      // our own trouble (no circuit, snarkjs would not run): `text`; abandoned
+    kStopped,     // the job stopped being wanted while it was proven
+  };
+  Kind kind = kFailed;
+  std::string text;
+};
+
+// When working on a job stops being worth it (shared between the io thread and the workers).
+struct JobControl {
+  int64_t stop_at_ms = std::numeric_limits<int64_t>::max();  // Unix ms; 0: now
+  std::string why;                                           // why it stops then, for the log
+  bool uncle = false;  // handed on to another prover: proven for the uncle reward only
 };
 
 class Prover {
@@ -229,8 +302,10 @@ class Prover {
     } else {
       PostOffers();
     }
-    // Proofs made while we were away go now; the server resends open assignments too.
+    // Proofs and declines made while we were away go now; the server resends open assignments
+    // too.
     for (auto& [a, proof] : ready_) SendProof(a, proof);
+    for (auto& [a, reason] : declines_) SendDecline(a, reason);
     ReadLoop();
   }
 
@@ -304,6 +379,7 @@ class Prover {
         std::lock_guard lock(mu_);
         jobs_.push_back(std::move(job));
         ++in_flight_;
+        PreemptUnclesLocked();
       }
       cv_.notify_one();
     } else if (type == "proof_result") {
@@ -312,36 +388,88 @@ class Prover {
       Finish(a, "msg=proof_result assignment=" + std::to_string(a) +
                     " result=" + std::string(m.at("result").as_string()) +
                     (m.contains("reason") ? " reason=" + std::string(m.at("reason").as_string())
-                                          : std::string()));
+                                          : std::string()) +
+                    (m.contains("fault") ? " fault=" + StrOr(m, "fault", "") : std::string()));
     } else if (type == "settlement") {
       Log("info", "msg=paid assignment=" + std::to_string(m.at("assignment").as_int64()) +
-                      " amount=" + std::to_string(m.at("amount").as_int64()));
+                      " amount=" + std::to_string(m.at("amount").as_int64()) +
+                      " kind=" + StrOr(m, "kind", "payment"));
     } else if (type == "slashed") {
       Log("warn", "msg=slashed assignment=" + std::to_string(m.at("assignment").as_int64()) +
                       " amount=" + std::to_string(m.at("amount").as_int64()) +
                       " reason=" + std::string(m.at("reason").as_string()));
     } else if (type == "reassigned_away") {
+      OnReassignedAway(m);
+    } else if (type == "released") {
+      // Closed without a slash (the order's inputs were bad, it was unprovable, or the
+      // verifier failed): stop working on it.
       const int64_t a = m.at("assignment").as_int64();
-      ready_.erase(a);
-      Finish(a, "msg=reassigned_away assignment=" + std::to_string(a));
+      const std::string reason = StrOr(m, "reason", "-");
+      StopJob(a, "released (" + reason + ")");
+      Finish(a, "msg=released assignment=" + std::to_string(a) +
+                    " order=" + std::to_string(IntOr(m, "order", 0)) + " reason=" + reason);
+    } else if (type == "declined") {
+      const int64_t a = m.at("assignment").as_int64();
+      StopJob(a, "declined");
+      Finish(a, "msg=declined assignment=" + std::to_string(a) + " order=" +
+                    std::to_string(IntOr(m, "order", 0)) + " reason=" + StrOr(m, "reason", "-"));
     } else if (type == "error") {
       const auto& e = m.at("error");
-      Log("warn", "msg=server_error code=" + std::string(e.at("code").as_string()) + " message=\"" +
+      const std::string code(e.at("code").as_string());
+      Log("warn", "msg=server_error code=" + code + " message=\"" +
                       std::string(e.at("message").as_string()) + "\"");
-      // A refused proof ends its job.
+      // A refused proof ends its job; so does a refused decline, unless it may go again later.
       if (const json::value* id = m.if_contains("id"); id && id->is_string()) {
         std::string s(id->as_string());
         if (s.rfind("proof-", 0) == 0) {
           const int64_t a = std::stoll(s.substr(6));
           ready_.erase(a);
           Finish(a, "msg=proof_refused assignment=" + std::to_string(a));
+        } else if (s.rfind("decline-", 0) == 0) {
+          const int64_t a = std::stoll(s.substr(8));
+          if (code == "rate_limited" || code == "overloaded" || code == "unavailable") {
+            RetryDeclineLater(a);
+          } else {
+            Finish(a, "msg=decline_refused assignment=" + std::to_string(a) + " code=" + code);
+          }
         }
       }
     }
   }
 
+  // The slot went to another prover after our due time. With an uncle reward on offer and the
+  // order's deadline ahead the job goes on (after any fresh job; see Work), and its proof is
+  // delivered as usual: a valid one before the deadline earns the reward.
+  void OnReassignedAway(const json::object& m) {
+    const int64_t a = m.at("assignment").as_int64();
+    const int64_t uncle_reward_bps = IntOr(m, "uncle_reward_bps", 0);
+    const int64_t deadline_ms = IntOr(m, "deadline_ms", 0);
+    const bool ours = taken_.count(a) != 0 && finished_.count(a) == 0 && declines_.count(a) == 0;
+    if (ours && !c_.no_uncles && !draining_ && uncle_reward_bps > 0 && deadline_ms > NowMs()) {
+      {
+        std::lock_guard lock(mu_);
+        JobControl& control = control_[a];
+        control.uncle = true;
+        control.stop_at_ms = std::min(control.stop_at_ms, deadline_ms);
+        if (control.why.empty()) control.why = "the order's deadline passed";
+        PreemptUnclesLocked();
+      }
+      Log("info", "msg=reassigned_away assignment=" + std::to_string(a) +
+                      " order=" + std::to_string(IntOr(m, "order", 0)) +
+                      " keep_proving=uncle uncle_reward_bps=" + std::to_string(uncle_reward_bps) +
+                      " deadline_ms=" + std::to_string(deadline_ms));
+      return;
+    }
+    StopJob(a, "reassigned away");
+    Finish(a, "msg=reassigned_away assignment=" + std::to_string(a));
+  }
+
   // A job's end (io thread).
   void Finish(int64_t assignment, const std::string& line) {
+    ready_.erase(assignment);
+    declines_.erase(assignment);
+    decline_backlog_.erase(assignment);
+    if (taken_.count(assignment) == 0) return Log("info", line);  // never ours in this run
     if (!finished_.insert(assignment).second) return;
     Log("info", line);
     ++done_;
@@ -357,6 +485,45 @@ class Prover {
     return in_flight_;
   }
 
+  // Tells the worker (if any) to stop on `assignment` now (any thread).
+  void StopJob(int64_t assignment, const std::string& why) {
+    std::lock_guard lock(mu_);
+    JobControl& control = control_[assignment];
+    if (control.stop_at_ms == 0) return;
+    control.stop_at_ms = 0;
+    control.why = why;
+  }
+
+  // Whether `assignment` is still worth working on; if not, `why`.
+  bool Wanted(int64_t assignment, std::string* why) {
+    std::lock_guard lock(mu_);
+    auto it = control_.find(assignment);
+    if (it == control_.end() || NowMs() < it->second.stop_at_ms) return true;
+    *why = it->second.why;
+    return false;
+  }
+
+  bool IsUncleLocked(int64_t assignment) const {
+    auto it = control_.find(assignment);
+    return it != control_.end() && it->second.uncle;
+  }
+
+  // A fresh job (a full price, and a slash if it misses) goes before an uncle job (a share of
+  // the price): when fresh jobs wait and no worker is idle, uncle jobs being proven stop.
+  void PreemptUnclesLocked() {
+    int64_t waiting = 0;
+    for (const Job& job : jobs_) waiting += IsUncleLocked(job.assignment) ? 0 : 1;
+    int64_t short_of = waiting - idle_;
+    for (int64_t a : running_) {
+      if (short_of <= 0) return;
+      JobControl& control = control_[a];
+      if (!control.uncle || control.stop_at_ms == 0) continue;
+      control.stop_at_ms = 0;
+      control.why = "a fresh assignment needs the worker";
+      --short_of;
+    }
+  }
+
   // ---- Writes (io thread) ----
 
   // Nothing is sent while disconnected: on reconnecting, offers and ready proofs go again.
@@ -367,6 +534,50 @@ class Prover {
     if (!ws_.Send(std::move(text), binary) && ws_.ok()) {
       Log("error", "msg=send_refused why=\"send queue full\"");
     }
+  }
+
+  // Declines `assignment` (worker's verdict, posted to the io thread); kept until answered.
+  void Decline(const Job& job, const std::string& reason, const std::string& why) {
+    const int64_t a = job.assignment;
+    if (finished_.count(a) != 0) return;  // released or handed on meanwhile
+    bool uncle = false;
+    {
+      std::lock_guard lock(mu_);
+      uncle = IsUncleLocked(a);
+    }
+    if (uncle) {
+      // Handed on already: the slot is another's, nothing to decline.
+      Finish(a, "msg=job_abandoned assignment=" + std::to_string(a) + " why=\"" + why + "\"");
+      return;
+    }
+    Log("warn", "msg=declining assignment=" + std::to_string(a) + " order=" +
+                    std::to_string(job.order) + " reason=" + reason + " why=\"" + why + "\"");
+    declines_[a] = reason;
+    SendDecline(a, reason);
+  }
+
+  void SendDecline(int64_t assignment, const std::string& reason) {
+    Send(json::serialize(json::object{{"type", "decline"},
+                                      {"id", "decline-" + std::to_string(assignment)},
+                                      {"assignment", assignment},
+                                      {"reason", reason}}));
+  }
+
+  // A decline refused for now (rate limited, overloaded): all such go again in a second.
+  void RetryDeclineLater(int64_t assignment) {
+    if (declines_.count(assignment) == 0) return;
+    const bool armed = !decline_backlog_.empty();
+    decline_backlog_.insert(assignment);
+    if (armed) return;
+    decline_retry_.expires_after(kDeclineRetryInterval);
+    decline_retry_.async_wait([this](error_code ec) {
+      if (ec) return;
+      std::set<int64_t> backlog;
+      backlog.swap(decline_backlog_);
+      for (int64_t a : backlog) {
+        if (auto it = declines_.find(a); it != declines_.end()) SendDecline(a, it->second);
+      }
+    });
   }
 
   void SendProof(int64_t assignment, const std::string& proof) {
@@ -386,6 +597,16 @@ class Prover {
     Log("info", std::string("msg=draining signal=") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                     " in_flight=" + std::to_string(InFlight()));
     CancelOffers();
+    {
+      // Uncle jobs are optional work: they end now rather than hold the exit.
+      std::lock_guard lock(mu_);
+      for (auto& [a, control] : control_) {
+        if (control.uncle && control.stop_at_ms != 0) {
+          control.stop_at_ms = 0;
+          control.why = "draining";
+        }
+      }
+    }
     if (InFlight() == 0) return Close();
     signals_.async_wait([this](error_code ec, int) {
       if (!ec) {
@@ -415,38 +636,79 @@ class Prover {
       Job job;
       {
         std::unique_lock lock(mu_);
+        ++idle_;
         cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        --idle_;
         if (stopping_ && jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
+        // Fresh jobs first: an uncle job waits for a worker no fresh job needs.
+        auto next = std::find_if(jobs_.begin(), jobs_.end(),
+                                 [this](const Job& j) { return !IsUncleLocked(j.assignment); });
+        if (next == jobs_.end()) next = jobs_.begin();
+        job = std::move(*next);
+        jobs_.erase(next);
+        running_.insert(job.assignment);
       }
-      const auto start = Clock::now();
-      std::string why;
-      // --fail-rate: a prover that skips the work and sends garbage (so it needs no circuit).
-      const bool fail = Fails();
-      std::optional<std::string> proof =
-          fail ? "garbage " + std::to_string(start.time_since_epoch().count()) : Prove(job, &why);
-      const auto prove_ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-      if (!proof) {
-        Log("error", "msg=prove_failed assignment=" + std::to_string(job.assignment) + " why=\"" +
-                         why + "\"");
-        net::post(ioc_, [this, a = job.assignment] {
-          Finish(a, "msg=job_abandoned assignment=" + std::to_string(a));
-        });
-        continue;
-      }
-      const char* fault = fail ? " fault=garbage" : c_.tamper ? " fault=tampered" : "";
-      if (c_.tamper && !fail) Tamper(*proof);
-      if (c_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(c_.delay_ms));
-      Log("info", "msg=proved assignment=" + std::to_string(job.assignment) +
-                      " market=" + job.market + " bytes=" + std::to_string(proof->size()) +
-                      " prove_ms=" + std::to_string(prove_ms) + fault);
-      net::post(ioc_, [this, a = job.assignment, p = std::move(*proof)] {
-        ready_[a] = p;
-        SendProof(a, p);
-      });
+      Handle(job);
+      std::lock_guard lock(mu_);
+      running_.erase(job.assignment);
     }
+  }
+
+  // Proves one job and hands the outcome to the io thread: the proof, a decline, or the end.
+  void Handle(const Job& job) {
+    const int64_t a = job.assignment;
+    auto end = [this, a](std::string line) {
+      net::post(ioc_, [this, a, line = std::move(line)] { Finish(a, line); });
+    };
+    std::string why;
+    if (!Wanted(a, &why)) {
+      return end("msg=job_dropped assignment=" + std::to_string(a) + " why=\"" + why + "\"");
+    }
+    const auto start = Clock::now();
+    // --fail-rate: a prover that skips the work and sends garbage (so it needs no circuit).
+    const bool fail = Fails();
+    Attempt attempt = fail ? Attempt{Attempt::kProof,
+                                     "garbage " + std::to_string(start.time_since_epoch().count())}
+                           : Prove(job);
+    const auto prove_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    switch (attempt.kind) {
+      case Attempt::kProof:
+        break;
+      case Attempt::kStopped:
+        Wanted(a, &why);
+        return end("msg=job_dropped assignment=" + std::to_string(a) + " why=\"" + why + "\"");
+      case Attempt::kUnprovable:
+        // Declined before the due time rather than missed and slashed.
+        net::post(ioc_,
+                  [this, job, why = std::move(attempt.text)] { Decline(job, "unprovable", why); });
+        return;
+      case Attempt::kFailed:
+        Log("error",
+            "msg=prove_failed assignment=" + std::to_string(a) + " why=\"" + attempt.text + "\"");
+        return end("msg=job_abandoned assignment=" + std::to_string(a));
+    }
+    std::string& proof = attempt.text;
+    const char* fault = fail ? " fault=garbage" : c_.tamper ? " fault=tampered" : "";
+    if (c_.tamper && !fail) Tamper(proof);
+    if (c_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(c_.delay_ms));
+    // Released, or an uncle job past the order's deadline, while it was proven.
+    if (!Wanted(a, &why)) {
+      return end("msg=job_dropped assignment=" + std::to_string(a) + " why=\"" + why + "\"");
+    }
+    bool uncle = false;
+    {
+      std::lock_guard lock(mu_);
+      uncle = IsUncleLocked(a);
+    }
+    Log("info", "msg=proved assignment=" + std::to_string(a) + " market=" + job.market +
+                    " bytes=" + std::to_string(proof.size()) +
+                    " prove_ms=" + std::to_string(prove_ms) + fault + (uncle ? " uncle=true" : ""));
+    net::post(ioc_, [this, a, p = std::move(proof)] {
+      if (finished_.count(a) != 0) return;  // released or handed on meanwhile
+      ready_[a] = p;
+      SendProof(a, p);
+    });
   }
 
   bool Fails() {
@@ -464,45 +726,102 @@ class Prover {
     proof[i] = proof[i] == '1' ? '2' : '1';
   }
 
-  std::optional<std::string> Prove(const Job& job, std::string* why) {
+  static Attempt Proof(std::string proof) { return {Attempt::kProof, std::move(proof)}; }
+  static Attempt Unprovable(std::string why) { return {Attempt::kUnprovable, std::move(why)}; }
+  static Attempt Failed(std::string why) { return {Attempt::kFailed, std::move(why)}; }
+
+  Attempt Prove(const Job& job) {
     auto v = verifier_.find(job.market);
-    if (v == verifier_.end()) {
-      *why = "unknown market " + job.market;
-      return std::nullopt;
-    }
+    if (v == verifier_.end()) return Failed("unknown market " + job.market);
     const json::object* in = job.inputs.if_object();
-    if (v->second == "sha256-preimage") {
-      const json::value* pre = in ? in->if_contains("preimage") : nullptr;
-      if (pre == nullptr || !pre->is_string()) {
-        *why = "the order's inputs carry no preimage";
-        return std::nullopt;
-      }
-      return std::string(pre->as_string());
+    if (v->second == "sha256-preimage") return ProveSha256(in);
+    if (v->second == "snarkjs-groth16") return ProveGroth16(job, in);
+    return Failed("no prover for verifier " + v->second);
+  }
+
+  // The proof is the preimage itself; this prover finds it only in the order's "preimage" hint.
+  static Attempt ProveSha256(const json::object* in) {
+    const json::value* digest = in ? in->if_contains("sha256") : nullptr;
+    if (digest == nullptr || !digest->is_string()) {
+      return Unprovable("the order's inputs carry no sha256");
     }
-    // snarkjs-groth16: full prove from the order's witness with the market's circuit.
+    const json::value* pre = in->if_contains("preimage");
+    if (pre == nullptr || !pre->is_string()) {
+      return Unprovable("the order's inputs carry no preimage and none can be found");
+    }
+    std::string want(digest->as_string());
+    std::transform(want.begin(), want.end(), want.begin(), ::tolower);
+    std::string preimage(pre->as_string());
+    if (proofbook::clients::Sha256Hex(preimage) != want) {
+      return Unprovable("the order's preimage does not hash to its sha256");
+    }
+    return Proof(std::move(preimage));
+  }
+
+  // snarkjs-groth16: full prove from the order's witness with the market's circuit.
+  Attempt ProveGroth16(const Job& job, const json::object* in) {
     auto circuit = c_.circuits.find(job.market);
-    if (circuit == c_.circuits.end()) {
-      *why = "no --circuit for market " + job.market;
-      return std::nullopt;
+    if (circuit == c_.circuits.end()) return Failed("no --circuit for market " + job.market);
+    const std::string wasm = circuit->second + "/circuit.wasm";
+    const std::string zkey = circuit->second + "/circuit_final.zkey";
+    // Missing files are our trouble: snarkjs would fail as if the witness were bad.
+    for (const std::string& file : {wasm, zkey, c_.snarkjs}) {
+      if (!std::filesystem::exists(file)) return Failed("no file " + file);
     }
     const json::value* witness = in ? in->if_contains("witness") : nullptr;
     if (witness == nullptr || !witness->is_object()) {
-      *why = "the order's inputs carry no witness";
-      return std::nullopt;
+      return Unprovable("the order's inputs carry no witness");
     }
-    const std::string dir = c_.work_dir + "/a" + std::to_string(job.assignment);
+    const int64_t a = job.assignment;
+    const auto stop = [this, a] {
+      std::string ignored;
+      return !Wanted(a, &ignored);
+    };
+    const std::string dir = c_.work_dir + "/a" + std::to_string(a);
     std::filesystem::create_directories(dir);
     std::ofstream(dir + "/input.json") << json::serialize(*witness);
-    if (!::Run({c_.node, c_.snarkjs, "groth16", "fullprove", dir + "/input.json",
-                circuit->second + "/circuit.wasm", circuit->second + "/circuit_final.zkey",
-                dir + "/proof.json", dir + "/public.json"},
-               why)) {
-      return std::nullopt;
+    std::string why;
+    RunResult run = ::Run({c_.node, c_.snarkjs, "groth16", "fullprove", dir + "/input.json", wasm,
+                           zkey, dir + "/proof.json", dir + "/public.json"},
+                          &why, stop);
+    if (run == RunResult::kFailed) {
+      // Tell a witness the circuit refuses (the order's fault) from trouble of ours: the
+      // witness alone is calculated again (only after a failure, so a good job pays nothing).
+      std::string wtns_why;
+      RunResult wtns = ::Run(
+          {c_.node, c_.snarkjs, "wtns", "calculate", wasm, dir + "/input.json", dir + "/w.wtns"},
+          &wtns_why, stop, /*quiet=*/true);
+      if (wtns == RunResult::kFailed) {
+        std::filesystem::remove_all(dir);
+        return Unprovable("the circuit refuses the order's witness");
+      }
+      if (wtns == RunResult::kStopped) run = RunResult::kStopped;
     }
-    std::string proof = ReadFile(dir + "/proof.json");
+    const std::string proof = run == RunResult::kOk ? ReadFile(dir + "/proof.json") : "";
+    const std::string public_text = run == RunResult::kOk ? ReadFile(dir + "/public.json") : "";
     std::filesystem::remove_all(dir);
-    if (proof.empty()) *why = "snarkjs wrote no proof";
-    return proof.empty() ? std::nullopt : std::optional<std::string>(proof);
+    if (run == RunResult::kStopped) return {Attempt::kStopped, "stopped"};
+    if (run != RunResult::kOk) return Failed(why);
+    if (proof.empty()) return Failed("snarkjs wrote no proof");
+    // The verifier checks the proof against the order's public signals: a witness that
+    // proves others would be an invalid proof.
+    if (!SamePublicSignals(in->if_contains("public"), public_text)) {
+      return Unprovable("the order's witness proves other public signals than its own");
+    }
+    return Proof(proof);
+  }
+
+  // False only when `want` is an array of strings (the order's public signals, as the
+  // verifier takes them) and snarkjs's public.json differs from it; true when it cannot tell.
+  static bool SamePublicSignals(const json::value* want, const std::string& public_text) {
+    if (want == nullptr || !want->is_array()) return true;
+    for (const auto& signal : want->as_array()) {
+      if (!signal.is_string()) return true;
+    }
+    error_code ec;
+    json::value got = json::parse(public_text, ec);
+    if (ec || !got.is_array()) return true;
+    return got == *want;
   }
 
   Config c_;
@@ -517,13 +836,19 @@ class Prover {
   bool connected_ = false, draining_ = false;
   int64_t backoff_ms_ = 0;
   std::set<int64_t> taken_, finished_, offer_ids_;
-  std::map<int64_t, std::string> ready_;  // proofs not yet answered
+  std::map<int64_t, std::string> ready_;     // proofs not yet answered
+  std::map<int64_t, std::string> declines_;  // declines not yet answered: their reasons
+  std::set<int64_t> decline_backlog_;        // declines to send again when the timer fires
+  net::steady_timer decline_retry_{ioc_};
   int64_t done_ = 0;
   // shared with the workers
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;
   int in_flight_ = 0;
+  int idle_ = 0;                           // workers waiting for a job
+  std::set<int64_t> running_;              // jobs a worker is proving
+  std::map<int64_t, JobControl> control_;  // jobs to stop at some time (absent: none)
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::mutex rng_mu_;
@@ -554,6 +879,9 @@ int main(int argc, char** argv) {
   app.add_option("--delay-ms", c.delay_ms, "Wait this long before delivering each proof")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--tamper", c.tamper, "Alter one byte of every proof");
+  app.add_flag("--no-uncles", c.no_uncles,
+               "Drop a job handed on to another prover after its due time, rather than prove it "
+               "for the market's uncle reward until the order's deadline");
   app.add_option("--max-backoff-ms", c.max_backoff_ms, "Longest wait between reconnections")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -73,7 +73,7 @@ ADMIN=$("$SERVER_BIN" bootstrap-admin --database-url "$URL" 2>/dev/null | grep '
 
 setup() {  # setup PORT: a sha256-preimage market and a sequencer with money; sets SEQ_KEY
   post "$1" /v1/admin/markets "$ADMIN" \
-    '{"id":"sha","proof_system":"sha256","verifier":"sha256-preimage","min_stake":100,"slash_bps":1000}' >/dev/null
+    '{"id":"sha","proof_system":"sha256","verifier":"sha256-preimage","min_stake":100,"min_slash":100}' >/dev/null
   local seq
   seq=$(post "$1" /v1/admin/accounts "$ADMIN" '{"role":"sequencer","name":"s"}')
   SEQ_KEY=$(field "['api_key']" <<<"$seq")

@@ -44,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "clients/common/hex.h"
 #include "clients/common/http_message.h"
 
 namespace proofbook::loadtest {
@@ -73,6 +74,9 @@ struct Options {
   std::string market = "load";
   int64_t max_price = 1;
   int64_t deadline_ms = 600000;
+  // Each order's inputs, which the market checks when the order is placed: --inputs, or a
+  // sha256-preimage market's {"sha256": SHA-256 of "proofbook-load"}.
+  json::value inputs;
   double max_error_rate = 0;
   bool json = false;
   std::string label;  // free text copied into the report
@@ -267,6 +271,7 @@ class Worker {
       request_.body = json::serialize(json::object{{"market", opts_.market},
                                                    {"max_price", opts_.max_price},
                                                    {"deadline_ms", opts_.deadline_ms},
+                                                   {"inputs", opts_.inputs},
                                                    {"client_order_id", id}});
     }
     return clients::BuildRequest(request_, "", opts_.host, "proofbook-load", /*keep_alive=*/true);
@@ -507,6 +512,10 @@ int Main(int argc, char** argv) {
   app.add_option("--max-price", opts.max_price, "max_price of each order")->capture_default_str();
   app.add_option("--deadline-ms", opts.deadline_ms, "deadline_ms of each order")
       ->capture_default_str();
+  std::string inputs;
+  app.add_option("--inputs", inputs,
+                 "inputs of each order (JSON); default: a sha256-preimage market's "
+                 "{\"sha256\": SHA-256 of \"proofbook-load\"}");
   app.add_option("--max-error-rate", opts.max_error_rate,
                  "Exit 1 if (non-2xx + failed + unfinished) / scheduled exceeds this fraction")
       ->check(CLI::Range(0.0, 1.0))
@@ -522,6 +531,16 @@ int Main(int argc, char** argv) {
   if (opts.kind == Kind::kOrders && opts.api_key.empty()) {
     std::cerr << "proofbook-load: --kind orders needs --api-key (or PROOFBOOK_LOAD_API_KEY)\n";
     return 2;
+  }
+  if (inputs.empty()) {
+    opts.inputs = json::object{{"sha256", clients::Sha256Hex("proofbook-load")}};
+  } else {
+    json::error_code ec;
+    opts.inputs = json::parse(inputs, ec);
+    if (ec) {
+      std::cerr << "proofbook-load: --inputs is not valid JSON: " << ec.message() << "\n";
+      return 2;
+    }
   }
   if (opts.connections < opts.threads) opts.threads = opts.connections;
 

@@ -104,6 +104,29 @@ struct ProofRejected {
   AssignmentId assignment = 0;
 };
 
+// From the verifier pool: the proof could not be judged because the order's own inputs are
+// bad (the sequencer's fault). The order fails (kBadInputs); no prover is slashed; each live
+// assignment is released and paid griefing_bps of its price from the escrow.
+struct InputsRejected {
+  AssignmentId assignment = 0;
+};
+
+// From the verifier pool: no verdict could be had after its retries (nobody's fault). The
+// assignment is released without a slash and its slot handed on.
+struct VerificationFailed {
+  AssignmentId assignment = 0;
+};
+
+// A prover hands an assignment back (still kAssigned). reason kBusy: only within the market's
+// decline_window_ms of assigned_at; costs kReputationLossOnBusyDecline and one job of the
+// offer's capacity. reason kUnprovable: any time up to due_at; costs nothing, is recorded, and
+// counts towards the market's unprovable_quorum.
+struct DeclineAssignment {
+  AccountId account = 0;  // must be the assignment's prover
+  AssignmentId assignment = 0;
+  Reason reason = Reason::kBusy;  // kBusy | kUnprovable
+};
+
 // Advances time: processes every due time, offer expiry, exclusivity end and order deadline
 // that `now` has passed.
 //
@@ -117,9 +140,10 @@ struct Tick {
   Timestamp outage_since = 0;
 };
 
-using CommandBody = std::variant<CreateAccount, Deposit, Withdraw, Stake, Unstake, CreateMarket,
-                                 PlaceOrder, CancelOrder, PlaceOffer, CancelOffer, ProofDelivered,
-                                 ProofVerified, ProofRejected, Tick>;
+using CommandBody =
+    std::variant<CreateAccount, Deposit, Withdraw, Stake, Unstake, CreateMarket, PlaceOrder,
+                 CancelOrder, PlaceOffer, CancelOffer, ProofDelivered, ProofVerified, ProofRejected,
+                 Tick, InputsRejected, VerificationFailed, DeclineAssignment>;
 
 // Stable numbering of command kinds (the variant index), echoed in events.
 enum class CommandKind : uint8_t {
@@ -137,6 +161,9 @@ enum class CommandKind : uint8_t {
   kProofVerified,
   kProofRejected,
   kTick,
+  kInputsRejected,
+  kVerificationFailed,
+  kDeclineAssignment,
 };
 
 struct Command {

@@ -41,6 +41,7 @@ Engine::Engine(EngineOptions options)
   timers_.Reserve(options.orders * 2 + options.assignments);
   events_.reserve(options.events);
   candidates_.reserve(kMaxVrfCandidates);
+  freed_offers_.reserve(kMaxRedundancy);
   weights_.reserve(kMaxVrfCandidates);
   treasury_ = accounts_.Allocate();
   accounts_[treasury_].id = kTreasuryAccountId;
@@ -85,8 +86,14 @@ std::span<const Event> Engine::Apply(const Command& command) {
           DoProofVerified(body);
         else if constexpr (std::is_same_v<T, ProofRejected>)
           DoProofRejected(body);
-        else
+        else if constexpr (std::is_same_v<T, Tick>)
           DoTick(body);
+        else if constexpr (std::is_same_v<T, InputsRejected>)
+          DoInputsRejected(body);
+        else if constexpr (std::is_same_v<T, VerificationFailed>)
+          DoVerificationFailed(body);
+        else
+          DoDeclineAssignment(body);
       },
       command.body);
   return events_;
@@ -502,10 +509,57 @@ uint32_t Engine::FindBestOffer(uint32_t order) {
     }
     return best;
   }
+  if (int32_t w = markets_[o.market].params.reputation_weight_bps; w > 0) {
+    return FindBestOfferWeighted(order, w);
+  }
   return Book(o.market).BestOffer(
       o.priority, o.max_price, o.deadline - now_, o.min_reputation,
       [this](const OfferRecord& f) { return accounts_[f.account].reputation; },
       [this, &o](uint32_t h) { return OfferEligibleForOrder(o, offers_[h]); });
+}
+
+uint32_t Engine::FindBestOfferWeighted(uint32_t order, int32_t weight_bps) {
+  // Offers come in (price, effective ms) or (effective ms, price) level order; a score is never
+  // below price * 10000, so the walk stops once no later offer can beat the best so far.
+  const OrderRecord& o = orders_[order];
+  uint32_t best = kNil;
+  RankScoreValue best_score = 0;
+  int64_t best_eff = 0;
+  int32_t best_rep = 0;
+  OfferId best_id = 0;
+  Book(o.market).ForEachRanked(
+      o.priority, o.max_price, o.deadline - now_, o.min_reputation,
+      [this](const OfferRecord& f) { return accounts_[f.account].reputation; },
+      [this, &o](uint32_t h) { return OfferEligibleForOrder(o, offers_[h]); },
+      [&](uint32_t h) {
+        const OfferRecord& f = offers_[h];
+        const RankScoreValue floor = static_cast<RankScoreValue>(f.price) * kBps;
+        if (best != kNil) {
+          if (o.priority == Priority::kPrice && floor > best_score) return false;
+          if (o.priority == Priority::kTime &&
+              (f.effective_ms > best_eff || (f.effective_ms == best_eff && floor > best_score))) {
+            return false;
+          }
+        }
+        const int32_t rep = accounts_[f.account].reputation;
+        const RankScoreValue score = RankScore(f.price, rep, weight_bps);
+        const bool better =
+            best == kNil ||
+            (o.priority == Priority::kPrice
+                 ? std::tie(score, f.effective_ms) < std::tie(best_score, best_eff)
+                 : std::tie(f.effective_ms, score) < std::tie(best_eff, best_score)) ||
+            (score == best_score && f.effective_ms == best_eff &&
+             std::tie(rep, best_id) > std::tie(best_rep, f.id));
+        if (better) {
+          best = h;
+          best_score = score;
+          best_eff = f.effective_ms;
+          best_rep = rep;
+          best_id = f.id;
+        }
+        return true;
+      });
+  return best;
 }
 
 int32_t Engine::MatchOrder(uint32_t order, EventKind kind) {
@@ -711,7 +765,11 @@ void Engine::Slash(uint32_t assignment, Reason reason) {
   const MarketParams& p = markets_[a.market].params;
   uint32_t prover = a.account;
   uint32_t sequencer = orders_[a.order].account;
-  Amount amount = BpsOf(accounts_[prover].staked, p.slash_bps);
+  AccountRecord& pr = accounts_[prover];
+  const bool repeat = p.repeat_window_ms > 0 && pr.last_slashed_at > 0 &&
+                      now_ - pr.last_slashed_at <= p.repeat_window_ms;
+  Amount amount = SlashAmount(pr.staked, a.price, p.min_slash, p.slash_multiplier_bps, repeat);
+  pr.last_slashed_at = now_;
   Amount compensation = BpsOf(amount, p.compensation_bps);
   Event& e = Emit(EventKind::kSlashed);
   e.assignment = a.id;
@@ -720,6 +778,7 @@ void Engine::Slash(uint32_t assignment, Reason reason) {
   e.market = a.market;
   e.amount = amount;
   e.reason = reason;
+  e.value = repeat ? 1 : 0;
   Transfer(prover, Bucket::kStaked, sequencer, Bucket::kAvailable, compensation,
            TransferReason::kSlashCompensation, a.order_id, a.id);
   Transfer(prover, Bucket::kStaked, treasury_, Bucket::kAvailable, amount - compensation,
@@ -832,6 +891,239 @@ void Engine::RewardUncle(uint32_t assignment) {
   e.amount = reward;
   Transfer(treasury_, Bucket::kAvailable, a.account, Bucket::kAvailable, reward,
            TransferReason::kUncleReward, a.order_id, a.id);
+}
+
+// ---- Fault attribution and declines ------------------------------------------------------
+
+void Engine::DoInputsRejected(const InputsRejected& c) {
+  subject_.assignment = c.assignment;
+  uint32_t ah = assignment_ids_.Find(c.assignment);
+  if (ah == kNil) return Reject(Reason::kNotFound, "assignment");
+  const AssignmentRecord& a = assignments_[ah];
+  subject_.account = a.prover;
+  subject_.order = a.order_id;
+  subject_.market = a.market;
+  if (a.status != AssignmentStatus::kDelivered && a.status != AssignmentStatus::kLateDelivered) {
+    return Reject(Reason::kConflict, "assignment");
+  }
+  uint32_t oh = a.order;
+  Accept();
+  if (a.status == AssignmentStatus::kLateDelivered) {
+    ReleaseLate(ah, Reason::kBadInputs);
+  } else {
+    Release(ah, Reason::kBadInputs);
+  }
+  if (orders_[oh].status == OrderStatus::kOpen) {
+    FailOrder(oh, Reason::kBadInputs);
+  } else {
+    SettleEscrow(oh);
+  }
+  DrainFreedOffers();
+  MaybeForgetOrder(oh);
+}
+
+void Engine::DoVerificationFailed(const VerificationFailed& c) {
+  subject_.assignment = c.assignment;
+  uint32_t ah = assignment_ids_.Find(c.assignment);
+  if (ah == kNil) return Reject(Reason::kNotFound, "assignment");
+  const AssignmentRecord& a = assignments_[ah];
+  subject_.account = a.prover;
+  subject_.order = a.order_id;
+  subject_.market = a.market;
+  if (a.status != AssignmentStatus::kDelivered && a.status != AssignmentStatus::kLateDelivered) {
+    return Reject(Reason::kConflict, "assignment");
+  }
+  uint32_t oh = a.order;
+  Accept();
+  if (a.status == AssignmentStatus::kLateDelivered) {
+    ReleaseLate(ah, Reason::kVerifierFailed);
+  } else {
+    Release(ah, Reason::kVerifierFailed);
+    RematchOrRest(oh);
+  }
+  DrainFreedOffers();
+  MaybeForgetOrder(oh);
+}
+
+void Engine::DoDeclineAssignment(const DeclineAssignment& c) {
+  subject_.account = c.account;
+  subject_.assignment = c.assignment;
+  if (c.reason != Reason::kBusy && c.reason != Reason::kUnprovable) {
+    return Reject(Reason::kInvalidArgument, "reason");
+  }
+  uint32_t ah = assignment_ids_.Find(c.assignment);
+  if (ah == kNil) return Reject(Reason::kNotFound, "assignment");
+  AssignmentRecord& a = assignments_[ah];
+  subject_.order = a.order_id;
+  subject_.market = a.market;
+  if (a.prover != c.account) return Reject(Reason::kNotOwner, "account");
+  if (a.status != AssignmentStatus::kAssigned) return Reject(Reason::kConflict, "assignment");
+  // Past due the miss stands (the next Tick settles it); a decline cannot undo it.
+  if (now_ > a.due_at) return Reject(Reason::kDeadlinePassed, "assignment");
+  const MarketParams& p = markets_[a.market].params;
+  const bool busy = c.reason == Reason::kBusy;
+  if (busy && now_ - a.assigned_at > p.decline_window_ms) {
+    return Reject(Reason::kDeclineWindowPassed, "reason");
+  }
+  Accept();
+  uint32_t oh = a.order;
+  uint32_t prover = a.account;
+  OfferId offer_id = a.offer;
+  a.status = busy ? AssignmentStatus::kDeclinedBusy : AssignmentStatus::kDeclinedUnprovable;
+  ListRemove<AssignmentRecord, &AssignmentRecord::account_link>(
+      assignments_, accounts_[prover].live_assignments, ah);
+  OrderRecord& o = orders_[oh];
+  --o.live;
+  if (!busy) ++o.unprovable_votes;
+  Event& e = Emit(EventKind::kDeclined);
+  e.assignment = a.id;
+  e.order = o.id;
+  e.account = a.prover;
+  e.market = a.market;
+  e.reason = c.reason;
+  e.value = o.unprovable_votes;
+  if (busy) {
+    ShrinkOffer(offer_id);
+    ChangeReputation(prover, -kReputationLossOnBusyDecline);
+  } else {
+    FreeCapacity(offer_id);
+    freed_offers_.push_back(offer_id);
+  }
+  if (o.status != OrderStatus::kOpen) {
+    SettleEscrow(oh);
+  } else if (!busy && o.unprovable_votes >= p.unprovable_quorum && o.verified == 0 &&
+             !HasDeliveredProof(oh)) {
+    FailOrder(oh, Reason::kUnprovable);
+  } else {
+    RematchOrRest(oh);
+  }
+  DrainFreedOffers();
+  MaybeForgetOrder(oh);
+}
+
+bool Engine::HasDeliveredProof(uint32_t order) const {
+  for (uint32_t h = orders_[order].assignments.head; h != kNil;
+       h = assignments_[h].order_link.next) {
+    AssignmentStatus s = assignments_[h].status;
+    if (s == AssignmentStatus::kDelivered || s == AssignmentStatus::kLateDelivered) return true;
+  }
+  return false;
+}
+
+void Engine::Release(uint32_t assignment, Reason reason) {
+  AssignmentRecord& a = assignments_[assignment];
+  OrderRecord& o = orders_[a.order];
+  a.status = AssignmentStatus::kReleased;
+  ListRemove<AssignmentRecord, &AssignmentRecord::account_link>(
+      assignments_, accounts_[a.account].live_assignments, assignment);
+  --o.live;
+  Event& e = Emit(EventKind::kReleased);
+  e.assignment = a.id;
+  e.order = o.id;
+  e.account = a.prover;
+  e.market = a.market;
+  e.reason = reason;
+  if (reason == Reason::kBadInputs) {
+    // Paid from the max_price the order holds for this live assignment.
+    Amount compensation = BpsOf(a.price, markets_[a.market].params.griefing_bps);
+    o.escrow_left -= compensation;
+    Transfer(o.account, Bucket::kEscrowed, a.account, Bucket::kAvailable, compensation,
+             TransferReason::kGriefingCompensation, o.id, a.id);
+  }
+  FreeCapacity(a.offer);
+  freed_offers_.push_back(a.offer);
+}
+
+void Engine::ReleaseLate(uint32_t assignment, Reason reason) {
+  AssignmentRecord& a = assignments_[assignment];
+  a.status = AssignmentStatus::kReleased;
+  --orders_[a.order].pending_late;
+  Event& e = Emit(EventKind::kReleased);
+  e.assignment = a.id;
+  e.order = a.order_id;
+  e.account = a.prover;
+  e.market = a.market;
+  e.reason = reason;
+}
+
+void Engine::FailOrder(uint32_t order, Reason reason) {
+  OrderRecord& o = orders_[order];
+  if (o.resting) RemoveResting(order);
+  o.status = OrderStatus::kFailed;
+  o.failure = reason;
+  o.needed = 0;
+  Event& e = Emit(EventKind::kOrderFailed);
+  e.order = o.id;
+  e.account = o.sequencer;
+  e.market = o.market;
+  e.reason = reason;
+  for (uint32_t h = o.assignments.head; h != kNil; h = assignments_[h].order_link.next) {
+    AssignmentRecord& a = assignments_[h];
+    if (IsLive(a.status)) {
+      Release(h, reason);
+    } else if (a.status == AssignmentStatus::kLateDelivered) {
+      ReleaseLate(h, reason);
+    } else if (a.status == AssignmentStatus::kLate) {
+      a.status = AssignmentStatus::kLapsed;
+      --o.pending_late;
+      Event& lapsed = Emit(EventKind::kAssignmentLapsed);
+      lapsed.assignment = a.id;
+      lapsed.order = o.id;
+      lapsed.account = a.prover;
+      lapsed.market = a.market;
+    }
+  }
+  if (reason == Reason::kUnprovable && o.unprovable_votes > 0) {
+    // The decliners share the fee equally; what does not divide evenly is refunded.
+    Amount fee =
+        std::min(o.escrow_left, BpsOf(o.max_price, markets_[o.market].params.unprovable_fee_bps));
+    Amount share = fee / o.unprovable_votes;
+    for (uint32_t h = o.assignments.head; h != kNil && share > 0;
+         h = assignments_[h].order_link.next) {
+      const AssignmentRecord& a = assignments_[h];
+      if (a.status != AssignmentStatus::kDeclinedUnprovable) continue;
+      o.escrow_left -= share;
+      Transfer(o.account, Bucket::kEscrowed, a.account, Bucket::kAvailable, share,
+               TransferReason::kUnprovableFee, o.id, a.id);
+    }
+  }
+  SettleEscrow(order);
+}
+
+void Engine::RematchOrRest(uint32_t order) {
+  OrderRecord& o = orders_[order];
+  if (o.status != OrderStatus::kOpen) return SettleEscrow(order);
+  ++o.needed;
+  MatchOrder(order, EventKind::kReassigned);
+  OrderRecord& r = orders_[order];
+  if (r.needed == 0 || r.resting) return;
+  AddResting(order);
+  Event& e = Emit(EventKind::kOrderRested);
+  e.order = r.id;
+  e.account = r.sequencer;
+  e.market = r.market;
+  e.value = r.needed;
+}
+
+void Engine::DrainFreedOffers() {
+  for (size_t i = 0; i < freed_offers_.size(); ++i) {
+    uint32_t fh = offer_ids_.Find(freed_offers_[i]);
+    if (fh != kNil) OfferTakesOrders(fh);
+  }
+  freed_offers_.clear();
+}
+
+void Engine::ShrinkOffer(OfferId offer_id) {
+  uint32_t fh = offer_ids_.Find(offer_id);
+  if (fh == kNil) return;  // cancelled or expired meanwhile
+  OfferRecord& f = offers_[fh];
+  if (--f.capacity > 0) return;  // capacity_left unchanged: the live job it backed is gone
+  Event& e = Emit(EventKind::kOfferCancelled);
+  e.offer = f.id;
+  e.account = f.prover;
+  e.market = f.market;
+  e.reason = Reason::kBusy;
+  RemoveOffer(fh);
 }
 
 // ---- Order closing ------------------------------------------------------------------------
@@ -974,7 +1266,7 @@ void Engine::ProcessTimer(const Timer& t) {
 // ---- Read API -----------------------------------------------------------------------------
 
 AccountState Engine::ToState(const AccountRecord& a) const {
-  return {a.id, a.role, a.available, a.escrowed, a.staked, a.reputation};
+  return {a.id, a.role, a.available, a.escrowed, a.staked, a.reputation, a.last_slashed_at};
 }
 
 OrderState Engine::ToState(const OrderRecord& o) const {
@@ -996,6 +1288,7 @@ OrderState Engine::ToState(const OrderRecord& o) const {
   s.vrf_output = o.vrf_output;
   s.vrf_draws = o.vrf_draws;
   s.status = o.status;
+  s.failure = o.failure;
   s.verified = o.verified;
   s.escrow_left = o.escrow_left;
   s.needed = o.needed;
@@ -1124,6 +1417,7 @@ Status Engine::RestoreAccount(const AccountState& s) {
   a.escrowed = s.escrowed;
   a.staked = s.staked;
   a.reputation = s.reputation;
+  a.last_slashed_at = s.last_slashed_at;
   return Status::Ok();
 }
 
@@ -1177,6 +1471,7 @@ Status Engine::RestoreOrder(const OrderState& s) {
   o.vrf_output = s.vrf_output;
   o.vrf_draws = s.vrf_draws;
   o.status = s.status;
+  o.failure = s.failure;
   o.verified = s.verified;
   o.escrow_left = s.escrow_left;
   order_ids_.Insert(o.id, oh);
@@ -1249,6 +1544,7 @@ Status Engine::RestoreAssignment(const AssignmentState& s) {
         assignments_, accounts_[ph].live_assignments, ah);
   }
   if (IsPendingLate(s.status)) ++o.pending_late;
+  if (s.status == AssignmentStatus::kDeclinedUnprovable) ++o.unprovable_votes;
   if (s.status == AssignmentStatus::kAssigned) {
     timers_.Push({s.due_at, TimerKind::kAssignmentDue, s.id});
   }
@@ -1332,7 +1628,7 @@ Status Engine::CheckConsistency() const {
     const OrderRecord& o = orders_[oh];
     std::string which = "order " + std::to_string(o.id);
     escrow_by_account[o.account] += o.escrow_left;
-    int32_t live = 0, late = 0, verified = 0;
+    int32_t live = 0, late = 0, verified = 0, votes = 0;
     for (uint32_t h = o.assignments.head; h != kNil; h = assignments_[h].order_link.next) {
       const AssignmentRecord& a = assignments_[h];
       if (a.order != oh) return Inconsistent(which + ": assignment linked to another order");
@@ -1347,8 +1643,10 @@ Status Engine::CheckConsistency() const {
       }
       if (IsPendingLate(a.status)) ++late;
       if (a.status == AssignmentStatus::kSettled) ++verified;
+      if (a.status == AssignmentStatus::kDeclinedUnprovable) ++votes;
     }
-    if (live != o.live || late != o.pending_late || verified != o.verified) {
+    if (live != o.live || late != o.pending_late || verified != o.verified ||
+        votes != o.unprovable_votes) {
       return Inconsistent(which + ": counters disagree with assignments");
     }
     if (o.status == OrderStatus::kOpen) {

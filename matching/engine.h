@@ -108,6 +108,9 @@ class Engine {
   void DoProofVerified(const ProofVerified& c);
   void DoProofRejected(const ProofRejected& c);
   void DoTick(const Tick& c);
+  void DoInputsRejected(const InputsRejected& c);
+  void DoVerificationFailed(const VerificationFailed& c);
+  void DoDeclineAssignment(const DeclineAssignment& c);
   void ExtendDueTimesAfterOutage(Timestamp since);
 
   // Event emission.
@@ -122,6 +125,7 @@ class Engine {
   // Matching.
   bool OfferEligibleForOrder(const OrderRecord& order, const OfferRecord& offer) const;
   uint32_t FindBestOffer(uint32_t order);
+  uint32_t FindBestOfferWeighted(uint32_t order, int32_t weight_bps);
   // Fills as many of the order's wanted slots as it can; returns how many.
   int32_t MatchOrder(uint32_t order, EventKind kind);
   int32_t MatchOrderVrf(uint32_t order, EventKind kind);
@@ -141,6 +145,22 @@ class Engine {
   void PullOffersBelowStake(uint32_t account, Reason reason);
   void RemoveOffer(uint32_t offer);
   void ExpireOrder(uint32_t order);
+  // Closes a live assignment through no fault of its prover's (no slash): kReleased, capacity
+  // freed (the offer is queued in freed_offers_ to take other orders once the caller is done),
+  // and for kBadInputs the market's griefing compensation paid from the order's escrow.
+  void Release(uint32_t assignment, Reason reason);
+  // Closes a late assignment's window early (its order is done): kReleased.
+  void ReleaseLate(uint32_t assignment, Reason reason);
+  // The order fails through its sequencer's fault (kBadInputs | kUnprovable): every live
+  // assignment released, late ones lapsed, decliners paid (kUnprovable), the rest refunded.
+  void FailOrder(uint32_t order, Reason reason);
+  // An open order lost a slot without a miss (decline, release): hand it on or rest.
+  void RematchOrRest(uint32_t order);
+  // Freed offers take resting orders, in the order they were freed.
+  void DrainFreedOffers();
+  bool HasDeliveredProof(uint32_t order) const;
+  // A busy decline: the offer backs one job fewer (removed at zero).
+  void ShrinkOffer(OfferId offer_id);
   void SettleEscrow(uint32_t order);
   void MaybeForgetOrder(uint32_t order);
   void ProcessTimer(const Timer& timer);
@@ -190,6 +210,8 @@ class Engine {
   // Scratch for vrf selection, reused.
   std::vector<uint32_t> candidates_;
   std::vector<int64_t> weights_;
+  // Offers whose capacity a release freed during the current command (DrainFreedOffers).
+  std::vector<OfferId> freed_offers_;
 };
 
 }  // namespace proofbook::matching

@@ -39,10 +39,12 @@ EngineOptions BenchOptions() {
   return o;
 }
 
-MarketParams BenchParams() {
+// weighted: reputation_weight_bps 2000 (README "Ranking"), the slower best-offer walk.
+MarketParams BenchParams(bool weighted) {
   MarketParams p;
+  p.reputation_weight_bps = weighted ? 2'000 : 0;
   p.min_stake = 1'000;
-  p.slash_bps = 100;
+  p.slash_multiplier_bps = 20'000;
   p.compensation_bps = 5'000;
   p.fee_bps = 100;
   p.min_prover_time_ms = 50;
@@ -53,11 +55,12 @@ MarketParams BenchParams() {
 }
 
 // Accounts, markets and the 10k resting offers. Not timed.
-std::vector<Command> SetupCommands(std::mt19937_64& rng) {
+std::vector<Command> SetupCommands(std::mt19937_64& rng, bool weighted) {
   std::vector<Command> out;
   uint64_t ref = 0;
   auto add = [&](CommandBody b) { out.push_back(Command{++ref, 0, b}); };
-  for (int m = 0; m < kMarkets; ++m) add(CreateMarket{static_cast<MarketId>(m), BenchParams()});
+  for (int m = 0; m < kMarkets; ++m)
+    add(CreateMarket{static_cast<MarketId>(m), BenchParams(weighted)});
   for (int s = 0; s < kSequencers; ++s) {
     add(CreateAccount{1'000'000 + s, Role::kSequencer});
     add(Deposit{1'000'000 + s, 1'000'000'000'000});
@@ -83,11 +86,11 @@ struct Workload {
   std::vector<Command> stream;
 };
 
-const Workload& RealisticWorkload() {
-  static const Workload* w = [] {
+Workload* MakeRealisticWorkload(bool weighted) {
+  {
     auto* wl = new Workload;
     std::mt19937_64 rng(42);
-    wl->setup = SetupCommands(rng);
+    wl->setup = SetupCommands(rng, weighted);
     Engine engine(BenchOptions());
     std::vector<std::pair<OfferId, AccountId>> offers;
     std::vector<std::pair<AssignmentId, AccountId>> assigned, delivered;
@@ -165,7 +168,13 @@ const Workload& RealisticWorkload() {
       observe(engine.Apply(c));
     }
     return wl;
-  }();
+  }
+}
+
+const Workload& RealisticWorkload(bool weighted = false) {
+  static const Workload* plain = MakeRealisticWorkload(false);
+  if (!weighted) return *plain;
+  static const Workload* w = MakeRealisticWorkload(true);
   return *w;
 }
 
@@ -175,8 +184,9 @@ std::unique_ptr<Engine> FreshEngine(const Workload& w) {
   return engine;
 }
 
+// state.range(0) == 1: every market ranks with reputation_weight_bps 2000.
 void BM_RealisticMix(benchmark::State& state) {
-  const Workload& w = RealisticWorkload();
+  const Workload& w = RealisticWorkload(state.range(0) == 1);
   uint64_t steady_allocs = 0;
   size_t events = 0;
   for (auto _ : state) {
@@ -197,10 +207,10 @@ void BM_RealisticMix(benchmark::State& state) {
   state.counters["allocs_per_cmd_steady"] = static_cast<double>(steady_allocs) / (commands / 2);
   state.counters["events_per_cmd"] = static_cast<double>(events) / commands;
 }
-BENCHMARK(BM_RealisticMix)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_RealisticMix)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 void BM_RealisticMixLatency(benchmark::State& state) {
-  const Workload& w = RealisticWorkload();
+  const Workload& w = RealisticWorkload(state.range(0) == 1);
   std::vector<int64_t> ns(w.stream.size());
   for (auto _ : state) {
     state.PauseTiming();
@@ -223,7 +233,7 @@ void BM_RealisticMixLatency(benchmark::State& state) {
   state.counters["p999_ns"] = pct(0.999);
   state.counters["max_ns"] = static_cast<double>(steady.back());
 }
-BENCHMARK(BM_RealisticMixLatency)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_RealisticMixLatency)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 // One market, 10k offers from low-reputation provers spread over `levels` price levels, all
 // cheaper than the single eligible offer. Each iteration: an order with min_reputation above
@@ -234,8 +244,8 @@ void BM_AdversarialIneligible(benchmark::State& state) {
   uint64_t ref = 0;
   Timestamp now = 1;
   auto apply = [&](CommandBody b) { return engine.Apply(Command{++ref, now, b}); };
-  MarketParams p = BenchParams();
-  p.slash_bps = 5'000;
+  MarketParams p = BenchParams(false);
+  p.slash_multiplier_bps = 20'000;
   p.min_stake = 1;
   apply(CreateMarket{0, p});
   apply(CreateAccount{1, Role::kSequencer});
@@ -295,7 +305,7 @@ void BM_AdversarialSameProver(benchmark::State& state) {
   uint64_t ref = 0;
   Timestamp now = 1;
   auto apply = [&](CommandBody b) { return engine.Apply(Command{++ref, now, b}); };
-  apply(CreateMarket{0, BenchParams()});
+  apply(CreateMarket{0, BenchParams(false)});
   apply(CreateAccount{1, Role::kSequencer});
   apply(Deposit{1, 1'000'000'000'000});
   for (AccountId p : {100, 101}) {

@@ -22,9 +22,10 @@ constexpr MarketId kM = 1;
 MarketParams DefaultParams() {
   MarketParams p;
   p.min_stake = 1000;
-  p.slash_bps = 1000;         // 10% of stake
-  p.compensation_bps = 5000;  // half of it to the sequencer
-  p.fee_bps = 100;            // 1%
+  p.min_slash = 1000;              // at least 1000 per miss or invalid proof
+  p.slash_multiplier_bps = 20000;  // else twice the job's price
+  p.compensation_bps = 5000;       // half of it to the sequencer
+  p.fee_bps = 100;                 // 1%
   p.min_prover_time_ms = 100;
   p.grace_bps = 5000;  // due at 1.5x the effective time
   p.uncle_reward_bps = 2000;
@@ -112,6 +113,18 @@ class EngineTest : public ::testing::Test {
   }
 
   AccountState Account(AccountId id) { return *engine_.GetAccount(id); }
+
+  // `prover` settles `jobs` cheap jobs (+kReputationGainOnSettled each) through an offer that
+  // is cancelled afterwards.
+  void EarnReputation(AccountId prover, int jobs) {
+    OfferId offer = Offer(prover, 1, 100);
+    for (int i = 0; i < jobs; ++i) {
+      auto a = Of(Do(OrderSpec(1, 10'000)), EventKind::kAssigned);
+      ASSERT_EQ(a.size(), 1u);
+      Prove(prover, a[0].assignment);
+    }
+    ExpectAccepted(Do(CancelOffer{prover, offer}));
+  }
 
   // Deliver and verify the proof of `assignment`.
   std::vector<Event> Prove(AccountId prover, AssignmentId assignment) {
@@ -379,7 +392,7 @@ TEST_F(EngineTest, MissedDueTimeSlashesStakeAndCompensatesSequencer) {
   auto ev = Do(Tick{});
   auto slashed = Of(ev, EventKind::kSlashed);
   ASSERT_EQ(slashed.size(), 1u);
-  EXPECT_EQ(slashed[0].amount, 1'000);  // 10% of 10'000
+  EXPECT_EQ(slashed[0].amount, 1'000);  // min_slash: twice the price (100) is less
   EXPECT_EQ(slashed[0].reason, Reason::kMissedDeadline);
   auto comp = Transfers(ev, TransferReason::kSlashCompensation);
   auto treas = Transfers(ev, TransferReason::kSlashTreasury);
@@ -844,6 +857,339 @@ TEST_F(EngineTest, BookViewAggregatesByPriceLevel) {
   ASSERT_EQ(book.bids.size(), 2u);
   EXPECT_EQ(book.bids[0].max_price, 40);
   EXPECT_EQ(book.bids[1].slots, 2);
+}
+
+// ---- Graded slashing (issue #13) ------------------------------------------------------------
+
+TEST_F(EngineTest, SlashIsMultipleOfJobPriceWithMarketMinimum) {
+  SetUpMarket();  // min_slash 1000, multiplier 2x
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 2'000, 1'000);
+  auto cheap = Of(Do(OrderSpec(50, 10'000)), EventKind::kAssigned);
+  auto dear = Of(Do(OrderSpec(2'000, 10'000)), EventKind::kAssigned);
+  ASSERT_EQ(cheap.size(), 1u);
+  ASSERT_EQ(dear.size(), 1u);
+  now_ = std::max(cheap[0].value, dear[0].value) + 1;
+  auto slashed = Of(Do(Tick{}), EventKind::kSlashed);
+  ASSERT_EQ(slashed.size(), 2u);
+  EXPECT_EQ(slashed[0].account, kP1);
+  EXPECT_EQ(slashed[0].amount, 1'000);  // 2 x 50 = 100 < min_slash
+  EXPECT_EQ(slashed[1].account, kP2);
+  EXPECT_EQ(slashed[1].amount, 4'000);  // 2 x 2000
+}
+
+TEST_F(EngineTest, SlashNeverExceedsStake) {
+  MarketParams p = DefaultParams();
+  p.min_stake = 0;
+  p.slash_multiplier_bps = kMaxSlashMultiplierBps;  // 100x the price
+  SetUpMarket(p);
+  Offer(kP1, 500, 1'000);
+  auto a = Of(Do(OrderSpec(500, 10'000)), EventKind::kAssigned);
+  now_ = a[0].value + 1;
+  auto slashed = Of(Do(Tick{}), EventKind::kSlashed);
+  ASSERT_EQ(slashed.size(), 1u);
+  EXPECT_EQ(slashed[0].amount, 10'000);  // 50'000 asked, the whole stake taken
+  EXPECT_EQ(Account(kP1).staked, 0);
+}
+
+TEST_F(EngineTest, RepeatOffenceWithinWindowDoublesSlash) {
+  MarketParams p = DefaultParams();
+  p.repeat_window_ms = 60'000;
+  SetUpMarket(p);
+  Offer(kP1, 50, 1'000, 3);
+  auto a = Of(Do(OrderSpec(100, 50'000)), EventKind::kAssigned);
+  now_ = a[0].value + 1;
+  auto first = Of(Do(Tick{}), EventKind::kSlashed);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].amount, 1'000);
+  EXPECT_EQ(first[0].value, 0);
+  a = Of(Do(OrderSpec(100, 50'000)), EventKind::kAssigned);
+  ASSERT_EQ(a.size(), 1u);
+  now_ = a[0].value + 1;  // inside the window
+  auto second = Of(Do(Tick{}), EventKind::kSlashed);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].amount, 2'000);
+  EXPECT_EQ(second[0].value, 1);
+  now_ += 60'001;  // the window passed
+  a = Of(Do(OrderSpec(100, 50'000)), EventKind::kAssigned);
+  ASSERT_EQ(a.size(), 1u);
+  now_ = a[0].value + 1;
+  auto third = Of(Do(Tick{}), EventKind::kSlashed);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].amount, 1'000);
+}
+
+// ---- Fault attribution ----------------------------------------------------------------------
+
+TEST_F(EngineTest, BadInputsFailOrderWithoutSlashAndCompensateProver) {
+  MarketParams p = DefaultParams();
+  p.griefing_bps = 5000;  // half the job's price
+  SetUpMarket(p);
+  Offer(kP1, 80, 1'000);
+  OrderId order = Order(OrderSpec(100, 10'000));
+  auto a = engine_.GetOrderAssignments(order);
+  ASSERT_EQ(a.size(), 1u);
+  Amount seq_before = Account(kSeq).available;
+  ExpectAccepted(Do(ProofDelivered{kP1, a[0].id, 100}));
+  auto ev = Do(InputsRejected{a[0].id});
+  ExpectAccepted(ev);
+  EXPECT_TRUE(Of(ev, EventKind::kSlashed).empty());
+  auto released = Of(ev, EventKind::kReleased);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].reason, Reason::kBadInputs);
+  auto failed = Of(ev, EventKind::kOrderFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].reason, Reason::kBadInputs);
+  auto comp = Transfers(ev, TransferReason::kGriefingCompensation);
+  ASSERT_EQ(comp.size(), 1u);
+  EXPECT_EQ(comp[0].amount, 40);
+  EXPECT_EQ(comp[0].to_account, kP1);
+  EXPECT_EQ(Account(kP1).staked, 10'000);
+  EXPECT_EQ(Account(kP1).reputation, kInitialReputation);
+  EXPECT_EQ(Account(kSeq).available, seq_before + 60);  // 100 escrowed, 40 to the prover
+  EXPECT_FALSE(engine_.GetOrder(order).has_value());    // closed with nothing pending
+}
+
+TEST_F(EngineTest, BadInputsReleaseEveryLiveAssignmentOfTheOrder) {
+  MarketParams p = DefaultParams();
+  p.griefing_bps = 10000;
+  SetUpMarket(p);
+  Offer(kP1, 50, 1'000);
+  OfferId o2 = Offer(kP2, 60, 1'000);
+  PlaceOrder spec = OrderSpec(100, 10'000);
+  spec.redundancy = 2;
+  OrderId order = Order(spec);
+  auto a = engine_.GetOrderAssignments(order);
+  ASSERT_EQ(a.size(), 2u);
+  ExpectAccepted(Do(ProofDelivered{kP1, a[0].id, 100}));
+  auto ev = Do(InputsRejected{a[0].id});
+  auto released = Of(ev, EventKind::kReleased);
+  ASSERT_EQ(released.size(), 2u);
+  EXPECT_EQ(released[1].account, kP2);  // still working: released, paid, not slashed
+  auto comp = Transfers(ev, TransferReason::kGriefingCompensation);
+  ASSERT_EQ(comp.size(), 2u);
+  EXPECT_EQ(comp[0].amount, 50);
+  EXPECT_EQ(comp[1].amount, 60);
+  EXPECT_EQ(Transfers(ev, TransferReason::kRefund)[0].amount, 90);
+  EXPECT_EQ(engine_.GetOffer(o2)->capacity_left, 1);
+  // The released prover's late verdict is refused, not applied.
+  ExpectRejected(Do(ProofVerified{a[1].id}), Reason::kNotFound, "assignment");
+}
+
+TEST_F(EngineTest, VerifierFailureReleasesWithoutSlashAndHandsSlotOn) {
+  SetUpMarket();
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 1'000);
+  OrderId order = Order(OrderSpec(100, 10'000));
+  auto a = engine_.GetOrderAssignments(order);
+  ExpectAccepted(Do(ProofDelivered{kP1, a[0].id, 100}));
+  auto ev = Do(VerificationFailed{a[0].id});
+  ExpectAccepted(ev);
+  EXPECT_TRUE(Of(ev, EventKind::kSlashed).empty());
+  ASSERT_EQ(Of(ev, EventKind::kReleased).size(), 1u);
+  EXPECT_EQ(Of(ev, EventKind::kReleased)[0].reason, Reason::kVerifierFailed);
+  auto re = Of(ev, EventKind::kReassigned);
+  ASSERT_EQ(re.size(), 1u);
+  EXPECT_EQ(re[0].account, kP2);
+  EXPECT_EQ(Account(kP1).staked, 10'000);
+  EXPECT_EQ(engine_.GetAssignment(a[0].id)->status, AssignmentStatus::kReleased);
+}
+
+TEST_F(EngineTest, VerifierFailureWithNobodyLeftRestsTheOrder) {
+  SetUpMarket();
+  Offer(kP1, 50, 1'000);
+  OrderId order = Order(OrderSpec(100, 10'000));
+  auto a = engine_.GetOrderAssignments(order);
+  ExpectAccepted(Do(ProofDelivered{kP1, a[0].id, 100}));
+  auto ev = Do(VerificationFailed{a[0].id});
+  ASSERT_EQ(Of(ev, EventKind::kOrderRested).size(), 1u);
+  EXPECT_EQ(engine_.GetOrder(order)->status, OrderStatus::kOpen);
+  EXPECT_EQ(engine_.GetOrder(order)->needed, 1);
+}
+
+// ---- Declines -------------------------------------------------------------------------------
+
+TEST_F(EngineTest, BusyDeclineInsideWindowReassignsWithoutSlash) {
+  MarketParams p = DefaultParams();
+  p.decline_window_ms = 500;
+  SetUpMarket(p);
+  OfferId o1 = Offer(kP1, 50, 1'000, 2);
+  Offer(kP2, 60, 1'000);
+  OrderId order = Order(OrderSpec(100, 10'000));
+  auto a = engine_.GetOrderAssignments(order);
+  ASSERT_EQ(a[0].prover, kP1);
+  now_ += 500;  // the window's last instant
+  auto ev = Do(DeclineAssignment{kP1, a[0].id, Reason::kBusy});
+  ExpectAccepted(ev);
+  EXPECT_TRUE(Of(ev, EventKind::kSlashed).empty());
+  ASSERT_EQ(Of(ev, EventKind::kDeclined).size(), 1u);
+  EXPECT_EQ(Of(ev, EventKind::kReassigned)[0].account, kP2);
+  EXPECT_EQ(Account(kP1).staked, 10'000);
+  EXPECT_EQ(Account(kP1).reputation, kInitialReputation - kReputationLossOnBusyDecline);
+  // The offer backs one job fewer: a busy prover is not handed the next job at once.
+  EXPECT_EQ(engine_.GetOffer(o1)->capacity, 1);
+  EXPECT_EQ(engine_.GetOffer(o1)->capacity_left, 1);
+  EXPECT_EQ(engine_.GetAssignment(a[0].id)->status, AssignmentStatus::kDeclinedBusy);
+}
+
+TEST_F(EngineTest, BusyDeclineOfLastJobRemovesOffer) {
+  MarketParams p = DefaultParams();
+  p.decline_window_ms = 500;
+  SetUpMarket(p);
+  OfferId o1 = Offer(kP1, 50, 1'000);
+  OrderId order = Order(OrderSpec(100, 10'000));
+  auto a = engine_.GetOrderAssignments(order);
+  auto ev = Do(DeclineAssignment{kP1, a[0].id, Reason::kBusy});
+  auto cancelled = Of(ev, EventKind::kOfferCancelled);
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].reason, Reason::kBusy);
+  EXPECT_FALSE(engine_.GetOffer(o1).has_value());
+  EXPECT_EQ(Of(ev, EventKind::kOrderRested).size(), 1u);  // nobody else: it rests
+}
+
+TEST_F(EngineTest, BusyDeclineAfterWindowIsRefused) {
+  MarketParams p = DefaultParams();
+  p.decline_window_ms = 500;
+  SetUpMarket(p);
+  Offer(kP1, 50, 1'000);
+  OrderId order = Order(OrderSpec(100, 10'000));
+  auto a = engine_.GetOrderAssignments(order);
+  now_ += 501;
+  ExpectRejected(Do(DeclineAssignment{kP1, a[0].id, Reason::kBusy}), Reason::kDeclineWindowPassed,
+                 "reason");
+  ExpectRejected(Do(DeclineAssignment{kP2, a[0].id, Reason::kUnprovable}), Reason::kNotOwner,
+                 "account");
+  ExpectRejected(Do(DeclineAssignment{kP1, a[0].id, Reason::kJailed}), Reason::kInvalidArgument,
+                 "reason");
+  now_ = a[0].due_at + 1;  // past due: the miss stands
+  ExpectRejected(Do(DeclineAssignment{kP1, a[0].id, Reason::kUnprovable}), Reason::kDeadlinePassed,
+                 "assignment");
+}
+
+TEST_F(EngineTest, UnprovableDeclineIsFreeRecordedAndHandsSlotOn) {
+  SetUpMarket();  // quorum 2
+  OfferId o1 = Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 1'000);
+  OrderId order = Order(OrderSpec(100, 10'000));
+  auto a = engine_.GetOrderAssignments(order);
+  now_ += 900;  // any time before the due time
+  auto ev = Do(DeclineAssignment{kP1, a[0].id, Reason::kUnprovable});
+  auto declined = Of(ev, EventKind::kDeclined);
+  ASSERT_EQ(declined.size(), 1u);
+  EXPECT_EQ(declined[0].value, 1);  // one vote of two
+  EXPECT_EQ(Of(ev, EventKind::kReassigned)[0].account, kP2);
+  EXPECT_EQ(Account(kP1).reputation, kInitialReputation);
+  EXPECT_EQ(engine_.GetOffer(o1)->capacity_left, 1);
+}
+
+TEST_F(EngineTest, UnprovableQuorumFailsOrderAndPaysDecliners) {
+  MarketParams p = DefaultParams();
+  p.unprovable_fee_bps = 2000;  // 20% of max_price, shared
+  SetUpMarket(p);
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 1'000);
+  Offer(kP3, 70, 1'000);
+  Amount seq_before = Account(kSeq).available;
+  OrderId order = Order(OrderSpec(101, 10'000));
+  auto a1 = engine_.GetOrderAssignments(order);
+  Do(DeclineAssignment{kP1, a1[0].id, Reason::kUnprovable});
+  auto a2 = engine_.GetOrderAssignments(order);
+  ASSERT_EQ(a2.size(), 2u);
+  auto ev = Do(DeclineAssignment{kP2, a2[1].id, Reason::kUnprovable});
+  auto failed = Of(ev, EventKind::kOrderFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].reason, Reason::kUnprovable);
+  EXPECT_TRUE(Of(ev, EventKind::kSlashed).empty());
+  auto fees = Transfers(ev, TransferReason::kUnprovableFee);
+  ASSERT_EQ(fees.size(), 2u);
+  EXPECT_EQ(fees[0].amount, 10);  // 20 of 101 shared by two
+  EXPECT_EQ(fees[1].amount, 10);
+  EXPECT_EQ(Account(kSeq).available, seq_before - 20);
+  EXPECT_EQ(Account(kP1).staked, 10'000);
+  EXPECT_EQ(Account(kP2).staked, 10'000);
+  EXPECT_FALSE(engine_.GetOrder(order).has_value());
+}
+
+TEST_F(EngineTest, UnprovableQuorumDoesNotFailOrderThatHasAProof) {
+  MarketParams p = DefaultParams();
+  p.unprovable_quorum = 1;
+  SetUpMarket(p);
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 1'000);
+  PlaceOrder spec = OrderSpec(100, 10'000);
+  spec.redundancy = 2;
+  OrderId order = Order(spec);
+  auto a = engine_.GetOrderAssignments(order);
+  ExpectAccepted(Do(ProofDelivered{kP1, a[0].id, 100}));
+  auto ev = Do(DeclineAssignment{kP2, a[1].id, Reason::kUnprovable});
+  EXPECT_TRUE(Of(ev, EventKind::kOrderFailed).empty());  // someone proved it
+  EXPECT_EQ(engine_.GetOrder(order)->status, OrderStatus::kOpen);
+}
+
+// ---- Reputation in the ranking --------------------------------------------------------------
+
+TEST_F(EngineTest, ReputationWeightMovesReliableProverAheadOfSlightlyCheaperOne) {
+  MarketParams p = DefaultParams();
+  p.reputation_weight_bps = 10000;
+  SetUpMarket(p);
+  EarnReputation(kP2, 20);  // 5000 -> 5500
+  ASSERT_EQ(Account(kP2).reputation, 5'500);
+  // score = price x (10000 + 10000 x (10000 - rep) / 10000):
+  // kP1 100 x 15000 = 1'500'000, kP2 103 x 14500 = 1'493'500.
+  Offer(kP1, 100, 100);
+  Offer(kP2, 103, 100);
+  auto a = Of(Do(OrderSpec(200, 10'000)), EventKind::kAssigned);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].account, kP2);
+  EXPECT_EQ(a[0].amount, 103);
+}
+
+TEST_F(EngineTest, ReputationWeightZeroKeepsPriceOrder) {
+  SetUpMarket();
+  EarnReputation(kP2, 20);
+  Offer(kP1, 100, 100);
+  Offer(kP2, 101, 100);
+  auto a = Of(Do(OrderSpec(200, 10'000)), EventKind::kAssigned);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].account, kP1);
+}
+
+TEST_F(EngineTest, ReputationWeightDoesNotBeatAMuchCheaperOffer) {
+  MarketParams p = DefaultParams();
+  p.reputation_weight_bps = 10000;
+  SetUpMarket(p);
+  EarnReputation(kP2, 20);
+  Offer(kP1, 100, 100);
+  Offer(kP2, 120, 100);  // 120 x 14500 > 100 x 15000
+  auto a = Of(Do(OrderSpec(200, 10'000)), EventKind::kAssigned);
+  EXPECT_EQ(a[0].account, kP1);
+}
+
+// ---- Uncles ---------------------------------------------------------------------------------
+
+TEST_F(EngineTest, UncleRewardPaidForLateValidProofEvenWhenSlashWasZero) {
+  MarketParams p = DefaultParams();
+  p.min_stake = 0;
+  p.min_slash = 0;
+  p.slash_multiplier_bps = 0;  // a market that does not slash
+  SetUpMarket(p);
+  Do(Deposit{kSeq2, 1});  // something in the treasury
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 1'000);
+  OrderId order = Order(OrderSpec(100, 10'000));
+  auto a = engine_.GetOrderAssignments(order);
+  now_ = a[0].due_at + 1;
+  auto ev = Do(Tick{});
+  ASSERT_EQ(Of(ev, EventKind::kSlashed).size(), 1u);
+  EXPECT_EQ(Of(ev, EventKind::kSlashed)[0].amount, 0);
+  auto b = engine_.GetOrderAssignments(order);
+  ASSERT_EQ(b.size(), 2u);
+  Prove(kP2, b[1].id);  // the slot is filled by the reassigned prover first
+  ExpectAccepted(Do(ProofDelivered{kP1, a[0].id, 100}));
+  ev = Do(ProofVerified{a[0].id});
+  auto uncle = Of(ev, EventKind::kUncleRewarded);
+  ASSERT_EQ(uncle.size(), 1u);
+  EXPECT_EQ(uncle[0].account, kP1);
 }
 
 TEST_F(EngineTest, ApplyIsDeterministic) {

@@ -34,6 +34,12 @@ std::string_view CommandKindName(CommandKind kind) {
       return "proof_rejected";
     case CommandKind::kTick:
       return "tick";
+    case CommandKind::kInputsRejected:
+      return "inputs_rejected";
+    case CommandKind::kVerificationFailed:
+      return "verification_failed";
+    case CommandKind::kDeclineAssignment:
+      return "decline_assignment";
   }
   return "unknown";
 }
@@ -86,6 +92,12 @@ std::string_view EventKindName(EventKind kind) {
       return "assignment_lapsed";
     case EventKind::kDueExtended:
       return "due_extended";
+    case EventKind::kDeclined:
+      return "declined";
+    case EventKind::kReleased:
+      return "released";
+    case EventKind::kOrderFailed:
+      return "order_failed";
   }
   return "unknown";
 }

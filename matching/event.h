@@ -28,7 +28,7 @@
 //  kUncleRewarded     assignment, order, account (prover), amount (reward actually paid)
 //  kProofRejected     assignment, order, account (prover)
 //  kSlashed           assignment, order, account (prover), market, amount (slashed),
-//                     reason (kMissedDeadline | kInvalidProof)
+//                     reason (kMissedDeadline | kInvalidProof), value (1 if a repeat offence)
 //  kReputationChanged account, value (new reputation, bps)
 //  kJailed            account, market, value (stake left, below the market's min_stake)
 //  kOfferCancelled    offer, account, market, reason (kCancelledByOwner | kJailed |
@@ -41,6 +41,11 @@
 //  kAssignmentLapsed  assignment, order, account (prover); a late assignment's window closed
 //  kDueExtended       assignment, order, account (prover), market, value (new due_at); an
 //                     outage took part of its window (Tick::outage_since)
+//  kDeclined          assignment, order, account (prover), market, reason (kBusy |
+//                     kUnprovable), value (distinct provers that called the order unprovable)
+//  kReleased          assignment, order, account (prover), market, reason (kVerifierFailed |
+//                     kBadInputs | kUnprovable); closed without a slash
+//  kOrderFailed       order, account (sequencer), market, reason (kBadInputs | kUnprovable)
 #pragma once
 
 #include <cstdint>
@@ -76,6 +81,9 @@ enum class EventKind : uint8_t {
   kExclusiveEnded,
   kAssignmentLapsed,
   kDueExtended,
+  kDeclined,
+  kReleased,
+  kOrderFailed,
 };
 
 struct Event {

@@ -87,13 +87,20 @@ class RandomCommands {
     for (int m = 0; m < shape_.markets; ++m) {
       MarketParams p;
       p.min_stake = Uniform(0, 4) * 1000;
-      p.slash_bps = static_cast<int32_t>(Uniform(0, 3000));
+      p.min_slash = Uniform(0, 3) * 100;
+      p.slash_multiplier_bps = static_cast<int32_t>(Uniform(0, 40000));
+      p.repeat_window_ms = Chance(50) ? 0 : Uniform(1, 2000);
       p.compensation_bps = static_cast<int32_t>(Uniform(0, 10000));
       p.fee_bps = static_cast<int32_t>(Uniform(0, 500));
       p.min_prover_time_ms = Uniform(0, 300);
       p.grace_bps = static_cast<int32_t>(Uniform(0, 10000));
       p.uncle_reward_bps = static_cast<int32_t>(Uniform(0, 5000));
       p.max_proof_bytes = 1000;
+      p.decline_window_ms = Uniform(0, 1500);
+      p.unprovable_quorum = static_cast<int32_t>(Uniform(1, 3));
+      p.unprovable_fee_bps = static_cast<int32_t>(Uniform(0, 5000));
+      p.griefing_bps = static_cast<int32_t>(Uniform(0, 10000));
+      p.reputation_weight_bps = Chance(50) ? 0 : static_cast<int32_t>(Uniform(1, 10000));
       setup_.push_back(CreateMarket{static_cast<MarketId>(m), p});
     }
     for (int s = 0; s < shape_.sequencers; ++s) {
@@ -178,6 +185,22 @@ class RandomCommands {
       const Known* k = Chance(85) ? Pick(delivered_) : Pick(assignments_);
       if (!k) return Tick{};
       return ProofRejected{k->id};
+    }
+    if (roll < 84) {
+      const Known* k = Chance(85) ? Pick(delivered_) : Pick(assignments_);
+      if (!k) return Tick{};
+      if (Chance(50)) return InputsRejected{k->id};
+      return VerificationFailed{k->id};
+    }
+    if (roll < 88) {
+      const Known* k = Chance(70) && assignments_.size() > 4
+                           ? &assignments_[assignments_.size() - 1 - Uniform(0, 3)]
+                           : Pick(assignments_);
+      if (!k) return Tick{};
+      static constexpr Reason kWhy[] = {Reason::kBusy, Reason::kUnprovable, Reason::kUnprovable,
+                                        Reason::kNone};
+      return DeclineAssignment{Chance(95) ? k->owner : Prover(), k->id,
+                               kWhy[Chance(95) ? Uniform(0, 2) : 3]};
     }
     if (roll < 92) {
       // Now and then the first tick after an outage (a restart), which hands time back.

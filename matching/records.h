@@ -18,6 +18,7 @@ struct AccountRecord {
   Amount escrowed = 0;
   Amount staked = 0;
   int32_t reputation = kInitialReputation;
+  Timestamp last_slashed_at = 0;
   ListHead offers;            // OfferRecord::account_link, in id order
   ListHead live_assignments;  // AssignmentRecord::account_link: kAssigned | kDelivered
 };
@@ -62,14 +63,16 @@ struct OrderRecord {
   VrfOutput vrf_output{};
   uint32_t vrf_draws = 0;
   OrderStatus status = OrderStatus::kOpen;
+  Reason failure = Reason::kNone;
   int32_t verified = 0;
   Amount escrow_left = 0;
   // Derived.
-  int32_t needed = 0;        // open: redundancy - verified - live; else 0
-  int32_t live = 0;          // assignments kAssigned | kDelivered
-  int32_t pending_late = 0;  // assignments kLate | kLateDelivered
-  bool resting = false;      // in the market's resting-order index
-  ListHead assignments;      // AssignmentRecord::order_link, all states, id order
+  int32_t unprovable_votes = 0;  // assignments kDeclinedUnprovable
+  int32_t needed = 0;            // open: redundancy - verified - live; else 0
+  int32_t live = 0;              // assignments kAssigned | kDelivered
+  int32_t pending_late = 0;      // assignments kLate | kLateDelivered
+  bool resting = false;          // in the market's resting-order index
+  ListHead assignments;          // AssignmentRecord::order_link, all states, id order
 };
 
 struct AssignmentRecord {

@@ -119,8 +119,9 @@ bool ReferenceEngine::Eligible(OrderId order, OfferId offer) const {
   return true;
 }
 
-std::vector<OfferId> ReferenceEngine::RankedEligibleOffers(OrderId order) const {
+std::vector<OfferId> ReferenceEngine::RankedEligibleOffers(OrderId order, bool weighted) const {
   const Ord& o = orders_.at(order);
+  const int32_t weight = weighted ? markets_.at(o.market).reputation_weight_bps : 0;
   std::vector<OfferId> out;
   for (const auto& [id, f] : offers_) {
     if (Eligible(order, id)) out.push_back(id);
@@ -128,8 +129,10 @@ std::vector<OfferId> ReferenceEngine::RankedEligibleOffers(OrderId order) const 
   auto key = [&](OfferId id) {
     const Off& f = offers_.at(id);
     int32_t rep = accounts_.at(f.prover).reputation;
-    return o.priority == Priority::kPrice ? std::make_tuple(f.price, f.eff, -rep, id)
-                                          : std::make_tuple(f.eff, f.price, -rep, id);
+    RankScoreValue score = RankScore(f.price, rep, weight);
+    const auto eff = static_cast<RankScoreValue>(f.eff);
+    return o.priority == Priority::kPrice ? std::make_tuple(score, eff, -rep, id)
+                                          : std::make_tuple(eff, score, -rep, id);
   };
   std::sort(out.begin(), out.end(), [&](OfferId a, OfferId b) { return key(a) < key(b); });
   return out;
@@ -162,7 +165,7 @@ void ReferenceEngine::Assign(OrderId order, OfferId offer, Amount price, EventKi
 int32_t ReferenceEngine::MatchOrder(OrderId order, EventKind kind) {
   int32_t n = 0;
   if (orders_.at(order).selection == Selection::kVrf) {
-    std::vector<OfferId> ranked = RankedEligibleOffers(order);
+    std::vector<OfferId> ranked = RankedEligibleOffers(order, false);
     std::vector<OfferId> cand;
     for (OfferId id : ranked) {
       bool dup = false;
@@ -194,7 +197,7 @@ int32_t ReferenceEngine::MatchOrder(OrderId order, EventKind kind) {
     return n;
   }
   while (Needed(order) > 0) {
-    std::vector<OfferId> ranked = RankedEligibleOffers(order);
+    std::vector<OfferId> ranked = RankedEligibleOffers(order, true);
     if (ranked.empty()) break;
     Assign(order, ranked[0], offers_.at(ranked[0]).price, kind);
     ++n;
@@ -269,7 +272,11 @@ void ReferenceEngine::PullOffers(AccountId account, Reason reason) {
 void ReferenceEngine::Slash(AssignmentId id, Reason reason) {
   const Asg& a = assignments_.at(id);
   const MarketParams& p = markets_.at(a.market);
-  Amount amount = BpsOf(accounts_.at(a.prover).staked, p.slash_bps);
+  Acct& pr = accounts_.at(a.prover);
+  const bool repeat = p.repeat_window_ms > 0 && pr.last_slashed_at > 0 &&
+                      now_ - pr.last_slashed_at <= p.repeat_window_ms;
+  Amount amount = SlashAmount(pr.staked, a.price, p.min_slash, p.slash_multiplier_bps, repeat);
+  pr.last_slashed_at = now_;
   Amount comp = BpsOf(amount, p.compensation_bps);
   Event& e = Emit(EventKind::kSlashed);
   e.assignment = id;
@@ -278,6 +285,7 @@ void ReferenceEngine::Slash(AssignmentId id, Reason reason) {
   e.market = a.market;
   e.amount = amount;
   e.reason = reason;
+  e.value = repeat ? 1 : 0;
   AccountId seq = orders_.at(a.order).sequencer;
   Move(a.prover, Bucket::kStaked, seq, Bucket::kAvailable, comp, TransferReason::kSlashCompensation,
        a.order, id);
@@ -375,6 +383,112 @@ void ReferenceEngine::Uncle(AssignmentId id) {
   e.amount = reward;
   Move(kTreasuryAccountId, Bucket::kAvailable, a.prover, Bucket::kAvailable, reward,
        TransferReason::kUncleReward, a.order, id);
+}
+
+bool ReferenceEngine::HasDeliveredProof(OrderId order) const {
+  for (const auto& [id, a] : assignments_) {
+    if (a.order == order && (a.status == AssignmentStatus::kDelivered ||
+                             a.status == AssignmentStatus::kLateDelivered)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int32_t ReferenceEngine::UnprovableVotes(OrderId order) const {
+  int32_t n = 0;
+  for (const auto& [id, a] : assignments_) {
+    if (a.order == order && a.status == AssignmentStatus::kDeclinedUnprovable) ++n;
+  }
+  return n;
+}
+
+void ReferenceEngine::Release(AssignmentId id, Reason reason, std::vector<OfferId>& freed) {
+  Asg& a = assignments_.at(id);
+  Ord& o = orders_.at(a.order);
+  a.status = AssignmentStatus::kReleased;
+  Event& e = Emit(EventKind::kReleased);
+  e.assignment = id;
+  e.order = a.order;
+  e.account = a.prover;
+  e.market = a.market;
+  e.reason = reason;
+  if (reason == Reason::kBadInputs) {
+    Amount comp = BpsOf(a.price, markets_.at(a.market).griefing_bps);
+    o.escrow_left -= comp;
+    Move(o.sequencer, Bucket::kEscrowed, a.prover, Bucket::kAvailable, comp,
+         TransferReason::kGriefingCompensation, a.order, id);
+  }
+  FreeCapacity(a.offer);
+  freed.push_back(a.offer);
+}
+
+void ReferenceEngine::ReleaseLate(AssignmentId id, Reason reason) {
+  Asg& a = assignments_.at(id);
+  a.status = AssignmentStatus::kReleased;
+  Event& e = Emit(EventKind::kReleased);
+  e.assignment = id;
+  e.order = a.order;
+  e.account = a.prover;
+  e.market = a.market;
+  e.reason = reason;
+}
+
+void ReferenceEngine::FailOrder(OrderId order, Reason reason, std::vector<OfferId>& freed) {
+  Ord& o = orders_.at(order);
+  o.status = OrderStatus::kFailed;
+  Event& e = Emit(EventKind::kOrderFailed);
+  e.order = order;
+  e.account = o.sequencer;
+  e.market = o.market;
+  e.reason = reason;
+  for (auto& [id, a] : assignments_) {
+    if (a.order != order) continue;
+    if (IsLive(a.status)) {
+      Release(id, reason, freed);
+    } else if (a.status == AssignmentStatus::kLateDelivered) {
+      ReleaseLate(id, reason);
+    } else if (a.status == AssignmentStatus::kLate) {
+      a.status = AssignmentStatus::kLapsed;
+      Event& l = Emit(EventKind::kAssignmentLapsed);
+      l.assignment = id;
+      l.order = order;
+      l.account = a.prover;
+      l.market = a.market;
+    }
+  }
+  int32_t votes = UnprovableVotes(order);
+  if (reason == Reason::kUnprovable && votes > 0) {
+    Amount fee =
+        std::min(o.escrow_left, BpsOf(o.max_price, markets_.at(o.market).unprovable_fee_bps));
+    Amount share = fee / votes;
+    for (const auto& [id, a] : assignments_) {
+      if (share <= 0) break;
+      if (a.order != order || a.status != AssignmentStatus::kDeclinedUnprovable) continue;
+      o.escrow_left -= share;
+      Move(o.sequencer, Bucket::kEscrowed, a.prover, Bucket::kAvailable, share,
+           TransferReason::kUnprovableFee, order, id);
+    }
+  }
+  SettleEscrow(order);
+}
+
+void ReferenceEngine::RematchOrRest(OrderId order, int32_t needed_before) {
+  if (orders_.at(order).status != OrderStatus::kOpen) return SettleEscrow(order);
+  MatchOrder(order, EventKind::kReassigned);
+  if (Needed(order) == 0 || needed_before > 0) return;
+  const Ord& o = orders_.at(order);
+  Event& e = Emit(EventKind::kOrderRested);
+  e.order = order;
+  e.account = o.sequencer;
+  e.market = o.market;
+  e.value = Needed(order);
+}
+
+void ReferenceEngine::DrainFreed(const std::vector<OfferId>& freed) {
+  for (OfferId f : freed) {
+    if (offers_.count(f)) OfferTakesOrders(f);
+  }
 }
 
 void ReferenceEngine::ForgetDone() {
@@ -750,6 +864,99 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
               a.status = AssignmentStatus::kInvalid;
             }
           }
+          ForgetDone();
+        } else if constexpr (std::is_same_v<T, InputsRejected> ||
+                             std::is_same_v<T, VerificationFailed>) {
+          constexpr bool kBad = std::is_same_v<T, InputsRejected>;
+          const Reason why = kBad ? Reason::kBadInputs : Reason::kVerifierFailed;
+          subject_.assignment = c.assignment;
+          auto it = assignments_.find(c.assignment);
+          if (it == assignments_.end()) return Reject(Reason::kNotFound, "assignment");
+          Asg& a = it->second;
+          subject_.account = a.prover;
+          subject_.order = a.order;
+          subject_.market = a.market;
+          if (a.status != AssignmentStatus::kDelivered &&
+              a.status != AssignmentStatus::kLateDelivered) {
+            return Reject(Reason::kConflict, "assignment");
+          }
+          Accept();
+          OrderId order = a.order;
+          std::vector<OfferId> freed;
+          int32_t needed_before = Needed(order);
+          if (a.status == AssignmentStatus::kLateDelivered) {
+            ReleaseLate(c.assignment, why);
+          } else {
+            Release(c.assignment, why, freed);
+            if (!kBad) RematchOrRest(order, needed_before);
+          }
+          if (kBad) {
+            if (orders_.at(order).status == OrderStatus::kOpen) {
+              FailOrder(order, why, freed);
+            } else {
+              SettleEscrow(order);
+            }
+          }
+          DrainFreed(freed);
+          ForgetDone();
+        } else if constexpr (std::is_same_v<T, DeclineAssignment>) {
+          subject_.account = c.account;
+          subject_.assignment = c.assignment;
+          if (c.reason != Reason::kBusy && c.reason != Reason::kUnprovable) {
+            return Reject(Reason::kInvalidArgument, "reason");
+          }
+          auto it = assignments_.find(c.assignment);
+          if (it == assignments_.end()) return Reject(Reason::kNotFound, "assignment");
+          Asg& a = it->second;
+          subject_.order = a.order;
+          subject_.market = a.market;
+          if (a.prover != c.account) return Reject(Reason::kNotOwner, "account");
+          if (a.status != AssignmentStatus::kAssigned) {
+            return Reject(Reason::kConflict, "assignment");
+          }
+          if (now_ > a.due) return Reject(Reason::kDeadlinePassed, "assignment");
+          const MarketParams& p = markets_.at(a.market);
+          const bool busy = c.reason == Reason::kBusy;
+          if (busy && now_ - a.assigned_at > p.decline_window_ms) {
+            return Reject(Reason::kDeclineWindowPassed, "reason");
+          }
+          Accept();
+          OrderId order = a.order;
+          int32_t needed_before = Needed(order);
+          a.status = busy ? AssignmentStatus::kDeclinedBusy : AssignmentStatus::kDeclinedUnprovable;
+          int32_t votes = UnprovableVotes(order);
+          Event& e = Emit(EventKind::kDeclined);
+          e.assignment = c.assignment;
+          e.order = order;
+          e.account = a.prover;
+          e.market = a.market;
+          e.reason = c.reason;
+          e.value = votes;
+          std::vector<OfferId> freed;
+          if (busy) {
+            auto f = offers_.find(a.offer);
+            if (f != offers_.end() && --f->second.capacity == 0) {
+              Event& x = Emit(EventKind::kOfferCancelled);
+              x.offer = a.offer;
+              x.account = f->second.prover;
+              x.market = f->second.market;
+              x.reason = Reason::kBusy;
+              offers_.erase(f);
+            }
+            Reputation(a.prover, -kReputationLossOnBusyDecline);
+          } else {
+            FreeCapacity(a.offer);
+            freed.push_back(a.offer);
+          }
+          if (orders_.at(order).status != OrderStatus::kOpen) {
+            SettleEscrow(order);
+          } else if (!busy && votes >= p.unprovable_quorum && orders_.at(order).verified == 0 &&
+                     !HasDeliveredProof(order)) {
+            FailOrder(order, Reason::kUnprovable, freed);
+          } else {
+            RematchOrRest(order, needed_before);
+          }
+          DrainFreed(freed);
           ForgetDone();
         } else {
           Tick(c.outage_since);

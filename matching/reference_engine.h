@@ -31,6 +31,7 @@ class ReferenceEngine {
     Role role = Role::kSequencer;
     Amount available = 0, escrowed = 0, staked = 0;
     int32_t reputation = kInitialReputation;
+    Timestamp last_slashed_at = 0;
   };
   struct Off {
     AccountId prover = 0;
@@ -78,7 +79,9 @@ class ReferenceEngine {
   int32_t Live(OrderId order) const;
   int32_t Needed(OrderId order) const;
   bool Eligible(OrderId order, OfferId offer) const;
-  std::vector<OfferId> RankedEligibleOffers(OrderId order) const;
+  // weighted: rank by the market's reputation-weighted score (README "Ranking"); the vrf
+  // candidate list is in plain (price/time, reputation, id) order.
+  std::vector<OfferId> RankedEligibleOffers(OrderId order, bool weighted) const;
   int32_t MatchOrder(OrderId order, EventKind kind);
   void OfferTakesOrders(OfferId offer);
   void Assign(OrderId order, OfferId offer, Amount price, EventKind kind);
@@ -93,6 +96,13 @@ class ReferenceEngine {
   void SettleEscrow(OrderId order);
   void ForgetDone();
   void Tick(Timestamp outage_since);
+  void Release(AssignmentId a, Reason reason, std::vector<OfferId>& freed);
+  void ReleaseLate(AssignmentId a, Reason reason);
+  void FailOrder(OrderId order, Reason reason, std::vector<OfferId>& freed);
+  void RematchOrRest(OrderId order, int32_t needed_before);
+  void DrainFreed(const std::vector<OfferId>& freed);
+  bool HasDeliveredProof(OrderId order) const;
+  int32_t UnprovableVotes(OrderId order) const;
 
   std::map<AccountId, Acct> accounts_;
   std::map<MarketId, MarketParams> markets_;

@@ -30,6 +30,28 @@ constexpr Timestamp DueAt(Timestamp now, int64_t effective_ms, int32_t grace_bps
   return std::min(deadline, now + effective_ms * (kBps + grace_bps) / kBps);
 }
 
+// The graded slash for a miss or an invalid proof of a job worth `price`:
+//   base = max(min_slash, price * multiplier_bps / 10000), doubled for a repeat offence,
+//   never more than the stake. Saturates instead of overflowing.
+constexpr Amount SlashAmount(Amount stake, Amount price, Amount min_slash, int32_t multiplier_bps,
+                             bool repeat) {
+  __extension__ using Wide = __int128;
+  Wide base = static_cast<Wide>(price) * multiplier_bps / kBps;
+  if (base < min_slash) base = min_slash;
+  if (repeat) base *= 2;
+  return base < stake ? static_cast<Amount>(base) : stake;
+}
+
+// Ranking score of an offer (lower ranks first), README "Ranking":
+//   score = price * (10000 + weight_bps * (10000 - reputation) / 10000)
+// i.e. the price marked up by the prover's distance from a perfect reputation, scaled by the
+// market's reputation_weight_bps. With weight 0 the score is price * 10000: today's order.
+__extension__ using RankScoreValue = unsigned __int128;
+constexpr RankScoreValue RankScore(Amount price, int32_t reputation, int32_t weight_bps) {
+  const int64_t markup = static_cast<int64_t>(weight_bps) * (kBps - reputation) / kBps;
+  return static_cast<RankScoreValue>(price) * static_cast<RankScoreValue>(kBps + markup);
+}
+
 constexpr int32_t ClampReputation(int64_t reputation) {
   return static_cast<int32_t>(std::clamp<int64_t>(reputation, kMinReputation, kMaxReputation));
 }
@@ -75,7 +97,11 @@ namespace proofbook::matching {
 // The first MarketParams field out of range, or "" when all are valid.
 constexpr std::string_view InvalidMarketParamField(const MarketParams& p) {
   if (p.min_stake < 0) return "min_stake";
-  if (p.slash_bps < 0 || p.slash_bps > kBps) return "slash_bps";
+  if (p.min_slash < 0) return "min_slash";
+  if (p.slash_multiplier_bps < 0 || p.slash_multiplier_bps > kMaxSlashMultiplierBps) {
+    return "slash_multiplier_bps";
+  }
+  if (p.repeat_window_ms < 0 || p.repeat_window_ms > kMaxDurationMs) return "repeat_window_ms";
   if (p.compensation_bps < 0 || p.compensation_bps > kBps) return "compensation_bps";
   if (p.fee_bps < 0 || p.fee_bps > kBps) return "fee_bps";
   if (p.min_prover_time_ms < 0 || p.min_prover_time_ms > kMaxDurationMs) {
@@ -84,6 +110,17 @@ constexpr std::string_view InvalidMarketParamField(const MarketParams& p) {
   if (p.grace_bps < 0 || p.grace_bps > kMaxGraceBps) return "grace_bps";
   if (p.uncle_reward_bps < 0 || p.uncle_reward_bps > kBps) return "uncle_reward_bps";
   if (p.max_proof_bytes <= 0) return "max_proof_bytes";
+  if (p.decline_window_ms < 0 || p.decline_window_ms > kMaxDurationMs) {
+    return "decline_window_ms";
+  }
+  if (p.unprovable_quorum < 1 || p.unprovable_quorum > kMaxRedundancy) {
+    return "unprovable_quorum";
+  }
+  if (p.unprovable_fee_bps < 0 || p.unprovable_fee_bps > kBps) return "unprovable_fee_bps";
+  if (p.griefing_bps < 0 || p.griefing_bps > kBps) return "griefing_bps";
+  if (p.reputation_weight_bps < 0 || p.reputation_weight_bps > kBps) {
+    return "reputation_weight_bps";
+  }
   return "";
 }
 

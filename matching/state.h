@@ -20,6 +20,7 @@ struct AccountState {
   Amount escrowed = 0;
   Amount staked = 0;
   int32_t reputation = kInitialReputation;
+  Timestamp last_slashed_at = 0;  // 0: never; for the repeat-offence rule
   bool operator==(const AccountState&) const = default;
 };
 
@@ -47,8 +48,9 @@ struct OrderState {
   VrfOutput vrf_output{};
   uint32_t vrf_draws = 0;  // VRF words consumed so far (see README "VRF seam")
   OrderStatus status = OrderStatus::kOpen;
-  int32_t verified = 0;    // proofs verified and paid in full
-  Amount escrow_left = 0;  // still escrowed for this order
+  Reason failure = Reason::kNone;  // kFailed: kBadInputs | kUnprovable
+  int32_t verified = 0;            // proofs verified and paid in full
+  Amount escrow_left = 0;          // still escrowed for this order
   // Read-only (ignored by RestoreOrder): slots still wanted = redundancy - verified - live
   // assignments while open, else 0.
   int32_t needed = 0;

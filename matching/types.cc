@@ -60,6 +60,16 @@ std::string_view ReasonName(Reason reason) {
       return "missed_deadline";
     case Reason::kInvalidProof:
       return "invalid_proof";
+    case Reason::kDeclineWindowPassed:
+      return "decline_window_passed";
+    case Reason::kBusy:
+      return "busy";
+    case Reason::kUnprovable:
+      return "unprovable";
+    case Reason::kBadInputs:
+      return "bad_inputs";
+    case Reason::kVerifierFailed:
+      return "verifier_failed";
   }
   return "unknown";
 }
@@ -83,6 +93,8 @@ StatusCode ReasonStatusCode(Reason reason) {
     case Reason::kStakeLocked:
       return StatusCode::kConflict;
     case Reason::kDeadlinePassed:
+      return StatusCode::kConflict;
+    case Reason::kDeclineWindowPassed:
       return StatusCode::kConflict;
     case Reason::kProofTooLarge:
       return StatusCode::kPayloadTooLarge;
@@ -132,6 +144,10 @@ std::string_view TransferReasonName(TransferReason reason) {
       return "slash_treasury";
     case TransferReason::kUncleReward:
       return "uncle_reward";
+    case TransferReason::kGriefingCompensation:
+      return "griefing_compensation";
+    case TransferReason::kUnprovableFee:
+      return "unprovable_fee";
   }
   return "unknown";
 }
@@ -146,6 +162,8 @@ std::string_view OrderStatusName(OrderStatus status) {
       return "expired";
     case OrderStatus::kCancelled:
       return "cancelled";
+    case OrderStatus::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -168,6 +186,12 @@ std::string_view AssignmentStatusName(AssignmentStatus status) {
       return "invalid";
     case AssignmentStatus::kLapsed:
       return "lapsed";
+    case AssignmentStatus::kDeclinedBusy:
+      return "declined_busy";
+    case AssignmentStatus::kDeclinedUnprovable:
+      return "declined_unprovable";
+    case AssignmentStatus::kReleased:
+      return "released";
   }
   return "unknown";
 }

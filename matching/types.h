@@ -37,6 +37,8 @@ inline constexpr int32_t kMaxCapacity = 1 << 16;                    // jobs at o
 inline constexpr int64_t kMaxDurationMs = 30LL * 24 * 3600 * 1000;  // 30 days
 inline constexpr int32_t kMaxGraceBps = 10 * kBps;  // due time at most 11x the estimate
 inline constexpr int32_t kMaxVrfCandidates = 32;    // published with each vrf assignment
+// A slash is at most this multiple of the job's price (before the repeat-offence doubling).
+inline constexpr int32_t kMaxSlashMultiplierBps = 100 * kBps;
 
 // Reputation (basis points). Simple integer rules: start in the middle, a settled proof
 // earns a little, a slash costs a lot, so one miss undoes twenty good jobs.
@@ -45,6 +47,9 @@ inline constexpr int32_t kMaxReputation = kBps;
 inline constexpr int32_t kInitialReputation = 5000;
 inline constexpr int32_t kReputationGainOnSettled = 25;
 inline constexpr int32_t kReputationLossOnSlash = 500;
+// A `busy` decline inside the market's decline window: no stake, a small reputation cost
+// (four busy declines cost what one settled job earns).
+inline constexpr int32_t kReputationLossOnBusyDecline = 5;
 
 enum class Role : uint8_t { kSequencer, kProver, kAdmin, kTreasury };
 enum class Priority : uint8_t { kPrice, kTime };
@@ -55,18 +60,25 @@ enum class OrderStatus : uint8_t {
   kCompleted,  // k proofs verified
   kExpired,    // deadline passed, or no eligible prover left after a miss
   kCancelled,  // by its sequencer, before any live assignment
+  kFailed,     // the sequencer's statement was at fault: OrderState::failure says how
+               // (kBadInputs: the verifier refused its inputs; kUnprovable: a quorum of
+               // provers declined it as unprovable). No prover was slashed for it.
 };
 
 enum class AssignmentStatus : uint8_t {
-  kAssigned,       // prover working; due at due_at
-  kDelivered,      // proof delivered on time, awaiting the verifier
-  kSettled,        // verified and paid (terminal)
-  kLate,           // missed its due time and was slashed; may still deliver until the
-                   // order's deadline for the uncle reward
-  kLateDelivered,  // late proof delivered, awaiting the verifier
-  kUncled,         // late proof verified, uncle reward paid (terminal)
-  kInvalid,        // proof rejected (terminal)
-  kLapsed,         // late and the order's deadline passed (terminal)
+  kAssigned,            // prover working; due at due_at
+  kDelivered,           // proof delivered on time, awaiting the verifier
+  kSettled,             // verified and paid (terminal)
+  kLate,                // missed its due time and was slashed; may still deliver until the
+                        // order's deadline for the uncle reward
+  kLateDelivered,       // late proof delivered, awaiting the verifier
+  kUncled,              // late proof verified, uncle reward paid (terminal)
+  kInvalid,             // proof rejected (terminal)
+  kLapsed,              // late and the order's deadline passed (terminal)
+  kDeclinedBusy,        // handed back as `busy` inside the decline window (terminal, no slash)
+  kDeclinedUnprovable,  // handed back as `unprovable` before its due time (terminal)
+  kReleased,            // closed through nobody's fault of the prover's (terminal, no slash): the
+                        // verifier could not judge the proof, or the order failed under it
 };
 
 // Where money sits. kExternal is the outside world: deposits come from it, withdrawals go to
@@ -81,11 +93,13 @@ enum class TransferReason : uint8_t {
   kRefund,   // unspent escrow back on expiry or cancel
   kStake,
   kUnstake,
-  kPayment,            // escrow -> prover, price less fee
-  kFee,                // escrow -> treasury
-  kSlashCompensation,  // prover stake -> wronged sequencer
-  kSlashTreasury,      // prover stake -> treasury
-  kUncleReward,        // treasury -> prover, for a valid late proof
+  kPayment,               // escrow -> prover, price less fee
+  kFee,                   // escrow -> treasury
+  kSlashCompensation,     // prover stake -> wronged sequencer
+  kSlashTreasury,         // prover stake -> treasury
+  kUncleReward,           // treasury -> prover, for a valid late proof
+  kGriefingCompensation,  // escrow -> prover whose work the sequencer's bad inputs wasted
+  kUnprovableFee,         // escrow -> provers who declined an order that failed unprovable
 };
 
 // Why something was refused or happened. Stable snake_case names via ReasonName().
@@ -113,17 +127,41 @@ enum class Reason : uint8_t {
   kJailed,
   kMissedDeadline,
   kInvalidProof,
+  // Added with declines and fault attribution (issue #13). Rejections:
+  kDeclineWindowPassed,  // a `busy` decline after the market's decline_window_ms
+  // Causes:
+  kBusy,            // kDeclined: the prover is busy
+  kUnprovable,      // kDeclined / kOrderFailed / kReleased: the statement cannot be proven
+  kBadInputs,       // kOrderFailed / kReleased: the verifier refused the order's inputs
+  kVerifierFailed,  // kReleased: the verifier could not give a verdict after its retries
 };
 
 struct MarketParams {
   Amount min_stake = 0;
-  int32_t slash_bps = 0;
-  int32_t compensation_bps = 0;  // share of a slash paid to the wronged sequencer
+  // Graded slash for a miss or an invalid proof (rules.h SlashAmount):
+  //   min(stake, max(min_slash, price * slash_multiplier_bps / 10000)), doubled (still capped
+  //   at the stake) when the prover was slashed within the last repeat_window_ms.
+  Amount min_slash = 0;
+  int32_t slash_multiplier_bps = 0;  // <= kMaxSlashMultiplierBps
+  int64_t repeat_window_ms = 0;      // 0: no repeat-offence doubling
+  int32_t compensation_bps = 0;      // share of a slash paid to the wronged sequencer
   int32_t fee_bps = 0;
   int64_t min_prover_time_ms = 0;
   int32_t grace_bps = 0;
   int32_t uncle_reward_bps = 0;  // of the assignment's price, paid by the treasury
   int64_t max_proof_bytes = 0;
+  // Declines: `busy` costs no stake within decline_window_ms of the assignment; an order that
+  // unprovable_quorum distinct provers declined as `unprovable` fails, and the decliners share
+  // unprovable_fee_bps of its max_price.
+  int64_t decline_window_ms = 0;
+  int32_t unprovable_quorum = 2;  // 1..kMaxRedundancy
+  int32_t unprovable_fee_bps = 0;
+  // Bad inputs: each prover whose live assignment the order's bad inputs wasted is paid
+  // griefing_bps of its price out of the escrow.
+  int32_t griefing_bps = 0;
+  // Ranking (README "Ranking"): 0 is price/time then reputation; up to 10000 lets reputation
+  // move a reliable prover ahead of a slightly cheaper one.
+  int32_t reputation_weight_bps = 0;
   bool operator==(const MarketParams&) const = default;
 };
 

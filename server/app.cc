@@ -239,7 +239,8 @@ int RunServe(const Config& config) {
     for (const auto& e : batch.events) {
       if (e.kind == matching::EventKind::kOrderCompleted ||
           e.kind == matching::EventKind::kOrderExpired ||
-          e.kind == matching::EventKind::kOrderCancelled) {
+          e.kind == matching::EventKind::kOrderCancelled ||
+          e.kind == matching::EventKind::kOrderFailed) {
         finished.push_back(e.order);
       }
     }

@@ -5,6 +5,8 @@
 
 #include "server/api/api_history.h"
 #include "server/api/api_internal.h"
+#include "server/base/limits.h"
+#include "server/db/accounts.h"
 #include "server/db/markets.h"
 
 namespace proofbook::server {
@@ -91,16 +93,36 @@ void RegisterApi(Router& router, ApiContext& ctx) {
 
   router.Add(
       "GET", "/v1/markets/{id}/book",
-      [&ctx](const HttpRequest&, const PathParams& params, Responder respond) {
+      [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
         std::string slug(Param(params, "id"));
         auto market = ctx.markets.Find(slug);
         if (!market) {
           return respond(ErrorResponse(Status(StatusCode::kNotFound, "no market " + slug, "id")));
         }
-        RunDb(ctx.db, std::move(respond), [market = *market, slug](DbSession& session) {
-          return Json(ReadBook(session, market, slug));
-        });
+        auto query = ParseQuery(req.query, {"offers"});
+        if (!query) return respond(ErrorResponse(query.error()));
+        int64_t offers = kDefaultBookOffers;
+        for (const auto& [name, value] : *query) {
+          auto n = PathId(PathParams{{name, value}}, name);
+          if (!n) return respond(ErrorResponse(n.error()));
+          offers = std::min(*n, kMaxBookOffers);
+        }
+        RunDb(ctx.db, std::move(respond),
+              [market = *market, slug, offers = static_cast<int>(offers)](DbSession& session) {
+                return Json(ReadBook(session, market, slug, offers));
+              });
       });
+
+  // A prover's public standing, for anyone who pays or competes with it.
+  router.Add("GET", "/v1/provers/{id}",
+             [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
+               if (!Require(ctx, req, respond, {})) return;
+               auto id = PathId(params, "id");
+               if (!id) return respond(ErrorResponse(id.error()));
+               RunDb(ctx.db, std::move(respond), [id = *id](DbSession& session) {
+                 return JsonOrError(ReadProverStanding(session, id));
+               });
+             });
 
   RegisterAdminApi(router, ctx);
   RegisterAccountApi(router, ctx);

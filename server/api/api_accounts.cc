@@ -1,4 +1,4 @@
-// Any account's routes (me, withdrawals) and a prover's (stake, unstake, offers).
+// Any account's routes (me, withdrawals) and a prover's (stake, unstake, offers, declines).
 #include "server/api/api_internal.h"
 #include "server/base/resources.h"
 #include "server/core/views.h"
@@ -58,6 +58,20 @@ void CancelOfferRoute(ApiContext& ctx, const HttpRequest& req, const PathParams&
                       }));
 }
 
+// POST /v1/assignments/{id}/decline: the REST twin of the WebSocket's `decline`.
+void DeclineRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                  Responder respond) {
+  auto who = Require(ctx, req, respond, {Role::kProver});
+  if (!who) return;
+  auto id = PathId(params, "id");
+  if (!id) return respond(ErrorResponse(id.error()));
+  auto request = ParseDecline(req.body, /*with_assignment=*/false);
+  if (!request) return respond(ErrorResponse(request.error()));
+  ctx.ops.Decline(
+      who->account, *id, request->reason,
+      Answer<Declined>(std::move(respond), [](Declined& d) { return Json(DeclinedJson(d)); }));
+}
+
 void ListOffersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
   auto who = Require(ctx, req, respond, {Role::kProver});
   if (!who) return;
@@ -93,6 +107,10 @@ void RegisterAccountApi(Router& router, ApiContext& ctx) {
   router.Add("GET", "/v1/offers",
              [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
                ListOffersRoute(ctx, req, std::move(respond));
+             });
+  router.Add("POST", "/v1/assignments/{id}/decline",
+             [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
+               DeclineRoute(ctx, req, params, std::move(respond));
              });
   router.Add("DELETE", "/v1/offers/{id}",
              [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {

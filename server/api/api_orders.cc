@@ -106,10 +106,11 @@ void ListOrdersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
   for (const auto& [name, value] : *query) {
     if (name == "status") {
       filter.status = value;
-      if (value != "open" && value != "completed" && value != "expired" && value != "cancelled") {
+      if (value != "open" && value != "completed" && value != "expired" && value != "cancelled" &&
+          value != "failed") {
         return respond(ErrorResponse(
             Status(StatusCode::kInvalidArgument,
-                   "status must be one of: open, completed, expired, cancelled", "status")));
+                   "status must be one of: open, completed, expired, cancelled, failed", "status")));
       }
     } else if (name == "market") {
       filter.market = value;

@@ -27,6 +27,9 @@ inline constexpr std::size_t kMaxVerificationKeyBytes = std::size_t{1} << 20;
 // Rows per page of a list (GET /v1/orders, /v1/settlements, ...).
 inline constexpr int64_t kDefaultPageSize = 50;
 inline constexpr int64_t kMaxPageSize = 200;
+// GET /v1/markets/{id}/book: offers listed one by one (query `offers`).
+inline constexpr int64_t kDefaultBookOffers = 20;
+inline constexpr int64_t kMaxBookOffers = 200;
 // A long poll holds a connection: keep it short.
 inline constexpr int64_t kMaxWaitMs = 30'000;
 

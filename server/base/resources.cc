@@ -1,5 +1,7 @@
 #include "server/base/resources.h"
 
+#include "server/base/limits.h"
+
 namespace proofbook::server {
 
 namespace json = boost::json;
@@ -85,23 +87,34 @@ json::object OrderJson(const matching::OrderState& o, const std::string& market,
                    {"escrow_left", o.escrow_left},
                    {"assignments", std::move(list)}};
   if (o.selection == matching::Selection::kDirect) out["prover"] = o.direct_prover;
+  if (o.status == matching::OrderStatus::kFailed) out["failure"] = matching::ReasonName(o.failure);
   if (!client_order_id.empty()) out["client_order_id"] = client_order_id;
   return out;
 }
 
 json::object MarketJson(const std::string& id, const std::string& proof_system,
                         const std::string& verifier, const matching::MarketParams& p) {
+  // Orders' inputs are checked when placed for these verifier kinds (server/core/input_check.h).
+  const bool inputs_checked = verifier == kVerifierGroth16 || verifier == kVerifierSha256Preimage;
   return json::object{{"id", id},
                       {"proof_system", proof_system},
                       {"verifier", verifier},
                       {"min_stake", p.min_stake},
-                      {"slash_bps", p.slash_bps},
+                      {"min_slash", p.min_slash},
+                      {"slash_multiplier_bps", p.slash_multiplier_bps},
+                      {"repeat_window_ms", p.repeat_window_ms},
                       {"compensation_bps", p.compensation_bps},
                       {"fee_bps", p.fee_bps},
                       {"min_prover_time_ms", p.min_prover_time_ms},
                       {"grace_bps", p.grace_bps},
                       {"uncle_reward_bps", p.uncle_reward_bps},
-                      {"max_proof_bytes", p.max_proof_bytes}};
+                      {"max_proof_bytes", p.max_proof_bytes},
+                      {"decline_window_ms", p.decline_window_ms},
+                      {"unprovable_quorum", p.unprovable_quorum},
+                      {"unprovable_fee_bps", p.unprovable_fee_bps},
+                      {"griefing_bps", p.griefing_bps},
+                      {"reputation_weight_bps", p.reputation_weight_bps},
+                      {"inputs_checked", inputs_checked}};
 }
 
 }  // namespace proofbook::server

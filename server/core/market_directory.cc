@@ -8,21 +8,29 @@ namespace proofbook::server {
 
 Status MarketDirectory::Load(DbSession& session) {
   try {
-    ForEachMarket(session,
-                  [this](const std::string& slug, matching::MarketId idx) { Add(slug, idx); });
+    ForEachMarket(session, [this](const MarketDirectoryRow& row) {
+      Add(row.slug, row.idx, InputCheckFor(row.verifier, row.n_public));
+    });
     return Status::Ok();
   } catch (const std::exception& e) {
     return Status(StatusCode::kUnavailable, std::string("loading markets: ") + e.what());
   }
 }
 
-void MarketDirectory::Add(const std::string& slug, matching::MarketId id) {
+void MarketDirectory::Add(const std::string& slug, matching::MarketId id, InputCheck inputs) {
   std::unique_lock lock(mu_);
-  by_slug_[slug] = id;
+  by_slug_[slug] = Entry{id, inputs};
   by_id_[id] = slug;
 }
 
 std::optional<matching::MarketId> MarketDirectory::Find(const std::string& slug) const {
+  std::shared_lock lock(mu_);
+  auto it = by_slug_.find(slug);
+  if (it == by_slug_.end()) return std::nullopt;
+  return it->second.id;
+}
+
+std::optional<MarketDirectory::Entry> MarketDirectory::Lookup(const std::string& slug) const {
   std::shared_lock lock(mu_);
   auto it = by_slug_.find(slug);
   if (it == by_slug_.end()) return std::nullopt;

@@ -1,6 +1,6 @@
 // MarketDirectory: market slug ("groth16-poseidon") <-> the engine's dense MarketId, plus each
-// market's max_proof_bytes for request checks. Loaded at start-up, extended when an admin
-// creates a market. Thread-safe.
+// market's input check (its verifier kind and nPublic, server/core/input_check.h) for orders
+// placed on it. Loaded at start-up, extended when an admin creates a market. Thread-safe.
 #pragma once
 
 #include <optional>
@@ -10,20 +10,27 @@
 
 #include "matching/status.h"
 #include "matching/types.h"
+#include "server/core/input_check.h"
 #include "server/db/session.h"
 
 namespace proofbook::server {
 
 class MarketDirectory {
  public:
+  struct Entry {
+    matching::MarketId id = 0;
+    InputCheck inputs;  // what its orders' inputs are checked against
+  };
+
   Status Load(DbSession& session);
-  void Add(const std::string& slug, matching::MarketId id);
+  void Add(const std::string& slug, matching::MarketId id, InputCheck inputs = {});
   std::optional<matching::MarketId> Find(const std::string& slug) const;
+  std::optional<Entry> Lookup(const std::string& slug) const;
   std::string Slug(matching::MarketId id) const;  // empty if unknown
 
  private:
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, matching::MarketId> by_slug_;
+  std::unordered_map<std::string, Entry> by_slug_;
   std::unordered_map<matching::MarketId, std::string> by_id_;
 };
 

@@ -231,7 +231,9 @@ void Operations::CreateMarket(CreateMarketRequest request, Done<CreateMarketRequ
         auto idx = InsertMarket(session, request.slug, request.proof_system, request.verifier,
                                 request.params, request.verification_key);
         if (!idx) return (*shared_done)(idx.error());
-        markets_.Add(request.slug, *idx);
+        markets_.Add(
+            request.slug, *idx,
+            InputCheckFor(request.verifier, VerificationKeyNPublic(request.verification_key)));
         SubmitCommand<CreateMarketRequest>(
             matching::CreateMarket{*idx, request.params},
             [request](const Engine&, std::span<const Event>) { return request; },
@@ -253,11 +255,47 @@ void Operations::DeliverProof(matching::ProofDelivered delivery, Done<bool> done
       std::move(done));
 }
 
-void Operations::ApplyVerdict(int64_t assignment, bool valid, Done<Ack> done) {
-  matching::CommandBody body = valid ? matching::CommandBody(matching::ProofVerified{assignment})
-                                     : matching::CommandBody(matching::ProofRejected{assignment});
+void Operations::ApplyVerdict(int64_t assignment, VerdictKind verdict, Done<Ack> done) {
+  matching::CommandBody body;
+  switch (verdict) {
+    case VerdictKind::kValid:
+      body = matching::ProofVerified{assignment};
+      break;
+    case VerdictKind::kInvalidProof:
+      body = matching::ProofRejected{assignment};
+      break;
+    case VerdictKind::kBadInputs:
+      body = matching::InputsRejected{assignment};
+      break;
+    case VerdictKind::kNoVerdict:
+      body = matching::VerificationFailed{assignment};
+      break;
+  }
   SubmitCommand<Ack>(
       body, [](const Engine&, std::span<const Event>) { return Ack{}; }, std::move(done));
+}
+
+void Operations::Decline(matching::AccountId prover, matching::AssignmentId assignment,
+                         matching::Reason reason, Done<Declined> done) {
+  if (reason == matching::Reason::kBusy && !busy_declines_.Allow(prover)) {
+    return done(Status(
+        StatusCode::kRateLimited,
+        "too many busy declines; at most " + std::to_string(kBusyDeclinesPerMinute) + " a minute",
+        "reason"));
+  }
+  SubmitCommand<Declined>(
+      matching::DeclineAssignment{prover, assignment, reason},
+      [assignment, reason](const Engine&, std::span<const Event> events) {
+        Declined d{assignment, 0, reason,
+                   reason == matching::Reason::kBusy
+                       ? matching::AssignmentStatus::kDeclinedBusy
+                       : matching::AssignmentStatus::kDeclinedUnprovable};
+        for (const Event& e : events) {
+          if (e.kind == EventKind::kDeclined) d.order = e.order;
+        }
+        return d;
+      },
+      std::move(done));
 }
 
 }  // namespace proofbook::server

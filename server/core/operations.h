@@ -22,6 +22,7 @@
 #include "server/core/auth.h"
 #include "server/core/engine_runner.h"
 #include "server/core/market_directory.h"
+#include "server/core/rate_limiter.h"
 #include "server/core/requests.h"
 #include "server/db/database.h"
 
@@ -71,6 +72,22 @@ struct CreatedAccount {
 
 enum class MoneyMove { kWithdraw, kStake, kUnstake };
 
+// What the verifier made of a delivered proof, and so whose fault a failure is
+// (matching/command.h): kInvalidProof the prover's (slash), kBadInputs the sequencer's (the
+// order fails, the prover is compensated), kNoVerdict nobody's (released, handed on).
+enum class VerdictKind { kValid, kInvalidProof, kBadInputs, kNoVerdict };
+
+struct Declined {
+  matching::AssignmentId assignment = 0;
+  matching::OrderId order = 0;
+  matching::Reason reason = matching::Reason::kBusy;
+  matching::AssignmentStatus status = matching::AssignmentStatus::kDeclinedBusy;
+};
+
+// Busy declines a prover may make: kBusyDeclineBurst at once, then kBusyDeclinesPerMinute.
+inline constexpr int64_t kBusyDeclineBurst = 5;
+inline constexpr int64_t kBusyDeclinesPerMinute = 5;
+
 class Operations {
  public:
   struct Options {
@@ -101,7 +118,11 @@ class Operations {
   // A stored proof's delivery; the result says whether it was late.
   void DeliverProof(matching::ProofDelivered delivery, Done<bool> done);
   // The verifier's verdict on a delivered proof.
-  void ApplyVerdict(int64_t assignment, bool valid, Done<Ack> done);
+  void ApplyVerdict(int64_t assignment, VerdictKind verdict, Done<Ack> done);
+  // The prover hands an assignment back (reason kBusy | kUnprovable). Busy declines are
+  // rate-limited per prover (429 rate_limited, field `reason`).
+  void Decline(matching::AccountId prover, matching::AssignmentId assignment,
+               matching::Reason reason, Done<Declined> done);
 
  private:
   // Submits `body` and answers `done` with what `build` reads off the engine right after it is
@@ -123,6 +144,7 @@ class Operations {
   Database& db_;
   Authenticator& auth_;
   MarketDirectory& markets_;
+  RateLimiter busy_declines_{kBusyDeclinesPerMinute, kBusyDeclineBurst, std::chrono::minutes(1)};
 };
 
 // An engine rejection as the wire sees it: the engine's field names ("deadline") become the

@@ -11,8 +11,10 @@ bool RateLimiter::Allow(int64_t account, std::chrono::steady_clock::time_point n
   Bucket& b = it->second;
   if (!fresh && now > b.at) {
     int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(now - b.at).count();
-    // rate_ tokens a second = rate_ * kScale millionths per 1e6 us = rate_ millionths per us.
-    int64_t refill = us > burst_ * kScale / rate_ ? burst_ * kScale : us * rate_;
+    // rate_ tokens a period = rate_ * kScale millionths per period_us_ us.
+    int64_t refill = us > burst_ * period_us_ / rate_
+                         ? burst_ * kScale
+                         : us * rate_ * (kScale / 1000) / (period_us_ / 1000);
     b.tokens = std::min(burst_ * kScale, b.tokens + refill);
     b.at = now;
   }

@@ -14,6 +14,9 @@ namespace proofbook::server {
 class RateLimiter {
  public:
   RateLimiter(int64_t rate_per_s, int64_t burst) : rate_(rate_per_s), burst_(burst) {}
+  // `rate` requests per `period` (e.g. busy declines: a few a minute).
+  RateLimiter(int64_t rate, int64_t burst, std::chrono::microseconds period)
+      : rate_(rate), burst_(burst), period_us_(period.count()) {}
 
   bool Allow(int64_t account, std::chrono::steady_clock::time_point now);
   bool Allow(int64_t account) { return Allow(account, std::chrono::steady_clock::now()); }
@@ -28,6 +31,7 @@ class RateLimiter {
 
   const int64_t rate_;
   const int64_t burst_;
+  const int64_t period_us_ = 1'000'000;
   std::mutex mu_;
   std::unordered_map<int64_t, Bucket> buckets_;  // bounded by the number of accounts
 };

@@ -1,5 +1,7 @@
 #include "server/core/requests.h"
 
+#include <limits>
+
 #include "matching/rules.h"
 #include "server/base/crypto.h"
 #include "server/base/json_body.h"
@@ -7,6 +9,7 @@
 #include "server/base/limits.h"
 #include "server/base/resources.h"
 #include "server/core/auth.h"
+#include "server/core/input_check.h"
 
 namespace proofbook::server {
 
@@ -42,7 +45,7 @@ Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view text, const MarketDir
   PB_TAKE(exclusive_ms, body->Int("exclusive_ms", 1, matching::kMaxDurationMs, *deadline_ms));
   PB_TAKE(inputs, body->Raw("inputs", max_inputs_bytes, kMaxInputsDepth));
   PB_TAKE(client_order_id, body->String("client_order_id", kMaxNameBytes, std::string()));
-  auto market = markets.Find(*slug);
+  auto market = markets.Lookup(*slug);
   if (!market) return UnknownMarket(*slug);
   if (*selection == "direct" && *prover == 0) {
     return Status(StatusCode::kInvalidArgument, "selection 'direct' needs a prover", "prover");
@@ -53,10 +56,12 @@ Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view text, const MarketDir
                     std::string(direct_only) + " needs selection 'direct'", direct_only);
     }
   }
+  // Inputs no proof could satisfy are refused here rather than proved, verified and slashed.
+  if (Status s = CheckInputs(market->inputs, *inputs); !s.ok()) return s;
 
   PlaceOrderRequest r;
   matching::PlaceOrder& order = r.order;
-  order.market = *market;
+  order.market = market->id;
   order.max_price = *max_price;
   order.deadline = *deadline_ms;  // relative: the engine thread anchors it to its clock
   order.priority = PriorityFromName(*priority).value_or(matching::Priority::kPrice);
@@ -126,11 +131,14 @@ Result<CreateAccountRequest> ParseCreateAccount(std::string_view text, Envelope 
 }
 
 Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope envelope) {
-  PB_TAKE(body, JsonBody::Parse(text,
-                                {"id", "proof_system", "verifier", "min_stake", "slash_bps",
-                                 "compensation_bps", "fee_bps", "min_prover_time_ms", "grace_bps",
-                                 "uncle_reward_bps", "max_proof_bytes", "verification_key"},
-                                envelope));
+  PB_TAKE(body,
+          JsonBody::Parse(
+              text,
+              {"id", "proof_system", "verifier", "min_stake", "min_slash", "slash_multiplier_bps",
+               "repeat_window_ms", "compensation_bps", "fee_bps", "min_prover_time_ms", "grace_bps",
+               "uncle_reward_bps", "max_proof_bytes", "decline_window_ms", "unprovable_quorum",
+               "unprovable_fee_bps", "griefing_bps", "reputation_weight_bps", "verification_key"},
+              envelope));
   PB_TAKE(slug, body->String("id", kMaxSlugBytes));
   for (char c : *slug) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') || slug->front() == '-') {
@@ -151,33 +159,49 @@ Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope en
                       : "verification_key is only for snarkjs-groth16 markets",
                   "verification_key");
   }
+  // Every engine parameter: its range, and its value when the request leaves it out (the same
+  // defaults as migrations/0010_fair_market.sql gives existing markets).
+  using matching::MarketParams;
   struct Field {
     const char* name;
     int64_t min, max, fallback;
+    int64_t MarketParams::*wide;  // or
+    int32_t MarketParams::*narrow;
   };
-  const Field fields[] = {{"min_stake", 0, kMaxAmount, 0},
-                          {"slash_bps", 0, matching::kBps, 1000},
-                          {"compensation_bps", 0, matching::kBps, 5000},
-                          {"fee_bps", 0, matching::kBps, 0},
-                          {"min_prover_time_ms", 0, matching::kMaxDurationMs, 0},
-                          {"grace_bps", 0, matching::kMaxGraceBps, 2000},
-                          {"uncle_reward_bps", 0, matching::kBps, 0},
-                          {"max_proof_bytes", 1, kMaxProofBytes, kDefaultMaxProofBytes}};
-  int64_t values[std::size(fields)];
-  for (std::size_t i = 0; i < std::size(fields); ++i) {
-    PB_TAKE(v, body->Int(fields[i].name, fields[i].min, fields[i].max, fields[i].fallback));
-    values[i] = *v;
-  }
+  constexpr int64_t kBps = matching::kBps;
+  const Field fields[] = {
+      {"min_stake", 0, kMaxAmount, 0, &MarketParams::min_stake, nullptr},
+      {"min_slash", 0, kMaxAmount, 0, &MarketParams::min_slash, nullptr},
+      {"slash_multiplier_bps", 0, matching::kMaxSlashMultiplierBps, 2 * kBps, nullptr,
+       &MarketParams::slash_multiplier_bps},
+      {"repeat_window_ms", 0, matching::kMaxDurationMs, 3'600'000, &MarketParams::repeat_window_ms,
+       nullptr},
+      {"compensation_bps", 0, kBps, 5000, nullptr, &MarketParams::compensation_bps},
+      {"fee_bps", 0, kBps, 0, nullptr, &MarketParams::fee_bps},
+      {"min_prover_time_ms", 0, matching::kMaxDurationMs, 0, &MarketParams::min_prover_time_ms,
+       nullptr},
+      {"grace_bps", 0, matching::kMaxGraceBps, 2000, nullptr, &MarketParams::grace_bps},
+      {"uncle_reward_bps", 0, kBps, 0, nullptr, &MarketParams::uncle_reward_bps},
+      {"max_proof_bytes", 1, kMaxProofBytes, kDefaultMaxProofBytes, &MarketParams::max_proof_bytes,
+       nullptr},
+      {"decline_window_ms", 0, matching::kMaxDurationMs, 5000, &MarketParams::decline_window_ms,
+       nullptr},
+      {"unprovable_quorum", 1, matching::kMaxRedundancy, 2, nullptr,
+       &MarketParams::unprovable_quorum},
+      {"unprovable_fee_bps", 0, kBps, 1000, nullptr, &MarketParams::unprovable_fee_bps},
+      {"griefing_bps", 0, kBps, 5000, nullptr, &MarketParams::griefing_bps},
+      {"reputation_weight_bps", 0, kBps, 0, nullptr, &MarketParams::reputation_weight_bps},
+  };
   CreateMarketRequest r;
   matching::MarketParams& p = r.params;
-  p.min_stake = values[0];
-  p.slash_bps = static_cast<int32_t>(values[1]);
-  p.compensation_bps = static_cast<int32_t>(values[2]);
-  p.fee_bps = static_cast<int32_t>(values[3]);
-  p.min_prover_time_ms = values[4];
-  p.grace_bps = static_cast<int32_t>(values[5]);
-  p.uncle_reward_bps = static_cast<int32_t>(values[6]);
-  p.max_proof_bytes = values[7];
+  for (const Field& f : fields) {
+    PB_TAKE(v, body->Int(f.name, f.min, f.max, f.fallback));
+    if (f.wide != nullptr) {
+      p.*f.wide = *v;
+    } else {
+      p.*f.narrow = static_cast<int32_t>(*v);
+    }
+  }
   // The engine's own rule, checked before the row is written: recovery rebuilds every market
   // row, so a row the engine would refuse must never exist.
   if (std::string_view bad = matching::InvalidMarketParamField(p); !bad.empty()) {
@@ -188,6 +212,20 @@ Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope en
   r.proof_system = *proof_system;
   r.verifier = *verifier;
   if (needs_vk) r.verification_key = *vk;
+  return r;
+}
+
+Result<DeclineRequest> ParseDecline(std::string_view text, bool with_assignment,
+                                    Envelope envelope) {
+  PB_TAKE(body, with_assignment ? JsonBody::Parse(text, {"assignment", "reason"}, envelope)
+                                : JsonBody::Parse(text, {"reason"}, envelope));
+  DeclineRequest r;
+  if (with_assignment) {
+    PB_TAKE(assignment, body->Int("assignment", 1, std::numeric_limits<int64_t>::max()));
+    r.assignment = *assignment;
+  }
+  PB_TAKE(reason, body->Enum("reason", {"busy", "unprovable"}));
+  r.reason = *reason == "busy" ? matching::Reason::kBusy : matching::Reason::kUnprovable;
   return r;
 }
 

@@ -65,4 +65,13 @@ struct CreateMarketRequest {
 };
 Result<CreateMarketRequest> ParseCreateMarket(std::string_view body, Envelope envelope = {});
 
+// A prover handing an assignment back: {"reason": "busy" | "unprovable"}, plus "assignment"
+// when `with_assignment` (the WebSocket message; REST has it in the path).
+struct DeclineRequest {
+  matching::AssignmentId assignment = 0;
+  matching::Reason reason = matching::Reason::kBusy;
+};
+Result<DeclineRequest> ParseDecline(std::string_view body, bool with_assignment,
+                                    Envelope envelope = {});
+
 }  // namespace proofbook::server

@@ -24,4 +24,11 @@ json::object CancelledOfferJson(matching::OfferId offer) {
   return json::object{{"offer", json::object{{"id", offer}, {"status", "cancelled"}}}};
 }
 
+json::object DeclinedJson(const Declined& d) {
+  return json::object{{"assignment", d.assignment},
+                      {"order", d.order},
+                      {"reason", matching::ReasonName(d.reason)},
+                      {"status", matching::AssignmentStatusName(d.status)}};
+}
+
 }  // namespace proofbook::server

@@ -12,5 +12,7 @@ namespace proofbook::server {
 boost::json::object PlacedOfferJson(const PlacedOffer& placed);
 // {"offer": {"id": N, "status": "cancelled"}}
 boost::json::object CancelledOfferJson(matching::OfferId offer);
+// {"assignment": N, "order": N, "reason": "busy", "status": "declined_busy"}
+boost::json::object DeclinedJson(const Declined& declined);
 
 }  // namespace proofbook::server

@@ -1,5 +1,7 @@
 #include "server/db/accounts.h"
 
+#include <algorithm>
+
 #include "server/db/pq.h"
 
 namespace proofbook::server {
@@ -18,6 +20,58 @@ Result<json::object> ReadAccount(DbSession& session, matching::AccountId id) {
                       {"name", r[2].as<std::string>()},  {"available", r[3].as<int64_t>()},
                       {"escrowed", r[4].as<int64_t>()},  {"staked", r[5].as<int64_t>()},
                       {"reputation_bps", r[6].as<int>()}};
+}
+
+Result<json::object> ReadProverStanding(DbSession& session, matching::AccountId id) {
+  pqxx::read_transaction tx(Pq(session));
+  auto account = tx.exec_params(
+      "SELECT staked, reputation_bps FROM accounts WHERE id = $1 AND role = 'prover'", id);
+  if (account.empty())
+    return Status(StatusCode::kNotFound, "no prover " + std::to_string(id), "id");
+  const int64_t staked = account[0][0].as<int64_t>();
+  json::array jailed_in;
+  for (const auto& r :
+       tx.exec_params("SELECT id FROM markets WHERE min_stake > $1 ORDER BY id", staked)) {
+    jailed_in.push_back(json::string(r[0].as<std::string>()));
+  }
+  // Jobs by what became of them; misses and invalid proofs are counted from the slashings.
+  auto jobs = tx.exec_params(
+      "SELECT count(*), "
+      "count(*) FILTER (WHERE status IN ('delivered', 'settled', 'late_delivered', 'uncled', "
+      "'invalid')), "
+      "count(*) FILTER (WHERE status = 'settled'), "
+      "count(*) FILTER (WHERE status IN ('declined_busy', 'declined_unprovable')), "
+      "count(*) FILTER (WHERE status = 'released'), "
+      "(SELECT count(*) FROM slashings WHERE prover_id = $1 AND reason = 'missed_deadline'), "
+      "(SELECT count(*) FROM slashings WHERE prover_id = $1 AND reason = 'invalid_proof') "
+      "FROM assignments WHERE prover_id = $1",
+      id)[0];
+  // From assignment to the proof's arrival, over the prover's last 1,000 deliveries.
+  auto times = tx.exec_params(
+      "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY d), "
+      "percentile_disc(0.95) WITHIN GROUP (ORDER BY d), count(*) FROM ("
+      "SELECT (extract(epoch FROM p.received_at) * 1000)::bigint - a.assigned_at_ms AS d "
+      "FROM assignments a JOIN proofs p ON p.assignment_id = a.id WHERE a.prover_id = $1 "
+      "ORDER BY a.id DESC LIMIT 1000) t",
+      id)[0];
+  auto ms = [](const pqxx::field& f) -> json::value {
+    if (f.is_null()) return nullptr;
+    return std::max<int64_t>(0, f.as<int64_t>());
+  };
+  return json::object{{"id", id},
+                      {"staked", staked},
+                      {"reputation_bps", account[0][1].as<int>()},
+                      {"jailed_in", std::move(jailed_in)},
+                      {"jobs", json::object{{"won", jobs[0].as<int64_t>()},
+                                            {"delivered", jobs[1].as<int64_t>()},
+                                            {"settled", jobs[2].as<int64_t>()},
+                                            {"missed", jobs[5].as<int64_t>()},
+                                            {"invalid", jobs[6].as<int64_t>()},
+                                            {"declined", jobs[3].as<int64_t>()},
+                                            {"released", jobs[4].as<int64_t>()}}},
+                      {"delivery_ms", json::object{{"median", ms(times[0])},
+                                                   {"p95", ms(times[1])},
+                                                   {"sample", times[2].as<int64_t>()}}}};
 }
 
 json::array ReadOpenOffers(DbSession& session, matching::AccountId prover) {

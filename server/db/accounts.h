@@ -20,6 +20,11 @@ namespace proofbook::server {
 // GET /v1/accounts/me: the account row (with its name); kNotFound if there is none.
 Result<boost::json::object> ReadAccount(DbSession& session, matching::AccountId id);
 
+// GET /v1/provers/{id}: a prover's public standing (stake, reputation, markets whose min_stake
+// it no longer meets, jobs by outcome, delivery times over its last 1,000 deliveries);
+// kNotFound if `id` is not a prover.
+Result<boost::json::object> ReadProverStanding(DbSession& session, matching::AccountId id);
+
 // The prover's open offers, as GET /v1/offers lists them.
 boost::json::array ReadOpenOffers(DbSession& session, matching::AccountId prover);
 // The ids of the prover's open offers.

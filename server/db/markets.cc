@@ -1,7 +1,10 @@
 #include "server/db/markets.h"
 
+#include <charconv>
+
 #include "server/base/resources.h"
 #include "server/db/pq.h"
+#include "server/db/rows.h"
 
 namespace proofbook::server {
 
@@ -11,22 +14,15 @@ json::array ReadMarkets(DbSession& session) {
   pqxx::read_transaction tx(Pq(session));
   json::array markets;
   for (const auto& row : tx.exec("SELECT * FROM markets ORDER BY id")) {
-    matching::MarketParams p;
-    p.min_stake = row["min_stake"].as<int64_t>();
-    p.slash_bps = row["slash_bps"].as<int32_t>();
-    p.compensation_bps = row["compensation_bps"].as<int32_t>();
-    p.fee_bps = row["fee_bps"].as<int32_t>();
-    p.min_prover_time_ms = row["min_prover_time_ms"].as<int64_t>();
-    p.grace_bps = row["grace_bps"].as<int32_t>();
-    p.uncle_reward_bps = row["uncle_reward_bps"].as<int32_t>();
-    p.max_proof_bytes = row["max_proof_bytes"].as<int64_t>();
+    matching::MarketParams p = MarketParamsFromRow(row);
     markets.push_back(MarketJson(row["id"].as<std::string>(), row["proof_system"].as<std::string>(),
                                  row["verifier"].as<std::string>(), p));
   }
   return markets;
 }
 
-json::object ReadBook(DbSession& session, matching::MarketId market, const std::string& slug) {
+json::object ReadBook(DbSession& session, matching::MarketId market, const std::string& slug,
+                      int max_offers) {
   pqxx::read_transaction tx(Pq(session));
   json::array asks, bids;
   for (const auto& r :
@@ -46,7 +42,27 @@ json::object ReadBook(DbSession& session, matching::MarketId market, const std::
                                 {"orders", r[1].as<int64_t>()},
                                 {"proofs_wanted", r[2].as<int64_t>()}});
   }
-  return json::object{{"market", slug}, {"asks", asks}, {"bids", bids}};
+  // Each resting offer with capacity, ranked as a `price` order ranks it (matching/README.md
+  // "Ranking": the price marked up by the prover's distance from a perfect reputation, times
+  // the market's reputation_weight_bps), with its prover and reputation.
+  json::array offers;
+  for (const auto& r : tx.exec_params(
+           "SELECT f.id, f.prover_id, f.price, f.est_ms, f.capacity_left, a.reputation_bps "
+           "FROM offers f JOIN accounts a ON a.id = f.prover_id "
+           "JOIN markets m ON m.idx = f.market_idx "
+           "WHERE f.market_idx = $1 AND f.status = 'open' AND f.capacity_left > 0 "
+           "ORDER BY f.price::numeric * (10000 + m.reputation_weight_bps::bigint * "
+           "(10000 - a.reputation_bps) / 10000), greatest(f.est_ms, m.min_prover_time_ms), "
+           "a.reputation_bps DESC, f.id LIMIT $2",
+           static_cast<int>(market), max_offers)) {
+    offers.push_back(json::object{{"offer", r[0].as<int64_t>()},
+                                  {"prover", r[1].as<int64_t>()},
+                                  {"price", r[2].as<int64_t>()},
+                                  {"est_ms", r[3].as<int64_t>()},
+                                  {"capacity_left", r[4].as<int64_t>()},
+                                  {"reputation_bps", r[5].as<int64_t>()}});
+  }
+  return json::object{{"market", slug}, {"asks", asks}, {"bids", bids}, {"offers", offers}};
 }
 
 Result<matching::MarketId> InsertMarket(DbSession& session, const std::string& slug,
@@ -56,12 +72,16 @@ Result<matching::MarketId> InsertMarket(DbSession& session, const std::string& s
                                         const std::string& verification_key) {
   pqxx::work tx(Pq(session));
   auto rows = tx.exec_params(
-      "INSERT INTO markets (id, proof_system, verifier, min_stake, slash_bps, "
-      "compensation_bps, fee_bps, min_prover_time_ms, grace_bps, uncle_reward_bps, "
-      "max_proof_bytes, verification_key) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,"
-      "NULLIF($12, '')::jsonb) ON CONFLICT (id) DO NOTHING RETURNING idx",
-      slug, proof_system, verifier, p.min_stake, p.slash_bps, p.compensation_bps, p.fee_bps,
-      p.min_prover_time_ms, p.grace_bps, p.uncle_reward_bps, p.max_proof_bytes, verification_key);
+      "INSERT INTO markets (id, proof_system, verifier, min_stake, min_slash, "
+      "slash_multiplier_bps, repeat_window_ms, compensation_bps, fee_bps, min_prover_time_ms, "
+      "grace_bps, uncle_reward_bps, max_proof_bytes, decline_window_ms, unprovable_quorum, "
+      "unprovable_fee_bps, griefing_bps, reputation_weight_bps, verification_key) VALUES "
+      "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
+      "NULLIF($19, '')::jsonb) ON CONFLICT (id) DO NOTHING RETURNING idx",
+      slug, proof_system, verifier, p.min_stake, p.min_slash, p.slash_multiplier_bps,
+      p.repeat_window_ms, p.compensation_bps, p.fee_bps, p.min_prover_time_ms, p.grace_bps,
+      p.uncle_reward_bps, p.max_proof_bytes, p.decline_window_ms, p.unprovable_quorum,
+      p.unprovable_fee_bps, p.griefing_bps, p.reputation_weight_bps, verification_key);
   if (rows.empty()) {
     return Status(StatusCode::kConflict, "market " + slug + " already exists", "id");
   }
@@ -70,11 +90,23 @@ Result<matching::MarketId> InsertMarket(DbSession& session, const std::string& s
   return idx;
 }
 
-void ForEachMarket(DbSession& session,
-                   const std::function<void(const std::string& slug, matching::MarketId idx)>& fn) {
+void ForEachMarket(DbSession& session, const std::function<void(const MarketDirectoryRow&)>& fn) {
   pqxx::read_transaction tx(Pq(session));
-  for (const auto& row : tx.exec("SELECT id, idx FROM markets")) {
-    fn(row[0].as<std::string>(), static_cast<matching::MarketId>(row[1].as<int>()));
+  // nPublic as its JSON number's text, when it is a number; only an integer is taken.
+  for (const auto& row :
+       tx.exec("SELECT id, idx, verifier, CASE WHEN jsonb_typeof(verification_key->'nPublic') "
+               "= 'number' THEN verification_key->>'nPublic' END FROM markets")) {
+    MarketDirectoryRow r;
+    r.slug = row[0].as<std::string>();
+    r.idx = static_cast<matching::MarketId>(row[1].as<int>());
+    r.verifier = row[2].as<std::string>();
+    if (!row[3].is_null()) {
+      const std::string text = row[3].as<std::string>();
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec == std::errc() && end == text.data() + text.size()) r.n_public = n;
+    }
+    fn(r);
   }
 }
 

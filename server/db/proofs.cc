@@ -38,6 +38,16 @@ std::unordered_map<int64_t, std::string> OrderInputs(DbSession& session,
   return inputs;
 }
 
+std::optional<UncleTerms> ReadUncleTerms(DbSession& session, int64_t order) {
+  pqxx::read_transaction tx(Pq(session));
+  auto r = tx.exec_params(
+      "SELECT o.deadline_ms, m.uncle_reward_bps FROM orders o "
+      "JOIN markets m ON m.idx = o.market_idx WHERE o.id = $1",
+      order);
+  if (r.empty()) return std::nullopt;
+  return UncleTerms{r[0][0].as<int64_t>(), r[0][1].as<int32_t>()};
+}
+
 std::optional<ProofSlot> ReadProofSlot(DbSession& session, int64_t assignment) {
   pqxx::read_transaction tx(Pq(session));
   auto rows = tx.exec_params(

@@ -31,6 +31,14 @@ std::vector<OpenAssignment> OpenAssignments(DbSession& session, matching::Accoun
 std::unordered_map<int64_t, std::string> OrderInputs(DbSession& session,
                                                      const std::vector<int64_t>& orders);
 
+// What a prover reassigned away after a miss needs to decide whether to keep proving for the
+// uncle reward: the order's deadline and its market's uncle_reward_bps. nullopt: no order.
+struct UncleTerms {
+  int64_t deadline_ms = 0;
+  int32_t uncle_reward_bps = 0;
+};
+std::optional<UncleTerms> ReadUncleTerms(DbSession& session, int64_t order);
+
 // What a proof header is checked against: the assignment, its market's limit, a stored proof.
 struct ProofSlot {
   matching::AccountId prover = 0;

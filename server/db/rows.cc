@@ -1,5 +1,6 @@
 #include "server/db/rows.h"
 
+#include "matching/rules.h"
 #include "server/base/resources.h"
 
 namespace proofbook::server {
@@ -44,7 +45,11 @@ matching::OrderState OrderFromRow(const pqxx::row& row) {
   o.has_vrf_output = row["has_vrf_output"].as<bool>();
   o.vrf_output = VrfFromHex(row["vrf_output_hex"]);
   o.vrf_draws = row["vrf_draws"].as<uint32_t>();
-  o.status = FromName(row["status"], OrderStatus::kCancelled, matching::OrderStatusName, "status");
+  o.status = FromName(row["status"], OrderStatus::kFailed, matching::OrderStatusName, "status");
+  if (!row["failure"].is_null()) {
+    o.failure = FromName(row["failure"], matching::Reason::kVerifierFailed, matching::ReasonName,
+                         "failure");
+  }
   o.verified = row["verified"].as<int32_t>();
   o.escrow_left = row["escrow_left"].as<int64_t>();
   o.needed = row["needed"].as<int32_t>();
@@ -61,9 +66,33 @@ matching::AssignmentState AssignmentFromRow(const pqxx::row& row) {
   a.price = row["price"].as<int64_t>();
   a.assigned_at = row["assigned_at_ms"].as<int64_t>();
   a.due_at = row["due_at_ms"].as<int64_t>();
-  a.status = FromName(row["status"], AssignmentStatus::kLapsed, matching::AssignmentStatusName,
+  a.status = FromName(row["status"], AssignmentStatus::kReleased, matching::AssignmentStatusName,
                       "assignment status");
   return a;
+}
+
+matching::MarketParams MarketParamsFromRow(const pqxx::row& row) {
+  matching::MarketParams p;
+  p.min_stake = row["min_stake"].as<int64_t>();
+  p.min_slash = row["min_slash"].as<int64_t>();
+  p.slash_multiplier_bps = row["slash_multiplier_bps"].as<int32_t>();
+  p.repeat_window_ms = row["repeat_window_ms"].as<int64_t>();
+  p.compensation_bps = row["compensation_bps"].as<int32_t>();
+  p.fee_bps = row["fee_bps"].as<int32_t>();
+  p.min_prover_time_ms = row["min_prover_time_ms"].as<int64_t>();
+  p.grace_bps = row["grace_bps"].as<int32_t>();
+  p.uncle_reward_bps = row["uncle_reward_bps"].as<int32_t>();
+  p.max_proof_bytes = row["max_proof_bytes"].as<int64_t>();
+  p.decline_window_ms = row["decline_window_ms"].as<int64_t>();
+  p.unprovable_quorum = row["unprovable_quorum"].as<int32_t>();
+  p.unprovable_fee_bps = row["unprovable_fee_bps"].as<int32_t>();
+  p.griefing_bps = row["griefing_bps"].as<int32_t>();
+  p.reputation_weight_bps = row["reputation_weight_bps"].as<int32_t>();
+  std::string_view bad = matching::InvalidMarketParamField(p);
+  if (!bad.empty()) {
+    throw BadValue("market " + row["id"].as<std::string>() + " has an invalid " + std::string(bad));
+  }
+  return p;
 }
 
 }  // namespace proofbook::server

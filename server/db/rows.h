@@ -1,4 +1,4 @@
-// Rows of the orders / assignments tables as engine state, by column name: for recovery
+// Rows of the orders / assignments / markets tables as engine state, by column name: for recovery
 // (journal/) and the read models (db/). An orders row needs `vrf_output_hex`
 // (encode(vrf_output, 'hex')) besides the table's columns. pqxx inside: db/ and journal/ only.
 #pragma once
@@ -30,6 +30,8 @@ inline Enum FromName(const pqxx::field& f, Enum last, NameFn name, const char* w
 }
 
 matching::OrderState OrderFromRow(const pqxx::row& row);
+// A markets row's engine parameters (by column name); BadValue if one is out of range.
+matching::MarketParams MarketParamsFromRow(const pqxx::row& row);
 matching::AssignmentState AssignmentFromRow(const pqxx::row& row);
 
 }  // namespace proofbook::server

@@ -208,6 +208,7 @@ constexpr Column kOrderColumns[] = {{"id", "bigint"},
                                     {"vrf_output", "bytea"},
                                     {"vrf_draws", "integer"},
                                     {"status", "text"},
+                                    {"failure", "text"},
                                     {"verified", "integer"},
                                     {"escrow_left", "bigint"},
                                     {"needed", "integer"},
@@ -302,7 +303,8 @@ void ExpectRows(SqlText& q, std::string_view what, size_t rows) {
 void WriteAccounts(SqlText& q, const JournalBatch& b) {
   if (b.accounts.empty()) return;
   // The row (and its role) exists before the engine hears of the account; only balances move.
-  q << "WITH v (id, role, available, escrowed, staked, reputation_bps) AS (VALUES ";
+  q << "WITH v (id, role, available, escrowed, staked, reputation_bps, last_slashed_at_ms) AS "
+       "(VALUES ";
   for (size_t i = 0; i < b.accounts.size(); ++i) {
     const matching::AccountState& a = b.accounts[i];
     q.Row(i).Int(a.id) << ",";
@@ -310,18 +312,41 @@ void WriteAccounts(SqlText& q, const JournalBatch& b) {
     q.Int(a.available) << ",";
     q.Int(a.escrowed) << ",";
     q.Int(a.staked) << ",";
-    q.Int(a.reputation) << ")";
+    q.Int(a.reputation) << ",";
+    q.Int(a.last_slashed_at) << ")";
   }
   q << "), u AS (UPDATE accounts a SET available = v.available, escrowed = v.escrowed, "
-       "staked = v.staked, reputation_bps = v.reputation_bps FROM v "
+       "staked = v.staked, reputation_bps = v.reputation_bps, "
+       "last_slashed_at_ms = v.last_slashed_at_ms FROM v "
        "WHERE a.id = v.id AND a.role = v.role RETURNING 1";
   ExpectRows(q, "accounts (id and role)", b.accounts.size());
 }
 
 void WriteMarkets(SqlText& q, const JournalBatch& b) {
   if (b.markets.empty()) return;
-  q << "WITH v (idx, min_stake, slash_bps, compensation_bps, fee_bps, min_prover_time_ms, "
-       "grace_bps, uncle_reward_bps, max_proof_bytes, seq) AS (VALUES ";
+  // The engine's params, column by column (the admin endpoint made the row: slug, verifier,
+  // idx; the engine's params are what count).
+  using P = matching::MarketParams;
+  static constexpr std::pair<const char*, int64_t (*)(const P&)> kColumns[] = {
+      {"min_stake", [](const P& p) -> int64_t { return p.min_stake; }},
+      {"min_slash", [](const P& p) -> int64_t { return p.min_slash; }},
+      {"slash_multiplier_bps", [](const P& p) -> int64_t { return p.slash_multiplier_bps; }},
+      {"repeat_window_ms", [](const P& p) -> int64_t { return p.repeat_window_ms; }},
+      {"compensation_bps", [](const P& p) -> int64_t { return p.compensation_bps; }},
+      {"fee_bps", [](const P& p) -> int64_t { return p.fee_bps; }},
+      {"min_prover_time_ms", [](const P& p) -> int64_t { return p.min_prover_time_ms; }},
+      {"grace_bps", [](const P& p) -> int64_t { return p.grace_bps; }},
+      {"uncle_reward_bps", [](const P& p) -> int64_t { return p.uncle_reward_bps; }},
+      {"max_proof_bytes", [](const P& p) -> int64_t { return p.max_proof_bytes; }},
+      {"decline_window_ms", [](const P& p) -> int64_t { return p.decline_window_ms; }},
+      {"unprovable_quorum", [](const P& p) -> int64_t { return p.unprovable_quorum; }},
+      {"unprovable_fee_bps", [](const P& p) -> int64_t { return p.unprovable_fee_bps; }},
+      {"griefing_bps", [](const P& p) -> int64_t { return p.griefing_bps; }},
+      {"reputation_weight_bps", [](const P& p) -> int64_t { return p.reputation_weight_bps; }},
+  };
+  q << "WITH v (idx";
+  for (const auto& [name, get] : kColumns) q << ", " << name;
+  q << ", seq) AS (VALUES ";
   for (size_t i = 0; i < b.markets.size(); ++i) {
     const matching::MarketState& m = b.markets[i];
     // The seq of the CreateMarket acceptance, for markets.created_seq.
@@ -334,22 +359,12 @@ void WriteMarkets(SqlText& q, const JournalBatch& b) {
       }
     }
     q.Row(i).Int(m.id) << ",";
-    q.Int(m.params.min_stake) << ",";
-    q.Int(m.params.slash_bps) << ",";
-    q.Int(m.params.compensation_bps) << ",";
-    q.Int(m.params.fee_bps) << ",";
-    q.Int(m.params.min_prover_time_ms) << ",";
-    q.Int(m.params.grace_bps) << ",";
-    q.Int(m.params.uncle_reward_bps) << ",";
-    q.Int(m.params.max_proof_bytes) << ",";
+    for (const auto& [name, get] : kColumns) q.Int(get(m.params)) << ",";
     q.IdOrNull(seq) << "::bigint)";
   }
-  // The admin endpoint made the row (slug, verifier, idx); the engine's params are what count.
-  q << "), u AS (UPDATE markets m SET min_stake = v.min_stake, slash_bps = v.slash_bps, "
-       "compensation_bps = v.compensation_bps, fee_bps = v.fee_bps, "
-       "min_prover_time_ms = v.min_prover_time_ms, grace_bps = v.grace_bps, "
-       "uncle_reward_bps = v.uncle_reward_bps, max_proof_bytes = v.max_proof_bytes, "
-       "created_seq = coalesce(m.created_seq, v.seq) FROM v WHERE m.idx = v.idx RETURNING 1";
+  q << "), u AS (UPDATE markets m SET ";
+  for (const auto& [name, get] : kColumns) q << name << " = v." << name << ", ";
+  q << "created_seq = coalesce(m.created_seq, v.seq) FROM v WHERE m.idx = v.idx RETURNING 1";
   ExpectRows(q, "markets (idx)", b.markets.size());
 }
 
@@ -362,13 +377,18 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
     auto it = std::lower_bound(extras.begin(), extras.end(), o.id,
                                [](const OrderExtra* x, int64_t id) { return x->id < id; });
     if (it == extras.end() || (*it)->id != o.id) {
-      q << (updates++ == 0 ? "WITH v (id, exclusive_ended, vrf_draws, status, verified, "
+      q << (updates++ == 0 ? "WITH v (id, exclusive_ended, vrf_draws, status, failure, verified, "
                              "escrow_left, needed) AS (VALUES ("
                            : ",(");
       q.Int(o.id) << ",";
       q.Bool(o.exclusive_ended) << ",";
       q.Int(o.vrf_draws) << ",";
       q.Name(matching::OrderStatusName(o.status)) << ",";
+      if (o.failure == matching::Reason::kNone) {
+        q << "NULL::text,";
+      } else {
+        q.Name(matching::ReasonName(o.failure)) << ",";
+      }
       q.Int(o.verified) << ",";
       q.Int(o.escrow_left) << ",";
       q.Int(o.needed) << ")";
@@ -391,6 +411,11 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
       c.Bytes(o.vrf_output);
     }
     c.Int(o.vrf_draws).Name(matching::OrderStatusName(o.status));
+    if (o.failure == matching::Reason::kNone) {
+      c.Null();
+    } else {
+      c.Name(matching::ReasonName(o.failure));
+    }
     c.Int(o.verified).Int(o.escrow_left).Int(o.needed);
     if (extra.request_sha256.empty()) {
       c.Null();
@@ -402,7 +427,7 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
   if (updates == 0) return;
   // Placement fields never change.
   q << "), u AS (UPDATE orders o SET exclusive_ended = v.exclusive_ended, "
-       "vrf_draws = v.vrf_draws, status = v.status, verified = v.verified, "
+       "vrf_draws = v.vrf_draws, status = v.status, failure = v.failure, verified = v.verified, "
        "escrow_left = v.escrow_left, needed = v.needed FROM v WHERE o.id = v.id RETURNING 1";
   ExpectRows(q, "orders (id)", updates);
 }
@@ -422,7 +447,9 @@ void WriteOffers(SqlText& q, const JournalBatch& b) {
     q.Int(f.capacity_left) << ",";
     q.Int(f.expires_at) << ")";
   }
-  q << " ON CONFLICT (id) DO UPDATE SET capacity_left = EXCLUDED.capacity_left;\n";
+  // A busy decline shrinks an offer's capacity (matching/command.h DeclineAssignment).
+  q << " ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, "
+       "capacity_left = EXCLUDED.capacity_left;\n";
 }
 
 void WriteAssignments(SqlText& q, const JournalBatch& b) {
@@ -448,7 +475,7 @@ void WriteAssignments(SqlText& q, const JournalBatch& b) {
 // Records the engine forgot: applied after the images, which may predate the closing command.
 void WriteClosed(SqlText& q, const JournalBatch& b) {
   if (!b.closed_orders.empty()) {
-    q << "WITH v (id, status, settled, exclusive_ended) AS (VALUES ";
+    q << "WITH v (id, status, failure, settled, exclusive_ended) AS (VALUES ";
     for (size_t i = 0; i < b.closed_orders.size(); ++i) {
       const ClosedOrder& c = b.closed_orders[i];
       q.Row(i).Int(c.id) << ",";
@@ -457,11 +484,17 @@ void WriteClosed(SqlText& q, const JournalBatch& b) {
       } else {
         q << "NULL,";
       }
+      if (c.failure == matching::Reason::kNone) {
+        q << "NULL::text,";
+      } else {
+        q.Name(matching::ReasonName(c.failure)) << ",";
+      }
       q.Int(c.settled) << ",";
       q.Bool(c.exclusive_ended) << ")";
     }
     // Forgotten means closed with nothing pending, so no escrow is left and nothing needed.
     q << "), u AS (UPDATE orders o SET status = coalesce(v.status, o.status), "
+         "failure = coalesce(v.failure, o.failure), "
          "verified = o.verified + v.settled, escrow_left = 0, needed = 0, "
          "exclusive_ended = o.exclusive_ended OR v.exclusive_ended FROM v "
          "WHERE o.id = v.id RETURNING 1";

@@ -44,6 +44,8 @@ int8_t OrderStatusOf(const Event& e) {
       return static_cast<int8_t>(OrderStatus::kExpired);
     case EventKind::kOrderCancelled:
       return static_cast<int8_t>(OrderStatus::kCancelled);
+    case EventKind::kOrderFailed:
+      return static_cast<int8_t>(OrderStatus::kFailed);
     default:
       return -1;
   }
@@ -70,6 +72,11 @@ int8_t AssignmentStatusOf(const Event& e) {
                                                              : AssignmentStatus::kInvalid);
     case EventKind::kAssignmentLapsed:
       return s(AssignmentStatus::kLapsed);
+    case EventKind::kDeclined:
+      return s(e.reason == matching::Reason::kBusy ? AssignmentStatus::kDeclinedBusy
+                                                   : AssignmentStatus::kDeclinedUnprovable);
+    case EventKind::kReleased:
+      return s(AssignmentStatus::kReleased);
     default:
       return -1;
   }
@@ -95,6 +102,7 @@ void CollectTouches(const Event& e, uint32_t pos, JournalBatch::Scratch& s) {
       break;
     case EventKind::kReputationChanged:
     case EventKind::kJailed:
+    case EventKind::kSlashed:  // last_slashed_at moves even when nothing is left to take
       s.accounts.push_back(e.account);
       break;
     default:
@@ -105,6 +113,7 @@ void CollectTouches(const Event& e, uint32_t pos, JournalBatch::Scratch& s) {
     t.id = e.order;
     t.pos = pos;
     t.status = OrderStatusOf(e);
+    if (e.kind == EventKind::kOrderFailed) t.failure = e.reason;
     t.settled = e.kind == EventKind::kSettled;
     t.exclusive_ended = e.kind == EventKind::kExclusiveEnded;
     s.orders.push_back(t);
@@ -115,6 +124,7 @@ void CollectTouches(const Event& e, uint32_t pos, JournalBatch::Scratch& s) {
     t.id = e.assignment;
     t.pos = pos;
     t.status = AssignmentStatusOf(e);
+    t.transfer = e.kind == EventKind::kTransfer;
     s.assignments.push_back(t);
   }
 }
@@ -164,8 +174,10 @@ Status AppendToBatch(const matching::Engine& engine, std::span<const Event> even
   for (size_t i = 0; i < s.assignments.size();) {
     size_t end = i;
     int8_t status = -1;
+    bool only_transfers = true;
     for (; end < s.assignments.size() && s.assignments[end].id == s.assignments[i].id; ++end) {
       if (s.assignments[end].status >= 0) status = s.assignments[end].status;
+      only_transfers &= s.assignments[end].transfer;
     }
     int64_t id = s.assignments[i].id;
     i = end;
@@ -174,7 +186,10 @@ Status AppendToBatch(const matching::Engine& engine, std::span<const Event> even
       Put(batch->assignments, s.assignment_pos, *a);
       continue;
     }
-    // Forgotten with its order; it was terminal, and the event that made it so is here.
+    // Forgotten with its order. Only money moved for it here (an unprovable order's fee to a
+    // prover that declined it earlier): its row is final already.
+    if (status < 0 && only_transfers) continue;
+    // Else it was made terminal here, and the event that did so is in this command.
     if (status < 0) return Bug("assignment", id);
     batch->closed_assignments.push_back({id, static_cast<AssignmentStatus>(status)});
   }
@@ -188,6 +203,7 @@ Status AppendToBatch(const matching::Engine& engine, std::span<const Event> even
       if (t.status >= 0) {
         closed.has_status = true;
         closed.status = static_cast<OrderStatus>(t.status);
+        closed.failure = t.failure;
       }
       closed.settled += t.settled ? 1 : 0;
       closed.exclusive_ended |= t.exclusive_ended;

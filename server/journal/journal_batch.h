@@ -59,6 +59,7 @@ struct ClosedOrder {
   matching::OrderId id = 0;
   bool has_status = false;  // the command closed it (else it was closed earlier)
   matching::OrderStatus status = matching::OrderStatus::kOpen;
+  matching::Reason failure = matching::Reason::kNone;  // status kFailed: why
   int32_t settled = 0;           // kSettled events for it in that command: verified += settled
   bool exclusive_ended = false;  // kExclusiveEnded in that command
 };
@@ -96,6 +97,8 @@ struct JournalBatch {
     int64_t id = 0;
     uint32_t pos = 0;    // index of the event within the command, to keep "last" last
     int8_t status = -1;  // order / assignment status the event implies; -1: none
+    matching::Reason failure = matching::Reason::kNone;  // kOrderFailed's reason
+    bool transfer = false;  // a kTransfer event: money moved, the record's state did not
     bool settled = false;
     bool exclusive_ended = false;
     bool operator<(const Touch& o) const { return id != o.id ? id < o.id : pos < o.pos; }

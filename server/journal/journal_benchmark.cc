@@ -69,10 +69,9 @@ void BM_JournalOrders(benchmark::State& state) {
     pqxx::work tx(conn);
     tx.exec("INSERT INTO accounts (id, role, name) VALUES (1, 'sequencer', 'bench')");
     tx.exec(
-        "INSERT INTO markets (id, idx, proof_system, verifier, min_stake, slash_bps, "
+        "INSERT INTO markets (id, idx, proof_system, verifier, min_stake, "
         "compensation_bps, fee_bps, min_prover_time_ms, grace_bps, uncle_reward_bps, "
-        "max_proof_bytes) VALUES ('bench', 0, 'sha256', 'sha256-preimage', 0, 0, 0, 0, 0, 0, 0, "
-        "1)");
+        "max_proof_bytes) VALUES ('bench', 0, 'sha256', 'sha256-preimage', 0, 0, 0, 0, 0, 0, 1)");
     tx.commit();
   }
   const int backend = [&] {

@@ -19,8 +19,8 @@ constexpr const char* kLiveOrders =
     "WHERE status IN ('assigned', 'delivered', 'late', 'late_delivered')";
 
 void LoadAccounts(pqxx::transaction_base& tx, matching::Snapshot& s) {
-  for (const auto& row : tx.exec("SELECT id, role, available, escrowed, staked, reputation_bps "
-                                 "FROM accounts ORDER BY id")) {
+  for (const auto& row : tx.exec("SELECT id, role, available, escrowed, staked, reputation_bps, "
+                                 "last_slashed_at_ms FROM accounts ORDER BY id")) {
     matching::AccountState a;
     a.id = row[0].as<int64_t>();
     a.role = FromName(row[1], Role::kTreasury, matching::RoleName, "role");
@@ -28,29 +28,14 @@ void LoadAccounts(pqxx::transaction_base& tx, matching::Snapshot& s) {
     a.escrowed = row[3].as<int64_t>();
     a.staked = row[4].as<int64_t>();
     a.reputation = row[5].as<int32_t>();
+    a.last_slashed_at = row[6].as<int64_t>();
     s.accounts.push_back(a);
   }
 }
 
 void LoadMarkets(pqxx::transaction_base& tx, matching::Snapshot& s) {
-  for (const auto& row :
-       tx.exec("SELECT idx, min_stake, slash_bps, compensation_bps, fee_bps, min_prover_time_ms, "
-               "grace_bps, uncle_reward_bps, max_proof_bytes FROM markets ORDER BY idx")) {
-    matching::MarketState m;
-    m.id = row[0].as<uint32_t>();
-    m.params.min_stake = row[1].as<int64_t>();
-    m.params.slash_bps = row[2].as<int32_t>();
-    m.params.compensation_bps = row[3].as<int32_t>();
-    m.params.fee_bps = row[4].as<int32_t>();
-    m.params.min_prover_time_ms = row[5].as<int64_t>();
-    m.params.grace_bps = row[6].as<int32_t>();
-    m.params.uncle_reward_bps = row[7].as<int32_t>();
-    m.params.max_proof_bytes = row[8].as<int64_t>();
-    std::string_view bad = matching::InvalidMarketParamField(m.params);
-    if (!bad.empty()) {
-      throw BadValue("market " + std::to_string(m.id) + " has an invalid " + std::string(bad));
-    }
-    s.markets.push_back(m);
+  for (const auto& row : tx.exec("SELECT * FROM markets ORDER BY idx")) {
+    s.markets.push_back({row["idx"].as<uint32_t>(), MarketParamsFromRow(row)});
   }
 }
 
@@ -60,7 +45,7 @@ void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
       "SELECT id, account_id, market_idx, max_price, deadline_ms, placed_at_ms, priority, "
       "min_reputation_bps, redundancy, selection, direct_prover, exclusive_until_ms, "
       "exclusive_ended, has_vrf_output, encode(vrf_output, 'hex') AS vrf_output_hex, vrf_draws, "
-      "status, verified, escrow_left, needed FROM orders WHERE id IN (";
+      "status, failure, verified, escrow_left, needed FROM orders WHERE id IN (";
   sql += kLiveOrders;
   sql += ") ORDER BY id";
   for (const auto& row : tx.exec(sql)) s.orders.push_back(OrderFromRow(row));

@@ -163,6 +163,14 @@ struct ProverGateway::Connection : WsHandler {
             return CancelledOfferJson(offer);
           }));
     }
+    if (t == "decline") {
+      auto request = ParseDecline(data, /*with_assignment=*/true, {"type", "id"});
+      if (!request) return Fail(id, request.error());
+      if (!Allowed(id)) return;
+      return gateway.services().ops.Decline(
+          principal.account, request->assignment, request->reason,
+          Reply<Declined>(id, "declined", [](const Declined& d) { return DeclinedJson(d); }));
+    }
     if (t == "proof") return OnProofHeader(msg, id);
     Fail(id,
          Status(StatusCode::kInvalidArgument, "unknown message type " + std::string(t), "type"));
@@ -549,9 +557,22 @@ void ProverGateway::OnCommit(const JournalBatch& batch) {
                                                     {"order", e.order},
                                                     {"amount", e.amount},
                                                     {"reason", matching::ReasonName(e.reason)}}));
-        if (e.reason == matching::Reason::kMissedDeadline) {
-          SendToProver(e.account, Message("reassigned_away",
-                                          {{"assignment", e.assignment}, {"order", e.order}}));
+        if (e.reason == matching::Reason::kMissedDeadline) TellReassignedAway(e);
+        break;
+      case EventKind::kReleased:
+        SendToProver(e.account, Message("released", {{"assignment", e.assignment},
+                                                     {"order", e.order},
+                                                     {"reason", matching::ReasonName(e.reason)}}));
+        break;
+      case EventKind::kTransfer:
+        if (e.transfer_reason == matching::TransferReason::kGriefingCompensation ||
+            e.transfer_reason == matching::TransferReason::kUnprovableFee) {
+          SendToProver(
+              e.to_account,
+              Message("settlement", {{"assignment", e.assignment},
+                                     {"order", e.order},
+                                     {"amount", e.amount},
+                                     {"kind", matching::TransferReasonName(e.transfer_reason)}}));
         }
         break;
       default:
@@ -559,6 +580,24 @@ void ProverGateway::OnCommit(const JournalBatch& batch) {
     }
   }
   if (!assigned.empty()) PushAssignments(std::move(assigned));
+}
+
+// With the order's deadline and the market's uncle reward, so the prover can decide whether a
+// late proof is still worth finishing (matching/README.md "Redundancy (k > 1) and uncles").
+void ProverGateway::TellReassignedAway(const matching::Event& slashed) {
+  auto tell = [this, prover = slashed.account, assignment = slashed.assignment,
+               order = slashed.order](std::optional<UncleTerms> terms) {
+    json::object m{{"assignment", assignment}, {"order", order}};
+    if (terms) {
+      m.emplace("deadline_ms", terms->deadline_ms);
+      m.emplace("uncle_reward_bps", terms->uncle_reward_bps);
+    }
+    SendToProver(prover, Message("reassigned_away", std::move(m)));
+  };
+  services_.db.Run(
+      "",
+      [tell, order = slashed.order](DbSession& session) { tell(ReadUncleTerms(session, order)); },
+      [tell](const Status&) { tell(std::nullopt); });
 }
 
 // Assignments carry the order's inputs, which only PostgreSQL has for older orders.
@@ -730,11 +769,21 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
       std::lock_guard lock(mu_);
       verifying_.erase(assignment);
     }
-    if (v.kind == Verdict::kFailed) {
-      spdlog::error("msg=verification_failed assignment={} why={}", assignment, LogValue(v.reason));
-      return;  // stays delivered; verified again at the next start
+    if (v.kind == Verdict::kFailed && v.reason == kVerdictStopping) {
+      return;  // never tried: stays delivered, verified again at the next start
     }
-    ApplyVerdict(assignment, prover, v.kind == Verdict::kValid, v.reason, peer, 0);
+    // Whose fault a failure is decides who pays (matching/command.h): an invalid proof is the
+    // prover's; inputs the verifier refuses are the sequencer's; no verdict is nobody's.
+    VerdictKind kind = VerdictKind::kValid;
+    if (v.kind == Verdict::kFailed) {
+      spdlog::error("msg=verification_failed assignment={} why={} action=release", assignment,
+                    LogValue(v.reason));
+      kind = VerdictKind::kNoVerdict;
+    } else if (v.kind == Verdict::kInvalid) {
+      kind = v.reason == kVerdictBadPublicInputs ? VerdictKind::kBadInputs
+                                                 : VerdictKind::kInvalidProof;
+    }
+    ApplyVerdict(assignment, prover, kind, v.reason, peer, 0);
   };
   if (!it->second->Submit(std::move(job))) {
     spdlog::error("msg=verifier_queue_full kind={} assignment={}", verifier, assignment);
@@ -743,14 +792,15 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
   }
 }
 
-void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, bool valid,
+void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, VerdictKind verdict,
                                  std::string reason, std::weak_ptr<WsPeer> peer, int attempt) {
   services_.ops.ApplyVerdict(
-      assignment, valid, [this, assignment, prover, peer, valid, reason, attempt](Result<Ack> r) {
+      assignment, verdict,
+      [this, assignment, prover, peer, verdict, reason, attempt](Result<Ack> r) {
         if (!r && HttpStatusFor(r.error().code()) == 503 && attempt < kVerdictAttempts) {
           // The engine is recovering or full: later.
-          Later(kVerdictRetryInterval, [this, assignment, prover, peer, valid, reason, attempt] {
-            ApplyVerdict(assignment, prover, valid, reason, peer, attempt + 1);
+          Later(kVerdictRetryInterval, [this, assignment, prover, peer, verdict, reason, attempt] {
+            ApplyVerdict(assignment, prover, verdict, reason, peer, attempt + 1);
           });
           return;
         }
@@ -759,8 +809,14 @@ void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, bool vali
                        HttpStatusFor(r.error().code()), LogValue(r.error().ToString()));
           return;
         }
-        json::object m{{"assignment", assignment}, {"result", valid ? "accepted" : "rejected"}};
-        if (!valid) m.emplace("reason", reason);
+        static constexpr const char* kResult[] = {"accepted", "rejected", "rejected", "released"};
+        static constexpr const char* kFault[] = {"none", "prover", "sequencer", "none"};
+        const auto k = static_cast<std::size_t>(verdict);
+        json::object m{{"assignment", assignment}, {"result", kResult[k]}};
+        if (verdict != VerdictKind::kValid) {
+          m.emplace("reason", verdict == VerdictKind::kNoVerdict ? "verifier_failed" : reason);
+          m.emplace("fault", kFault[k]);
+        }
         std::string text = Message("proof_result", std::move(m));
         auto p = peer.lock();
         if (!(p && p->Send(text))) SendToProver(prover, text);

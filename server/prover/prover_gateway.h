@@ -150,8 +150,9 @@ class ProverGateway : public WsEndpoint {
   void Verify(int64_t assignment, matching::AccountId prover, const std::string& verifier,
               std::string vk, std::string inputs, std::string proof, std::weak_ptr<WsPeer> peer);
   void PushAssignments(std::vector<matching::AssignmentState> assigned);
-  void ApplyVerdict(int64_t assignment, matching::AccountId prover, bool valid, std::string reason,
-                    std::weak_ptr<WsPeer> peer, int attempt);
+  void TellReassignedAway(const matching::Event& slashed);
+  void ApplyVerdict(int64_t assignment, matching::AccountId prover, VerdictKind verdict,
+                    std::string reason, std::weak_ptr<WsPeer> peer, int attempt);
   void TimerLoop();
 
   const Options options_;

@@ -172,7 +172,7 @@ void VerifierPool::Stop() {
   for (Slot& s : slots_) {
     if (s.thread.joinable()) s.thread.join();
   }
-  for (Queued& q : left) q.job.done(Verdict{Verdict::kFailed, "stopping"});
+  for (Queued& q : left) q.job.done(Verdict{Verdict::kFailed, std::string(kVerdictStopping)});
 }
 
 std::vector<pid_t> VerifierPool::WorkerPids() const {

@@ -30,6 +30,12 @@
 
 namespace proofbook::server {
 
+// kFailed reasons: the pool is stopping (the job was never tried: verify again at the next
+// start), or no worker could give a verdict after Options::max_attempts.
+inline constexpr std::string_view kVerdictStopping = "stopping";
+// kInvalid reason for inputs the verifier refuses whatever the proof (the sequencer's fault).
+inline constexpr std::string_view kVerdictBadPublicInputs = "bad_public_inputs";
+
 struct Verdict {
   enum Kind { kValid, kInvalid, kFailed };
   Kind kind = kFailed;

@@ -27,6 +27,13 @@ std::string Code(const HttpResult& r) {
   return std::string(Json(r).at("error").at("code").as_string());
 }
 
+// An order body's `inputs` field for a sha256-preimage market: the SHA-256 of `preimage`, which
+// the tests here need not prove. Such a market refuses orders without well-formed inputs
+// (server/core/input_check.h).
+std::string ShaInputs(const std::string& preimage = "x") {
+  return R"("inputs":{"sha256":")" + server::Sha256Hex(preimage) + R"("})";
+}
+
 // An order the server answered 201.
 struct Acked {
   std::string client_id;
@@ -34,7 +41,8 @@ struct Acked {
 };
 
 // A load thread: orders of 10 in market "m" with client_order_id `prefix` + i (and the body's
-// `extra` fields) to `port`, until `stop` or the server is gone, into `acked`.
+// `extra` fields, each followed by a comma: at least the inputs) to `port`, until `stop` or the
+// server is gone, into `acked`.
 std::thread OrderLoad(uint16_t port, std::string key, std::string prefix, std::string extra,
                       const std::atomic<bool>& stop, std::vector<Acked>& acked) {
   return std::thread([=, &stop, &acked] {
@@ -95,7 +103,7 @@ TEST_F(ApiTest, OrderMeetsOfferAndIsAssigned) {
 
   auto order = client_->Request(
       "POST", "/v1/orders",
-      R"({"market":"sha256-demo","max_price":500,"deadline_ms":600000,"inputs":{"digest":"ab"}})",
+      R"({"market":"sha256-demo","max_price":500,"deadline_ms":600000,)" + ShaInputs("ab") + "}",
       seq_key);
   ASSERT_EQ(order.status, 201) << order.body;
   int64_t order_id = Json(order).at("order").at("id").as_int64();
@@ -114,7 +122,7 @@ TEST_F(ApiTest, OrderMeetsOfferAndIsAssigned) {
   auto o = Json(got).at("order");
   EXPECT_EQ(o.at("assignments").as_array().size(), 1u);
   EXPECT_EQ(o.at("assignments").at(0).at("prover").as_int64(), prover);
-  EXPECT_EQ(o.at("inputs").at("digest").as_string(), "ab");
+  EXPECT_EQ(o.at("inputs").at("sha256").as_string(), server::Sha256Hex("ab"));
 
   auto me = Json(client_->Get("/v1/accounts/me", seq_key)).at("account");
   EXPECT_EQ(me.at("available").as_int64(), 9'500);
@@ -128,8 +136,8 @@ TEST_F(ApiTest, SameClientOrderIdReturnsTheSameOrderOnce) {
   Market("m");
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000);
-  std::string body =
-      R"({"market":"m","max_price":100,"deadline_ms":600000,"client_order_id":"blk-7"})";
+  std::string body = R"({"market":"m","max_price":100,"deadline_ms":600000,)" + ShaInputs() +
+                     R"(,"client_order_id":"blk-7"})";
   auto first = client_->Request("POST", "/v1/orders", body, key);
   ASSERT_EQ(first.status, 201) << first.body;
   auto again = client_->Request("POST", "/v1/orders", body, key);
@@ -151,27 +159,26 @@ TEST_F(ApiTest, AClientOrderIdReusedWithOtherParametersIs409) {
   Market("n");
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000);
-  const std::string body =
-      R"({"market":"m","max_price":100,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
-      R"("client_order_id":"blk-9"})";
+  const std::string body = R"({"market":"m","max_price":100,"deadline_ms":600000,)" +
+                           ShaInputs("1") + R"(,"client_order_id":"blk-9"})";
   auto first = client_->Request("POST", "/v1/orders", body, key);
   ASSERT_EQ(first.status, 201) << first.body;
   // The same parameters, written differently (field order, whitespace, a default spelled
   // out): a replay.
   auto same = client_->Request(
       "POST", "/v1/orders",
-      R"({ "client_order_id": "blk-9", "inputs": { "a": [1, 2] }, "deadline_ms": 600000,)"
-      R"( "max_price": 100, "market": "m", "priority": "price", "redundancy": 1 })",
+      R"({ "client_order_id": "blk-9", "inputs": { "sha256": ")" + server::Sha256Hex("1") +
+          R"(" }, "deadline_ms": 600000,)"
+          R"( "max_price": 100, "market": "m", "priority": "price", "redundancy": 1 })",
       key);
   ASSERT_EQ(same.status, 200) << same.body;
   EXPECT_EQ(Json(same).at("order").at("id"), Json(first).at("order").at("id"));
-  for (const char* other :
-       {R"({"market":"m","max_price":101,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
-        R"("client_order_id":"blk-9"})",
-        R"({"market":"n","max_price":100,"deadline_ms":600000,"inputs":{"a":[1,2]},)"
-        R"("client_order_id":"blk-9"})",
-        R"({"market":"m","max_price":100,"deadline_ms":600000,"inputs":{"a":[2,1]},)"
-        R"("client_order_id":"blk-9"})"}) {
+  for (const std::string& other : {R"({"market":"m","max_price":101,"deadline_ms":600000,)" +
+                                       ShaInputs("1") + R"(,"client_order_id":"blk-9"})",
+                                   R"({"market":"n","max_price":100,"deadline_ms":600000,)" +
+                                       ShaInputs("1") + R"(,"client_order_id":"blk-9"})",
+                                   R"({"market":"m","max_price":100,"deadline_ms":600000,)" +
+                                       ShaInputs("2") + R"(,"client_order_id":"blk-9"})"}) {
     auto reused = client_->Request("POST", "/v1/orders", other, key);
     EXPECT_EQ(reused.status, 409) << other << " -> " << reused.body;
     EXPECT_EQ(Code(reused), "idempotency_key_reused") << reused.body;
@@ -181,22 +188,33 @@ TEST_F(ApiTest, AClientOrderIdReusedWithOtherParametersIs409) {
   server_->Terminate();
   StartServer();
   EXPECT_EQ(client_->Request("POST", "/v1/orders", body, key).status, 200);
-  auto after = client_->Request(
-      "POST", "/v1/orders",
-      R"({"market":"m","max_price":100,"deadline_ms":1000,"client_order_id":"blk-9"})", key);
+  auto after = client_->Request("POST", "/v1/orders",
+                                R"({"market":"m","max_price":100,"deadline_ms":1000,)" +
+                                    ShaInputs("1") + R"(,"client_order_id":"blk-9"})",
+                                key);
   EXPECT_EQ(after.status, 409) << after.body;
   auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
   EXPECT_EQ(me.at("escrowed").as_int64(), 100);  // one order, whatever was tried
 }
 
 TEST_F(ApiTest, InputsDeeperThanTheLimitAreRefusedAndTheLimitReadsBack) {
-  Market("m");
+  // A snarkjs-groth16 market: its orders' inputs may carry the prover's witness, whose insides
+  // are not checked at the door, so they can nest as deep as the limit allows. (Nothing is
+  // verified here: the key needs only its nPublic.)
+  auto market =
+      client_->Request("POST", "/v1/admin/markets",
+                       R"({"id":"m","proof_system":"groth16","verifier":"snarkjs-groth16",)"
+                       R"("verification_key":{"protocol":"groth16","curve":"bn128","nPublic":1}})",
+                       admin_key_);
+  ASSERT_EQ(market.status, 201) << market.body;
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000);
+  // {"public":["7"],"witness":{"w":[[...]]}}: `depth` levels, the innermost array empty.
   auto order = [&](int depth) {
     return client_->Request("POST", "/v1/orders",
-                            R"({"market":"m","max_price":10,"deadline_ms":600000,"inputs":)" +
-                                std::string(depth, '[') + std::string(depth, ']') + "}",
+                            R"({"market":"m","max_price":10,"deadline_ms":600000,)"
+                            R"("inputs":{"public":["7"],"witness":{"w":)" +
+                                std::string(depth - 2, '[') + std::string(depth - 2, ']') + "}}}",
                             key);
   };
   auto deep = order(33);
@@ -213,13 +231,85 @@ TEST_F(ApiTest, InputsDeeperThanTheLimitAreRefusedAndTheLimitReadsBack) {
   json::parse_options deep_enough;
   deep_enough.max_depth = 64;
   json::value v = json::parse(got.body, {}, deep_enough);
-  const json::value* inputs = &v.at("order").at("inputs");
-  int depth = 0;
+  const json::value* inputs = &v.at("order").at("inputs").at("witness").at("w");
+  int depth = 2;  // the inputs object and the witness object
   while (inputs->is_array() && !inputs->as_array().empty()) {
     inputs = &inputs->as_array()[0];
     ++depth;
   }
   EXPECT_EQ(depth + 1, 32);  // the innermost array is empty
+}
+
+// Inputs that no proof could satisfy are refused when the order is placed (issue #13): 422
+// invalid_inputs naming the field, and nothing is escrowed.
+TEST_F(ApiTest, BadSha256InputsAreRefusedAtTheDoor) {
+  Market("m");
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000);
+  const std::string digest = server::Sha256Hex("x");
+  for (const auto& [inputs, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"digest":"ab"})", "inputs.digest"},
+           {R"({"sha256":"ab"})", "inputs.sha256"},
+           {R"({"sha256":")" + std::string(64, 'A') + R"("})", "inputs.sha256"},
+           {R"({"sha256":")" + digest + R"(","preimage":"y"})", "inputs.preimage"},
+           {R"(["1","2"])", "inputs"},
+           {"null", "inputs"}}) {
+    auto r = client_->Request(
+        "POST", "/v1/orders",
+        R"({"market":"m","max_price":100,"deadline_ms":600000,"inputs":)" + inputs + "}", key);
+    EXPECT_EQ(r.status, 422) << inputs << " -> " << r.body;
+    EXPECT_EQ(Code(r), "invalid_inputs") << r.body;
+    EXPECT_EQ(Json(r).at("error").at("field").as_string(), field) << r.body;
+  }
+  auto none = client_->Request("POST", "/v1/orders",
+                               R"({"market":"m","max_price":100,"deadline_ms":600000})", key);
+  EXPECT_EQ(none.status, 422) << none.body;
+  EXPECT_EQ(Json(none).at("error").at("field").as_string(), "inputs");
+  auto me = Json(client_->Get("/v1/accounts/me", key)).at("account");
+  EXPECT_EQ(me.at("escrowed").as_int64(), 0);
+  // Well-formed, with a preimage hint that hashes to the digest: placed.
+  auto good = client_->Request("POST", "/v1/orders",
+                               R"({"market":"m","max_price":100,"deadline_ms":600000,)"
+                               R"("inputs":{"sha256":")" +
+                                   digest + R"(","preimage":"x"}})",
+                               key);
+  EXPECT_EQ(good.status, 201) << good.body;
+  // The market says its inputs are checked.
+  auto markets = Json(client_->Get("/v1/markets")).at("markets").as_array();
+  ASSERT_EQ(markets.size(), 1u);
+  EXPECT_EQ(markets[0].at("inputs_checked"), json::value(true));
+}
+
+// A snarkjs-groth16 market checks the count against its key's nPublic, also once the
+// directory is rebuilt from PostgreSQL at start-up.
+TEST_F(ApiTest, Groth16InputsAreCheckedAgainstTheKeysNPublicAcrossARestart) {
+  auto market =
+      client_->Request("POST", "/v1/admin/markets",
+                       R"({"id":"g","proof_system":"groth16","verifier":"snarkjs-groth16",)"
+                       R"("verification_key":{"protocol":"groth16","curve":"bn128","nPublic":2}})",
+                       admin_key_);
+  ASSERT_EQ(market.status, 201) << market.body;
+  EXPECT_EQ(Json(market).at("market").at("inputs_checked"), json::value(true));
+  auto [seq, key] = Account("sequencer", "s");
+  Deposit(seq, 1'000);
+  auto place = [&](const std::string& inputs) {
+    return client_->Request(
+        "POST", "/v1/orders",
+        R"({"market":"g","max_price":10,"deadline_ms":600000,"inputs":)" + inputs + "}", key);
+  };
+  auto field = [](const HttpResult& r) {
+    return r.status == 422 && Code(r) == "invalid_inputs"
+               ? std::string(Json(r).at("error").at("field").as_string())
+               : std::to_string(r.status);
+  };
+  EXPECT_EQ(field(place(R"(["1"])")), "inputs");
+  server_->Terminate();
+  StartServer();
+  EXPECT_EQ(field(place(R"(["1","2","3"])")), "inputs");
+  EXPECT_EQ(field(place(R"({"public":["1","02"]})")), "inputs.public[1]");
+  EXPECT_EQ(field(place(R"({"public":["1","2"],"witness":[]})")), "inputs.witness");
+  EXPECT_EQ(place(R"(["1","2"])").status, 201);
+  EXPECT_EQ(place(R"({"public":["0","2"],"witness":{"x":"3"}})").status, 201);
 }
 
 TEST_F(ApiTest, AmbiguousFramingIs400AndClosesTheConnection) {
@@ -286,8 +376,9 @@ TEST_F(ApiTest, AuthAndRolesAreEnforced) {
                 .status,
             403);
 
-  auto order = client_->Request("POST", "/v1/orders",
-                                R"({"market":"m","max_price":100,"deadline_ms":600000})", seq_key);
+  auto order = client_->Request(
+      "POST", "/v1/orders",
+      R"({"market":"m","max_price":100,"deadline_ms":600000,)" + ShaInputs() + "}", seq_key);
   ASSERT_EQ(order.status, 201);
   std::string path = "/v1/orders/" + std::to_string(Json(order).at("order").at("id").as_int64());
   EXPECT_EQ(client_->Get(path, other_key).status, 403);   // another sequencer's order
@@ -317,11 +408,12 @@ TEST_F(ApiTest, BadInputGetsStableCodes) {
   auto stray = post(R"({"market":"m","max_price":1,"deadline_ms":1000,"prover":3})");
   EXPECT_EQ(stray.status, 400);  // prover only means something with selection "direct"
   EXPECT_EQ(Json(stray).at("error").at("field").as_string(), "prover");
-  auto vrf = post(R"({"market":"m","max_price":1,"deadline_ms":600000,"selection":"vrf"})");
+  auto vrf = post(R"({"market":"m","max_price":1,"deadline_ms":600000,"selection":"vrf",)" +
+                  ShaInputs() + "}");
   EXPECT_EQ(vrf.status, 422);  // no VRF on this server yet: a standing refusal, not a 503
   EXPECT_EQ(Code(vrf), "vrf_unavailable");
 
-  auto poor = post(R"({"market":"m","max_price":5000,"deadline_ms":600000})");
+  auto poor = post(R"({"market":"m","max_price":5000,"deadline_ms":600000,)" + ShaInputs() + "}");
   EXPECT_EQ(poor.status, 422);
   EXPECT_EQ(Code(poor), "insufficient_balance");
   auto no_market = post(R"({"market":"zz","max_price":5,"deadline_ms":600000})");
@@ -343,16 +435,18 @@ TEST_F(ApiTest, CancelRefundsUnassignedAndRefusesAssigned) {
   Deposit(seq, 1'000);
   Deposit(prover, 1'000);
   ASSERT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":500})", pkey).status, 200);
-  auto a = Json(client_->Request("POST", "/v1/orders",
-                                 R"({"market":"m","max_price":100,"deadline_ms":600000})", key));
+  auto a = Json(client_->Request(
+      "POST", "/v1/orders",
+      R"({"market":"m","max_price":100,"deadline_ms":600000,)" + ShaInputs() + "}", key));
   int64_t first = a.at("order").at("id").as_int64();
   auto cancel = client_->Request("DELETE", "/v1/orders/" + std::to_string(first), "", key);
   ASSERT_EQ(cancel.status, 200) << cancel.body;
   EXPECT_EQ(Json(client_->Get("/v1/accounts/me", key)).at("account").at("available").as_int64(),
             1'000);
 
-  auto b = Json(client_->Request("POST", "/v1/orders",
-                                 R"({"market":"m","max_price":100,"deadline_ms":600000})", key));
+  auto b = Json(client_->Request(
+      "POST", "/v1/orders",
+      R"({"market":"m","max_price":100,"deadline_ms":600000,)" + ShaInputs() + "}", key));
   int64_t second = b.at("order").at("id").as_int64();
   ASSERT_EQ(
       client_->Request("POST", "/v1/offers", R"({"market":"m","price":50,"est_ms":60000})", pkey)
@@ -369,8 +463,9 @@ TEST_F(ApiTest, AcknowledgedWorkSurvivesKill9) {
   Deposit(seq, 100'000);
   std::vector<int64_t> ids;
   for (int i = 0; i < 50; ++i) {
-    auto r = client_->Request("POST", "/v1/orders",
-                              R"({"market":"m","max_price":10,"deadline_ms":600000})", key);
+    auto r = client_->Request(
+        "POST", "/v1/orders",
+        R"({"market":"m","max_price":10,"deadline_ms":600000,)" + ShaInputs() + "}", key);
     ASSERT_EQ(r.status, 201) << r.body;
     ids.push_back(Json(r).at("order").at("id").as_int64());
   }
@@ -512,8 +607,8 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
   std::vector<std::vector<Acked>> acked(4);
   std::vector<std::thread> load;
   for (int t = 0; t < 4; ++t) {
-    load.push_back(
-        OrderLoad(server_->port(), key, "a" + std::to_string(t) + "-", "", stop, acked[t]));
+    load.push_back(OrderLoad(server_->port(), key, "a" + std::to_string(t) + "-", ShaInputs() + ",",
+                             stop, acked[t]));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   server_->Kill9();
@@ -534,18 +629,19 @@ TEST_F(ApiTest, AStandbyTakesOverWhenTheWriterDiesAndNothingAcknowledgedIsLost) 
   for (const auto& thread : acked) {
     const auto& [client_id, order] = thread.back();
     auto again = client_->Request("POST", "/v1/orders",
-                                  R"({"market":"m","max_price":10,"deadline_ms":600000,)"
-                                  R"("client_order_id":")" +
-                                      client_id + R"("})",
+                                  R"({"market":"m","max_price":10,"deadline_ms":600000,)" +
+                                      ShaInputs() + R"(,"client_order_id":")" + client_id + R"("})",
                                   key);
     ASSERT_EQ(again.status, 200) << again.body;
     EXPECT_EQ(Json(again).at("order").at("id").as_int64(), order);
   }
-  EXPECT_EQ(client_
-                ->Request("POST", "/v1/orders",
-                          R"({"market":"m","max_price":10,"deadline_ms":600000})", key)
-                .status,
-            201);
+  EXPECT_EQ(
+      client_
+          ->Request("POST", "/v1/orders",
+                    R"({"market":"m","max_price":10,"deadline_ms":600000,)" + ShaInputs() + "}",
+                    key)
+          .status,
+      201);
 }
 
 // The case that used to lose orders: a writer that does not know it lost the lease (its lease
@@ -583,7 +679,8 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
   for (int t = 0; t < 4; ++t) {
     // Two clients on the old writer, two on the new one.
     const uint16_t port = t < 2 ? server_->port() : second.port();
-    load.push_back(OrderLoad(port, key, "f" + std::to_string(t) + "-", "", stop, acked[t]));
+    load.push_back(
+        OrderLoad(port, key, "f" + std::to_string(t) + "-", ShaInputs() + ",", stop, acked[t]));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   stop = true;
@@ -594,8 +691,9 @@ TEST_F(ApiTest, AWriterThatLostItsLeaseIsFencedAndAcknowledgesNothingUncommitted
   EXPECT_GT(new_writer, 10u);
   ASSERT_NO_FATAL_FAILURE(ExpectCommitted(conn, acked));
   // The old writer knows now: it refuses writes (a standby until the lease frees) and says why.
-  auto refused = client_->Request("POST", "/v1/orders",
-                                  R"({"market":"m","max_price":10,"deadline_ms":600000})", key);
+  auto refused = client_->Request(
+      "POST", "/v1/orders",
+      R"({"market":"m","max_price":10,"deadline_ms":600000,)" + ShaInputs() + "}", key);
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_NE(server_->Logs().find("write_lease_lost"), std::string::npos);
   // Its provers are sent away (to reconnect to the writer), and none may attach to it.
@@ -629,8 +727,9 @@ TEST_F(ApiTest, WaitMsAnswersWhenTheOrderBecomesFinal) {
   Market("m");
   auto [seq, key] = Account("sequencer", "s");
   Deposit(seq, 1'000);
-  auto placed = client_->Request("POST", "/v1/orders",
-                                 R"({"market":"m","max_price":10,"deadline_ms":600000})", key);
+  auto placed = client_->Request(
+      "POST", "/v1/orders",
+      R"({"market":"m","max_price":10,"deadline_ms":600000,)" + ShaInputs() + "}", key);
   std::string path = "/v1/orders/" + std::to_string(Json(placed).at("order").at("id").as_int64());
 
   // Not final: the poll answers at its deadline with the order as it stands.
@@ -660,7 +759,8 @@ TEST_F(ApiTest, WaitMsAnswersWhenTheOrderBecomesFinal) {
   auto [other, other_key] = Account("sequencer", "t");
   Deposit(other, 100);
   auto theirs = client_->Request(
-      "POST", "/v1/orders", R"({"market":"m","max_price":10,"deadline_ms":600000})", other_key);
+      "POST", "/v1/orders",
+      R"({"market":"m","max_price":10,"deadline_ms":600000,)" + ShaInputs() + "}", other_key);
   std::string their_path =
       "/v1/orders/" + std::to_string(Json(theirs).at("order").at("id").as_int64());
   auto forbidden = std::async(std::launch::async, [&, port = server_->port(), key = key] {
@@ -761,8 +861,9 @@ TEST_F(ApiTest, KeysetPaginationIsStableUnderConcurrentInserts) {
   Deposit(seq, 100'000);
   Deposit(other, 100'000);
   auto place = [&](const std::string& k) {
-    auto r = client_->Request("POST", "/v1/orders",
-                              R"({"market":"m","max_price":10,"deadline_ms":600000})", k);
+    auto r = client_->Request(
+        "POST", "/v1/orders",
+        R"({"market":"m","max_price":10,"deadline_ms":600000,)" + ShaInputs() + "}", k);
     EXPECT_EQ(r.status, 201) << r.body;
     return Json(r).at("order").at("id").as_int64();
   };
@@ -820,12 +921,13 @@ TEST_F(ApiTest, BookAggregatesOffersAndOrdersByPrice) {
                 .status,
             201);
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(
-        client_
-            ->Request("POST", "/v1/orders",
-                      R"({"market":"m","max_price":50,"deadline_ms":600000,"redundancy":2})", key)
-            .status,
-        201);
+    ASSERT_EQ(client_
+                  ->Request("POST", "/v1/orders",
+                            R"({"market":"m","max_price":50,"deadline_ms":600000,"redundancy":2,)" +
+                                ShaInputs() + "}",
+                            key)
+                  .status,
+              201);
   }
   auto r = client_->Get("/v1/markets/m/book");
   ASSERT_EQ(r.status, 200) << r.body;

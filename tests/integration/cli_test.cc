@@ -314,8 +314,12 @@ TEST_F(CliTest, AdminCreatesAccountsDepositsAndMarkets) {
                                  "sha256-preimage",
                                  "--min-stake",
                                  "250",
-                                 "--slash-bps",
-                                 "1500",
+                                 "--min-slash",
+                                 "120",
+                                 "--slash-multiplier-bps",
+                                 "15000",
+                                 "--repeat-window-ms",
+                                 "60000",
                                  "--compensation-bps",
                                  "4000",
                                  "--fee-bps",
@@ -327,19 +331,36 @@ TEST_F(CliTest, AdminCreatesAccountsDepositsAndMarkets) {
                                  "--uncle-reward-bps",
                                  "200",
                                  "--max-proof-bytes",
-                                 "4096"});
+                                 "4096",
+                                 "--decline-window-ms",
+                                 "5000",
+                                 "--unprovable-quorum",
+                                 "3",
+                                 "--unprovable-fee-bps",
+                                 "1000",
+                                 "--griefing-bps",
+                                 "5000",
+                                 "--reputation-weight-bps",
+                                 "2000"});
   ASSERT_EQ(market.exit_code, 0) << market;
   EXPECT_TRUE(std::regex_search(market.out, std::regex("min_stake +250"))) << market;
   auto listed = Json(client_->Get("/v1/markets")).at("markets").at(0);
   EXPECT_EQ(listed.at("id").as_string(), "sha");
   EXPECT_EQ(listed.at("min_stake").as_int64(), 250);
-  EXPECT_EQ(listed.at("slash_bps").as_int64(), 1500);
+  EXPECT_EQ(listed.at("min_slash").as_int64(), 120);
+  EXPECT_EQ(listed.at("slash_multiplier_bps").as_int64(), 15000);
+  EXPECT_EQ(listed.at("repeat_window_ms").as_int64(), 60000);
   EXPECT_EQ(listed.at("compensation_bps").as_int64(), 4000);
   EXPECT_EQ(listed.at("fee_bps").as_int64(), 100);
   EXPECT_EQ(listed.at("min_prover_time_ms").as_int64(), 50);
   EXPECT_EQ(listed.at("grace_bps").as_int64(), 3000);
   EXPECT_EQ(listed.at("uncle_reward_bps").as_int64(), 200);
   EXPECT_EQ(listed.at("max_proof_bytes").as_int64(), 4096);
+  EXPECT_EQ(listed.at("decline_window_ms").as_int64(), 5000);
+  EXPECT_EQ(listed.at("unprovable_quorum").as_int64(), 3);
+  EXPECT_EQ(listed.at("unprovable_fee_bps").as_int64(), 1000);
+  EXPECT_EQ(listed.at("griefing_bps").as_int64(), 5000);
+  EXPECT_EQ(listed.at("reputation_weight_bps").as_int64(), 2000);
 
   // A Groth16 market takes its verification key from a file.
   WriteFile(dir_ + "/vk.json", R"({"protocol":"groth16","curve":"bn128","nPublic":1})");
@@ -460,6 +481,78 @@ TEST_F(CliTest, SequencerPlacesGetsListsAndCancelsOrders) {
   EXPECT_EQ(Parse(me_json).at("account").at("id").as_int64(), seq);
 }
 
+// ---- Provers ------------------------------------------------------------------------------------
+
+TEST_F(CliTest, ProverSeesItsOfferInTheBookDeclinesAnAssignmentAndShowsItsStanding) {
+  auto market = client_->Request("POST", "/v1/admin/markets",
+                                 R"({"id":"sha","proof_system":"sha256",)"
+                                 R"("verifier":"sha256-preimage","min_stake":100,)"
+                                 R"("decline_window_ms":600000})",
+                                 admin_key_);
+  ASSERT_EQ(market.status, 201) << market.body;
+  auto [seq, seq_key] = Sequencer();
+  auto [prover, prover_key] = Account("prover", "decliner");
+  Deposit(prover, 5'000);
+  ASSERT_EQ(client_->Request("POST", "/v1/stake", R"({"amount":1000})", prover_key).status, 200);
+  WsClient ws(server_->port(), prover_key);
+  ASSERT_TRUE(ws.ok()) << ws.error();
+  ws.SendJson(
+      {{"type", "offer"}, {"market", "sha"}, {"price", 200}, {"est_ms", 60000}, {"capacity", 1}});
+  auto placed = ws.ReadType("offer_placed");
+  ASSERT_TRUE(placed.has_value()) << ws.error();
+  const int64_t offer = placed->at("offer").at("id").as_int64();
+
+  // book: the offer itself, with its prover and reputation, best first.
+  auto book = Raw({"--url", Url(), "book", "sha", "--offers", "5"});
+  ASSERT_EQ(book.exit_code, 0) << book;
+  EXPECT_TRUE(std::regex_search(
+      book.out, std::regex("OFFER +PROVER +PRICE +EST_MS +CAPACITY_LEFT +REPUTATION_BPS\n +" +
+                           std::to_string(offer) + " +" + std::to_string(prover) +
+                           " +200 +60000 +1 +[0-9]+\n")))
+      << book;
+
+  auto order = Cli(seq_key, {"order", "place", "--market", "sha", "--max-price", "500",
+                             "--deadline-ms", "600000", "--inputs", ShaInputs("x")});
+  ASSERT_EQ(order.exit_code, 0) << order;
+  auto assigned = ws.ReadType("assignment", 10000);
+  ASSERT_TRUE(assigned.has_value()) << ws.error();
+  const std::string assignment = std::to_string(assigned->at("assignment").as_int64());
+
+  // decline: only the prover that holds the assignment, once, and only as busy or unprovable.
+  auto not_mine = Cli(seq_key, {"decline", assignment, "--reason", "busy"});
+  EXPECT_EQ(not_mine.exit_code, 3) << not_mine;
+  auto bad_reason = Cli(prover_key, {"decline", assignment, "--reason", "bored"});
+  EXPECT_EQ(bad_reason.exit_code, 2) << bad_reason;
+  auto declined = Cli(prover_key, {"decline", assignment, "--reason", "busy"});
+  ASSERT_EQ(declined.exit_code, 0) << declined;
+  EXPECT_TRUE(std::regex_search(declined.out, std::regex("assignment +" + assignment + "\n")))
+      << declined;
+  EXPECT_TRUE(std::regex_search(declined.out, std::regex("status +declined_busy\n"))) << declined;
+  auto again = Cli(prover_key, {"decline", assignment, "--reason", "busy"});
+  EXPECT_EQ(again.exit_code, 3) << again;
+  EXPECT_TRUE(Contains(again.err, "conflict")) << again;
+  auto missing = Cli(prover_key, {"decline", "999999", "--reason", "unprovable"});
+  EXPECT_EQ(missing.exit_code, 3) << missing;
+  EXPECT_TRUE(Contains(missing.err, "not_found")) << missing;
+
+  // prover show: the caller's own standing by default; anyone's by id; --json is the body.
+  auto mine = Cli(prover_key, {"prover", "show"});
+  ASSERT_EQ(mine.exit_code, 0) << mine;
+  EXPECT_TRUE(std::regex_search(mine.out, std::regex("prover +" + std::to_string(prover) + "\n")))
+      << mine;
+  EXPECT_TRUE(std::regex_search(mine.out, std::regex("staked +1000\n"))) << mine;
+  EXPECT_TRUE(std::regex_search(mine.out, std::regex("jailed_in +-\n"))) << mine;
+  EXPECT_TRUE(Contains(mine.out, "WON  DELIVERED  SETTLED  MISSED  INVALID  DECLINED  RELEASED\n"))
+      << mine;
+  auto theirs = Cli(seq_key, {"--json", "prover", "show", std::to_string(prover)});
+  ASSERT_EQ(theirs.exit_code, 0) << theirs;
+  EXPECT_EQ(theirs.out, client_->Get("/v1/provers/" + std::to_string(prover), seq_key).body + "\n");
+  EXPECT_EQ(Parse(theirs).at("jobs").at("declined").as_int64(), 1);
+  EXPECT_EQ(Parse(theirs).at("staked").as_int64(), 1000);
+  auto nobody = Cli(seq_key, {"prover", "show", "999999"});
+  EXPECT_EQ(nobody.exit_code, 3) << nobody;
+}
+
 // ---- --wait -------------------------------------------------------------------------------------
 
 TEST_F(CliTest, PlaceWaitWritesTheVerifiedProofAfterACheatIsSlashed) {
@@ -502,7 +595,7 @@ TEST_F(CliTest, PlaceWaitWritesTheVerifiedProofAfterACheatIsSlashed) {
   EXPECT_EQ(rows[0].at("prover").as_int64(), cheat_id);
   EXPECT_EQ(rows[0].at("reason").as_string(), "invalid_proof");
   auto slash_table = Cli(admin_key_, {"slashings"});
-  EXPECT_TRUE(std::regex_search(slash_table.out, std::regex(" sha +100 +invalid_proof")))
+  EXPECT_TRUE(std::regex_search(slash_table.out, std::regex(" sha +[1-9][0-9]* +invalid_proof")))
       << slash_table;
   auto none = Cli(key, {"settlements", "--order", "999"});
   EXPECT_EQ(none.out, "no settlements\n") << none;
@@ -539,16 +632,18 @@ TEST_F(CliTest, PlaceWaitExitsFiveWhenTheOrderEndsWithoutAProof) {
   ShaMarket();
   auto [seq, key] = Sequencer();
   // Nobody offers: the order expires at its deadline.
-  auto expired = Cli(key, {"order", "place", "--market", "sha", "--max-price", "500",
-                           "--deadline-ms", "800", "--wait", "--out", dir_ + "/none.proof"});
+  auto expired =
+      Cli(key, {"order", "place", "--market", "sha", "--max-price", "500", "--deadline-ms", "800",
+                "--inputs", ShaInputs("none"), "--wait", "--out", dir_ + "/none.proof"});
   EXPECT_EQ(expired.exit_code, 5) << expired;
   EXPECT_TRUE(std::regex_search(expired.out, std::regex("status +expired"))) << expired;
   EXPECT_TRUE(Contains(expired.err, "ended expired without a proof")) << expired;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/none.proof"));
 
   // --wait-timeout passes first: exit 5, and the order is still there.
-  auto timed_out = Cli(key, {"order", "place", "--market", "sha", "--max-price", "500",
-                             "--deadline-ms", "600000", "--wait", "--wait-timeout", "0.5"});
+  auto timed_out =
+      Cli(key, {"order", "place", "--market", "sha", "--max-price", "500", "--deadline-ms",
+                "600000", "--inputs", ShaInputs("later"), "--wait", "--wait-timeout", "0.5"});
   EXPECT_EQ(timed_out.exit_code, 5) << timed_out;
   std::smatch m;
   ASSERT_TRUE(
@@ -558,10 +653,10 @@ TEST_F(CliTest, PlaceWaitExitsFiveWhenTheOrderEndsWithoutAProof) {
   EXPECT_EQ(still.at("status").as_string(), "open");
 
   // Cancelled while it waits: exit 5.
-  CliProcess waiting(
-      With(key, {"order", "place", "--market", "sha", "--max-price", "500", "--deadline-ms",
-                 "600000", "--client-order-id", "to-cancel", "--wait"}),
-      Env(), dir_);
+  CliProcess waiting(With(key, {"order", "place", "--market", "sha", "--max-price", "500",
+                                "--deadline-ms", "600000", "--inputs", ShaInputs("cancel"),
+                                "--client-order-id", "to-cancel", "--wait"}),
+                     Env(), dir_);
   int64_t id = 0;
   for (int i = 0; i < 500 && id == 0; ++i) {
     auto page = Json(client_->Get("/v1/orders?status=open", key)).at("orders").as_array();
@@ -605,7 +700,7 @@ TEST_F(CliTest, ErrorsAreOneClearLineWithAnExitCodeScriptsCanTrust) {
   EXPECT_EQ(forbidden.exit_code, 3) << forbidden;
   EXPECT_TRUE(Contains(forbidden.err, "proofbook: forbidden: ")) << forbidden;
   auto poor = Cli(key, {"order", "place", "--market", "sha", "--max-price", "999999",
-                        "--deadline-ms", "60000"});
+                        "--deadline-ms", "60000", "--inputs", ShaInputs("poor")});
   EXPECT_EQ(poor.exit_code, 3) << poor;
   EXPECT_TRUE(Contains(poor.err, "insufficient_balance")) << poor;
 

@@ -139,7 +139,7 @@ TEST_F(HistoryTest, EachCallerSeesItsOwnSettlementsAndSlashings) {
   EXPECT_EQ(slashings[0].at("order").as_int64(), first_);
   EXPECT_EQ(slashings[0].at("market").as_string(), "sha");
   EXPECT_EQ(slashings[0].at("reason").as_string(), "invalid_proof");
-  EXPECT_EQ(slashings[0].at("amount").as_int64(), 100);  // 10% (slash_bps 1000) of 1,000 staked
+  EXPECT_EQ(slashings[0].at("amount").as_int64(), 400);  // 2x (default) the cheat's price of 200
 
   // Provers: their own rows only.
   EXPECT_EQ(Page("/v1/settlements", honest_key_).size(), 2u);

@@ -45,13 +45,19 @@ using testing::TestDatabase;
 std::string Describe(const matching::AccountState& a) {
   std::ostringstream s;
   s << "account " << a.id << " role=" << matching::RoleName(a.role) << " available=" << a.available
-    << " escrowed=" << a.escrowed << " staked=" << a.staked << " reputation=" << a.reputation;
+    << " escrowed=" << a.escrowed << " staked=" << a.staked << " reputation=" << a.reputation
+    << " last_slashed_at=" << a.last_slashed_at;
   return s.str();
 }
 std::string Describe(const matching::MarketState& m) {
   const matching::MarketParams& p = m.params;
   std::ostringstream s;
-  s << "market " << m.id << " min_stake=" << p.min_stake << " slash_bps=" << p.slash_bps
+  s << "market " << m.id << " min_stake=" << p.min_stake << " min_slash=" << p.min_slash
+    << " slash_multiplier_bps=" << p.slash_multiplier_bps
+    << " repeat_window_ms=" << p.repeat_window_ms << " decline_window_ms=" << p.decline_window_ms
+    << " unprovable_quorum=" << p.unprovable_quorum
+    << " unprovable_fee_bps=" << p.unprovable_fee_bps << " griefing_bps=" << p.griefing_bps
+    << " reputation_weight_bps=" << p.reputation_weight_bps
     << " compensation_bps=" << p.compensation_bps << " fee_bps=" << p.fee_bps
     << " min_prover_time_ms=" << p.min_prover_time_ms << " grace_bps=" << p.grace_bps
     << " uncle_reward_bps=" << p.uncle_reward_bps << " max_proof_bytes=" << p.max_proof_bytes;
@@ -66,7 +72,8 @@ std::string Describe(const matching::OrderState& o) {
     << " direct=" << o.direct_prover << " exclusive_until=" << o.exclusive_until
     << " exclusive_ended=" << o.exclusive_ended << " has_vrf=" << o.has_vrf_output
     << " vrf0=" << static_cast<int>(o.vrf_output[0]) << " vrf_draws=" << o.vrf_draws
-    << " status=" << matching::OrderStatusName(o.status) << " verified=" << o.verified
+    << " status=" << matching::OrderStatusName(o.status)
+    << " failure=" << matching::ReasonName(o.failure) << " verified=" << o.verified
     << " escrow_left=" << o.escrow_left << " needed=" << o.needed;
   return s.str();
 }
@@ -149,11 +156,11 @@ void InsertMarket(pqxx::connection& conn, int idx) {
   pqxx::work tx(conn);
   // Placeholder params: the journal writes the engine's own when CreateMarket is accepted.
   tx.exec(
-      "INSERT INTO markets (id, idx, proof_system, verifier, min_stake, slash_bps, "
+      "INSERT INTO markets (id, idx, proof_system, verifier, min_stake, "
       "compensation_bps, fee_bps, min_prover_time_ms, grace_bps, uncle_reward_bps, "
       "max_proof_bytes) VALUES ('m" +
       std::to_string(idx) + "', " + std::to_string(idx) +
-      ", 'groth16', 'groth16-bn254', 0, 0, 0, 0, 0, 0, 0, 1)");
+      ", 'groth16', 'groth16-bn254', 0, 0, 0, 0, 0, 0, 1)");
   tx.commit();
 }
 
@@ -311,6 +318,17 @@ class JournaledRun {
         break;
       case EventKind::kOrderCancelled:
         order_status_[e.order] = OrderStatus::kCancelled;
+        break;
+      case EventKind::kOrderFailed:
+        order_status_[e.order] = OrderStatus::kFailed;
+        break;
+      case EventKind::kDeclined:
+        assignment_status_[e.assignment] = e.reason == matching::Reason::kBusy
+                                               ? AssignmentStatus::kDeclinedBusy
+                                               : AssignmentStatus::kDeclinedUnprovable;
+        break;
+      case EventKind::kReleased:
+        assignment_status_[e.assignment] = AssignmentStatus::kReleased;
         break;
       default:
         break;

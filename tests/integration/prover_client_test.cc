@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "clients/common/process.h"
@@ -93,6 +94,43 @@ class ProverClientTest : public ServerFixture {
     return r.status == 200 ? std::string(Json(r).at("order").at("status").as_string()) : "";
   }
 };
+
+// Issue #13 (g): a worker that misses its due time keeps proving when the market pays an uncle
+// reward, delivers before the order's deadline, and is paid the reward although another
+// prover's proof completed the order first.
+TEST_F(ProverClientTest, ALateWorkerKeepsProvingAndIsPaidTheUncleReward) {
+  StartServer();
+  auto r = client_->Request("POST", "/v1/admin/markets",
+                            R"({"id":"sha","proof_system":"sha256","verifier":"sha256-preimage",)"
+                            R"("min_stake":100,"uncle_reward_bps":2000})",
+                            admin_key_);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string seq = SequencerKey();
+  // Cheaper, so it is picked first; due 360 ms after the assignment (300 ms + 20% grace), it
+  // delivers after 2 s.
+  ProverProcess late({"--url", Url(), "--api-key", ProverKey("late"), "--stake", "1000", "--offer",
+                      "market=sha,price=200,est_ms=300,capacity=1", "--delay-ms", "2000"});
+  ASSERT_TRUE(late.WaitFor("msg=offer_placed")) << late.Logs();
+  ProverProcess prompt({"--url", Url(), "--api-key", ProverKey("prompt"), "--stake", "1000",
+                        "--offer", "market=sha,price=300,est_ms=300,capacity=1"});
+  ASSERT_TRUE(prompt.WaitFor("msg=offer_placed")) << prompt.Logs();
+  const std::string preimage = "uncle";
+  const int64_t order = Place(
+      seq, "sha",
+      R"({"sha256":")" + server::Sha256Hex(preimage) + R"(","preimage":")" + preimage + "\"}");
+  EXPECT_EQ(WaitFinal(order, seq), "completed") << late.Logs() << prompt.Logs();
+  EXPECT_TRUE(late.WaitFor("msg=reassigned_away")) << late.Logs();
+  // 20% of its price of 200, from the treasury (which holds its slash).
+  EXPECT_TRUE(late.WaitFor("amount=40 kind=uncle")) << late.Logs();
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM ledger_entries WHERE reason = 'uncle_reward'")[0][0]
+                .as<int64_t>(),
+            1);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings WHERE reason = 'missed_deadline'")[0][0]
+                .as<int64_t>(),
+            1);
+}
 
 TEST_F(ProverClientTest, HonestProverIsPaidAndTamperingOneIsSlashed) {
   StartServer();

@@ -74,7 +74,7 @@ TEST_F(ServerTest, MarketsAreListedFromPostgres) {
     pqxx::connection conn(db_.url());
     pqxx::work tx(conn);
     tx.exec(
-        "INSERT INTO markets (id, proof_system, verifier, min_stake, slash_bps, "
+        "INSERT INTO markets (id, proof_system, verifier, min_stake, min_slash, "
         "compensation_bps, fee_bps, min_prover_time_ms, grace_bps, uncle_reward_bps, "
         "max_proof_bytes) VALUES "
         "('groth16-poseidon', 'groth16', 'snarkjs-groth16', 1000000, 1000, 5000, 100, 2000, "
@@ -93,6 +93,13 @@ TEST_F(ServerTest, MarketsAreListedFromPostgres) {
   EXPECT_EQ(first.at("min_stake").as_int64(), 1000000);
   EXPECT_EQ(first.at("min_prover_time_ms").as_int64(), 2000);
   EXPECT_EQ(first.at("verifier").as_string(), "snarkjs-groth16");
+  // The parameters of issue #13, with the schema's defaults where the row gave none.
+  EXPECT_EQ(first.at("min_slash").as_int64(), 1000);
+  EXPECT_EQ(first.at("slash_multiplier_bps").as_int64(), 20000);
+  EXPECT_EQ(first.at("decline_window_ms").as_int64(), 5000);
+  EXPECT_EQ(first.at("unprovable_quorum").as_int64(), 2);
+  EXPECT_EQ(first.at("reputation_weight_bps").as_int64(), 0);
+  EXPECT_FALSE(first.contains("slash_bps"));
   EXPECT_EQ(markets[1].at("id").as_string(), "sha256-demo");
 }
 
