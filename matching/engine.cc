@@ -108,6 +108,15 @@ Event& Engine::Emit(EventKind kind) {
   return e;
 }
 
+Event& Engine::EmitFor(EventKind kind, const AssignmentRecord& a) {
+  Event& e = Emit(kind);
+  e.assignment = a.id;
+  e.order = a.order_id;
+  e.account = a.prover;
+  e.market = a.market;
+  return e;
+}
+
 void Engine::Accept() {
   Event& e = Emit(EventKind::kAccepted);
   e.account = subject_.account;
@@ -702,26 +711,15 @@ void Engine::DoProofDelivered(const ProofDelivered& c) {
   AssignmentRecord& d = assignments_[ah];  // re-fetch: the miss may have grown the pool
   bool late = d.status == AssignmentStatus::kLate;
   d.status = late ? AssignmentStatus::kLateDelivered : AssignmentStatus::kDelivered;
-  Event& e = Emit(EventKind::kProofDelivered);
-  e.assignment = d.id;
-  e.order = d.order_id;
-  e.account = d.prover;
-  e.market = d.market;
+  Event& e = EmitFor(EventKind::kProofDelivered, d);
   e.value = late ? 1 : 0;
   MaybeForgetOrder(oh);
 }
 
 void Engine::DoProofVerified(const ProofVerified& c) {
-  subject_.assignment = c.assignment;
-  uint32_t ah = assignment_ids_.Find(c.assignment);
-  if (ah == kNil) return Reject(Reason::kNotFound, "assignment");
+  const uint32_t ah = DeliveredForVerdict(c.assignment);
+  if (ah == kNil) return;
   const AssignmentRecord& a = assignments_[ah];
-  subject_.account = a.prover;
-  subject_.order = a.order_id;
-  subject_.market = a.market;
-  if (a.status != AssignmentStatus::kDelivered && a.status != AssignmentStatus::kLateDelivered) {
-    return Reject(Reason::kConflict, "assignment");
-  }
   uint32_t oh = a.order;
   Accept();
   if (a.status == AssignmentStatus::kDelivered) {
@@ -733,23 +731,12 @@ void Engine::DoProofVerified(const ProofVerified& c) {
 }
 
 void Engine::DoProofRejected(const ProofRejected& c) {
-  subject_.assignment = c.assignment;
-  uint32_t ah = assignment_ids_.Find(c.assignment);
-  if (ah == kNil) return Reject(Reason::kNotFound, "assignment");
+  const uint32_t ah = DeliveredForVerdict(c.assignment);
+  if (ah == kNil) return;
   AssignmentRecord& a = assignments_[ah];
-  subject_.account = a.prover;
-  subject_.order = a.order_id;
-  subject_.market = a.market;
-  if (a.status != AssignmentStatus::kDelivered && a.status != AssignmentStatus::kLateDelivered) {
-    return Reject(Reason::kConflict, "assignment");
-  }
   uint32_t oh = a.order;
   Accept();
-  Event& e = Emit(EventKind::kProofRejected);
-  e.assignment = a.id;
-  e.order = a.order_id;
-  e.account = a.prover;
-  e.market = a.market;
+  EmitFor(EventKind::kProofRejected, a);
   if (a.status == AssignmentStatus::kDelivered) {
     FailAssignment(ah, Reason::kInvalidProof);
   } else {
@@ -771,11 +758,7 @@ void Engine::Slash(uint32_t assignment, Reason reason) {
   Amount amount = SlashAmount(pr.staked, a.price, p.min_slash, p.slash_multiplier_bps, repeat);
   pr.last_slashed_at = now_;
   Amount compensation = BpsOf(amount, p.compensation_bps);
-  Event& e = Emit(EventKind::kSlashed);
-  e.assignment = a.id;
-  e.order = a.order_id;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kSlashed, a);
   e.amount = amount;
   e.reason = reason;
   e.value = repeat ? 1 : 0;
@@ -883,11 +866,7 @@ void Engine::RewardUncle(uint32_t assignment) {
   // Paid by the treasury (which took the late prover's slash), never beyond what it holds.
   Amount reward = std::min(BpsOf(a.price, markets_[a.market].params.uncle_reward_bps),
                            accounts_[treasury_].available);
-  Event& e = Emit(EventKind::kUncleRewarded);
-  e.assignment = a.id;
-  e.order = a.order_id;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kUncleRewarded, a);
   e.amount = reward;
   Transfer(treasury_, Bucket::kAvailable, a.account, Bucket::kAvailable, reward,
            TransferReason::kUncleReward, a.order_id, a.id);
@@ -895,51 +874,50 @@ void Engine::RewardUncle(uint32_t assignment) {
 
 // ---- Fault attribution and declines ------------------------------------------------------
 
-void Engine::DoInputsRejected(const InputsRejected& c) {
-  subject_.assignment = c.assignment;
-  uint32_t ah = assignment_ids_.Find(c.assignment);
-  if (ah == kNil) return Reject(Reason::kNotFound, "assignment");
+uint32_t Engine::DeliveredForVerdict(AssignmentId id) {
+  subject_.assignment = id;
+  uint32_t ah = assignment_ids_.Find(id);
+  if (ah == kNil) {
+    Reject(Reason::kNotFound, "assignment");
+    return kNil;
+  }
   const AssignmentRecord& a = assignments_[ah];
   subject_.account = a.prover;
   subject_.order = a.order_id;
   subject_.market = a.market;
   if (a.status != AssignmentStatus::kDelivered && a.status != AssignmentStatus::kLateDelivered) {
-    return Reject(Reason::kConflict, "assignment");
+    Reject(Reason::kConflict, "assignment");
+    return kNil;
   }
-  uint32_t oh = a.order;
-  Accept();
-  if (a.status == AssignmentStatus::kLateDelivered) {
-    ReleaseLate(ah, Reason::kBadInputs);
-  } else {
-    Release(ah, Reason::kBadInputs);
-  }
-  if (orders_[oh].status == OrderStatus::kOpen) {
-    FailOrder(oh, Reason::kBadInputs);
-  } else {
-    SettleEscrow(oh);
-  }
-  DrainFreedOffers();
-  MaybeForgetOrder(oh);
+  return ah;
+}
+
+void Engine::DoInputsRejected(const InputsRejected& c) {
+  CloseUnjudged(c.assignment, Reason::kBadInputs);
 }
 
 void Engine::DoVerificationFailed(const VerificationFailed& c) {
-  subject_.assignment = c.assignment;
-  uint32_t ah = assignment_ids_.Find(c.assignment);
-  if (ah == kNil) return Reject(Reason::kNotFound, "assignment");
-  const AssignmentRecord& a = assignments_[ah];
-  subject_.account = a.prover;
-  subject_.order = a.order_id;
-  subject_.market = a.market;
-  if (a.status != AssignmentStatus::kDelivered && a.status != AssignmentStatus::kLateDelivered) {
-    return Reject(Reason::kConflict, "assignment");
-  }
-  uint32_t oh = a.order;
+  CloseUnjudged(c.assignment, Reason::kVerifierFailed);
+}
+
+void Engine::CloseUnjudged(AssignmentId id, Reason why) {
+  const uint32_t ah = DeliveredForVerdict(id);
+  if (ah == kNil) return;
+  const uint32_t oh = assignments_[ah].order;
   Accept();
-  if (a.status == AssignmentStatus::kLateDelivered) {
-    ReleaseLate(ah, Reason::kVerifierFailed);
+  if (assignments_[ah].status == AssignmentStatus::kLateDelivered) {
+    ReleaseLate(ah, why);
   } else {
-    Release(ah, Reason::kVerifierFailed);
-    RematchOrRest(oh);
+    Release(ah, why);
+    // Nobody's fault: the slot goes on. Bad inputs fail the whole order below.
+    if (why == Reason::kVerifierFailed) RematchOrRest(oh);
+  }
+  if (why == Reason::kBadInputs) {
+    if (orders_[oh].status == OrderStatus::kOpen) {
+      FailOrder(oh, why);
+    } else {
+      SettleEscrow(oh);
+    }
   }
   DrainFreedOffers();
   MaybeForgetOrder(oh);
@@ -975,11 +953,7 @@ void Engine::DoDeclineAssignment(const DeclineAssignment& c) {
   OrderRecord& o = orders_[oh];
   --o.live;
   if (!busy) ++o.unprovable_votes;
-  Event& e = Emit(EventKind::kDeclined);
-  e.assignment = a.id;
-  e.order = o.id;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kDeclined, a);
   e.reason = c.reason;
   e.value = o.unprovable_votes;
   if (busy) {
@@ -1017,11 +991,7 @@ void Engine::Release(uint32_t assignment, Reason reason) {
   ListRemove<AssignmentRecord, &AssignmentRecord::account_link>(
       assignments_, accounts_[a.account].live_assignments, assignment);
   --o.live;
-  Event& e = Emit(EventKind::kReleased);
-  e.assignment = a.id;
-  e.order = o.id;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kReleased, a);
   e.reason = reason;
   if (reason == Reason::kBadInputs) {
     // Paid from the max_price the order holds for this live assignment.
@@ -1038,11 +1008,7 @@ void Engine::ReleaseLate(uint32_t assignment, Reason reason) {
   AssignmentRecord& a = assignments_[assignment];
   a.status = AssignmentStatus::kReleased;
   --orders_[a.order].pending_late;
-  Event& e = Emit(EventKind::kReleased);
-  e.assignment = a.id;
-  e.order = a.order_id;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kReleased, a);
   e.reason = reason;
 }
 
@@ -1066,11 +1032,7 @@ void Engine::FailOrder(uint32_t order, Reason reason) {
     } else if (a.status == AssignmentStatus::kLate) {
       a.status = AssignmentStatus::kLapsed;
       --o.pending_late;
-      Event& lapsed = Emit(EventKind::kAssignmentLapsed);
-      lapsed.assignment = a.id;
-      lapsed.order = o.id;
-      lapsed.account = a.prover;
-      lapsed.market = a.market;
+      EmitFor(EventKind::kAssignmentLapsed, a);
     }
   }
   if (reason == Reason::kUnprovable && o.unprovable_votes > 0) {
@@ -1196,11 +1158,7 @@ void Engine::ExtendDueTimesAfterOutage(Timestamp since) {
       if (due >= now_) {
         a.due_at = due;
         timers_.Push({due, TimerKind::kAssignmentDue, a.id});
-        Event& e = Emit(EventKind::kDueExtended);
-        e.assignment = a.id;
-        e.order = a.order_id;
-        e.account = a.prover;
-        e.market = a.market;
+        Event& e = EmitFor(EventKind::kDueExtended, a);
         e.value = due;
         continue;
       }
@@ -1251,11 +1209,7 @@ void Engine::ProcessTimer(const Timer& t) {
         if (a.status != AssignmentStatus::kLate) continue;
         a.status = AssignmentStatus::kLapsed;
         --o.pending_late;
-        Event& e = Emit(EventKind::kAssignmentLapsed);
-        e.assignment = a.id;
-        e.order = o.id;
-        e.account = a.prover;
-        e.market = a.market;
+        EmitFor(EventKind::kAssignmentLapsed, a);
       }
       MaybeForgetOrder(oh);
       return;

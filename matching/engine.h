@@ -111,10 +111,18 @@ class Engine {
   void DoInputsRejected(const InputsRejected& c);
   void DoVerificationFailed(const VerificationFailed& c);
   void DoDeclineAssignment(const DeclineAssignment& c);
+  // A delivered proof that got no verdict on itself: the order's inputs are bad (kBadInputs,
+  // the sequencer's fault) or no verdict could be had (kVerifierFailed, nobody's).
+  void CloseUnjudged(AssignmentId id, Reason why);
   void ExtendDueTimesAfterOutage(Timestamp since);
+  // The delivered (on time or late) assignment a verdict is about, with the subject ids set;
+  // kNil once the verdict is rejected (not_found, or conflict when nothing awaits a verdict).
+  uint32_t DeliveredForVerdict(AssignmentId id);
 
   // Event emission.
   Event& Emit(EventKind kind);
+  // An event about an assignment: its id, order, prover and market filled in.
+  Event& EmitFor(EventKind kind, const AssignmentRecord& a);
   // Accepted / Rejected carry the ids in subject_ (set by the handler as it learns them).
   void Accept();
   void Reject(Reason reason, std::string_view field);

@@ -37,6 +37,16 @@ Event& ReferenceEngine::Emit(EventKind kind) {
   return out_.back();
 }
 
+Event& ReferenceEngine::EmitFor(EventKind kind, AssignmentId id) {
+  const Asg& a = assignments_.at(id);
+  Event& e = Emit(kind);
+  e.assignment = id;
+  e.order = a.order;
+  e.account = a.prover;
+  e.market = a.market;
+  return e;
+}
+
 void ReferenceEngine::Accept() {
   Event& e = Emit(EventKind::kAccepted);
   e.account = subject_.account;
@@ -278,11 +288,7 @@ void ReferenceEngine::Slash(AssignmentId id, Reason reason) {
   Amount amount = SlashAmount(pr.staked, a.price, p.min_slash, p.slash_multiplier_bps, repeat);
   pr.last_slashed_at = now_;
   Amount comp = BpsOf(amount, p.compensation_bps);
-  Event& e = Emit(EventKind::kSlashed);
-  e.assignment = id;
-  e.order = a.order;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kSlashed, id);
   e.amount = amount;
   e.reason = reason;
   e.value = repeat ? 1 : 0;
@@ -347,11 +353,7 @@ void ReferenceEngine::Settle(AssignmentId id) {
   ++o.verified;
   o.escrow_left -= a.price;
   Amount fee = BpsOf(a.price, markets_.at(a.market).fee_bps);
-  Event& e = Emit(EventKind::kSettled);
-  e.assignment = id;
-  e.order = a.order;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kSettled, id);
   e.amount = a.price;
   Move(o.sequencer, Bucket::kEscrowed, a.prover, Bucket::kAvailable, a.price - fee,
        TransferReason::kPayment, a.order, id);
@@ -375,11 +377,7 @@ void ReferenceEngine::Uncle(AssignmentId id) {
   a.status = AssignmentStatus::kUncled;
   Amount reward = std::min(BpsOf(a.price, markets_.at(a.market).uncle_reward_bps),
                            accounts_.at(kTreasuryAccountId).available);
-  Event& e = Emit(EventKind::kUncleRewarded);
-  e.assignment = id;
-  e.order = a.order;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kUncleRewarded, id);
   e.amount = reward;
   Move(kTreasuryAccountId, Bucket::kAvailable, a.prover, Bucket::kAvailable, reward,
        TransferReason::kUncleReward, a.order, id);
@@ -407,11 +405,7 @@ void ReferenceEngine::Release(AssignmentId id, Reason reason, std::vector<OfferI
   Asg& a = assignments_.at(id);
   Ord& o = orders_.at(a.order);
   a.status = AssignmentStatus::kReleased;
-  Event& e = Emit(EventKind::kReleased);
-  e.assignment = id;
-  e.order = a.order;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kReleased, id);
   e.reason = reason;
   if (reason == Reason::kBadInputs) {
     Amount comp = BpsOf(a.price, markets_.at(a.market).griefing_bps);
@@ -426,11 +420,7 @@ void ReferenceEngine::Release(AssignmentId id, Reason reason, std::vector<OfferI
 void ReferenceEngine::ReleaseLate(AssignmentId id, Reason reason) {
   Asg& a = assignments_.at(id);
   a.status = AssignmentStatus::kReleased;
-  Event& e = Emit(EventKind::kReleased);
-  e.assignment = id;
-  e.order = a.order;
-  e.account = a.prover;
-  e.market = a.market;
+  Event& e = EmitFor(EventKind::kReleased, id);
   e.reason = reason;
 }
 
@@ -523,11 +513,7 @@ void ReferenceEngine::Tick(Timestamp outage_since) {
                                      old_due + (now_ - std::max(outage_since, a.assigned_at)));
       if (due < now_) continue;
       a.due = due;
-      Event& e = Emit(EventKind::kDueExtended);
-      e.assignment = id;
-      e.order = a.order;
-      e.account = a.prover;
-      e.market = a.market;
+      Event& e = EmitFor(EventKind::kDueExtended, id);
       e.value = due;
     }
   }
@@ -832,7 +818,10 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
           e.market = d.market;
           e.value = late ? 1 : 0;
           ForgetDone();
-        } else if constexpr (std::is_same_v<T, ProofVerified> || std::is_same_v<T, ProofRejected>) {
+        } else if constexpr (std::is_same_v<T, ProofVerified> || std::is_same_v<T, ProofRejected> ||
+                             std::is_same_v<T, InputsRejected> ||
+                             std::is_same_v<T, VerificationFailed>) {
+          // Every verdict is about a delivered (on time or late) assignment.
           subject_.assignment = c.assignment;
           auto it = assignments_.find(c.assignment);
           if (it == assignments_.end()) return Reject(Reason::kNotFound, "assignment");
@@ -845,14 +834,14 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
             return Reject(Reason::kConflict, "assignment");
           }
           Accept();
-          bool on_time = a.status == AssignmentStatus::kDelivered;
+          const bool on_time = a.status == AssignmentStatus::kDelivered;
           if constexpr (std::is_same_v<T, ProofVerified>) {
             if (on_time) {
               Settle(c.assignment);
             } else {
               Uncle(c.assignment);
             }
-          } else {
+          } else if constexpr (std::is_same_v<T, ProofRejected>) {
             Event& e = Emit(EventKind::kProofRejected);
             e.assignment = c.assignment;
             e.order = a.order;
@@ -863,41 +852,27 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
             } else {
               a.status = AssignmentStatus::kInvalid;
             }
-          }
-          ForgetDone();
-        } else if constexpr (std::is_same_v<T, InputsRejected> ||
-                             std::is_same_v<T, VerificationFailed>) {
-          constexpr bool kBad = std::is_same_v<T, InputsRejected>;
-          const Reason why = kBad ? Reason::kBadInputs : Reason::kVerifierFailed;
-          subject_.assignment = c.assignment;
-          auto it = assignments_.find(c.assignment);
-          if (it == assignments_.end()) return Reject(Reason::kNotFound, "assignment");
-          Asg& a = it->second;
-          subject_.account = a.prover;
-          subject_.order = a.order;
-          subject_.market = a.market;
-          if (a.status != AssignmentStatus::kDelivered &&
-              a.status != AssignmentStatus::kLateDelivered) {
-            return Reject(Reason::kConflict, "assignment");
-          }
-          Accept();
-          OrderId order = a.order;
-          std::vector<OfferId> freed;
-          int32_t needed_before = Needed(order);
-          if (a.status == AssignmentStatus::kLateDelivered) {
-            ReleaseLate(c.assignment, why);
           } else {
-            Release(c.assignment, why, freed);
-            if (!kBad) RematchOrRest(order, needed_before);
-          }
-          if (kBad) {
-            if (orders_.at(order).status == OrderStatus::kOpen) {
-              FailOrder(order, why, freed);
+            constexpr bool kBad = std::is_same_v<T, InputsRejected>;
+            const Reason why = kBad ? Reason::kBadInputs : Reason::kVerifierFailed;
+            OrderId order = a.order;
+            std::vector<OfferId> freed;
+            int32_t needed_before = Needed(order);
+            if (!on_time) {
+              ReleaseLate(c.assignment, why);
             } else {
-              SettleEscrow(order);
+              Release(c.assignment, why, freed);
+              if (!kBad) RematchOrRest(order, needed_before);
             }
+            if (kBad) {
+              if (orders_.at(order).status == OrderStatus::kOpen) {
+                FailOrder(order, why, freed);
+              } else {
+                SettleEscrow(order);
+              }
+            }
+            DrainFreed(freed);
           }
-          DrainFreed(freed);
           ForgetDone();
         } else if constexpr (std::is_same_v<T, DeclineAssignment>) {
           subject_.account = c.account;

@@ -71,6 +71,7 @@ class ReferenceEngine {
   };
 
   Event& Emit(EventKind kind);
+  Event& EmitFor(EventKind kind, AssignmentId id);  // assignment, order, prover, market set
   void Accept();
   void Reject(Reason reason, std::string_view field);
   void Move(AccountId from, Bucket fb, AccountId to, Bucket tb, Amount amount,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <memory>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -21,6 +22,18 @@ constexpr int64_t kEstMs = 10'000;
 
 class FairnessTest : public ProverFixture {
  protected:
+  // A staked prover (Prover()) connected to the WebSocket.
+  struct Online {
+    int64_t id = 0;
+    std::string key;
+    std::unique_ptr<WsClient> ws;
+  };
+  Online Connect(const std::string& name) {
+    auto [id, key] = Prover(name);
+    Online p{id, key, std::make_unique<WsClient>(server_->port(), key)};
+    EXPECT_TRUE(p.ws->ok()) << p.ws->error();
+    return p;
+  }
   int64_t Count(const std::string& sql) {
     pqxx::connection conn(db_.url());
     pqxx::read_transaction tx(conn);
@@ -139,10 +152,10 @@ TEST_F(FairnessTest, AnOrderTwoProversCallUnprovableFailsWithoutSlashingAnyone) 
   StartServer();
   ShaMarket("sha");  // defaults: unprovable_quorum 2, unprovable_fee_bps 1000
   const std::string seq = Sequencer();
-  auto [p1, key1] = Prover("p1");
-  auto [p2, key2] = Prover("p2");
-  WsClient ws1(server_->port(), key1), ws2(server_->port(), key2);
-  ASSERT_TRUE(ws1.ok() && ws2.ok()) << ws1.error() << ws2.error();
+  auto [p1, key1, ws1_] = Connect("p1");
+  auto [p2, key2, ws2_] = Connect("p2");
+  WsClient& ws1 = *ws1_;
+  WsClient& ws2 = *ws2_;
   Offer(ws1, "sha", 200, kEstMs);
   Offer(ws2, "sha", 300, kEstMs);
   const int64_t order = Order(seq, "sha", 500, ShaInputs("a secret nobody was told"));
@@ -185,10 +198,10 @@ TEST_F(FairnessTest, ABusyDeclineInsideTheWindowHandsTheJobOnAtOnce) {
   ShaMarket("sha", R"(,"decline_window_ms":60000)");
   ShaMarket("tight", R"(,"decline_window_ms":1)");
   const std::string seq = Sequencer();
-  auto [p1, key1] = Prover("p1");
-  auto [p2, key2] = Prover("p2");
-  WsClient ws1(server_->port(), key1), ws2(server_->port(), key2);
-  ASSERT_TRUE(ws1.ok() && ws2.ok()) << ws1.error() << ws2.error();
+  auto [p1, key1, ws1_] = Connect("p1");
+  auto [p2, key2, ws2_] = Connect("p2");
+  WsClient& ws1 = *ws1_;
+  WsClient& ws2 = *ws2_;
   Offer(ws1, "sha", 200, kEstMs);
   Offer(ws2, "sha", 300, kEstMs);
   Order(seq, "sha", 500, ShaInputs("busy"));
@@ -225,10 +238,10 @@ TEST_F(FairnessTest, ASlashIsGradedByTheJobsPrice) {
   StartServer();
   ShaMarket("sha", R"(,"min_slash":100,"slash_multiplier_bps":20000)");
   const std::string seq = Sequencer();
-  auto [cheap, cheap_key] = Prover("cheap");
-  auto [dear, dear_key] = Prover("dear");
-  WsClient c(server_->port(), cheap_key), d(server_->port(), dear_key);
-  ASSERT_TRUE(c.ok() && d.ok()) << c.error() << d.error();
+  auto [cheap, cheap_key, c_] = Connect("cheap");
+  auto [dear, dear_key, d_] = Connect("dear");
+  WsClient& c = *c_;
+  WsClient& d = *d_;
   Offer(c, "sha", 30, kEstMs);
   Offer(d, "sha", 400, kEstMs);
   Order(seq, "sha", 30, ShaInputs("cheap"));
@@ -253,10 +266,10 @@ TEST_F(FairnessTest, ReputationWeightMovesAMoreReliableProverAhead) {
   ShaMarket("weighted", R"(,"reputation_weight_bps":10000)");
   ShaMarket("plain");
   const std::string seq = Sequencer();
-  auto [shaky, shaky_key] = Prover("shaky");
-  auto [steady, steady_key] = Prover("steady");
-  WsClient s(server_->port(), shaky_key), t(server_->port(), steady_key);
-  ASSERT_TRUE(s.ok() && t.ok()) << s.error() << t.error();
+  auto [shaky, shaky_key, s_] = Connect("shaky");
+  auto [steady, steady_key, t_] = Connect("steady");
+  WsClient& s = *s_;
+  WsClient& t = *t_;
   // The shaky prover sends one wrong proof: reputation 5000 -> 4500.
   Offer(s, "weighted", 100, kEstMs);
   Order(seq, "weighted", 100, ShaInputs("first"));
