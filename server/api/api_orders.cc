@@ -108,9 +108,9 @@ void ListOrdersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
       filter.status = value;
       if (value != "open" && value != "completed" && value != "expired" && value != "cancelled" &&
           value != "failed") {
-        return respond(ErrorResponse(
-            Status(StatusCode::kInvalidArgument,
-                   "status must be one of: open, completed, expired, cancelled, failed", "status")));
+        return respond(ErrorResponse(Status(
+            StatusCode::kInvalidArgument,
+            "status must be one of: open, completed, expired, cancelled, failed", "status")));
       }
     } else if (name == "market") {
       filter.market = value;
