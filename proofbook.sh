@@ -23,7 +23,7 @@ cd "$ROOT"
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=proofbook                     # the database superuser inside private clusters
-PRIVATE_PG_DIR="$ROOT/var/pg"
+PRIVATE_PG_DIR="$ROOT/var/pg"   # or elsewhere as root: see private_pg_dir
 PRIVATE_PG_PORT="${PROOFBOOK_PG_PORT:-54329}"
 
 APT_PACKAGES=(
@@ -95,7 +95,8 @@ build() {
 # PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` system
 # user that the postgresql package creates; otherwise to whoever runs this.
 pg_as() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From / as root: `postgres` may not be able to enter the caller's working folder.
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # pg_init DIR [extra initdb args]
@@ -146,16 +147,36 @@ free_port() {
   die "no free port found"
 }
 
+# As root the cluster runs as `postgres`, which must reach its data folder. A checkout that
+# user cannot enter (one in root's 0700 home, the usual case in containers and cloud VMs) keeps
+# its cluster in /var/lib/proofbook/pg-<hash of the checkout's path> instead; var/pg is then a
+# symbolic link to it, for people (the scripts use the real path).
+private_pg_dir() {
+  if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$ROOT/var" 2>/dev/null ||
+    { [ ! -e "$ROOT/var" ] && runuser -u postgres -- test -x "$ROOT" 2>/dev/null; }; then
+    PRIVATE_PG_DIR="$ROOT/var/pg"
+    [ -L "$PRIVATE_PG_DIR" ] && PRIVATE_PG_DIR=$(readlink -f "$PRIVATE_PG_DIR")
+    return 0
+  fi
+  local hash
+  hash=$(printf '%s' "$ROOT" | sha256sum | cut -c1-16)
+  PRIVATE_PG_DIR="/var/lib/proofbook/pg-$hash"
+  mkdir -p /var/lib/proofbook "$ROOT/var"
+  chmod 755 /var/lib/proofbook
+  [ -e "$ROOT/var/pg" ] || ln -s "$PRIVATE_PG_DIR" "$ROOT/var/pg"
+}
+
 start_private_pg() {
+  private_pg_dir
   if [ ! -f "$PRIVATE_PG_DIR/PG_VERSION" ]; then
-    log "creating a private PostgreSQL cluster in var/pg (port $PRIVATE_PG_PORT)"
+    log "creating a private PostgreSQL cluster in $PRIVATE_PG_DIR (port $PRIVATE_PG_PORT)"
     mkdir -p "$ROOT/var"
     pg_init "$PRIVATE_PG_DIR"
     pg_configure "$PRIVATE_PG_DIR" "$PRIVATE_PG_PORT"
   fi
   if ! pg_as "$PG_BIN/pg_ctl" -D "$PRIVATE_PG_DIR" status >/dev/null 2>&1; then
     port_in_use "$PRIVATE_PG_PORT" && die "port $PRIVATE_PG_PORT is taken; set PROOFBOOK_PG_PORT"
-    log "starting PostgreSQL (var/pg, port $PRIVATE_PG_PORT; stop it with ./proofbook.sh stop-db)"
+    log "starting PostgreSQL ($PRIVATE_PG_DIR, port $PRIVATE_PG_PORT; stop it with ./proofbook.sh stop-db)"
     pg_start "$PRIVATE_PG_DIR"
   fi
   local exists
@@ -170,7 +191,8 @@ start_private_pg() {
 cmd_run() {
   install_deps
   install_node_deps
-  build release --target proofbook-server
+  # The clients too: the README's next step ("Try it": clients/demo.sh) runs them.
+  build release --target proofbook-server proofbook proofbook-prover
   if [ -z "${DATABASE_URL:-}" ]; then start_private_pg; fi
   local server="$ROOT/build/release/server/proofbook-server"
   "$server" migrate
@@ -233,9 +255,10 @@ cmd_test() {
 }
 
 cmd_stop_db() {
+  private_pg_dir
   if [ -f "$PRIVATE_PG_DIR/PG_VERSION" ]; then
     pg_stop "$PRIVATE_PG_DIR"
-    log "stopped the private PostgreSQL in var/pg"
+    log "stopped the private PostgreSQL in $PRIVATE_PG_DIR"
   fi
 }
 

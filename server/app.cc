@@ -1,6 +1,7 @@
 #include "server/app.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -45,6 +46,40 @@ bool WriteFileAtomically(const std::string& path, const std::string& text, mode_
   }
   if (::chmod(tmp.c_str(), mode) != 0) return false;
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// Descriptors kept for the server's own work beyond client connections: the database pool and
+// the journal's connection, the verifier workers' pipes, log and key files, the listening
+// socket, accepts in flight.
+constexpr std::size_t kReservedDescriptors = 256;
+
+// Raises the soft descriptor limit to the hard one (a server started under systemd's default
+// soft 1,024 would otherwise run out with a thousand idle sockets); the limit it runs with.
+std::size_t RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  const rlim_t before = limit.rlim_cur;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = before;
+  }
+  spdlog::info("msg=descriptor_limit soft_before={} soft={} hard={}", before, limit.rlim_cur,
+               limit.rlim_max);
+  return limit.rlim_cur == RLIM_INFINITY ? std::size_t{1} << 20
+                                         : static_cast<std::size_t>(limit.rlim_cur);
+}
+
+// --max-connections, or (0) what the descriptor limit leaves after the reserve.
+std::size_t MaxConnections(std::size_t configured) {
+  const std::size_t descriptors = RaiseDescriptorLimit();
+  const std::size_t room =
+      descriptors > 2 * kReservedDescriptors ? descriptors - kReservedDescriptors : descriptors / 2;
+  if (configured == 0) return room;
+  if (configured > room) {
+    spdlog::warn("msg=max_connections_above_descriptor_limit max_connections={} room={}",
+                 configured, room);
+  }
+  return configured;
 }
 
 }  // namespace
@@ -270,14 +305,15 @@ int RunServe(const Config& config) {
       ProverGateway::Services{ops, db, **auth, markets, limiter}, pool_by_kind);
   gateway_ptr.store(&gateway);
   gateway.ResumeVerifications();
-  HttpServer server(
-      HttpServer::Options{.host = config.listen_host,
-                          .port = config.listen_port,
-                          .io_threads = config.io_threads,
-                          .body_limit = config.body_limit,
-                          .header_limit = config.header_limit,
-                          .idle_timeout = std::chrono::seconds(config.idle_timeout_s)},
-      router);
+  HttpServer server(HttpServer::Options{.host = config.listen_host,
+                                        .port = config.listen_port,
+                                        .io_threads = config.io_threads,
+                                        .body_limit = config.body_limit,
+                                        .header_limit = config.header_limit,
+                                        .idle_timeout = std::chrono::seconds(config.idle_timeout_s),
+                                        .max_connections = MaxConnections(config.max_connections),
+                                        .max_connections_per_ip = config.max_connections_per_ip},
+                    router);
   server.SetWebSocket("/v1/prover/ws", &gateway,
                       WsOptions{.max_queued_messages = config.ws_max_queue,
                                 .idle_timeout = std::chrono::seconds(config.ws_idle_timeout_s)});

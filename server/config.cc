@@ -88,6 +88,17 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   serve
+      ->add_option("--max-connections", config.max_connections,
+                   "Open connections at once (0: the descriptor limit less a reserve); beyond: "
+                   "503 too_many_connections")
+      ->envname("PROOFBOOK_MAX_CONNECTIONS")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections-per-ip", config.max_connections_per_ip,
+                   "Open connections at once from one address (0: no limit)")
+      ->envname("PROOFBOOK_MAX_CONNECTIONS_PER_IP")
+      ->capture_default_str();
+  serve
       ->add_option("--rate-limit", config.rate_limit,
                    "Requests a second per API key, on average (0: no limit); beyond: 429")
       ->envname("PROOFBOOK_RATE_LIMIT")

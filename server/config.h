@@ -29,6 +29,11 @@ struct Config {
   std::size_t body_limit = 1 << 20;     // 413 beyond 1 MiB
   std::size_t header_limit = 16 << 10;  // 431-class error beyond 16 KiB of headers
   int idle_timeout_s = 30;              // keep-alive connections idle longer are closed
+  // Open connections at once (HTTP and WebSocket); beyond: 503 too_many_connections. 0 for
+  // max_connections: the descriptor limit (raised to the hard limit at start) less a reserve
+  // for the server's own files, sockets and worker pipes (app.cc kReservedDescriptors).
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_ip = 1024;  // 0: no per-address limit
 
   int64_t rate_limit = 20000;  // requests a second per API key (token bucket); 0: off
   int64_t rate_burst = 40000;  // requests at once per API key

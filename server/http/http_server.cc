@@ -8,8 +8,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -89,6 +92,11 @@ struct HttpServer::Impl {
   }
 
   void DoAccept();
+  // A place for one more connection from `ip`, held (and given back) by the returned token's
+  // owner; nullptr when the server is full for it.
+  std::shared_ptr<void> Admit(const std::string& ip);
+  // Answers a connection that got no place and closes it.
+  void Refuse(tcp::socket& socket, const std::string& ip);
 
   // Constant after construction.
   const Options options;
@@ -107,7 +115,62 @@ struct HttpServer::Impl {
   WsEndpoint* ws_endpoint = nullptr;
   WsOptions ws_options;
   std::atomic<uint64_t> next_ws_id{1};
+
+  // Open connections, in all and by remote address (Admit).
+  std::mutex connections_mu;
+  std::size_t connections = 0;
+  std::unordered_map<std::string, std::size_t> connections_by_ip;
+  std::atomic<int64_t> last_refusal_log_s{0};
 };
+
+std::shared_ptr<void> HttpServer::Impl::Admit(const std::string& ip) {
+  std::lock_guard lock(connections_mu);
+  std::size_t& mine = connections_by_ip[ip];
+  if ((options.max_connections != 0 && connections >= options.max_connections) ||
+      (options.max_connections_per_ip != 0 && mine >= options.max_connections_per_ip)) {
+    if (mine == 0) connections_by_ip.erase(ip);
+    return nullptr;
+  }
+  ++connections;
+  ++mine;
+  // The pointer is only a token (not owned; non-null so the result tests true).
+  return std::shared_ptr<void>(static_cast<void*>(this), [this, ip](void*) {
+    std::lock_guard lock(connections_mu);
+    --connections;
+    auto it = connections_by_ip.find(ip);
+    if (it != connections_by_ip.end() && --it->second == 0) connections_by_ip.erase(it);
+  });
+}
+
+void HttpServer::Impl::Refuse(tcp::socket& socket, const std::string& ip) {
+  static constexpr std::string_view kReply =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: proofbook\r\nConnection: close\r\n"
+      "Content-Type: application/json\r\nRetry-After: 1\r\nContent-Length: 92\r\n\r\n"
+      R"({"error":{"code":"too_many_connections","message":"too many open connections; retry later"}})";
+  static_assert(kReply.size() - kReply.find("\r\n\r\n") - 4 == 92);
+  // One non-blocking write into an empty socket buffer: it never waits on the client.
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(net::buffer(kReply.data(), kReply.size()), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+  // At most one line a second: a flood must not become a flood of logs.
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+  int64_t last = last_refusal_log_s.load();
+  if (now_s != last && last_refusal_log_s.compare_exchange_strong(last, now_s)) {
+    std::size_t open = 0;
+    {
+      std::lock_guard lock(connections_mu);
+      open = connections;
+    }
+    spdlog::warn(
+        "msg=connection_refused why=too_many_connections ip={} open={} max={} "
+        "max_per_ip={}",
+        LogValue(ip), open, options.max_connections, options.max_connections_per_ip);
+  }
+}
 
 namespace {
 
@@ -116,11 +179,12 @@ namespace {
 class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(beast::tcp_stream stream, Strand strand, HttpServer::Impl& server,
-            std::unique_ptr<WsHandler> handler)
+            std::unique_ptr<WsHandler> handler, std::shared_ptr<void> place)
       : ws_(std::move(stream)),
         strand_(std::move(strand)),
         server_(server),
         handler_(std::move(handler)),
+        place_(std::move(place)),
         id_(server.next_ws_id.fetch_add(1)),
         hard_close_(strand_) {}
 
@@ -298,6 +362,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   Strand strand_;  // ws_'s: every handler and every call from another thread runs here
   HttpServer::Impl& server_;
   std::unique_ptr<WsHandler> handler_;
+  std::shared_ptr<void> place_;  // this connection's place (Impl::Admit)
   const uint64_t id_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
@@ -319,8 +384,11 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Strand strand, HttpServer::Impl& server)
-      : stream_(std::move(socket)), strand_(std::move(strand)), server_(server) {}
+  Session(tcp::socket socket, Strand strand, HttpServer::Impl& server, std::shared_ptr<void> place)
+      : stream_(std::move(socket)),
+        strand_(std::move(strand)),
+        server_(server),
+        place_(std::move(place)) {}
 
   void Run() {
     net::dispatch(strand_, beast::bind_front_handler(&Session::DoRead, shared_from_this()));
@@ -400,7 +468,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
     spdlog::info("msg=request id={} method={} path={} status=101 latency_us={}", request_id_,
                  LogValue(method_), LogValue(path_), latency.count());
-    std::make_shared<WsSession>(std::move(stream_), strand_, server_, std::move(*handler))
+    std::make_shared<WsSession>(std::move(stream_), strand_, server_, std::move(*handler),
+                                std::move(place_))
         ->Run(parser_->release());
   }
 
@@ -454,6 +523,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Strand strand_;  // stream_'s
   beast::flat_buffer buffer_;
   HttpServer::Impl& server_;
+  std::shared_ptr<void> place_;  // this connection's place (Impl::Admit); moves on upgrade
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
 
@@ -480,8 +550,14 @@ void HttpServer::Impl::DoAccept() {
       });
       return;
     }
+    const std::string ip = socket.remote_endpoint(ec).address().to_string();
+    std::shared_ptr<void> place = Admit(ip);
+    if (!place) {
+      Refuse(socket, ip);
+      return DoAccept();
+    }
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), strand, *this)->Run();
+    std::make_shared<Session>(std::move(socket), strand, *this, std::move(place))->Run();
     DoAccept();
   });
 }

@@ -32,6 +32,12 @@ class HttpServer {
     std::size_t body_limit = 1 << 20;
     std::size_t header_limit = 16 << 10;
     std::chrono::seconds idle_timeout{30};
+    // Open connections (HTTP and upgraded WebSocket) at once, in all and from one remote
+    // address; 0: no limit. One over either is answered 503 `too_many_connections` (a
+    // Connection: close reply written without reading the request) and closed, so a
+    // descriptor is never held by a connection the server will not serve.
+    std::size_t max_connections = 0;
+    std::size_t max_connections_per_ip = 0;
   };
 
   HttpServer(Options options, const Router& router);  // router must outlive the server

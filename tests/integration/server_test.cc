@@ -1,5 +1,10 @@
 // proofbook-server as a real process, over real sockets, against a real PostgreSQL.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -7,8 +12,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <pqxx/pqxx>
 #include <thread>
+#include <vector>
 
 #include "server/core/api_keys.h"
 #include "server/db/migrations.h"
@@ -35,6 +42,64 @@ HttpResult WaitForReadyz(HttpClient& client, int want_status) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return r;
+}
+
+// A TCP connection to the server that sends nothing and stays open (from `source`, a loopback
+// address, so tests can speak for several clients).
+class HeldConnection {
+ public:
+  HeldConnection(uint16_t port, const char* source = "127.0.0.1") {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &from.sin_addr);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  }
+  ~HeldConnection() { Close(); }
+  HeldConnection(const HeldConnection&) = delete;
+  HeldConnection& operator=(const HeldConnection&) = delete;
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  // Sends `bytes` and reads until the server closes or `timeout_ms` passes.
+  std::string Exchange(const std::string& bytes, int timeout_ms = 5000) {
+    if (!bytes.empty()) {
+      EXPECT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), ssize_t(bytes.size()));
+    }
+    std::string reply;
+    char buf[4096];
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) != 1) continue;
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      reply.append(buf, static_cast<size_t>(n));
+    }
+    return reply;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Retries GET /healthz until it answers 200 or `timeout_ms` passes.
+bool HealthzWithin(uint16_t port, int timeout_ms = 10000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .starts_with("HTTP/1.1 200")) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 class ServerTest : public ::testing::Test {
@@ -200,6 +265,59 @@ TEST_F(ServerTest, RequestIdIsEchoedAndLogged) {
             std::string::npos)
       << logs;
   EXPECT_NE(logs.find("path=/v1/nope status=404"), std::string::npos) << logs;
+}
+
+// Issue #14: a connection over the limit is answered and closed at once, so descriptors never
+// run out and well-behaved clients keep being served; per address, other clients are not
+// affected.
+TEST_F(ServerTest, ConnectionsOverThePerAddressLimitAreRefusedCleanly) {
+  ServerProcess server(db_.url(), {"--max-connections-per-ip", "3"});
+  std::vector<std::unique_ptr<HeldConnection>> held;
+  for (int i = 0; i < 3; ++i) held.push_back(std::make_unique<HeldConnection>(server.port()));
+  HeldConnection fourth(server.port());
+  std::string reply = fourth.Exchange("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 503")) << reply;
+  EXPECT_NE(reply.find("too_many_connections"), std::string::npos) << reply;
+  EXPECT_NE(reply.find("Retry-After: 1"), std::string::npos) << reply;
+  // Another address is not this one's limit.
+  HeldConnection other(server.port(), "127.0.0.2");
+  EXPECT_TRUE(other.Exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                  .starts_with("HTTP/1.1 200"));
+  // A place freed is a place to serve.
+  held.front()->Close();
+  EXPECT_TRUE(HealthzWithin(server.port()));
+  server.Terminate();
+  EXPECT_NE(server.Logs().find("msg=connection_refused why=too_many_connections ip=127.0.0.1"),
+            std::string::npos)
+      << server.Logs();
+}
+
+TEST_F(ServerTest, ConnectionsOverTheTotalLimitAreRefusedCleanly) {
+  ServerProcess server(db_.url(), {"--max-connections", "4", "--max-connections-per-ip", "0"});
+  std::vector<std::unique_ptr<HeldConnection>> held;
+  held.push_back(std::make_unique<HeldConnection>(server.port(), "127.0.0.2"));
+  held.push_back(std::make_unique<HeldConnection>(server.port(), "127.0.0.3"));
+  held.push_back(std::make_unique<HeldConnection>(server.port(), "127.0.0.4"));
+  held.push_back(std::make_unique<HeldConnection>(server.port(), "127.0.0.5"));
+  std::string reply = RawExchange(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 503")) << reply;
+  held.clear();
+  EXPECT_TRUE(HealthzWithin(server.port()));
+}
+
+// The descriptor limit is raised to the hard limit at start, whatever the soft one was.
+TEST_F(ServerTest, DescriptorLimitIsRaisedAtStart) {
+  ServerProcess server(db_.url());
+  HttpClient client(server.port());
+  EXPECT_EQ(client.Get("/healthz").status, 200);
+  server.Terminate();
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  const std::string want =
+      "soft=" + (limit.rlim_max == RLIM_INFINITY ? std::string("18446744073709551615")
+                                                 : std::to_string(limit.rlim_max));
+  EXPECT_NE(server.Logs().find("msg=descriptor_limit"), std::string::npos) << server.Logs();
+  EXPECT_NE(server.Logs().find(want), std::string::npos) << server.Logs();
 }
 
 TEST_F(ServerTest, SigtermStopsCleanly) {
