@@ -215,6 +215,11 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
     if (n > server_.ws_options.max_queued_messages || bytes > server_.ws_options.max_queued_bytes) {
       queued_.fetch_sub(1);
       queued_bytes_.fetch_sub(size);
+      if (!slow_.exchange(true)) {
+        spdlog::warn("msg=ws_slow_consumer conn={} queued={} queued_bytes={} max={} max_bytes={}",
+                     id_, n - 1, bytes - size, server_.ws_options.max_queued_messages,
+                     server_.ws_options.max_queued_bytes);
+      }
       Close(kWsTryAgainLater, "slow consumer");
       return false;
     }
@@ -369,6 +374,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   std::atomic<std::size_t> queued_{0};  // in queue_ or posted towards it
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<bool> gone_{false};
+  std::atomic<bool> slow_{false};  // the slow-consumer decision was logged
   net::steady_timer hard_close_;
   // On the strand.
   bool open_ = false;

@@ -651,6 +651,14 @@ TEST_F(ProverTest, SlowConsumerIsClosed) {
   ASSERT_TRUE(ws.ok());
   const std::string id(200 << 10, 'z');
   for (int i = 0; i < 60 && ws.ok(); ++i) ws.SendJson({{"type", "ping"}, {"id", id}});
+  // Read only once the server has given up on us: reading earlier may drain its queue before
+  // it fills on a slow (loaded, sanitized) machine, and then there is no slow consumer at all.
+  // Its log is flushed every second; the bound is generous, the wait ends on the condition.
+  for (int i = 0; i < 600 && server_->Logs().find("msg=ws_slow_consumer") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(server_->Logs().find("msg=ws_slow_consumer"), std::string::npos) << server_->Logs();
   while (ws.Read(5000)) {
   }
   EXPECT_EQ(ws.close_code(), 1013) << ws.error();
