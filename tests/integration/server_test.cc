@@ -67,6 +67,16 @@ class HeldConnection {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
+  // Sends `bytes`; false once the server has closed the connection.
+  bool Send(const std::string& bytes) {
+    if (fd_ < 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 1) {
+      char c;
+      if (::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) return false;  // closed by the server
+    }
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size());
+  }
   // Sends `bytes` and reads until the server closes or `timeout_ms` passes.
   std::string Exchange(const std::string& bytes, int timeout_ms = 5000) {
     if (!bytes.empty()) {
@@ -318,6 +328,30 @@ TEST_F(ServerTest, DescriptorLimitIsRaisedAtStart) {
                                                  : std::to_string(limit.rlim_max));
   EXPECT_NE(server.Logs().find("msg=descriptor_limit"), std::string::npos) << server.Logs();
   EXPECT_NE(server.Logs().find(want), std::string::npos) << server.Logs();
+}
+
+// Slowloris: connections that trickle a header byte by byte hold a place only until the idle
+// timeout (the whole request must arrive within it), and never keep others out.
+TEST_F(ServerTest, SlowHeaderConnectionsAreCutAtTheIdleTimeoutAndOthersAreServed) {
+  ServerProcess server(db_.url(), {"--idle-timeout", "2", "--max-connections-per-ip", "20"});
+  std::vector<std::unique_ptr<HeldConnection>> slow;
+  for (int i = 0; i < 20; ++i) {
+    slow.push_back(std::make_unique<HeldConnection>(server.port(), "127.0.0.2"));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  // A well-behaved client (another address) is served while they trickle.
+  for (auto& c : slow) c->Send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  EXPECT_TRUE(HealthzWithin(server.port(), 5000));
+  // Each keeps sending a byte; the server cuts them anyway at about the idle timeout.
+  bool all_closed = false;
+  while (!all_closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
+    all_closed = true;
+    for (auto& c : slow) all_closed &= !c->Send("a");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(all_closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  EXPECT_TRUE(HealthzWithin(server.port(), 5000));
 }
 
 TEST_F(ServerTest, SigtermStopsCleanly) {
