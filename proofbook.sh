@@ -9,7 +9,12 @@
 #                           fixtures (cached), build (debug: ASan+UBSan, warnings as errors),
 #                           start a throwaway PostgreSQL on a free port, run every ctest test
 #                           (then the `tsan` ones under ThreadSanitizer), remove the cluster,
-#                           exit non-zero on any failure; `test -R X` filters both runs
+#                           exit non-zero on any failure; `test -R X` filters both runs;
+#                           then `fuzz 30` (below; PROOFBOOK_TEST_FUZZ_SECONDS=0: replay only)
+#   ./proofbook.sh fuzz [seconds]  build the libFuzzer targets (fuzz preset: clang), replay their
+#                           seed corpora and fuzz/regressions, then fuzz each for `seconds`
+#                           (600 by default; 0: replay only); non-zero on any crash, whose
+#                           input is kept in fuzz/crashers/<target>/ (fuzz/README.md)
 #   ./proofbook.sh format   rewrite the C++ sources as clang-format wants them
 #   ./proofbook.sh stop-db  stop the private PostgreSQL started by `run`
 #   ./proofbook.sh start-db start it again (without building or serving)
@@ -204,7 +209,7 @@ cmd_run() {
 
 # The C++ sources clang-format checks (.clang-format at the root).
 cpp_sources() {
-  find matching server clients tests loadtest -type f \( -name '*.cc' -o -name '*.h' \) | sort
+  find matching server clients tests loadtest fuzz -type f \( -name '*.cc' -o -name '*.h' \) | sort
 }
 
 cmd_test() {
@@ -247,10 +252,51 @@ cmd_test() {
   # filter this run too.
   build tsan --target tsan_suite
   TSAN_OPTIONS="exitcode=66" ctest --preset tsan --timeout 600 "$@" || rc=$?
+  # The parsers under libFuzzer (fuzz/README.md): the corpora replayed, then a short run of each
+  # target; a crash fails the test command (its input is kept in fuzz/crashers/).
+  cmd_fuzz "${PROOFBOOK_TEST_FUZZ_SECONDS:-30}" || rc=1
   if [ "$format_rc" != 0 ]; then
     log "formatting check failed (above): run ./proofbook.sh format"
     rc=1
   fi
+  return "$rc"
+}
+
+# The libFuzzer targets (fuzz/CMakeLists.txt), each run in turn.
+FUZZ_TARGETS=(requests_fuzzer prover_ws_fuzzer http_parse_fuzzer input_check_fuzzer)
+
+# cmd_fuzz [seconds]: build the fuzz preset, replay every seed corpus and regression (ctest), then
+# fuzz each target for `seconds`. New inputs go to var/fuzz/<target> (the seed corpus in
+# fuzz/corpus/ is only read); a crash, leak, timeout or out-of-memory input is saved as
+# fuzz/crashers/<target>/<kind>-<sha1> and fails the command.
+cmd_fuzz() {
+  local seconds=${1:-600}
+  [[ "$seconds" =~ ^[0-9]+$ ]] || die "fuzz: seconds must be a whole number, not '$seconds'"
+  # libFuzzer is Debian's clang runtime (-fsanitize=fuzzer), in libclang-rt-14-dev.
+  install_deps clang libclang-rt-14-dev || return 1
+  build fuzz || return 1
+  local rc=0
+  ctest --preset fuzz --timeout 600 || rc=1
+  [ "$seconds" = 0 ] && return "$rc"
+  local target scratch crashers log_file
+  for target in "${FUZZ_TARGETS[@]}"; do
+    scratch="$ROOT/var/fuzz/$target"
+    crashers="$ROOT/fuzz/crashers/$target"
+    log_file="$ROOT/var/fuzz/$target.log"
+    mkdir -p "$scratch" "$crashers"
+    log "fuzzing $target for ${seconds} s (log: var/fuzz/$target.log)"
+    # -timeout: an input that takes 10 s is a hang, reported like a crash.
+    if "$ROOT/build/fuzz/fuzz/$target" -max_total_time="$seconds" -timeout=10 \
+      -print_final_stats=1 -artifact_prefix="$crashers/" \
+      "$scratch" "$ROOT/fuzz/corpus/$target" >"$log_file" 2>&1; then
+      grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+        "$log_file" | sed "s/^/  $target: /" >&2 || true
+    else
+      rc=1
+      log "$target FAILED: the input is in fuzz/crashers/$target/; the end of its log:"
+      tail -n 40 "$log_file" >&2
+    fi
+  done
   return "$rc"
 }
 
@@ -266,6 +312,7 @@ cmd_stop_db() {
 case "${1:-}" in
   run) shift; cmd_run "$@" ;;
   test) shift; cmd_test "$@" ;;
+  fuzz) shift; cmd_fuzz "$@" ;;
   format) cpp_sources | xargs clang-format -i ;;
   stop-db) cmd_stop_db ;;
   start-db) start_private_pg; log "PostgreSQL is up: DATABASE_URL=$DATABASE_URL" ;;

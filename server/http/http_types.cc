@@ -90,9 +90,49 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+namespace {
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD.
+// Error messages and fields repeat what the client sent (a decoded query name, a raw path);
+// Boost.JSON copies string bytes as they are, and a JSON body must be UTF-8 (RFC 8259 8.1).
+// Found by fuzz/http_parse_fuzzer.
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
+    bool ok = len != 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
+      uint32_t cp = c & (0xFF >> (len + 1));
+      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
+      static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= kMin[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      i += 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 boost::json::object ErrorJson(const Status& status) {
-  boost::json::object error{{"code", status.wire_code()}, {"message", status.message()}};
-  if (!status.field().empty()) error["field"] = status.field();
+  boost::json::object error{{"code", status.wire_code()}, {"message", ValidUtf8(status.message())}};
+  if (!status.field().empty()) error["field"] = ValidUtf8(status.field());
   return error;
 }
 

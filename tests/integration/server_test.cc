@@ -354,6 +354,20 @@ TEST_F(ServerTest, SlowHeaderConnectionsAreCutAtTheIdleTimeoutAndOthersAreServed
   EXPECT_TRUE(HealthzWithin(server.port(), 5000));
 }
 
+// Error bodies are UTF-8 even when they repeat bytes that are not (found by
+// fuzz/http_parse_fuzzer): a raw 0xFF in the path comes back as U+FFFD.
+TEST_F(ServerTest, ErrorBodiesAreUtf8WhateverThePathHeld) {
+  ServerProcess server(db_.url());
+  std::string reply = RawExchange(server.port(),
+                                  "GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n"
+                                  "Connection: close\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 404")) << reply;
+  const std::string body = reply.substr(reply.find("\r\n\r\n") + 4);
+  EXPECT_EQ(body.find('\xff'), std::string::npos) << body;
+  EXPECT_NE(body.find("\xEF\xBF\xBD"), std::string::npos) << body;
+  EXPECT_NO_THROW(json::parse(body));
+}
+
 TEST_F(ServerTest, SigtermStopsCleanly) {
   ServerProcess server(db_.url());
   int status = server.Terminate();

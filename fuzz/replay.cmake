@@ -1,0 +1,27 @@
+# cmake -DFUZZER=<binary> -DDIRS=<dir>|<dir>... -P replay.cmake
+# Runs the fuzz target once on every file in DIRS (names starting with '.' skipped), as
+# libFuzzer does when given files instead of a corpus directory: no fuzzing, a crash or a
+# contract violation fails. No files: nothing to do (libFuzzer given none would fuzz forever).
+string(REPLACE "|" ";" dirs "${DIRS}")
+set(files)
+foreach(dir IN LISTS dirs)
+  if(IS_DIRECTORY "${dir}")
+    file(GLOB found LIST_DIRECTORIES false "${dir}/*")
+    foreach(f IN LISTS found)
+      get_filename_component(base "${f}" NAME)
+      if(NOT base MATCHES "^\\.")
+        list(APPEND files "${f}")
+      endif()
+    endforeach()
+  endif()
+endforeach()
+list(LENGTH files count)
+if(count EQUAL 0)
+  message(STATUS "no inputs in ${DIRS}")
+  return()
+endif()
+execute_process(COMMAND "${FUZZER}" ${files} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${FUZZER} failed (${rc}) replaying ${count} inputs")
+endif()
+message(STATUS "${count} inputs replayed")
