@@ -12,10 +12,10 @@
 //   most kMaxProofBytes), proof's "sha256" is 64 lower-case hex digits; offer is
 //   ParsePlaceOffer(frame, markets, envelope {"type","id"}); decline is
 //   ParseDecline(frame, with_assignment=true, envelope {"type","id"}); any other type refused.
-// A copy, not the code itself: the helpers below (ClientId, PositiveInt, OnlyFields, the proof
-// header's checks) mirror the gateway's anonymous-namespace ones and must follow them if they
-// change. ParsePlaceOffer, ParseDecline, IsLowerHex, ErrorJson and HttpStatusFor are the real
-// ones. Markets: test_markets.h TestMarkets().
+// The steps are a copy of the gateway's session handler (the proof header's checks among
+// them) and must follow it if it changes; the pieces are the real ones: ClientId, PositiveInt
+// and OnlyFields (server/prover/ws_message.h), ParsePlaceOffer, ParseDecline, IsLowerHex,
+// ErrorJson and HttpStatusFor. Markets: test_markets.h TestMarkets().
 //
 // Checked: no crash, no sanitizer report; every refusal keeps fuzz_support.h's contract and
 // renders as the gateway's `error` message ({"type":"error","id":...,"status":...,"error":
@@ -35,39 +35,16 @@
 #include "server/base/crypto.h"
 #include "server/base/limits.h"
 #include "server/core/requests.h"
+#include "server/prover/ws_message.h"
 
 namespace proofbook::fuzz {
 namespace {
 
+using server::ClientId;
+using server::OnlyFields;
+using server::PositiveInt;
+
 namespace json = boost::json;
-
-// As prover_gateway.cc: the `id` of a request, echoed in its answer; null when it had none.
-json::value ClientId(const json::object& msg) {
-  const json::value* id = msg.if_contains("id");
-  return id != nullptr && (id->is_string() || id->is_int64()) ? *id : json::value(nullptr);
-}
-
-// As prover_gateway.cc.
-std::optional<int64_t> PositiveInt(const json::object& msg, std::string_view name) {
-  const json::value* v = msg.if_contains(name);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_int64() && v->as_int64() > 0) return v->as_int64();
-  if (v->is_uint64() && v->as_uint64() <= uint64_t{INT64_MAX} && v->as_uint64() > 0) {
-    return static_cast<int64_t>(v->as_uint64());
-  }
-  return std::nullopt;
-}
-
-// As Connection::OnlyFields: the first unknown field's refusal, or ok.
-Status OnlyFields(const json::object& msg, std::initializer_list<std::string_view> allowed) {
-  for (const auto& kv : msg) {
-    if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
-      return Status(StatusCode::kInvalidArgument, "unknown field '" + std::string(kv.key()) + "'",
-                    std::string(kv.key()));
-    }
-  }
-  return Status::Ok();
-}
 
 // As Connection::Fail sends it (ErrorMessage): the refusal's contract, then the message as
 // the prover receives it, parsed back.

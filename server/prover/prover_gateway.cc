@@ -11,6 +11,7 @@
 #include "server/base/log.h"
 #include "server/core/views.h"
 #include "server/db/proofs.h"
+#include "server/prover/ws_message.h"
 
 namespace proofbook::server {
 
@@ -30,12 +31,6 @@ constexpr std::size_t kMinProofBytesPerMs = 1000;
 std::string Message(std::string_view type, json::object fields) {
   fields.emplace("type", type);
   return json::serialize(fields);
-}
-
-// The `id` of a request, echoed in its answer; null when it had none.
-json::value ClientId(const json::object& msg) {
-  const json::value* id = msg.if_contains("id");
-  return id != nullptr && (id->is_string() || id->is_int64()) ? *id : json::value(nullptr);
 }
 
 // The REST error body's "error" object, with the request's id and the HTTP status beside it.
@@ -66,16 +61,6 @@ std::function<void(std::string)> Teller(std::weak_ptr<WsPeer> peer) {
   return [peer = std::move(peer)](std::string text) {
     if (auto p = peer.lock()) p->Send(std::move(text));
   };
-}
-
-std::optional<int64_t> PositiveInt(const json::object& msg, std::string_view name) {
-  const json::value* v = msg.if_contains(name);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_int64() && v->as_int64() > 0) return v->as_int64();
-  if (v->is_uint64() && v->as_uint64() <= uint64_t{INT64_MAX} && v->as_uint64() > 0) {
-    return static_cast<int64_t>(v->as_uint64());
-  }
-  return std::nullopt;
 }
 
 // Whether a proof of `size` bytes from `prover` fits an assignment (`found`: it exists) of
@@ -178,14 +163,9 @@ struct ProverGateway::Connection : WsHandler {
 
   bool OnlyFields(const json::object& msg, std::initializer_list<std::string_view> allowed,
                   const json::value& id) {
-    for (const auto& kv : msg) {
-      if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
-        Fail(id, Status(StatusCode::kInvalidArgument,
-                        "unknown field '" + std::string(kv.key()) + "'", std::string(kv.key())));
-        return false;
-      }
-    }
-    return true;
+    const Status refused = server::OnlyFields(msg, allowed);
+    if (!refused.ok()) Fail(id, refused);
+    return refused.ok();
   }
 
   // The same request, parser and operation as POST /v1/offers; the message's "type" and "id"
