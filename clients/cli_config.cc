@@ -72,51 +72,9 @@ std::string DefaultConfigPath() {
 }
 
 Expected<clients::HttpEndpoint> ParseUrl(const std::string& url) {
-  auto bad = [&](const std::string& why) {
-    return CliError{kExitUsage, "bad server URL '" + url + "': " + why};
-  };
-  std::string rest = url;
-  auto scheme = rest.find("://");
-  if (scheme != std::string::npos) {
-    std::string name = rest.substr(0, scheme);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (name != "http") return bad("only http:// is supported (the server speaks plain HTTP)");
-    rest = rest.substr(scheme + 3);
-  }
-  auto path_at = rest.find_first_of("/?#");
-  std::string authority = rest.substr(0, path_at);
-  std::string path = path_at == std::string::npos ? "" : rest.substr(path_at);
-  if (path.find_first_of("?#") != std::string::npos) return bad("no query or fragment, please");
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  if (authority.find('@') != std::string::npos) return bad("no user name in the URL");
-
   clients::HttpEndpoint e;
-  e.url = url;
-  e.base_path = path;
-  e.port = "80";
-  std::string port;
-  if (!authority.empty() && authority[0] == '[') {  // [v6 address]:port
-    auto close = authority.find(']');
-    if (close == std::string::npos) return bad("unclosed '['");
-    e.host = authority.substr(1, close - 1);
-    std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return bad("expected ':port' after ']'");
-      port = after.substr(1);
-    }
-  } else {
-    auto colon = authority.rfind(':');
-    e.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port = authority.substr(colon + 1);
-  }
-  if (e.host.empty()) return bad("no host");
-  if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(port) < 1 || std::stoi(port) > 65535) {
-      return bad("the port must be 1..65535");
-    }
-    e.port = port;
-  }
+  std::string error;
+  if (!clients::ParseEndpoint(url, &e, &error)) return CliError{kExitUsage, error};
   return e;
 }
 
@@ -134,6 +92,7 @@ Expected<ClientConfig> ResolveConfig(const ConfigInputs& inputs) {
   auto endpoint = ParseUrl(url);
   if (!endpoint) return endpoint.error();
   out.endpoint = *endpoint;
+  out.endpoint.ca_file = inputs.ca_file;
   out.api_key = !inputs.api_key.empty() ? inputs.api_key : file.api_key;
   return out;
 }

@@ -18,6 +18,7 @@ struct ConfigInputs {
   std::string url;          // from --url or PROOFBOOK_URL; empty: neither
   std::string api_key;      // from --api-key or PROOFBOOK_API_KEY; empty: neither
   std::string config_file;  // --config; empty: the default path, if that file exists
+  std::string ca_file;      // --ca-file or PROOFBOOK_CA_FILE: CAs for https (else the system's)
 };
 
 struct ClientConfig {
@@ -32,7 +33,7 @@ Expected<ClientConfig> ResolveConfig(const ConfigInputs& inputs);
 // The default config file's path ("" when neither XDG_CONFIG_HOME nor HOME is set).
 std::string DefaultConfigPath();
 
-// http://host[:port][/base] (the scheme may be left out); IPv6 hosts in brackets.
+// http[s]://host[:port][/base] (the scheme may be left out: http); IPv6 hosts in brackets.
 Expected<clients::HttpEndpoint> ParseUrl(const std::string& url);
 
 }  // namespace proofbook::cli

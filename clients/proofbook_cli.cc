@@ -65,8 +65,12 @@ int main(int argc, char** argv) {
   OutputMode mode;
   double timeout_s = 30;
   app.add_option("--url", config.url,
-                 "Server URL, http://host:port (default http://127.0.0.1:8080)")
+                 "Server URL, http[s]://host:port (default http://127.0.0.1:8080)")
       ->envname("PROOFBOOK_URL");
+  app.add_option("--ca-file", config.ca_file,
+                 "With https://: trust the CA certificates in this PEM file instead of the "
+                 "system's")
+      ->envname("PROOFBOOK_CA_FILE");
   app.add_option("--api-key", config.api_key, "Your API key (pbk_...)")
       ->envname("PROOFBOOK_API_KEY");
   app.add_option("--config", config.config_file,

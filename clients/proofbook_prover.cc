@@ -222,6 +222,8 @@ class Prover {
     ws_options_.port = c_.endpoint.port;
     ws_options_.path = c_.endpoint.base_path + "/v1/prover/ws";
     ws_options_.bearer = c_.api_key;
+    ws_options_.tls = c_.endpoint.tls;
+    ws_options_.ca_file = c_.endpoint.ca_file;
   }
 
   int Run() {
@@ -862,7 +864,12 @@ int main(int argc, char** argv) {
   Config c;
   std::string url = "http://127.0.0.1:8080";
   std::vector<std::string> offers, circuits;
-  app.add_option("--url", url, "Server URL (http://host:port)")->envname("PROOFBOOK_URL");
+  app.add_option("--url", url, "Server URL (http[s]://host:port)")->envname("PROOFBOOK_URL");
+  std::string ca_file;
+  app.add_option("--ca-file", ca_file,
+                 "With https://: trust the CA certificates in this PEM file instead of the "
+                 "system's")
+      ->envname("PROOFBOOK_CA_FILE");
   app.add_option("--api-key", c.api_key, "The prover's API key")
       ->envname("PROOFBOOK_API_KEY")
       ->required();
@@ -887,13 +894,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    std::string rest = url;
-    if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-    if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
-    auto colon = rest.rfind(':');
-    c.endpoint.url = url;
-    c.endpoint.host = colon == std::string::npos ? rest : rest.substr(0, colon);
-    c.endpoint.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+    std::string url_error;
+    if (!proofbook::clients::ParseEndpoint(url, &c.endpoint, &url_error)) {
+      throw CLI::ValidationError(url_error);
+    }
+    c.endpoint.ca_file = ca_file;
     for (const auto& o : offers) {
       auto kv = KeyValues(o);
       OfferSpec s;

@@ -125,7 +125,9 @@ log "throwaway PostgreSQL (fsync on, synchronous_commit on) on port $PG_PORT"
 ADMIN_KEY=$(tr -d '[:space:]' <"$WORK/admin.key")
 [ -n "$ADMIN_KEY" ] || die "bootstrap-admin wrote no key"
 
-SERVE_ARGS=(serve --listen 127.0.0.1:0 --port-file "$WORK/port" --log-level "$LOG_LEVEL")
+# One client address drives the whole load: no per-address request limit.
+SERVE_ARGS=(serve --listen 127.0.0.1:0 --port-file "$WORK/port" --log-level "$LOG_LEVEL"
+  --ip-request-rate 0)
 record "proofbook-server ${SERVE_ARGS[*]}   # DATABASE_URL=postgresql://proofbook@127.0.0.1:<port>/proofbook"
 "$SERVER_BIN" "${SERVE_ARGS[@]}" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

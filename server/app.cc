@@ -1,5 +1,6 @@
 #include "server/app.h"
 
+#include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -82,6 +83,15 @@ std::size_t MaxConnections(std::size_t configured) {
   return configured;
 }
 
+// Whether a listen host reaches only this machine (127.0.0.0/8, ::1, localhost).
+bool IsLoopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 }  // namespace
 
 int RunMigrate(const Config& config) {
@@ -149,6 +159,7 @@ int RunServe(const Config& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reloads the TLS files
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -197,7 +208,7 @@ int RunServe(const Config& config) {
     }
     // A signal ends the wait; the lease is polled once a second.
     timespec wait{1, 0};
-    if (sigtimedwait(&signals, nullptr, &wait) > 0) {
+    if (const int sig = sigtimedwait(&signals, nullptr, &wait); sig > 0 && sig != SIGHUP) {
       spdlog::info("msg=stopped standby=true");
       return 0;
     }
@@ -312,24 +323,47 @@ int RunServe(const Config& config) {
                                         .header_limit = config.header_limit,
                                         .idle_timeout = std::chrono::seconds(config.idle_timeout_s),
                                         .max_connections = MaxConnections(config.max_connections),
-                                        .max_connections_per_ip = config.max_connections_per_ip},
+                                        .max_connections_per_ip = config.max_connections_per_ip,
+                                        .tls_cert_file = config.tls_cert_file,
+                                        .tls_key_file = config.tls_key_file,
+                                        .ip_request_rate = config.ip_request_rate,
+                                        .ip_auth_failures_per_minute = config.ip_auth_failures},
                     router);
   server.SetWebSocket("/v1/prover/ws", &gateway,
                       WsOptions{.max_queued_messages = config.ws_max_queue,
-                                .idle_timeout = std::chrono::seconds(config.ws_idle_timeout_s)});
+                                .idle_timeout = std::chrono::seconds(config.ws_idle_timeout_s),
+                                .max_messages_per_s = config.ws_message_rate});
   if (Status s = server.Start(); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.message()));
     return 1;
   }
-  spdlog::info("msg=listening host={} port={} io_threads={}", LogValue(config.listen_host),
-               server.port(), config.io_threads);
+  const bool tls = !config.tls_cert_file.empty();
+  spdlog::info("msg=listening host={} port={} io_threads={} tls={}", LogValue(config.listen_host),
+               server.port(), config.io_threads, tls);
+  if (!tls && !IsLoopback(config.listen_host)) {
+    spdlog::warn(
+        "msg=PLAINTEXT_ON_THE_NETWORK host={} warning=\"API keys and proofs cross the network "
+        "unencrypted: serve with --tls-cert and --tls-key, or listen on 127.0.0.1 behind a TLS "
+        "proxy\"",
+        LogValue(config.listen_host));
+  }
   if (!config.port_file.empty() &&
       !WriteFileAtomically(config.port_file, std::to_string(server.port()) + "\n", 0644)) {
     spdlog::error("msg=port_file_not_written path={}", LogValue(config.port_file));
   }
 
   int received = 0;
-  sigwait(&signals, &received);
+  for (;;) {
+    sigwait(&signals, &received);
+    if (received != SIGHUP) break;
+    if (!tls) {
+      spdlog::info("msg=sighup_ignored why=\"no TLS files to reload\"");
+    } else if (Status reloaded = server.ReloadTls(); reloaded.ok()) {
+      spdlog::info("msg=tls_reloaded cert={}", LogValue(config.tls_cert_file));
+    } else {
+      spdlog::error("msg=tls_reload_failed error={} kept=previous", LogValue(reloaded.message()));
+    }
+  }
   spdlog::info("msg=stopping signal={}", received == SIGINT ? "SIGINT" : "SIGTERM");
   // In dependency order: no new requests or proofs; finish verifications; commit and answer
   // what the engine applied; answer

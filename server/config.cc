@@ -99,6 +99,35 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PROOFBOOK_MAX_CONNECTIONS_PER_IP")
       ->capture_default_str();
   serve
+      ->add_option("--tls-cert", config.tls_cert_file,
+                   "PEM certificate chain: serve HTTPS and WSS only (with --tls-key); SIGHUP "
+                   "reloads it")
+      ->envname("PROOFBOOK_TLS_CERT");
+  serve->add_option("--tls-key", config.tls_key_file, "PEM private key of --tls-cert")
+      ->envname("PROOFBOOK_TLS_KEY");
+  serve
+      ->add_option("--ip-request-rate", config.ip_request_rate,
+                   "Requests a second from one address (IPv6: its /64) before authentication, "
+                   "on average, twice that at once (0: no limit); beyond: 429 "
+                   "address_rate_limited")
+      ->envname("PROOFBOOK_IP_REQUEST_RATE")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
+  serve
+      ->add_option("--ip-auth-failures", config.ip_auth_failures,
+                   "Failed authentications (401) a minute from one address before its requests "
+                   "are refused with 429 too_many_auth_failures until they refill (0: no limit)")
+      ->envname("PROOFBOOK_IP_AUTH_FAILURES")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-message-rate", config.ws_message_rate,
+                   "Messages a second from one WebSocket, on average, twice that at once (0: no "
+                   "limit); beyond: closed with 1008")
+      ->envname("PROOFBOOK_WS_MESSAGE_RATE")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))
+      ->capture_default_str();
+  serve
       ->add_option("--rate-limit", config.rate_limit,
                    "Requests a second per API key, on average (0: no limit); beyond: 429")
       ->envname("PROOFBOOK_RATE_LIMIT")

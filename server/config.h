@@ -35,6 +35,15 @@ struct Config {
   std::size_t max_connections = 0;
   std::size_t max_connections_per_ip = 1024;  // 0: no per-address limit
 
+  // TLS (both or neither): HTTPS and WSS only; SIGHUP reloads the files.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Per remote address (IPv6: its /64), before authentication: requests a second (0: off;
+  // burst twice that), and 401 answers a minute before the address is refused for a while.
+  int64_t ip_request_rate = 20000;
+  int64_t ip_auth_failures = 600;
+  std::size_t ws_message_rate = 1000;  // messages a second per WebSocket (burst 2x); 0: off
+
   int64_t rate_limit = 20000;  // requests a second per API key (token bucket); 0: off
   int64_t rate_burst = 40000;  // requests at once per API key
   int db_pool_size = 2;  // blocking PostgreSQL work runs on this many threads, off the io threads

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "clients/common/http_message.h"
+#include "clients/common/tls_stream.h"
 
 namespace proofbook::clients {
 
@@ -49,6 +50,60 @@ HttpFailure ExchangeFailure(const beast::error_code& ec) {
 }
 
 }  // namespace
+
+bool ParseEndpoint(const std::string& url, HttpEndpoint* endpoint, std::string* error) {
+  auto bad = [&](const std::string& why) {
+    *error = "bad server URL '" + url + "': " + why;
+    return false;
+  };
+  HttpEndpoint e;
+  std::string rest = url;
+  if (auto scheme = rest.find("://"); scheme != std::string::npos) {
+    std::string name = rest.substr(0, scheme);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "https") {
+      e.tls = true;
+    } else if (name != "http") {
+      return bad("the scheme must be http:// or https://");
+    }
+    rest = rest.substr(scheme + 3);
+  }
+  auto path_at = rest.find_first_of("/?#");
+  std::string authority = rest.substr(0, path_at);
+  std::string path = path_at == std::string::npos ? "" : rest.substr(path_at);
+  if (path.find_first_of("?#") != std::string::npos) return bad("no query or fragment, please");
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  if (authority.find('@') != std::string::npos) return bad("no user name in the URL");
+
+  e.url = url;
+  e.base_path = path;
+  e.port = e.tls ? "443" : "80";
+  std::string port;
+  if (!authority.empty() && authority[0] == '[') {  // [v6 address]:port
+    auto close = authority.find(']');
+    if (close == std::string::npos) return bad("unclosed '['");
+    e.host = authority.substr(1, close - 1);
+    std::string after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return bad("expected ':port' after ']'");
+      port = after.substr(1);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    e.host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  if (e.host.empty()) return bad("no host");
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) < 1 || std::stoi(port) > 65535) {
+      return bad("the port must be 1..65535");
+    }
+    e.port = port;
+  }
+  *endpoint = std::move(e);
+  return true;
+}
 
 std::string HostHeader(const std::string& host, const std::string& port) {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
@@ -96,30 +151,55 @@ struct HttpClient::Impl {
   std::string host_header;
 
   net::io_context ioc;
-  std::optional<beast::tcp_stream> stream;  // the open connection, if any
-  beast::flat_buffer buffer;                // bytes read past the last answer on `stream`
-  bool reused = false;                      // `stream` has carried an answer already
+  TlsClientContext tls;                  // https: made once, with the endpoint's CAs
+  std::string tls_error;                 // why `tls` could not be made
+  std::optional<MaybeTlsStream> stream;  // the open connection, if any
+  beast::flat_buffer buffer;             // bytes read past the last answer on `stream`
+  bool reused = false;                   // `stream` has carried an answer already
   int connections_opened = 0;
 
   void Drop() {
     if (!stream) return;
     beast::error_code ignored;
-    stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(*stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream.reset();
   }
 
   // Opens `stream`; nullopt on success, else the failure.
   std::optional<HttpResponse> Connect(std::chrono::milliseconds timeout) {
+    if (endpoint.tls && !tls) {
+      HttpResponse r;
+      r.failure = HttpFailure::kConnect;
+      r.error = tls_error;
+      return r;
+    }
     tcp::resolver resolver(ioc);
     beast::error_code ec;
     auto addresses = resolver.resolve(endpoint.host, endpoint.port, ec);
     if (ec) return Failed(HttpFailure::kResolve, ec);
-    stream.emplace(ioc);
-    stream->expires_after(std::min(options.connect_timeout, timeout));
+    stream.emplace(ioc, tls);
+    beast::tcp_stream& lowest = beast::get_lowest_layer(*stream);
+    lowest.expires_after(std::min(options.connect_timeout, timeout));
     ec = RunStep(ioc, [&](beast::error_code& out) {
-      stream->async_connect(addresses,
-                            [&out](beast::error_code e, const tcp::endpoint&) { out = e; });
+      lowest.async_connect(addresses,
+                           [&out](beast::error_code e, const tcp::endpoint&) { out = e; });
     });
+    if (!ec && stream->tls()) {
+      if (!stream->ConfigureHost(endpoint.host)) ec = net::error::invalid_argument;
+      if (!ec) {
+        ec = RunStep(ioc, [&](beast::error_code& out) {
+          stream->ssl().async_handshake(net::ssl::stream_base::client,
+                                        [&out](beast::error_code e) { out = e; });
+        });
+      }
+      if (ec) {
+        stream.reset();
+        HttpResponse r = Failed(HttpFailure::kConnect, ec);
+        r.error = "TLS handshake with " + HostHeader(endpoint.host, endpoint.port) +
+                  " failed: " + r.error;
+        return r;
+      }
+    }
     if (ec) {
       stream.reset();
       return Failed(HttpFailure::kConnect, ec);
@@ -134,7 +214,7 @@ struct HttpClient::Impl {
   HttpResponse Exchange(const HttpRequest& request, std::chrono::milliseconds timeout) {
     BeastRequest req = BuildRequest(request, endpoint.base_path, host_header, options.user_agent,
                                     options.keep_alive);
-    stream->expires_after(timeout);
+    beast::get_lowest_layer(*stream).expires_after(timeout);
     beast::error_code ec = RunStep(ioc, [&](beast::error_code& out) {
       http::async_write(*stream, req, [&out](beast::error_code e, std::size_t) { out = e; });
     });
@@ -170,6 +250,7 @@ struct HttpClient::Impl {
 HttpClient::HttpClient(HttpEndpoint endpoint, HttpClientOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->host_header = HostHeader(endpoint.host, endpoint.port);
+  if (endpoint.tls) impl_->tls = MakeClientTlsContext(endpoint.ca_file, &impl_->tls_error);
   impl_->endpoint = std::move(endpoint);
   impl_->options = std::move(options);
 }

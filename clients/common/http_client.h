@@ -1,6 +1,7 @@
-// HttpClient: a small blocking HTTP/1.1 client for proofbook's clients and tests. Plain HTTP
-// only (the server speaks nothing else). One connection at a time, kept open across requests
-// (keep-alive) unless the options or the server say otherwise; a request that fails on a
+// HttpClient: a small blocking HTTP/1.1 client for proofbook's clients and tests, over plain
+// TCP or TLS (https://: the server's certificate is verified against the system's CAs or a
+// given CA file, and its name against the host). One connection at a time, kept open across
+// requests (keep-alive) unless the options or the server say otherwise; a request that fails on a
 // connection an earlier request had already used is sent once more on a new connection (the
 // server may close an idle keep-alive connection at any time). Every step has a time limit:
 // connecting, and writing the request and reading the whole answer. Network failures are
@@ -23,13 +24,19 @@
 
 namespace proofbook::clients {
 
-// Where the server is: http://host[:port][/base].
+// Where the server is: http[s]://host[:port][/base].
 struct HttpEndpoint {
   std::string url;   // as the user gave it, for messages; may be empty
   std::string host;  // without the [] of an IPv6 literal
   std::string port = "80";
   std::string base_path;  // "" or "/prefix" (no trailing '/'), put before every target
+  bool tls = false;       // https://
+  std::string ca_file;    // with tls: PEM CA certificates to trust; empty: the system's
 };
+
+// http[s]://host[:port][/base] (no scheme: http); IPv6 hosts in brackets. False, with `error`
+// set, for anything else (another scheme, a user name, a query, a bad port).
+bool ParseEndpoint(const std::string& url, HttpEndpoint* endpoint, std::string* error);
 
 struct HttpRequest {
   std::string method = "GET";  // sent as is, known to Beast or not
@@ -43,7 +50,7 @@ struct HttpRequest {
 enum class HttpFailure {
   kNone,     // an answer came: status, headers, body
   kResolve,  // the host name did not resolve
-  kConnect,  // no connection (refused, unreachable, timed out)
+  kConnect,  // no connection (refused, unreachable, timed out, TLS handshake failed)
   kTimeout,  // connected, but no complete answer in time
   kIo,       // the connection broke while writing or reading (or the answer was not HTTP)
 };

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "clients/common/http_client.h"
+#include "clients/common/tls_stream.h"
 
 namespace proofbook::clients {
 
@@ -34,7 +35,10 @@ struct WsClient::Impl : std::enable_shared_from_this<Impl> {
   explicit Impl(net::io_context& io) : ioc(io) {}
 
   net::io_context& ioc;
-  std::optional<websocket::stream<beast::tcp_stream>> ws;
+  std::optional<websocket::stream<MaybeTlsStream>> ws;
+  // wss: the context, made for `tls_ca_file` on the first connection that needs it.
+  TlsClientContext tls;
+  std::string tls_ca_file;
   uint64_t generation = 0;
   bool ok = false;
   int status = 0;
@@ -100,8 +104,27 @@ struct WsClient::Impl : std::enable_shared_from_this<Impl> {
             self->Fail("connect", ec);
             return done(false);
           }
+          if (self->ws->next_layer().tls()) return self->Handshake(options, std::move(done));
           self->Upgrade(options, std::move(done));
         });
+  }
+
+  // wss: TLS first (the name checked against options.host), then the upgrade.
+  void Handshake(const WsConnectOptions& options, std::function<void(bool)> done) {
+    if (!ws->next_layer().ConfigureHost(options.host)) {
+      Fail("TLS", net::error::invalid_argument);
+      return done(false);
+    }
+    ws->next_layer().ssl().async_handshake(net::ssl::stream_base::client,
+                                           [self = shared_from_this(), gen = generation, options,
+                                            done = std::move(done)](beast::error_code ec) mutable {
+                                             if (gen != self->generation) return;
+                                             if (ec) {
+                                               self->Fail("TLS handshake", ec);
+                                               return done(false);
+                                             }
+                                             self->Upgrade(options, std::move(done));
+                                           });
   }
 
   void Upgrade(const WsConnectOptions& options, std::function<void(bool)> done) {
@@ -199,7 +222,19 @@ int WsClient::native_handle() const { return impl_->ws ? impl_->socket().native_
 void WsClient::AsyncConnect(const WsConnectOptions& options, std::function<void(bool)> done) {
   Impl& s = *impl_;
   s.Drop();
-  s.ws.emplace(s.ioc);
+  if (options.tls && (!s.tls || s.tls_ca_file != options.ca_file)) {
+    std::string tls_error;
+    s.tls = MakeClientTlsContext(options.ca_file, &tls_error);
+    s.tls_ca_file = options.ca_file;
+    if (!s.tls) {
+      s.error = tls_error;
+      net::post(s.ioc, [self = impl_, gen = s.generation, done = std::move(done)] {
+        if (gen == self->generation) done(false);
+      });
+      return;
+    }
+  }
+  s.ws.emplace(s.ioc, options.tls ? s.tls : nullptr);
   s.status = 0;
   s.error.clear();
   s.close_code = 0;

@@ -1,5 +1,5 @@
-// WsClient: one WebSocket client connection (RFC 6455 over plain TCP) for the prover worker
-// and the tests of the prover protocol (/v1/prover/ws). Text and binary messages, the
+// WsClient: one WebSocket client connection (RFC 6455 over TCP, or TLS for wss://) for the prover
+// worker and the tests of the prover protocol (/v1/prover/ws). Text and binary messages, the
 // server's close code, time limits, and a bounded queue of outgoing messages.
 //
 // It is driven one of two ways, never both on one object:
@@ -36,7 +36,9 @@ struct WsConnectOptions {
   std::string host = "127.0.0.1";
   std::string port;
   std::string path = "/";
-  std::string bearer;  // "Authorization: Bearer <bearer>" on the upgrade, when not empty
+  std::string bearer;   // "Authorization: Bearer <bearer>" on the upgrade, when not empty
+  bool tls = false;     // wss: the server's certificate verified, its name checked against host
+  std::string ca_file;  // with tls: PEM CA certificates to trust; empty: the system's
   // > 0: the socket's receive buffer, fixed before connecting (shrinking it later drops data,
   // and a fixed size turns autotuning off).
   int receive_buffer_bytes = 0;

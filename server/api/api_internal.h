@@ -9,11 +9,11 @@
 #include <initializer_list>
 #include <optional>
 
+#include "server/base/rate_limiter.h"
 #include "server/core/auth.h"
 #include "server/core/market_directory.h"
 #include "server/core/operations.h"
 #include "server/core/order_watch.h"
-#include "server/core/rate_limiter.h"
 #include "server/db/database.h"
 #include "server/http/router.h"
 

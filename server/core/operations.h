@@ -19,10 +19,10 @@
 
 #include "matching/engine.h"
 #include "matching/status.h"
+#include "server/base/rate_limiter.h"
 #include "server/core/auth.h"
 #include "server/core/engine_runner.h"
 #include "server/core/market_directory.h"
-#include "server/core/rate_limiter.h"
 #include "server/core/requests.h"
 #include "server/db/database.h"
 

@@ -6,7 +6,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -18,6 +20,7 @@
 
 #include "server/base/crypto.h"
 #include "server/base/log.h"
+#include "server/base/rate_limiter.h"
 
 namespace proofbook::server {
 namespace {
@@ -26,7 +29,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using TlsContext = std::shared_ptr<ssl::context>;
 using Clock = std::chrono::steady_clock;
 // The strand a connection's handlers run on (its socket was accepted onto it).
 using Strand = decltype(net::make_strand(std::declval<net::io_context&>()));
@@ -38,6 +44,10 @@ constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::chrono::seconds kWsHandshakeTimeout{10};
 // A closing WebSocket whose peer never answers the close frame is cut after this.
 constexpr std::chrono::seconds kWsCloseTimeout{5};
+// A TLS connection must say so (its first bytes) and finish its handshake within this.
+constexpr std::chrono::seconds kTlsHandshakeTimeout{10};
+// A TLS close_notify exchange at the end of a connection is given this long.
+constexpr std::chrono::seconds kTlsShutdownTimeout{5};
 // After a failed accept (out of file descriptors, ...), the next try waits this long.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 constexpr std::size_t kMaxRequestIdLength = 64;
@@ -77,6 +87,65 @@ Status CheckFraming(const Request& req) {
   return Status::Ok();
 }
 
+// The key of a remote address for the per-address limits: an IPv4 address (also one mapped
+// into IPv6) as is; an IPv6 address by its /64, the block one host or customer usually holds,
+// so a flood from many addresses of one network counts as one.
+std::string AddressKey(const net::ip::address& address) {
+  if (address.is_v6()) {
+    const net::ip::address_v6 v6 = address.to_v6();
+    if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6).to_string();
+    net::ip::address_v6::bytes_type bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return net::ip::address_v6(bytes).to_string() + "/64";
+  }
+  return address.to_string();
+}
+
+std::string OpenSslErrors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(e, text, sizeof text);
+    if (!out.empty()) out += "; ";
+    out += text;
+  }
+  return out;
+}
+
+// A server context from PEM files: TLS 1.2 and 1.3 only; for 1.2 only forward-secret AEAD
+// suites (Mozilla's "intermediate" list); no compression, no renegotiation.
+Result<TlsContext> MakeTlsContext(const std::string& cert_file, const std::string& key_file) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* native = ctx->native_handle();
+  ERR_clear_error();
+  auto failed = [&](const std::string& what) {
+    std::string detail = OpenSslErrors();
+    return Status(StatusCode::kInvalidArgument, what + (detail.empty() ? "" : ": " + detail),
+                  "tls");
+  };
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+    return failed("cannot require TLS 1.2");
+  }
+  SSL_CTX_set_options(
+      native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(native,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    return failed("cannot set the TLS 1.2 cipher list");
+  }
+  if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
+    return failed("cannot load the TLS certificate chain " + cert_file);
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return failed("cannot load the TLS private key " + key_file);
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return failed("the TLS private key does not match the certificate");
+  }
+  return ctx;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -92,6 +161,37 @@ struct HttpServer::Impl {
   }
 
   void DoAccept();
+  // Starts serving an accepted connection (after its TLS detection, on a TLS server).
+  void Serve(beast::tcp_stream stream, Strand strand, std::shared_ptr<void> place,
+             std::string address_key);
+
+  bool tls() const { return !options.tls_cert_file.empty(); }
+  TlsContext CurrentTls() {
+    std::lock_guard lock(tls_mu);
+    return tls_context;
+  }
+  Status LoadTls() {
+    auto ctx = MakeTlsContext(options.tls_cert_file, options.tls_key_file);
+    if (!ctx) return ctx.error();
+    std::lock_guard lock(tls_mu);
+    tls_context = std::move(ctx).value();
+    return Status::Ok();
+  }
+
+  // Before a request is routed: a refusal when its address is over a per-address limit.
+  std::optional<Status> RefusalFor(const std::string& address_key) {
+    const auto now = Clock::now();
+    if (auth_failures.Empty(address_key, now)) {
+      return Status(StatusCode::kRateLimited,
+                    "too many failed authentications from this address; retry later")
+          .WithReason("too_many_auth_failures");
+    }
+    if (!address_requests.Allow(address_key, now)) {
+      return Status(StatusCode::kRateLimited, "too many requests from this address; retry later")
+          .WithReason("address_rate_limited");
+    }
+    return std::nullopt;
+  }
   // A place for one more connection from `ip`, held (and given back) by the returned token's
   // owner; nullptr when the server is full for it.
   std::shared_ptr<void> Admit(const std::string& ip);
@@ -121,6 +221,17 @@ struct HttpServer::Impl {
   std::size_t connections = 0;
   std::unordered_map<std::string, std::size_t> connections_by_ip;
   std::atomic<int64_t> last_refusal_log_s{0};
+
+  // Requests and failed authentications (401 answers) by address key (AddressKey).
+  AddressRateLimiter address_requests{options.ip_request_rate, options.ip_request_burst > 0
+                                                                   ? options.ip_request_burst
+                                                                   : 2 * options.ip_request_rate};
+  AddressRateLimiter auth_failures{options.ip_auth_failures_per_minute,
+                                   options.ip_auth_failures_per_minute, std::chrono::minutes(1)};
+
+  // The TLS context new connections take (each keeps its own until it ends); SIGHUP swaps it.
+  std::mutex tls_mu;
+  TlsContext tls_context;
 };
 
 std::shared_ptr<void> HttpServer::Impl::Admit(const std::string& ip) {
@@ -148,10 +259,12 @@ void HttpServer::Impl::Refuse(tcp::socket& socket, const std::string& ip) {
       "Content-Type: application/json\r\nRetry-After: 1\r\nContent-Length: 92\r\n\r\n"
       R"({"error":{"code":"too_many_connections","message":"too many open connections; retry later"}})";
   static_assert(kReply.size() - kReply.find("\r\n\r\n") - 4 == 92);
-  // One non-blocking write into an empty socket buffer: it never waits on the client.
+  // One non-blocking write into an empty socket buffer: it never waits on the client. A TLS
+  // client could not read a plaintext answer, and a handshake is not spent on a refusal: it
+  // sees the connection closed.
   beast::error_code ec;
   socket.non_blocking(true, ec);
-  socket.write_some(net::buffer(kReply.data(), kReply.size()), ec);
+  if (!tls()) socket.write_some(net::buffer(kReply.data(), kReply.size()), ec);
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
   // At most one line a second: a flood must not become a flood of logs.
@@ -176,15 +289,18 @@ namespace {
 
 // One upgraded connection. Reads run back to back on the strand; writes go through a bounded
 // queue, one at a time (Beast allows one pending write, and a close frame is a write).
-class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> {
+// Stream: beast::tcp_stream, or TlsStream after its handshake.
+template <typename Stream>
+class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(beast::tcp_stream stream, Strand strand, HttpServer::Impl& server,
-            std::unique_ptr<WsHandler> handler, std::shared_ptr<void> place)
+  WsSession(Stream stream, Strand strand, HttpServer::Impl& server,
+            std::unique_ptr<WsHandler> handler, std::shared_ptr<void> place, TlsContext tls)
       : ws_(std::move(stream)),
         strand_(std::move(strand)),
         server_(server),
         handler_(std::move(handler)),
         place_(std::move(place)),
+        tls_(std::move(tls)),
         id_(server.next_ws_id.fetch_add(1)),
         hard_close_(strand_) {}
 
@@ -204,7 +320,8 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
     // counted, and past the limit we close with 1009 on a healthy stream: the close handshake
     // drains the rest of the message, then waits for the peer's close.
     ws_.read_message_max(0);
-    ws_.async_accept(request, beast::bind_front_handler(&WsSession::OnAccept, shared_from_this()));
+    ws_.async_accept(request,
+                     beast::bind_front_handler(&WsSession::OnAccept, this->shared_from_this()));
   }
 
   bool Send(std::string text) override {
@@ -223,14 +340,14 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
       Close(kWsTryAgainLater, "slow consumer");
       return false;
     }
-    net::post(strand_, [self = shared_from_this(), t = std::move(text)]() mutable {
+    net::post(strand_, [self = this->shared_from_this(), t = std::move(text)]() mutable {
       self->Enqueue(std::move(t));
     });
     return true;
   }
 
   void Close(WsCloseCode code, std::string reason) override {
-    net::post(strand_, [self = shared_from_this(), code, r = std::move(reason)] {
+    net::post(strand_, [self = this->shared_from_this(), code, r = std::move(reason)] {
       self->StartClose(code, r);
     });
   }
@@ -240,7 +357,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   void Hold() override { held_ = true; }  // on the strand, inside OnMessage
 
   void Resume(std::function<void()> fn) override {
-    net::post(strand_, [self = shared_from_this(), fn = std::move(fn)] {
+    net::post(strand_, [self = this->shared_from_this(), fn = std::move(fn)] {
       self->held_ = false;
       if (self->finished_) return;
       if (!self->closing_) fn();
@@ -253,14 +370,14 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   void OnAccept(beast::error_code ec) {
     if (ec) return Finish("handshake failed: " + ec.message());
     open_ = true;
-    handler_->OnOpen(shared_from_this());
+    handler_->OnOpen(this->shared_from_this());
     DoRead();
   }
 
   void DoRead() {
     reading_ = true;
     ws_.async_read_some(buffer_, kWsReadChunk,
-                        beast::bind_front_handler(&WsSession::OnRead, shared_from_this()));
+                        beast::bind_front_handler(&WsSession::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
@@ -278,11 +395,33 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
                                        " bytes)");
     }
     if (!ws_.is_message_done()) return DoRead();  // more of the same message
+    if (!AllowMessage()) {
+      buffer_.consume(buffer_.size());
+      return StartClose(
+          kWsPolicyViolation,
+          "message rate over " + std::to_string(server_.ws_options.max_messages_per_s) + "/s");
+    }
     std::string data = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     if (!closing_) handler_->OnMessage(ws_.got_binary(), std::move(data));
     if (held_) return;  // Resume() reads again
     DoRead();
+  }
+
+  // A token bucket of max_messages_per_s, twice that at once, in millionths of a message.
+  bool AllowMessage() {
+    const int64_t rate = static_cast<int64_t>(server_.ws_options.max_messages_per_s);
+    if (rate == 0) return true;
+    constexpr int64_t kOne = 1'000'000;
+    const auto now = Clock::now();
+    const int64_t us = std::min<int64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - messages_at_).count(),
+        int64_t{10} * kOne);  // ten idle seconds refill any bucket
+    messages_at_ = now;
+    message_tokens_ = std::min(2 * rate * kOne, message_tokens_ + us * rate);
+    if (message_tokens_ < kOne) return false;
+    message_tokens_ -= kOne;
+    return true;
   }
 
   void Enqueue(std::string text) {
@@ -303,7 +442,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
     writing_ = true;
     ws_.text(true);
     ws_.async_write(net::buffer(queue_.front()),
-                    beast::bind_front_handler(&WsSession::OnWrite, shared_from_this()));
+                    beast::bind_front_handler(&WsSession::OnWrite, this->shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
@@ -330,7 +469,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
       }
     }
     hard_close_.expires_after(kWsCloseTimeout);
-    hard_close_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    hard_close_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return;
       beast::error_code ignored;
       beast::get_lowest_layer(self->ws_).socket().close(ignored);
@@ -343,7 +482,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
     close_sent_ = true;
     ws_.async_close(
         websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
-        [self = shared_from_this()](beast::error_code) {
+        [self = this->shared_from_this()](beast::error_code) {
           // A pending read ends with `closed` (or an error) and calls Finish; without one
           // (a message too big, or reads held), Finish is ours to call.
           beast::error_code ignored;
@@ -363,11 +502,12 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
     }
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   Strand strand_;  // ws_'s: every handler and every call from another thread runs here
   HttpServer::Impl& server_;
   std::unique_ptr<WsHandler> handler_;
   std::shared_ptr<void> place_;  // this connection's place (Impl::Admit)
+  TlsContext tls_;               // the context ws_ was made with, if TLS: it must outlive ws_
   const uint64_t id_;
   beast::flat_buffer buffer_;
   std::deque<std::string> queue_;
@@ -384,30 +524,69 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession> 
   bool closing_ = false;
   bool close_sent_ = false;
   bool finished_ = false;
+  // AllowMessage's bucket; "ten seconds ago" makes its first refill fill it.
+  Clock::time_point messages_at_ = Clock::now() - std::chrono::seconds(10);
+  int64_t message_tokens_ = 0;
   WsCloseCode close_code_ = kWsNormal;
   std::string close_reason_;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// One HTTP connection. Stream: beast::tcp_stream, or TlsStream (the handshake comes first,
+// from the bytes TLS detection already read, in `buffer`).
+template <typename Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, Strand strand, HttpServer::Impl& server, std::shared_ptr<void> place)
-      : stream_(std::move(socket)),
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  Session(beast::tcp_stream tcp, Strand strand, HttpServer::Impl& server,
+          std::shared_ptr<void> place, std::string address_key, TlsContext tls,
+          beast::flat_buffer buffer)
+      : stream_(MakeStream(std::move(tcp), tls)),
         strand_(std::move(strand)),
+        buffer_(std::move(buffer)),
         server_(server),
-        place_(std::move(place)) {}
+        place_(std::move(place)),
+        address_key_(std::move(address_key)),
+        tls_(std::move(tls)) {}
 
   void Run() {
-    net::dispatch(strand_, beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+    if constexpr (kTls) {
+      net::dispatch(strand_, [self = this->shared_from_this()] {
+        beast::get_lowest_layer(self->stream_).expires_after(kTlsHandshakeTimeout);
+        self->stream_.async_handshake(ssl::stream_base::server, self->buffer_.data(),
+                                      beast::bind_front_handler(&Session::OnHandshake, self));
+      });
+    } else {
+      net::dispatch(strand_, beast::bind_front_handler(&Session::DoRead, this->shared_from_this()));
+    }
   }
 
  private:
+  static Stream MakeStream(beast::tcp_stream tcp, const TlsContext& tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(tcp), *tls);
+    } else {
+      return tcp;
+    }
+  }
+
+  void OnHandshake(beast::error_code ec, std::size_t used) {
+    if (ec) {
+      spdlog::debug("msg=tls_handshake_failed address={} error={}", LogValue(address_key_),
+                    LogValue(ec.message()));
+      return;
+    }
+    buffer_.consume(used);
+    DoRead();
+  }
+
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(server_.options.body_limit);
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
-    stream_.expires_after(server_.options.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(server_.options.idle_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
@@ -452,13 +631,16 @@ class Session : public std::enable_shared_from_this<Session> {
     request_id_ = request.request_id;
     keep_alive_ = req.keep_alive();
 
+    if (std::optional<Status> refused = server_.RefusalFor(address_key_)) {
+      return Reply(ErrorResponse(*refused), /*close=*/false);
+    }
     if (websocket::is_upgrade(req) && server_.ws_endpoint != nullptr &&
         request.path == server_.ws_path) {
       return Upgrade(request);
     }
 
-    stream_.expires_after(kHandlerTimeout);
-    auto self = shared_from_this();
+    beast::get_lowest_layer(stream_).expires_after(kHandlerTimeout);
+    auto self = this->shared_from_this();
     server_.router.Dispatch(request, [self](HttpResponse response) {
       net::post(self->strand_, [self, r = std::move(response)]() mutable {
         self->Reply(std::move(r), /*close=*/false);
@@ -474,8 +656,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
     spdlog::info("msg=request id={} method={} path={} status=101 latency_us={}", request_id_,
                  LogValue(method_), LogValue(path_), latency.count());
-    std::make_shared<WsSession>(std::move(stream_), strand_, server_, std::move(*handler),
-                                std::move(place_))
+    std::make_shared<WsSession<Stream>>(std::move(stream_), strand_, server_, std::move(*handler),
+                                        std::move(place_), std::move(tls_))
         ->Run(parser_->release());
   }
 
@@ -502,13 +684,15 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.prepare_payload();
     if (method_ == "HEAD") res_.body().clear();  // Content-Length stays that of the GET
 
+    // Failed authentications count against the address (Impl::RefusalFor).
+    if (r.status == 401) server_.auth_failures.Charge(address_key_, Clock::now());
     auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
     spdlog::info("msg=request id={} method={} path={} status={} latency_us={}", request_id_,
                  LogValue(method_), LogValue(path_), r.status, latency.count());
 
-    stream_.expires_after(kWriteTimeout);
+    beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
     http::async_write(stream_, res_,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+                      beast::bind_front_handler(&Session::OnWrite, this->shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t) {
@@ -521,15 +705,23 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void DoClose() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);  // not an error if already gone
+    if constexpr (kTls) {
+      // close_notify, then the socket goes with the session.
+      beast::get_lowest_layer(stream_).expires_after(kTlsShutdownTimeout);
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);  // not an error if already gone
+    }
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   Strand strand_;  // stream_'s
   beast::flat_buffer buffer_;
   HttpServer::Impl& server_;
   std::shared_ptr<void> place_;  // this connection's place (Impl::Admit); moves on upgrade
+  const std::string address_key_;
+  TlsContext tls_;  // the context stream_ was made with, if TLS; moves on upgrade
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
 
@@ -539,6 +731,72 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string path_;
   std::string request_id_;
   bool keep_alive_ = false;
+};
+
+// On a TLS server, the first bytes of a connection decide: a TLS ClientHello goes on to a TLS
+// Session; anything else (a client speaking plain HTTP to the TLS port) is answered, in
+// plaintext it can read, 400 `tls_required`, and the connection closes.
+class TlsDetector : public std::enable_shared_from_this<TlsDetector> {
+ public:
+  TlsDetector(beast::tcp_stream stream, Strand strand, HttpServer::Impl& server,
+              std::shared_ptr<void> place, std::string address_key)
+      : stream_(std::move(stream)),
+        strand_(std::move(strand)),
+        server_(server),
+        place_(std::move(place)),
+        address_key_(std::move(address_key)) {}
+
+  void Run() {
+    net::dispatch(strand_, [self = shared_from_this()] {
+      self->stream_.expires_after(kTlsHandshakeTimeout);
+      beast::async_detect_ssl(self->stream_, self->buffer_,
+                              beast::bind_front_handler(&TlsDetector::OnDetect, self));
+    });
+  }
+
+ private:
+  void OnDetect(beast::error_code ec, bool tls) {
+    if (ec) return;  // gone, or silent past the timeout
+    if (tls) {
+      std::make_shared<Session<TlsStream>>(std::move(stream_), strand_, server_, std::move(place_),
+                                           std::move(address_key_), server_.CurrentTls(),
+                                           std::move(buffer_))
+          ->Run();
+      return;
+    }
+    static constexpr std::string_view kReply =
+        "HTTP/1.1 400 Bad Request\r\nServer: proofbook\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\nContent-Length: 81\r\n\r\n"
+        R"({"error":{"code":"tls_required","message":"this port speaks HTTPS and WSS only"}})";
+    static_assert(kReply.size() - kReply.find("\r\n\r\n") - 4 == 81);
+    spdlog::debug("msg=plaintext_on_tls_port address={}", LogValue(address_key_));
+    stream_.expires_after(kWriteTimeout);
+    net::async_write(stream_, net::buffer(kReply.data(), kReply.size()),
+                     [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                       if (write_ec) return;
+                       beast::error_code ignored;
+                       self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                       self->Drain();
+                     });
+  }
+
+  // Reads what the client still sends until it closes (or briefly), so that closing does not
+  // reset the connection before it has read the answer.
+  void Drain() {
+    stream_.expires_after(kTlsShutdownTimeout);
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) self->Drain();
+                            });
+  }
+
+  beast::tcp_stream stream_;
+  Strand strand_;
+  beast::flat_buffer buffer_;  // what detection read: the start of the TLS handshake
+  HttpServer::Impl& server_;
+  std::shared_ptr<void> place_;
+  std::string address_key_;
 };
 
 }  // namespace
@@ -556,14 +814,25 @@ void HttpServer::Impl::DoAccept() {
       });
       return;
     }
-    const std::string ip = socket.remote_endpoint(ec).address().to_string();
+    const net::ip::address address = socket.remote_endpoint(ec).address();
+    const std::string ip = address.to_string();
     std::shared_ptr<void> place = Admit(ip);
     if (!place) {
       Refuse(socket, ip);
       return DoAccept();
     }
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), strand, *this, std::move(place))->Run();
+    beast::tcp_stream stream(std::move(socket));
+    if (tls()) {
+      std::make_shared<TlsDetector>(std::move(stream), strand, *this, std::move(place),
+                                    AddressKey(address))
+          ->Run();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(std::move(stream), strand, *this,
+                                                   std::move(place), AddressKey(address), nullptr,
+                                                   beast::flat_buffer())
+          ->Run();
+    }
     DoAccept();
   });
 }
@@ -575,6 +844,12 @@ HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
   Impl& s = *impl_;
+  if (s.options.tls_cert_file.empty() != s.options.tls_key_file.empty()) {
+    return Status(StatusCode::kInvalidArgument, "TLS needs both a certificate and a key", "tls");
+  }
+  if (s.tls()) {
+    if (Status loaded = s.LoadTls(); !loaded.ok()) return loaded;
+  }
   beast::error_code ec;
   tcp::resolver resolver(s.ioc);
   auto endpoints =
@@ -603,6 +878,11 @@ Status HttpServer::Start() {
 }
 
 uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+Status HttpServer::ReloadTls() {
+  if (!impl_->tls()) return Status::Ok();
+  return impl_->LoadTls();
+}
 
 void HttpServer::SetWebSocket(std::string path, WsEndpoint* endpoint, WsOptions options) {
   impl_->ws_path = std::move(path);

@@ -9,6 +9,14 @@
 // One path may be a WebSocket endpoint (server/http/ws.h): its upgrade requests become WsSessions
 // with a bounded outbound queue and ping/pong liveness.
 //
+// With a certificate and key the port speaks HTTPS and WSS only (TLS 1.2+, forward-secret AEAD
+// suites): a client speaking plaintext HTTP to it gets a plaintext 400 `tls_required`.
+//
+// Per remote address (IPv6: its /64), before a request is routed (so before authentication):
+// at most ip_request_rate requests a second (429 `address_rate_limited`), and once an address
+// has had ip_auth_failures_per_minute 401 answers, its requests are answered 429
+// `too_many_auth_failures` until the bucket refills.
+//
 // This is the only translation unit that includes Beast. Start/Stop from one thread.
 #pragma once
 
@@ -38,6 +46,15 @@ class HttpServer {
     // descriptor is never held by a connection the server will not serve.
     std::size_t max_connections = 0;
     std::size_t max_connections_per_ip = 0;
+    // PEM files; both or neither. Empty: plaintext HTTP and WebSocket.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // Requests a second from one address, on average (0: no limit), and at once (0: twice the
+    // rate).
+    int64_t ip_request_rate = 0;
+    int64_t ip_request_burst = 0;
+    // 401 answers a minute to one address before its requests are refused (0: no limit).
+    int64_t ip_auth_failures_per_minute = 0;
   };
 
   HttpServer(Options options, const Router& router);  // router must outlive the server
@@ -49,8 +66,11 @@ class HttpServer {
   // outlive the server). Call before Start.
   void SetWebSocket(std::string path, WsEndpoint* endpoint, WsOptions options);
 
-  // Binds, listens and starts the io threads.
+  // Binds, listens and starts the io threads. Fails if the TLS files do not load.
   Status Start();
+  // Loads the TLS certificate and key again (after a renewal, on SIGHUP): connections made
+  // from now on use them, open ones keep theirs. On failure the old pair stays in use.
+  Status ReloadTls();
   // The bound port (useful with port 0). Valid after Start.
   uint16_t port() const;
   // Stops accepting, drops open connections, joins the io threads. Idempotent.

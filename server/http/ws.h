@@ -75,6 +75,9 @@ struct WsOptions {
   std::size_t max_queued_messages = 1024;    // outbound, per connection
   std::size_t max_queued_bytes = 8 << 20;
   std::chrono::seconds idle_timeout{20};  // pings at half of it; no answer by then: closed
+  // Messages a second from the peer, on average, and twice that at once; beyond: closed with
+  // 1008 "message rate over N/s". 0: no limit.
+  std::size_t max_messages_per_s = 0;
 };
 
 }  // namespace proofbook::server

@@ -50,10 +50,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "server/base/rate_limiter.h"
 #include "server/core/auth.h"
 #include "server/core/market_directory.h"
 #include "server/core/operations.h"
-#include "server/core/rate_limiter.h"
 #include "server/db/database.h"
 #include "server/db/proofs.h"
 #include "server/http/ws.h"

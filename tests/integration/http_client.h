@@ -16,8 +16,14 @@ using HttpResult = clients::HttpResponse;
 class HttpClient {
  public:
   explicit HttpClient(uint16_t port, std::string host = "127.0.0.1")
-      : client_(clients::HttpEndpoint{
-            .url = "", .host = std::move(host), .port = std::to_string(port), .base_path = ""}) {}
+      : client_(clients::HttpEndpoint{.url = "",
+                                      .host = std::move(host),
+                                      .port = std::to_string(port),
+                                      .base_path = "",
+                                      .tls = false,
+                                      .ca_file = ""}) {}
+  // Any endpoint: https with a CA file, ...
+  explicit HttpClient(clients::HttpEndpoint endpoint) : client_(std::move(endpoint)) {}
 
   HttpResult Get(const std::string& target, const std::string& bearer = "") {
     return Request("GET", target, "", bearer);

@@ -11,52 +11,13 @@
 #include "clients/common/process.h"
 #include "server/base/crypto.h"
 #include "tests/integration/files.h"
+#include "tests/integration/prover_process.h"
 #include "tests/integration/server_fixture.h"
 
 namespace proofbook::testing {
 namespace {
 
 const std::string kFixtures = std::string(PROOFBOOK_SOURCE_DIR) + "/var/fixtures/groth16";
-
-// A proofbook-prover child process; its output (stdout and stderr) is captured.
-class ProverProcess {
- public:
-  explicit ProverProcess(std::vector<std::string> args) : process_(Options(std::move(args))) {
-    EXPECT_TRUE(process_.started()) << process_.error();
-  }
-  ~ProverProcess() {
-    if (process_.pid() > 0) Stop();
-  }
-  // SIGTERM, then the exit status.
-  int Stop() {
-    process_.Signal(SIGTERM);
-    if (auto status = process_.Wait(std::chrono::seconds(10))) return *status;
-    const int status = process_.Kill();
-    ADD_FAILURE() << "proofbook-prover did not stop on SIGTERM:\n" << Logs();
-    return status;
-  }
-  std::string Logs() const { return process_.Stdout(); }
-  // Waits until the log holds `text`.
-  bool WaitFor(const std::string& text, int timeout_ms = 10000) {
-    for (int i = 0; i < timeout_ms / 50; ++i) {
-      if (Logs().find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-
- private:
-  static clients::ProcessOptions Options(std::vector<std::string> args) {
-    clients::ProcessOptions options;
-    options.argv = std::move(args);
-    options.argv.insert(options.argv.begin(), PROOFBOOK_PROVER_BIN);
-    options.stdout_to = clients::ProcessOutput::Capture();
-    options.stderr_to = clients::ProcessOutput::ToStdout();
-    return options;
-  }
-
-  clients::Process process_;
-};
 
 class ProverClientTest : public ServerFixture {
  protected:

@@ -640,6 +640,25 @@ TEST_F(ProverTest, AnOutageOverADueTimeDoesNotSlashTheProver) {
       1);
 }
 
+TEST_F(ProverTest, AConnectionOverTheMessageRateIsClosedAndOthersAreServed) {
+  StartServer({"--ws-message-rate", "5"});  // ten at once, five a second after
+  auto [p, key] = Account("prover", "p");
+  WsClient flood(server_->port(), key);
+  ASSERT_TRUE(flood.ok()) << flood.error();
+  // However slow this machine, two hundred pings overrun ten plus five a second.
+  for (int i = 0; i < 200 && flood.ok(); ++i) flood.SendJson({{"type", "ping"}, {"id", "x"}});
+  while (flood.Read(5000)) {
+  }
+  EXPECT_EQ(flood.close_code(), 1008) << flood.error();
+  // The same prover on a new connection, at a polite pace, is served.
+  WsClient polite(server_->port(), key);
+  ASSERT_TRUE(polite.ok()) << polite.error();
+  polite.SendJson({{"type", "ping"}, {"id", "y"}});
+  EXPECT_TRUE(polite.ReadType("pong").has_value()) << polite.error();
+  server_->Terminate();  // flushes the log
+  EXPECT_NE(server_->Logs().find("message rate over 5/s"), std::string::npos);
+}
+
 TEST_F(ProverTest, SlowConsumerIsClosed) {
   StartServer({"--ws-max-queue", "8"});
   auto [p, key] = Account("prover", "p");

@@ -354,6 +354,54 @@ TEST_F(ServerTest, SlowHeaderConnectionsAreCutAtTheIdleTimeoutAndOthersAreServed
   EXPECT_TRUE(HealthzWithin(server.port(), 5000));
 }
 
+// An HTTP/1.1 request that closes its connection: GET `target` with `bearer`, if any.
+std::string ClosingGet(const std::string& target, const std::string& bearer = "") {
+  return "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+         (bearer.empty() ? "" : "Authorization: Bearer " + bearer + "\r\n") + "\r\n";
+}
+
+TEST_F(ServerTest, RequestsOverThePerAddressRateAre429AndOtherAddressesAreServed) {
+  // One a second, two at once: however slow this machine, a hundred requests overrun it.
+  ServerProcess server(db_.url(), {"--ip-request-rate", "1"});
+  std::string refused;
+  int served = 0;
+  for (int i = 0; i < 100 && refused.empty(); ++i) {
+    std::string reply = HeldConnection(server.port()).Exchange(ClosingGet("/healthz"));
+    if (reply.starts_with("HTTP/1.1 429")) refused = reply;
+    if (reply.starts_with("HTTP/1.1 200")) ++served;
+  }
+  ASSERT_FALSE(refused.empty()) << "never refused after " << served << " requests";
+  EXPECT_GE(served, 2);  // the burst
+  EXPECT_NE(refused.find(R"("code":"address_rate_limited")"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  // Another address has its own bucket.
+  EXPECT_TRUE(HeldConnection(server.port(), "127.0.0.2")
+                  .Exchange(ClosingGet("/healthz"))
+                  .starts_with("HTTP/1.1 200"));
+}
+
+TEST_F(ServerTest, AnAddressThatFailsToAuthenticateIsCutOffBeforeAuthentication) {
+  // Three failures a minute: the fourth request is refused whatever it carries.
+  ServerProcess server(db_.url(), {"--ip-auth-failures", "3"});
+  const std::string bad_key = "pbk_" + std::string(64, '0');
+  int unauthenticated = 0;
+  std::string refused;
+  for (int i = 0; i < 10 && refused.empty(); ++i) {
+    std::string reply = HeldConnection(server.port()).Exchange(ClosingGet("/v1/orders/1", bad_key));
+    if (reply.starts_with("HTTP/1.1 401")) ++unauthenticated;
+    if (reply.starts_with("HTTP/1.1 429")) refused = reply;
+  }
+  ASSERT_FALSE(refused.empty()) << unauthenticated << " failures and never refused";
+  EXPECT_GE(unauthenticated, 3);
+  EXPECT_NE(refused.find(R"("code":"too_many_auth_failures")"), std::string::npos) << refused;
+  // Even a request that needs no key, from there; elsewhere all is well.
+  EXPECT_TRUE(
+      HeldConnection(server.port()).Exchange(ClosingGet("/healthz")).starts_with("HTTP/1.1 429"));
+  EXPECT_TRUE(HeldConnection(server.port(), "127.0.0.2")
+                  .Exchange(ClosingGet("/healthz"))
+                  .starts_with("HTTP/1.1 200"));
+}
+
 // Error bodies are UTF-8 even when they repeat bytes that are not (found by
 // fuzz/http_parse_fuzzer): a raw 0xFF in the path comes back as U+FFFD.
 TEST_F(ServerTest, ErrorBodiesAreUtf8WhateverThePathHeld) {

@@ -1,4 +1,4 @@
-#include "server/core/rate_limiter.h"
+#include "server/base/rate_limiter.h"
 
 #include <gtest/gtest.h>
 
@@ -47,6 +47,34 @@ TEST(RateLimiter, AccountsAreIndependent) {
 TEST(RateLimiter, ZeroRateMeansUnlimited) {
   RateLimiter limiter(0, 0);
   for (int i = 0; i < 1000; ++i) EXPECT_TRUE(limiter.Allow(1, Clock::time_point{}));
+}
+
+TEST(RateLimiter, ChargeAndEmptyCountFailuresAfterTheFact) {
+  AddressRateLimiter failures(2, 2);  // two a second
+  Clock::time_point t0{};
+  EXPECT_FALSE(failures.Empty("10.0.0.1", t0));  // never seen: not empty
+  failures.Charge("10.0.0.1", t0);
+  EXPECT_FALSE(failures.Empty("10.0.0.1", t0));
+  failures.Charge("10.0.0.1", t0);
+  EXPECT_TRUE(failures.Empty("10.0.0.1", t0));
+  failures.Charge("10.0.0.1", t0);  // never below zero
+  EXPECT_FALSE(failures.Empty("10.0.0.1", t0 + milliseconds(500)));
+  EXPECT_FALSE(failures.Empty("10.0.0.2", t0));
+}
+
+TEST(RateLimiter, FullBucketsArePrunedSoManyKeysCostNoMemory) {
+  AddressRateLimiter limiter(10, 1);
+  Clock::time_point t0{};
+  for (int i = 0; i < 10000; ++i) {
+    // Each key spends its one token; 100 ms later it has refilled and may be dropped.
+    limiter.Allow("k" + std::to_string(i), t0 + milliseconds(200) * i);
+  }
+  EXPECT_LT(limiter.keys(), 4100u);
+  // A key that is still empty is kept, and still refused.
+  limiter.Allow("busy", t0 + milliseconds(200) * 10000);
+  for (int i = 0; i < 5000; ++i)
+    limiter.Allow("x" + std::to_string(i), t0 + milliseconds(200) * 10000);
+  EXPECT_FALSE(limiter.Allow("busy", t0 + milliseconds(200) * 10000));
 }
 
 }  // namespace
