@@ -2,9 +2,9 @@
 # tests/container/run.sh — `./proofbook.sh container-test`: the container images and the compose
 # file, end to end, with podman (not part of `./proofbook.sh test`: it builds images).
 #
-#   1. installs podman, runc, docker-compose and mmdebstrap (apt) if missing, and makes the base
-#      image localhost/debian:bookworm with mmdebstrap if it is not there (no registry is
-#      needed anywhere: PROOFBOOK_CT_REBASE=1 makes it again);
+#   1. installs podman, runc, netavark, docker-compose and mmdebstrap (apt) if missing, and
+#      makes the base image localhost/debian:bookworm with mmdebstrap if it is not there (no
+#      registry is needed anywhere: PROOFBOOK_CT_REBASE=1 makes it again);
 #   2. builds the Dockerfile's postgres, runtime and demo images with `podman build`
 #      (BUILD_JOBS=${PROOFBOOK_BUILD_JOBS:-2} compile jobs; layers are cached between runs);
 #   3. starts podman's Docker-compatible API on a private socket and brings docker-compose.yml
@@ -137,12 +137,14 @@ wait_prover() {
 export ROOT WORK SOCK PROJECT BASE_IMAGE PREFIX BUILD_JOBS PORT HOST_CA
 export -f log compose build_image wait_prover
 
-install_deps podman runc docker-compose mmdebstrap slirp4netns
+# netavark + aardvark-dns: bridge networks whose containers find each other by service name
+# (podman only recommends them; install_deps installs no recommends); iptables for -p.
+install_deps podman runc netavark aardvark-dns iptables docker-compose mmdebstrap curl
 
 if [ "${PROOFBOOK_CT_REBASE:-0}" = 1 ] || ! podman image exists "$BASE_IMAGE"; then
   # minbase bookworm from the machine's apt configuration (mirror, proxy); no registry.
   step 900 "making the base image $BASE_IMAGE (mmdebstrap)" bash -o pipefail -c \
-    "mmdebstrap --quiet --variant=minbase bookworm - | podman import - '$BASE_IMAGE' >/dev/null"
+    "mmdebstrap --quiet --variant=minbase bookworm - | podman import --quiet - '$BASE_IMAGE' >/dev/null"
 fi
 
 step "$BUILD_TIMEOUT" "building $PREFIX (runtime; C++ with -j$BUILD_JOBS, log in the test's temp folder)" \
