@@ -21,6 +21,8 @@
 #   ./proofbook.sh build [preset]   only install and build (release by default)
 #   ./proofbook.sh deps     only install what is missing
 #   ./proofbook.sh node-deps  only install the verifiers' npm packages into var/node
+#   ./proofbook.sh container-test  build the images with podman, start docker-compose.yml, run
+#                           clients/demo.sh against it, take it down (tests/container/run.sh)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -319,5 +321,6 @@ case "${1:-}" in
   build) shift; install_deps; build "${1:-release}" ;;
   deps) install_deps ;;
   node-deps) install_deps nodejs npm; install_node_deps ;;
+  container-test) shift; exec "$ROOT/tests/container/run.sh" "$@" ;;
   *) sed -n '/^[^#]/q; 2,$p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
