@@ -17,8 +17,8 @@
 # After each fault (once the system is back) and at the end, the checks:
 #   - every acknowledged order (201, or 200 to a retry) is in PostgreSQL exactly once, with its
 #     client_order_id and sequencer; no client_order_id maps to two orders;
-#   - the acknowledged client_order_ids sent again (those since the last check and a sample of
-#     the older ones; all of them at the end) are answered 200 with the same order id;
+#   - the acknowledged client_order_ids sent again (200 of those since the last check and 50
+#     of the older ones; all of them at the end) are answered 200 with the same order id;
 #   - every payment and slash a prover was told of (its log) is in PostgreSQL exactly once, and
 #     no assignment is paid or slashed twice;
 #   - the ledger balances: ledger_imbalance() = 0, and every account's available / escrowed /
@@ -388,7 +388,7 @@ SQL
 # replay_check ALL|SAMPLE: the acknowledged client_order_ids again; sets REPLAYED REPLAY_BAD.
 replay_one() {  # replay_one ACKS FROM KEYS MARKET [INPUTS] [sample]
   local sample=() inputs=()
-  [ "$6" = sample ] && sample=(--from-line "$2" --sample 50)
+  [ "$6" = sample ] && sample=(--from-line "$2" --max-new 200 --sample 50)
   [ -n "$5" ] && inputs=(--inputs "$5")
   node "$CLIENT" replay --port "$PORT" --keys "$3" --market "$4" --max-price 100 \
     --deadline-ms "$7" "${inputs[@]}" --acks "$1" "${sample[@]}" 2>>"$WORK/replay.err"

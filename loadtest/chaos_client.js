@@ -12,9 +12,10 @@
 //       answer is a refusal, counted and logged to stderr. Stops placing new orders when the stop
 //       file exists (the order in hand is finished first), or after --max-s. Prints a JSON summary.
 //   node chaos_client.js replay --port P --keys K1,K2 --market M --acks FILE [--from-line L]
-//                               [--sample N] [--inputs JSON]
-//       Sends the acknowledged orders again, exactly as placed: the lines from L on, and N more
-//       drawn from the lines before (all of them without --sample). Each must be answered 200
+//                               [--max-new K] [--sample N] [--inputs JSON]
+//       Sends the acknowledged orders again, exactly as placed: the lines from L on (K of them
+//       drawn at random, with --max-new), and N more drawn from the lines before (all of them
+//       without --sample). Each must be answered 200
 //       with the same order id. Prints {"replayed","mismatched","failed"}; details on stderr.
 //   node chaos_client.js balances --port P --keys K1,K2
 //       One line per key: "account available escrowed staked", from GET /v1/accounts/me.
@@ -198,18 +199,24 @@ function readAcks(file) {
   return acks;
 }
 
+// `n` of `items` drawn at random (all of them if there are no more).
+function draw(items, n) {
+  const copy = items.slice();
+  const want = Math.min(n, copy.length);
+  for (let i = 0; i < want; i++) {
+    const j = i + Math.floor(Math.random() * (copy.length - i));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy.slice(0, want);
+}
+
 async function replay() {
   const acks = readAcks(args.acks);
   const from = Math.min(Number(args['from-line'] || 0), acks.length);
   let chosen = acks.slice(from);
+  if (args['max-new'] !== undefined) chosen = draw(chosen, Number(args['max-new']));
   if (args.sample !== undefined) {
-    const before = acks.slice(0, from);
-    const want = Math.min(Number(args.sample), before.length);
-    for (let i = 0; i < want; i++) {
-      const j = i + Math.floor(Math.random() * (before.length - i));
-      [before[i], before[j]] = [before[j], before[i]];
-      chosen.push(before[i]);
-    }
+    chosen = chosen.concat(draw(acks.slice(0, from), Number(args.sample)));
   } else {
     chosen = acks;
   }
