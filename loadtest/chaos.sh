@@ -222,8 +222,8 @@ SEQ_KEY_LIST=$(IFS=,; echo "${SEQ_KEYS[*]}")
 # delivery, so it often holds work when it is killed.
 PROVERS=(honest-a honest-b faulty)
 declare -A PROVER_ID PROVER_KEY PROVER_ARGS
-PROVER_ARGS[honest-a]="--offer market=sha,price=10,est_ms=4000,capacity=4"
-PROVER_ARGS[honest-b]="--offer market=sha,price=12,est_ms=4000,capacity=4 --delay-ms 200"
+PROVER_ARGS[honest-a]="--offer market=sha,price=10,est_ms=4000,capacity=8"
+PROVER_ARGS[honest-b]="--offer market=sha,price=12,est_ms=4000,capacity=8 --delay-ms 200"
 PROVER_ARGS[faulty]="--offer market=sha,price=8,est_ms=4000,capacity=2 --fail-rate 0.3"
 if [ "$GROTH16" = 1 ]; then
   PROVERS+=(groth)
@@ -316,20 +316,29 @@ CREATE TEMP TABLE paid (prover bigint, assignment bigint, amount bigint, kind te
 \copy paid FROM '$snap.paid'
 CREATE TEMP TABLE slashed (prover bigint, assignment bigint, amount bigint, reason text);
 \copy slashed FROM '$snap.slashed'
+-- How often each payment and slash a prover was told of is in PostgreSQL (hash joins: the
+-- tables have no index on assignment_id). Payments are settlements rows; the other kinds a
+-- prover is paid (griefing_compensation, unprovable_fee) are ledger entries.
 CREATE TEMP TABLE paid_found AS
-  SELECT p.*, CASE WHEN p.kind IN ('payment', 'uncle') THEN
-      (SELECT count(*) FROM settlements s WHERE s.assignment_id = p.assignment
-          AND s.prover_id = p.prover AND s.amount = p.amount
-          AND s.kind = CASE p.kind WHEN 'payment' THEN 'settled' ELSE 'uncle' END)
-    ELSE
-      (SELECT count(*) FROM ledger_entries l WHERE l.assignment_id = p.assignment
-          AND l.to_account = p.prover AND l.amount = p.amount AND l.reason::text = p.kind)
-    END AS n
-  FROM (SELECT DISTINCT * FROM paid) p;
+  SELECT p.*, coalesce(c.n, 0) AS n
+  FROM (SELECT DISTINCT * FROM paid) p
+  LEFT JOIN (
+    SELECT assignment_id, prover_id, amount,
+           CASE kind::text WHEN 'settled' THEN 'payment' ELSE kind::text END AS kind, count(*) AS n
+      FROM settlements GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT assignment_id, to_account, amount, reason::text, count(*)
+      FROM ledger_entries WHERE reason::text IN ('griefing_compensation', 'unprovable_fee')
+     GROUP BY 1, 2, 3, 4) c
+    ON c.assignment_id = p.assignment AND c.prover_id = p.prover AND c.amount = p.amount
+   AND c.kind = p.kind;
 CREATE TEMP TABLE slashed_found AS
-  SELECT s.*, (SELECT count(*) FROM slashings x WHERE x.assignment_id = s.assignment
-      AND x.prover_id = s.prover AND x.amount = s.amount AND x.reason::text = s.reason) AS n
-  FROM (SELECT DISTINCT * FROM slashed) s;
+  SELECT s.*, coalesce(c.n, 0) AS n
+  FROM (SELECT DISTINCT * FROM slashed) s
+  LEFT JOIN (SELECT assignment_id, prover_id, amount, reason::text AS reason, count(*) AS n
+               FROM slashings GROUP BY 1, 2, 3, 4) c
+    ON c.assignment_id = s.assignment AND c.prover_id = s.prover AND c.amount = s.amount
+   AND c.reason = s.reason;
 SELECT
   -- lost: acknowledged, not (exactly) in PostgreSQL
   (SELECT count(*) FROM acks a JOIN seqs USING (k) WHERE NOT EXISTS (SELECT 1 FROM orders o
