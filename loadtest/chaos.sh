@@ -23,8 +23,9 @@
 #     no assignment is paid or slashed twice;
 #   - the ledger balances: ledger_imbalance() = 0, and every account's available / escrowed /
 #     staked equals the sum of its ledger entries;
-#   - the balances GET /v1/accounts/me shows equal the database's (during load, compared
-#     when the API's answer is the same before and after the database read);
+#   - the balances GET /v1/accounts/me shows equal the database's (during load the sequencers
+#     are paused, SIGSTOP, and the API is compared when its answer is the same before and after
+#     the database read);
 # and at the end, after the sequencers stop: every order is final (provers reconnected and
 # finished the work, or it expired), every prover is connected, the server stops cleanly on
 # SIGTERM (exit 0: under the debug build, no sanitizer report).
