@@ -552,6 +552,51 @@ TEST_F(ProverTest, TheSameProofDeliveredAgainIsAcceptedOnceOtherBytesAreRefused)
   EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<int64_t>(), 1);
 }
 
+// Found by loadtest/chaos.sh: when the connection went during the COMMIT that stores a proof
+// (PostgreSQL shutting down), the proof was refused `internal`, which proofbook-prover takes as
+// final: it dropped a valid proof and was slashed. The outcome of that COMMIT is unknown and
+// storing the same bytes again is harmless, so it is `unavailable` (send it again). Here a
+// deferred trigger kills the storing session at its COMMIT.
+TEST_F(ProverTest, AProofWhoseStoringCommitWasCutIsRefusedForNowAndTakenWhenSentAgain) {
+  StartServer();
+  ShaMarket("sha");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  const int64_t a = AssignOne(ws, seq_key, "sha", ShaInputs("cut")).at("assignment").as_int64();
+  {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec(
+        "CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$");
+    tx.exec(
+        "CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON proofs DEFERRABLE INITIALLY "
+        "DEFERRED FOR EACH ROW EXECUTE FUNCTION die_at_commit()");
+    tx.commit();
+  }
+  ASSERT_TRUE(ws.SendProof(a, "cut", "first"));
+  auto refused = ws.ReadType("error");
+  ASSERT_TRUE(refused.has_value()) << ws.error();
+  EXPECT_EQ(std::string(refused->at("error").at("code").as_string()), "unavailable")
+      << json::serialize(*refused);
+  {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec("DROP TRIGGER die_at_commit ON proofs");
+    tx.commit();
+  }
+  ASSERT_TRUE(ws.SendProof(a, "cut", "again"));
+  auto received = ws.ReadType("proof_received");
+  ASSERT_TRUE(received.has_value()) << ws.error();
+  ExpectResult(ws, "accepted");
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<int64_t>(), 0);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<int64_t>(), 1);
+}
+
 #ifdef PROOFBOOK_FAILPOINTS
 // A crash after the proof is stored and before its delivery is journaled used to leave a row
 // that recovery ignored: after the restart the prover was slashed for a proof it had delivered
