@@ -140,8 +140,9 @@ enum class RunResult {
 
 // How often a running child's job is asked whether it is still wanted.
 constexpr auto kStopPollInterval = std::chrono::milliseconds(100);
-// A decline refused for now (rate_limited, overloaded) goes again after this long.
-constexpr auto kDeclineRetryInterval = std::chrono::seconds(1);
+// A decline or proof refused for now (rate_limited, overloaded, unavailable) goes again after
+// this long.
+constexpr auto kRetryInterval = std::chrono::seconds(1);
 
 // Runs argv (found in PATH) to completion, its output ours (or dropped, `quiet`); kills it as
 // soon as `stop()` is true. The child starts with no signal blocked, though this process blocks
@@ -420,16 +421,24 @@ class Prover {
       const std::string code(e.at("code").as_string());
       Log("warn", "msg=server_error code=" + code + " message=\"" +
                       std::string(e.at("message").as_string()) + "\"");
-      // A refused proof ends its job; so does a refused decline, unless it may go again later.
+      // A refused proof or decline ends its job, unless it was refused for now (the server's
+      // database away, too busy, rate limited): then it goes again a second later. Dropping a
+      // proof refused `unavailable` while PostgreSQL restarted cost an honest prover a
+      // missed-deadline slash (loadtest/chaos.sh).
+      const bool for_now = code == "rate_limited" || code == "overloaded" || code == "unavailable";
       if (const json::value* id = m.if_contains("id"); id && id->is_string()) {
         std::string s(id->as_string());
         if (s.rfind("proof-", 0) == 0) {
           const int64_t a = std::stoll(s.substr(6));
-          ready_.erase(a);
-          Finish(a, "msg=proof_refused assignment=" + std::to_string(a));
+          if (for_now && ready_.count(a) != 0) {
+            RetryProofLater(a);
+          } else {
+            ready_.erase(a);
+            Finish(a, "msg=proof_refused assignment=" + std::to_string(a) + " code=" + code);
+          }
         } else if (s.rfind("decline-", 0) == 0) {
           const int64_t a = std::stoll(s.substr(8));
-          if (code == "rate_limited" || code == "overloaded" || code == "unavailable") {
+          if (for_now) {
             RetryDeclineLater(a);
           } else {
             Finish(a, "msg=decline_refused assignment=" + std::to_string(a) + " code=" + code);
@@ -571,13 +580,31 @@ class Prover {
     const bool armed = !decline_backlog_.empty();
     decline_backlog_.insert(assignment);
     if (armed) return;
-    decline_retry_.expires_after(kDeclineRetryInterval);
+    decline_retry_.expires_after(kRetryInterval);
     decline_retry_.async_wait([this](error_code ec) {
       if (ec) return;
       std::set<int64_t> backlog;
       backlog.swap(decline_backlog_);
       for (int64_t a : backlog) {
         if (auto it = declines_.find(a); it != declines_.end()) SendDecline(a, it->second);
+      }
+    });
+  }
+
+  // A proof refused for now (the server's database away, overloaded): all such go again in a
+  // second, while they are still unanswered (a reconnection sends them anyway).
+  void RetryProofLater(int64_t assignment) {
+    Log("info", "msg=proof_retry assignment=" + std::to_string(assignment));
+    const bool armed = !proof_backlog_.empty();
+    proof_backlog_.insert(assignment);
+    if (armed) return;
+    proof_retry_.expires_after(kRetryInterval);
+    proof_retry_.async_wait([this](error_code ec) {
+      if (ec) return;
+      std::set<int64_t> backlog;
+      backlog.swap(proof_backlog_);
+      for (int64_t a : backlog) {
+        if (auto it = ready_.find(a); it != ready_.end()) SendProof(a, it->second);
       }
     });
   }
@@ -842,6 +869,8 @@ class Prover {
   std::map<int64_t, std::string> declines_;  // declines not yet answered: their reasons
   std::set<int64_t> decline_backlog_;        // declines to send again when the timer fires
   net::steady_timer decline_retry_{ioc_};
+  std::set<int64_t> proof_backlog_;  // proofs to send again when proof_retry_ fires
+  net::steady_timer proof_retry_{ioc_};
   int64_t done_ = 0;
   // shared with the workers
   std::mutex mu_;

@@ -1,5 +1,6 @@
 #include "server/db/database.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include "server/base/log.h"
@@ -37,6 +38,21 @@ Status EnsureConnected(std::unique_ptr<DbSession>& session, const std::string& u
   session = std::move(opened).value();
   return Status::Ok();
 }
+
+namespace {
+
+// Whether the server of an idle session has gone (PostgreSQL restarted, the backend was
+// terminated): PostgreSQL sends nothing unasked on an idle session that LISTENs to nothing, so
+// anything readable there (its "terminating connection" error, end of file) means the session
+// is dead, which pqxx finds out only when the next statement fails.
+bool PeerGone(DbSession& session) {
+  const int fd = Pq(session).sock();
+  if (fd < 0) return true;
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && p.revents != 0;
+}
+
+}  // namespace
 
 bool IsConnectionLost(const std::exception& e) {
   return dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr;
@@ -127,6 +143,12 @@ void Database::WorkerLoop() {
       if (queue_.empty()) return;  // stopping and drained
       job = std::move(queue_.front());
       queue_.pop_front();
+    }
+    // A session left over from before an outage would fail this job (a 503 for a read, an
+    // assignment pushed without its inputs): a new one first.
+    if (conn && conn->is_open() && PeerGone(*conn)) {
+      spdlog::info("msg=db_session_reopened why=\"the server closed it\"");
+      conn.reset();
     }
     Status error = EnsureConnected(conn, options_.url);
     try {

@@ -3,9 +3,10 @@
 // A fixed set of worker threads, each with its own lazily opened pqxx::connection, takes jobs
 // from one bounded queue. Post() returns false when the queue is full so the caller can answer
 // 503 at once instead of queueing without bound. A job that finds the connection broken gets
-// a fresh one next time. The probe thread checks every `probe_interval` that PostgreSQL
-// answers and that every migration is applied; ready() reads the last verdict without
-// blocking. Thread-safe.
+// a fresh one next time, and a session whose server closed it while it was idle (PostgreSQL
+// restarted) is replaced before a job runs on it. The probe thread checks every `probe_interval`
+// that PostgreSQL answers and that every migration is applied; ready() reads the last verdict
+// without blocking. Thread-safe.
 #pragma once
 
 #include <atomic>

@@ -126,7 +126,16 @@ Result<StoredProof> StoreProof(
     out.again = true;
     out.received_at = before[0][1].as<int64_t>();  // judged when we first had them
   }
-  tx.commit();
+  try {
+    tx.commit();
+  } catch (const pqxx::in_doubt_error&) {
+    // The connection went during the COMMIT (PostgreSQL shutting down): the bytes may or may
+    // not be stored. Storing the same bytes again is harmless (a duplicate), so the prover is
+    // told to send them again, not that they failed for good (an `internal` error here made
+    // proofbook-prover drop a valid proof and be slashed: loadtest/chaos.sh).
+    return Status(StatusCode::kUnavailable,
+                  "storing the proof: the database went away during the commit; send it again");
+  }
   return out;
 }
 

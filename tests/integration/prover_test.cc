@@ -552,6 +552,51 @@ TEST_F(ProverTest, TheSameProofDeliveredAgainIsAcceptedOnceOtherBytesAreRefused)
   EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<int64_t>(), 1);
 }
 
+// Found by loadtest/chaos.sh: when the connection went during the COMMIT that stores a proof
+// (PostgreSQL shutting down), the proof was refused `internal`, which proofbook-prover takes as
+// final: it dropped a valid proof and was slashed. The outcome of that COMMIT is unknown and
+// storing the same bytes again is harmless, so it is `unavailable` (send it again). Here a
+// deferred trigger kills the storing session at its COMMIT.
+TEST_F(ProverTest, AProofWhoseStoringCommitWasCutIsRefusedForNowAndTakenWhenSentAgain) {
+  StartServer();
+  ShaMarket("sha");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  const int64_t a = AssignOne(ws, seq_key, "sha", ShaInputs("cut")).at("assignment").as_int64();
+  {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec(
+        "CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$");
+    tx.exec(
+        "CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON proofs DEFERRABLE INITIALLY "
+        "DEFERRED FOR EACH ROW EXECUTE FUNCTION die_at_commit()");
+    tx.commit();
+  }
+  ASSERT_TRUE(ws.SendProof(a, "cut", "first"));
+  auto refused = ws.ReadType("error");
+  ASSERT_TRUE(refused.has_value()) << ws.error();
+  EXPECT_EQ(std::string(refused->at("error").at("code").as_string()), "unavailable")
+      << json::serialize(*refused);
+  {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec("DROP TRIGGER die_at_commit ON proofs");
+    tx.commit();
+  }
+  ASSERT_TRUE(ws.SendProof(a, "cut", "again"));
+  auto received = ws.ReadType("proof_received");
+  ASSERT_TRUE(received.has_value()) << ws.error();
+  ExpectResult(ws, "accepted");
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<int64_t>(), 0);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<int64_t>(), 1);
+}
+
 #ifdef PROOFBOOK_FAILPOINTS
 // A crash after the proof is stored and before its delivery is journaled used to leave a row
 // that recovery ignored: after the restart the prover was slashed for a proof it had delivered
@@ -657,6 +702,54 @@ TEST_F(ProverTest, AConnectionOverTheMessageRateIsClosedAndOthersAreServed) {
   EXPECT_TRUE(polite.ReadType("pong").has_value()) << polite.error();
   server_->Terminate();  // flushes the log
   EXPECT_NE(server_->Logs().find("message rate over 5/s"), std::string::npos);
+}
+
+// Found by loadtest/chaos.sh: a proof that arrives while nothing commits (PostgreSQL away or
+// stuck, the engine rebuilding) is stored by the gateway, and recovery delivers it. It used to
+// be delivered before the first Tick handed the outage's time back to the due times, so one
+// that came after its due time was judged late and the prover slashed for our outage. It is
+// now judged against the extended due time.
+TEST_F(ProverTest, AProofStoredWhileNothingCommittedIsJudgedAgainstTheExtendedDueTime) {
+  StartServer();
+  ShaMarket("sha", R"(,"min_slash":1000)");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  {
+    WsClient ws(server_->port(), key);
+    ASSERT_TRUE(ws.ok());
+    auto assignment = AssignOne(ws, seq_key, "sha", ShaInputs("stuck"), /*est_ms=*/1000);
+    const int64_t a = assignment.at("assignment").as_int64();
+    // Nothing commits from here on: the journal's row lock is held (a stuck database).
+    pqxx::connection locker(db_.url());
+    pqxx::work hold(locker);
+    hold.exec("SELECT 1 FROM engine_state FOR UPDATE");
+    SleepPastWallClockMs(assignment.at("due_at_ms").as_int64() + 300);
+    ASSERT_TRUE(ws.SendProof(a, "stuck", "pr"));
+    // The gateway stores the bytes (a commit of their own) ...
+    pqxx::connection reader(db_.url());
+    int64_t stored = 0;
+    for (int i = 0; i < 200 && stored == 0; ++i) {
+      pqxx::read_transaction tx(reader);
+      stored = tx.exec("SELECT count(*) FROM proofs")[0][0].as<int64_t>();
+      if (stored == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(stored, 1);
+    server_->Kill9();  // ... and the server dies before anything else commits
+    hold.abort();
+  }
+  StartServer();
+  pqxx::connection conn(db_.url());
+  std::string status;
+  for (int i = 0; i < 300 && status != "settled"; ++i) {
+    pqxx::read_transaction tx(conn);
+    status = tx.exec("SELECT status FROM assignments")[0][0].as<std::string>();
+    if (status != "settled") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status, "settled");
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<int64_t>(), 0);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<int64_t>(), 1);
+  EXPECT_EQ(tx.exec("SELECT ledger_imbalance()")[0][0].as<int64_t>(), 0);
 }
 
 TEST_F(ProverTest, SlowConsumerIsClosed) {
