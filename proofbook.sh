@@ -211,7 +211,7 @@ cmd_run() {
 
 # The C++ sources clang-format checks (.clang-format at the root).
 cpp_sources() {
-  find matching server clients tests loadtest fuzz -type f \( -name '*.cc' -o -name '*.h' \) | sort
+  find matching vrf server clients tests loadtest fuzz -type f \( -name '*.cc' -o -name '*.h' \) | sort
 }
 
 cmd_test() {

@@ -46,6 +46,7 @@ forbid() {
 # Project headers, folder by folder (server/db/pq.h and rows.h are db/ and journal/ only; the
 # prover gateway reads committed batches, server/journal/journal_batch.h, a plain value type).
 allow matching matching/
+allow vrf vrf/
 allow server/base matching/ server/base/
 allow server/http matching/ server/base/ server/http/
 allow server/db matching/ server/base/ server/db/
@@ -68,6 +69,13 @@ while IFS= read -r hit; do
     *) fail "$hit: matching/ uses the standard library only" ;;
   esac
 done < <(grep -rnE '^\s*#\s*include\s*<[^>]*[./][^>]*>' matching --include='*.h' --include='*.cc')
+# The ECVRF library: the standard library and libsodium only (the CLI links it too).
+while IFS= read -r hit; do
+  case "$hit" in
+    *"<sodium.h>"* | *_test.cc:*"<gtest/"* | *_benchmark.cc:*"<benchmark/"*) ;;
+    *) fail "$hit: vrf/ uses the standard library and libsodium only" ;;
+  esac
+done < <(grep -rnE '^\s*#\s*include\s*<[^>]*[./][^>]*>' vrf --include='*.h' --include='*.cc')
 for folder in server/base server/http server/core server/api server/prover server/*.cc server/*.h; do
   forbid "$folder" 'pqxx/' "only server/db/ and server/journal/ use libpqxx"
 done
