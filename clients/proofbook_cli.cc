@@ -14,6 +14,7 @@
 #include "clients/cli_api.h"
 #include "clients/cli_commands.h"
 #include "clients/cli_config.h"
+#include "clients/cli_draws.h"
 
 namespace {
 
@@ -236,6 +237,15 @@ int main(int argc, char** argv) {
   prover_show->add_option("id", prover_id, "Prover account id (default: your own)")
       ->check(CLI::PositiveNumber);
 
+  CLI::App* draw = app.add_subcommand("draw", "VRF draws of vrf orders");
+  draw->require_subcommand(1);
+  CLI::App* draw_verify = draw->add_subcommand(
+      "verify", "Re-derive every draw of the orders offline from what the server published");
+  std::vector<int64_t> draw_orders;
+  draw_verify->add_option("orders", draw_orders, "Order ids")
+      ->required()
+      ->check(CLI::PositiveNumber);
+
   HistoryArgs settlement_args, slashing_args;
   CLI::App* settlements =
       app.add_subcommand("settlements", "Payments for verified proofs, newest first");
@@ -300,6 +310,8 @@ int main(int argc, char** argv) {
       outcome = AssignmentDecline(api, mode, decline_args);
     } else if (prover_show->parsed()) {
       outcome = ProverShow(api, mode, prover_id);
+    } else if (draw_verify->parsed()) {
+      outcome = DrawVerify(api, mode, draw_orders);
     }
     std::cout.flush();
     if (!outcome) return Report(outcome.error());

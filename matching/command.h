@@ -45,11 +45,6 @@ struct CreateMarket {
   MarketParams params;
 };
 
-// VRF seam: for Selection::kVrf the server computes ECVRF over (market epoch seed, order key)
-// with the market's key and passes the 32-byte output here; the engine never computes or
-// checks a VRF. Without it (has_vrf_output == false) a vrf order is rejected vrf_unavailable.
-using VrfOutput = std::array<uint8_t, 32>;
-
 struct PlaceOrder {
   AccountId account = 0;  // the sequencer
   MarketId market = 0;
@@ -61,8 +56,8 @@ struct PlaceOrder {
   Selection selection = Selection::kBest;
   AccountId direct_prover = 0;  // kDirect only
   int64_t exclusive_ms = 0;     // kDirect only, > 0: window [now, now + exclusive_ms]
-  bool has_vrf_output = false;  // kVrf only
-  VrfOutput vrf_output{};
+  // kVrf: the engine's DrawSource (draw_source.h) gives each draw's randomness; without one
+  // that serves the market the order is rejected vrf_unavailable.
 };
 
 struct CancelOrder {

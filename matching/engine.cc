@@ -33,16 +33,17 @@ Engine::Engine(EngineOptions options)
     : account_ids_(options.accounts),
       order_ids_(options.orders),
       offer_ids_(options.offers),
-      assignment_ids_(options.assignments) {
+      assignment_ids_(options.assignments),
+      draws_(options.draws) {
   accounts_.Reserve(options.accounts);
   orders_.Reserve(options.orders);
   offers_.Reserve(options.offers);
   assignments_.Reserve(options.assignments);
   timers_.Reserve(options.orders * 2 + options.assignments);
   events_.reserve(options.events);
-  candidates_.reserve(kMaxVrfCandidates);
+  candidates_.reserve(kMaxVrfTurnsCandidates);
   freed_offers_.reserve(kMaxRedundancy);
-  weights_.reserve(kMaxVrfCandidates);
+  weights_.reserve(kMaxVrfTurnsCandidates);
   treasury_ = accounts_.Allocate();
   accounts_[treasury_].id = kTreasuryAccountId;
   accounts_[treasury_].role = Role::kTreasury;
@@ -294,8 +295,8 @@ void Engine::DoPlaceOrder(const PlaceOrder& c) {
     if (ph == kNil) return Reject(Reason::kUnknownAccount, "direct_prover");
     if (accounts_[ph].role != Role::kProver) return Reject(Reason::kWrongRole, "direct_prover");
   }
-  if (c.selection == Selection::kVrf && !c.has_vrf_output) {
-    return Reject(Reason::kVrfUnavailable, "vrf_output");
+  if (c.selection == Selection::kVrf && (draws_ == nullptr || !draws_->Serves(c.market))) {
+    return Reject(Reason::kVrfUnavailable, "selection");
   }
   if (c.deadline < now_ + market->params.min_prover_time_ms) {
     return Reject(Reason::kDeadlineTooSoon, "deadline");
@@ -320,10 +321,6 @@ void Engine::DoPlaceOrder(const PlaceOrder& c) {
   if (c.selection == Selection::kDirect) {
     o.direct_prover = c.direct_prover;
     o.exclusive_until = now_ + c.exclusive_ms;
-  }
-  if (c.selection == Selection::kVrf) {
-    o.has_vrf_output = true;
-    o.vrf_output = c.vrf_output;
   }
   o.escrow_left = escrow;
   o.needed = c.redundancy;
@@ -587,32 +584,28 @@ int32_t Engine::MatchOrderVrf(uint32_t order, EventKind kind) {
   candidates_.clear();
   weights_.clear();
   const OrderRecord& o = orders_[order];
+  const MarketParams& params = markets_[o.market].params;
+  const size_t limit =
+      static_cast<size_t>(params.vrf_turns ? kMaxVrfTurnsCandidates : kMaxVrfCandidates);
   Book(o.market).ForEachRanked(
       o.priority, o.max_price, o.deadline - now_, o.min_reputation,
       [this](const OfferRecord& f) { return accounts_[f.account].reputation; },
       [this, &o](uint32_t h) { return OfferEligibleForOrder(o, offers_[h]); },
-      [this](uint32_t h) {
+      [this, limit](uint32_t h) {
         for (uint32_t c : candidates_) {
           if (offers_[c].prover == offers_[h].prover) return true;  // one per prover
         }
         candidates_.push_back(h);
-        return candidates_.size() < static_cast<size_t>(kMaxVrfCandidates);
+        return candidates_.size() < limit;
       });
   if (candidates_.empty()) return 0;
   for (uint32_t h : candidates_) {
-    const OfferRecord& f = offers_[h];
-    weights_.push_back(VrfWeight(accounts_[f.account].staked));
-    Event& e = Emit(EventKind::kVrfCandidate);
-    e.order = o.id;
-    e.offer = f.id;
-    e.account = f.prover;
-    e.market = f.market;
-    e.value = weights_.back();
+    weights_.push_back(CandidateWeight(offers_[h]));
+    EmitCandidate(o, offers_[h], weights_.back());
   }
   int32_t assigned = 0;
   while (orders_[order].needed > 0 && !candidates_.empty()) {
-    OrderRecord& r = orders_[order];
-    size_t i = WeightedPick(VrfWord(r.vrf_output, r.vrf_draws++), weights_);
+    size_t i = WeightedPick(NextDraw(orders_[order]), weights_);
     uint32_t fh = candidates_[i];
     candidates_.erase(candidates_.begin() + static_cast<ptrdiff_t>(i));
     weights_.erase(weights_.begin() + static_cast<ptrdiff_t>(i));
@@ -620,6 +613,27 @@ int32_t Engine::MatchOrderVrf(uint32_t order, EventKind kind) {
     ++assigned;
   }
   return assigned;
+}
+
+int64_t Engine::CandidateWeight(const OfferRecord& f) const {
+  const MarketParams& params = markets_[f.market].params;
+  const AccountRecord& a = accounts_[f.account];
+  return VrfWeight(a.staked, a.reputation, params.vrf_turns ? 0 : params.reputation_weight_bps);
+}
+
+void Engine::EmitCandidate(const OrderRecord& o, const OfferRecord& f, int64_t weight) {
+  Event& e = Emit(EventKind::kVrfCandidate);
+  e.order = o.id;
+  e.offer = f.id;
+  e.account = f.prover;
+  e.market = f.market;
+  e.value = weight;
+  e.amount = o.vrf_draws;  // the attempt number of the round's first draw
+}
+
+uint64_t Engine::NextDraw(OrderRecord& o) {
+  return draws_->Draw(
+      {.market = o.market, .order = o.id, .placed_at = o.placed_at, .attempt = o.vrf_draws++});
 }
 
 void Engine::OfferTakesOrders(uint32_t offer) {
@@ -633,14 +647,11 @@ void Engine::OfferTakesOrders(uint32_t offer) {
     OrderRecord& o = orders_[oh];
     if (o.selection == Selection::kVrf) {
       // The arriving offer is the only eligible candidate (the order rested with none), so
-      // the draw is trivial, but it is published and consumes a word like any other.
-      Event& e = Emit(EventKind::kVrfCandidate);
-      e.order = o.id;
-      e.offer = f.id;
-      e.account = f.prover;
-      e.market = f.market;
-      e.value = VrfWeight(accounts_[f.account].staked);
-      ++o.vrf_draws;
+      // the pick is forced, but the draw is made and published like any other: every
+      // assignment of a vrf order has its draw.
+      int64_t weight = CandidateWeight(f);
+      EmitCandidate(o, f, weight);
+      NextDraw(o);
     }
     Assign(oh, offer, o.max_price, EventKind::kAssigned);  // the order rested: its price
   }
@@ -1238,8 +1249,6 @@ OrderState Engine::ToState(const OrderRecord& o) const {
   s.direct_prover = o.direct_prover;
   s.exclusive_until = o.exclusive_until;
   s.exclusive_ended = o.exclusive_ended;
-  s.has_vrf_output = o.has_vrf_output;
-  s.vrf_output = o.vrf_output;
   s.vrf_draws = o.vrf_draws;
   s.status = o.status;
   s.failure = o.failure;
@@ -1421,8 +1430,6 @@ Status Engine::RestoreOrder(const OrderState& s) {
   o.direct_prover = s.direct_prover;
   o.exclusive_until = s.exclusive_until;
   o.exclusive_ended = s.exclusive_ended;
-  o.has_vrf_output = s.has_vrf_output;
-  o.vrf_output = s.vrf_output;
   o.vrf_draws = s.vrf_draws;
   o.status = s.status;
   o.failure = s.failure;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "matching/command.h"
+#include "matching/draw_source.h"
 #include "matching/event.h"
 #include "matching/flat_id_map.h"
 #include "matching/object_pool.h"
@@ -47,6 +48,9 @@ struct EngineOptions {
   size_t offers = 16384;
   size_t assignments = 16384;
   size_t events = 256;
+  // The randomness of vrf orders (draw_source.h); not owned, must outlive the engine. Null:
+  // vrf orders are rejected vrf_unavailable.
+  DrawSource* draws = nullptr;
 };
 
 class Engine {
@@ -137,6 +141,9 @@ class Engine {
   // Fills as many of the order's wanted slots as it can; returns how many.
   int32_t MatchOrder(uint32_t order, EventKind kind);
   int32_t MatchOrderVrf(uint32_t order, EventKind kind);
+  int64_t CandidateWeight(const OfferRecord& offer) const;
+  void EmitCandidate(const OrderRecord& order, const OfferRecord& offer, int64_t weight);
+  uint64_t NextDraw(OrderRecord& order);  // asks draws_ for the order's next attempt
   // A resting (or freed) offer takes the best resting orders it is eligible for.
   void OfferTakesOrders(uint32_t offer);
   uint32_t Assign(uint32_t order, uint32_t offer, Amount price, EventKind kind);
@@ -218,6 +225,7 @@ class Engine {
   // Scratch for vrf selection, reused.
   std::vector<uint32_t> candidates_;
   std::vector<int64_t> weights_;
+  DrawSource* draws_;  // may be null (EngineOptions::draws)
   // Offers whose capacity a release freed during the current command (DrainFreedOffers).
   std::vector<OfferId> freed_offers_;
 };

@@ -795,47 +795,7 @@ TEST_F(EngineTest, DirectOrderTakesNamedProverOfferDuringWindow) {
   EXPECT_EQ(a[0].account, kP2);
 }
 
-TEST_F(EngineTest, VrfOrderWithoutRandomnessIsRejected) {
-  SetUpMarket();
-  PlaceOrder o = OrderSpec(150);
-  o.selection = Selection::kVrf;
-  ExpectRejected(Do(o), Reason::kVrfUnavailable, "vrf_output");
-}
-
-TEST_F(EngineTest, VrfOrderPicksStakeWeightedAndPublishesCandidates) {
-  SetUpMarket();
-  Offer(kP1, 50);
-  Offer(kP2, 60);
-  Offer(kP3, 70);
-  PlaceOrder o = OrderSpec(150);
-  o.selection = Selection::kVrf;
-  o.has_vrf_output = true;
-  o.vrf_output[0] = 0x42;
-  auto ev = Do(o);
-  auto cand = Of(ev, EventKind::kVrfCandidate);
-  ASSERT_EQ(cand.size(), 3u);
-  EXPECT_EQ(cand[0].account, kP1);   // rank order
-  EXPECT_EQ(cand[0].value, 10'000);  // stake weight
-  auto a = Of(ev, EventKind::kAssigned);
-  ASSERT_EQ(a.size(), 1u);
-  // Anyone can recompute the pick from the published output and candidates.
-  std::vector<int64_t> weights{10'000, 10'000, 10'000};
-  size_t pick = WeightedPick(VrfWord(o.vrf_output, 0), weights);
-  EXPECT_EQ(a[0].account, cand[pick].account);
-}
-
-TEST_F(EngineTest, VrfPickFollowsStakeWeights) {
-  // With the published rule, a prover with 99% of the stake wins ~99% of draws.
-  std::vector<int64_t> weights{99, 1};
-  VrfOutput out{};
-  int wins = 0;
-  for (int i = 0; i < 1000; ++i) {
-    out[0] = static_cast<uint8_t>(i);
-    out[1] = static_cast<uint8_t>(i >> 8);
-    wins += WeightedPick(VrfWord(out, 0), weights) == 0 ? 1 : 0;
-  }
-  EXPECT_GT(wins, 960);
-}
+// VRF selection: engine_vrf_test.cc.
 
 // ---- Read API and determinism -------------------------------------------------------------
 

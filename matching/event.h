@@ -16,8 +16,10 @@
 //  kRejected          reason, field (input at fault or empty), plus the subject ids known
 //  kTransfer          account -> to_account, from_bucket -> to_bucket, amount, transfer_reason,
 //                     order, assignment (when the money belongs to one)
-//  kVrfCandidate      order, offer, account (prover), value (stake weight); a vrf order's
-//                     candidate list, in rank order, right before its kAssigned/kReassigned
+//  kVrfCandidate      order, offer, account (prover), market, value (weight), amount (the
+//                     attempt number of the round's first draw); a vrf order's candidate
+//                     list, in rank order, right before the round's kAssigned/kReassigned
+//                     (one per draw: draw attempt, attempt + 1, ... pick among those left)
 //  kAssigned          order, offer, assignment, account (prover), market, amount (price),
 //                     value (due_at)
 //  kReassigned        as kAssigned, when an order is re-matched after a miss / invalid proof

@@ -101,6 +101,7 @@ class RandomCommands {
       p.unprovable_fee_bps = static_cast<int32_t>(Uniform(0, 5000));
       p.griefing_bps = static_cast<int32_t>(Uniform(0, 10000));
       p.reputation_weight_bps = Chance(50) ? 0 : static_cast<int32_t>(Uniform(1, 10000));
+      p.vrf_turns = Chance(30);
       setup_.push_back(CreateMarket{static_cast<MarketId>(m), p});
     }
     for (int s = 0; s < shape_.sequencers; ++s) {
@@ -152,8 +153,6 @@ class RandomCommands {
         o.exclusive_ms = Uniform(1, 2000);
       } else if (sel < 30) {
         o.selection = Selection::kVrf;
-        o.has_vrf_output = !Chance(15);
-        for (auto& b : o.vrf_output) b = static_cast<uint8_t>(Uniform(0, 255));
       }
       return o;
     }

@@ -59,8 +59,6 @@ struct OrderRecord {
   AccountId direct_prover = 0;
   Timestamp exclusive_until = 0;
   bool exclusive_ended = false;
-  bool has_vrf_output = false;
-  VrfOutput vrf_output{};
   uint32_t vrf_draws = 0;
   OrderStatus status = OrderStatus::kOpen;
   Reason failure = Reason::kNone;

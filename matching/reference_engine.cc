@@ -19,7 +19,9 @@ bool IsPendingLate(AssignmentStatus s) {
 
 }  // namespace
 
-ReferenceEngine::ReferenceEngine() { accounts_[kTreasuryAccountId].role = Role::kTreasury; }
+ReferenceEngine::ReferenceEngine(DrawSource* draws) : draws_(draws) {
+  accounts_[kTreasuryAccountId].role = Role::kTreasury;
+}
 
 Amount ReferenceEngine::TotalBalances() const {
   Amount total = 0;
@@ -172,32 +174,52 @@ void ReferenceEngine::Assign(OrderId order, OfferId offer, Amount price, EventKi
   e.value = a.due;
 }
 
+int64_t ReferenceEngine::Weight(OfferId offer) const {
+  const Off& f = offers_.at(offer);
+  const MarketParams& m = markets_.at(f.market);
+  const Acct& a = accounts_.at(f.prover);
+  return VrfWeight(a.staked, a.reputation, m.vrf_turns ? 0 : m.reputation_weight_bps);
+}
+
+void ReferenceEngine::Candidate(OrderId order, OfferId offer, int64_t weight) {
+  const Off& f = offers_.at(offer);
+  Event& e = Emit(EventKind::kVrfCandidate);
+  e.order = order;
+  e.offer = offer;
+  e.account = f.prover;
+  e.market = f.market;
+  e.value = weight;
+  e.amount = orders_.at(order).vrf_draws;
+}
+
+uint64_t ReferenceEngine::Draw(OrderId order) {
+  Ord& o = orders_.at(order);
+  return draws_->Draw(
+      {.market = o.market, .order = order, .placed_at = o.placed_at, .attempt = o.vrf_draws++});
+}
+
 int32_t ReferenceEngine::MatchOrder(OrderId order, EventKind kind) {
   int32_t n = 0;
   if (orders_.at(order).selection == Selection::kVrf) {
+    const size_t limit =
+        static_cast<size_t>(markets_.at(orders_.at(order).market).vrf_turns ? kMaxVrfTurnsCandidates
+                                                                            : kMaxVrfCandidates);
     std::vector<OfferId> ranked = RankedEligibleOffers(order, false);
     std::vector<OfferId> cand;
     for (OfferId id : ranked) {
       bool dup = false;
       for (OfferId c : cand) dup = dup || offers_.at(c).prover == offers_.at(id).prover;
       if (!dup) cand.push_back(id);
-      if (cand.size() == static_cast<size_t>(kMaxVrfCandidates)) break;
+      if (cand.size() == limit) break;
     }
     if (cand.empty()) return 0;
     std::vector<int64_t> weights;
     for (OfferId c : cand) {
-      const Off& f = offers_.at(c);
-      weights.push_back(VrfWeight(accounts_.at(f.prover).staked));
-      Event& e = Emit(EventKind::kVrfCandidate);
-      e.order = order;
-      e.offer = c;
-      e.account = f.prover;
-      e.market = f.market;
-      e.value = weights.back();
+      weights.push_back(Weight(c));
+      Candidate(order, c, weights.back());
     }
     while (Needed(order) > 0 && !cand.empty()) {
-      Ord& o = orders_.at(order);
-      size_t i = WeightedPick(VrfWord(o.vrf, o.vrf_draws++), weights);
+      size_t i = WeightedPick(Draw(order), weights);
       OfferId pick = cand[i];
       cand.erase(cand.begin() + static_cast<ptrdiff_t>(i));
       weights.erase(weights.begin() + static_cast<ptrdiff_t>(i));
@@ -235,13 +257,8 @@ void ReferenceEngine::OfferTakesOrders(OfferId offer) {
                                      [&](OrderId a, OrderId b) { return key(a) < key(b); });
     Ord& o = orders_.at(best);
     if (o.selection == Selection::kVrf) {
-      Event& e = Emit(EventKind::kVrfCandidate);
-      e.order = best;
-      e.offer = offer;
-      e.account = f.prover;
-      e.market = f.market;
-      e.value = VrfWeight(accounts_.at(f.prover).staked);
-      ++o.vrf_draws;
+      Candidate(best, offer, Weight(offer));
+      Draw(best);
     }
     Assign(best, offer, o.max_price, EventKind::kAssigned);
   }
@@ -676,8 +693,8 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
             if (!p) return Reject(Reason::kUnknownAccount, "direct_prover");
             if (p->role != Role::kProver) return Reject(Reason::kWrongRole, "direct_prover");
           }
-          if (c.selection == Selection::kVrf && !c.has_vrf_output) {
-            return Reject(Reason::kVrfUnavailable, "vrf_output");
+          if (c.selection == Selection::kVrf && (!draws_ || !draws_->Serves(c.market))) {
+            return Reject(Reason::kVrfUnavailable, "selection");
           }
           if (c.deadline < now_ + markets_.at(c.market).min_prover_time_ms) {
             return Reject(Reason::kDeadlineTooSoon, "deadline");
@@ -699,7 +716,7 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
             o.direct_prover = c.direct_prover;
             o.exclusive_until = now_ + c.exclusive_ms;
           }
-          if (c.selection == Selection::kVrf) o.vrf = c.vrf_output;
+          o.placed_at = now_;
           o.escrow_left = escrow;
           orders_[id] = o;
           subject_.order = id;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "matching/command.h"
+#include "matching/draw_source.h"
 #include "matching/event.h"
 #include "matching/types.h"
 
@@ -19,7 +20,8 @@ namespace proofbook::matching {
 
 class ReferenceEngine {
  public:
-  ReferenceEngine();
+  // `draws` as EngineOptions::draws (not owned; null: vrf orders are refused).
+  explicit ReferenceEngine(DrawSource* draws = nullptr);
   std::vector<Event> Apply(const Command& command);
 
   // Sum of all balances; must equal external_net().
@@ -53,7 +55,7 @@ class ReferenceEngine {
     Timestamp exclusive_until = 0;
     bool exclusive_ended = false;
     bool deadline_done = false;
-    VrfOutput vrf{};
+    Timestamp placed_at = 0;
     uint32_t vrf_draws = 0;
     OrderStatus status = OrderStatus::kOpen;
     int32_t verified = 0;
@@ -84,6 +86,9 @@ class ReferenceEngine {
   // candidate list is in plain (price/time, reputation, id) order.
   std::vector<OfferId> RankedEligibleOffers(OrderId order, bool weighted) const;
   int32_t MatchOrder(OrderId order, EventKind kind);
+  int64_t Weight(OfferId offer) const;
+  void Candidate(OrderId order, OfferId offer, int64_t weight);
+  uint64_t Draw(OrderId order);
   void OfferTakesOrders(OfferId offer);
   void Assign(OrderId order, OfferId offer, Amount price, EventKind kind);
   void Fail(AssignmentId a, Reason reason);
@@ -119,6 +124,7 @@ class ReferenceEngine {
   Event subject_;
   uint64_t ref_ = 0;
   Timestamp now_ = 0;
+  DrawSource* draws_;
   CommandKind command_ = CommandKind::kTick;
 };
 

@@ -56,20 +56,12 @@ constexpr int32_t ClampReputation(int64_t reputation) {
   return static_cast<int32_t>(std::clamp<int64_t>(reputation, kMinReputation, kMaxReputation));
 }
 
-// SplitMix64 finaliser: a fixed, public bijection used to stretch one VRF output into as many
-// 64-bit words as an order needs. Anyone can recompute it.
+// SplitMix64 finaliser: a fixed, public bijection (HashDrawSource, for tests).
 constexpr uint64_t Mix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
-}
-
-// Word number `draw` of a VRF output: Mix64(first 8 bytes big-endian + draw).
-inline uint64_t VrfWord(const std::array<uint8_t, 32>& output, uint32_t draw) {
-  uint64_t seed = 0;
-  for (int i = 0; i < 8; ++i) seed = (seed << 8) | output[i];
-  return Mix64(seed + draw);
 }
 
 // Stake-weighted pick: index i with probability weights[i] / sum (word mod sum; the modulo
@@ -86,9 +78,17 @@ inline size_t WeightedPick(uint64_t word, std::span<const int64_t> weights) {
   return weights.size() - 1;  // unreachable
 }
 
-// A candidate's VRF weight: its prover's stake, at least 1 so a market with min_stake 0 still
-// has a well-defined draw.
-constexpr int64_t VrfWeight(Amount stake) { return std::max<Amount>(stake, 1); }
+// A candidate's VRF weight: its prover's stake, scaled (when the market weighs reputation,
+// reputation_weight_bps > 0) by 1 - weight_bps * (10000 - reputation) / 10000^2, the same
+// distance from a perfect reputation the ranking uses; at least 1, so a market with
+// min_stake 0 still has a well-defined draw. A stake-based-turns market (vrf_turns) passes
+// weight_bps 0: stake alone.
+constexpr int64_t VrfWeight(Amount stake, int32_t reputation, int32_t weight_bps) {
+  __extension__ using Wide = __int128;
+  const int64_t cut = static_cast<int64_t>(weight_bps) * (kBps - reputation) / kBps;
+  const Wide w = static_cast<Wide>(stake) * (kBps - cut) / kBps;
+  return w < 1 ? 1 : static_cast<int64_t>(w);
+}
 
 }  // namespace proofbook::matching
 

@@ -44,9 +44,7 @@ struct OrderState {
   AccountId direct_prover = 0;
   Timestamp exclusive_until = 0;  // kDirect: exclusive while now <= exclusive_until
   bool exclusive_ended = false;   // kExclusiveEnded was emitted
-  bool has_vrf_output = false;
-  VrfOutput vrf_output{};
-  uint32_t vrf_draws = 0;  // VRF words consumed so far (see README "VRF seam")
+  uint32_t vrf_draws = 0;         // draws made so far: the next draw's attempt number
   OrderStatus status = OrderStatus::kOpen;
   Reason failure = Reason::kNone;  // kFailed: kBadInputs | kUnprovable
   int32_t verified = 0;            // proofs verified and paid in full

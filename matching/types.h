@@ -35,8 +35,9 @@ inline constexpr MarketId kMaxMarkets = 1 << 16;                    // markets a
 inline constexpr int32_t kMaxRedundancy = 16;                       // k distinct provers per order
 inline constexpr int32_t kMaxCapacity = 1 << 16;                    // jobs at once per offer
 inline constexpr int64_t kMaxDurationMs = 30LL * 24 * 3600 * 1000;  // 30 days
-inline constexpr int32_t kMaxGraceBps = 10 * kBps;  // due time at most 11x the estimate
-inline constexpr int32_t kMaxVrfCandidates = 32;    // published with each vrf assignment
+inline constexpr int32_t kMaxGraceBps = 10 * kBps;      // due time at most 11x the estimate
+inline constexpr int32_t kMaxVrfCandidates = 32;        // published with each vrf assignment
+inline constexpr int32_t kMaxVrfTurnsCandidates = 256;  // the same, in a vrf_turns market
 // A slash is at most this multiple of the job's price (before the repeat-offence doubling).
 inline constexpr int32_t kMaxSlashMultiplierBps = 100 * kBps;
 
@@ -162,6 +163,10 @@ struct MarketParams {
   // Ranking (README "Ranking"): 0 is price/time then reputation; up to 10000 lets reputation
   // move a reliable prover ahead of a slightly cheaper one.
   int32_t reputation_weight_bps = 0;
+  // vrf orders (README "VRF selection"): false draws among the 32 best-ranked eligible
+  // provers, weighted by stake and (with reputation_weight_bps) reputation; true is the seed's
+  // stake-based turns: every eligible prover (up to 256), weighted by stake alone.
+  bool vrf_turns = false;
   bool operator==(const MarketParams&) const = default;
 };
 

@@ -21,6 +21,7 @@
 #include "server/core/engine_runner.h"
 #include "server/core/market_directory.h"
 #include "server/core/order_watch.h"
+#include "server/core/vrf_keyring.h"
 #include "server/db/database.h"
 #include "server/db/migrations.h"
 #include "server/http/http_server.h"
@@ -90,6 +91,26 @@ bool IsLoopback(const std::string& host) {
   if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
   in6_addr v6{};
   return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// The VRF master key: --vrf-master-key-file, else PROOFBOOK_VRF_MASTER_KEY; nullopt: neither.
+Result<std::optional<VrfKeyring::MasterKey>> VrfMasterKey(const Config& config) {
+  std::string text;
+  if (!config.vrf_master_key_file.empty()) {
+    std::ifstream in(config.vrf_master_key_file);
+    if (!in) {
+      return Status(StatusCode::kInvalidArgument,
+                    "cannot read --vrf-master-key-file " + config.vrf_master_key_file);
+    }
+    std::getline(in, text);
+  } else if (const char* env = std::getenv("PROOFBOOK_VRF_MASTER_KEY")) {
+    text = env;
+  } else {
+    return std::optional<VrfKeyring::MasterKey>();
+  }
+  auto key = VrfKeyring::ParseMasterKey(text);
+  if (!key) return key.error();
+  return std::optional<VrfKeyring::MasterKey>(*key);
 }
 
 }  // namespace
@@ -234,6 +255,26 @@ int RunServe(const Config& config) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }
+  auto master = VrfMasterKey(config);
+  if (!master) {
+    spdlog::error("msg=start_failed error={}", LogValue(master.error().ToString()));
+    return 1;
+  }
+  VrfKeyring keyring(*master);
+  if (!keyring.enabled()) {
+    spdlog::warn(
+        "msg=vrf_disabled hint=\"no --vrf-master-key-file or PROOFBOOK_VRF_MASTER_KEY: "
+        "vrf orders are refused\"");
+  }
+  try {
+    if (Status s = keyring.Load(*conn); !s.ok()) {
+      spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("msg=start_failed error={}", LogValue(e.what()));
+    return 1;
+  }
   conn.reset();
   spdlog::info("msg=recovered accounts={} orders={} offers={} assignments={} next_seq={}",
                state->snapshot.accounts.size(), state->snapshot.orders.size(),
@@ -296,14 +337,15 @@ int RunServe(const Config& config) {
                                             .on_commit = on_commit,
                                             .on_rebuilt = on_rebuilt,
                                             .on_lease_lost = on_lease_lost,
-                                            .lease = &lease},
+                                            .lease = &lease,
+                                            .draws = &keyring},
                       std::move(state).value());
   if (Status s = runner.Start(); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }
   RateLimiter limiter(config.rate_limit, config.rate_burst);
-  Operations ops(Operations::Options{}, runner, db, **auth, markets);
+  Operations ops(Operations::Options{}, runner, db, **auth, markets, keyring);
   ApiContext ctx{db, ops, **auth, markets, limiter, watch};
   Router router;
   RegisterApi(router, ctx);

@@ -106,6 +106,11 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
   serve->add_option("--tls-key", config.tls_key_file, "PEM private key of --tls-cert")
       ->envname("PROOFBOOK_TLS_KEY");
   serve
+      ->add_option("--vrf-master-key-file", config.vrf_master_key_file,
+                   "File with the 32-byte master key (64 hex digits) that seals the markets' VRF "
+                   "keys; without it (or PROOFBOOK_VRF_MASTER_KEY) vrf orders are refused")
+      ->envname("PROOFBOOK_VRF_MASTER_KEY_FILE");
+  serve
       ->add_option("--ip-request-rate", config.ip_request_rate,
                    "Requests a second from one address (IPv6: its /64) before authentication, "
                    "on average, twice that at once (0: no limit); beyond: 429 "

@@ -38,6 +38,10 @@ struct Config {
   // TLS (both or neither): HTTPS and WSS only; SIGHUP reloads the files.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // The master key that seals the markets' VRF secrets (server/core/vrf_keyring.h): a file
+  // holding 32 bytes as 64 hex digits, or (when empty) PROOFBOOK_VRF_MASTER_KEY itself; neither:
+  // vrf orders are refused.
+  std::string vrf_master_key_file;
   // Per remote address (IPv6: its /64), before authentication: requests a second (0: off;
   // burst twice that), and 401 answers a minute before the address is refused for a while.
   int64_t ip_request_rate = 20000;

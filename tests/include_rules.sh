@@ -51,13 +51,15 @@ allow server/base matching/ server/base/
 allow server/http matching/ server/base/ server/http/
 allow server/db matching/ server/base/ server/db/
 allow server/journal matching/ server/base/ server/db/ server/journal/
-allow server/core matching/ server/base/ server/db/session.h server/db/database.h \
-  server/db/migrations.h server/db/accounts.h server/db/markets.h server/journal/ server/core/
+allow server/core matching/ vrf/ server/base/ server/db/session.h server/db/database.h \
+  server/db/migrations.h server/db/accounts.h server/db/markets.h server/db/vrf.h server/journal/ \
+  server/core/
 allow server/api matching/ server/base/ server/http/ server/core/ server/db/session.h \
-  server/db/database.h server/db/accounts.h server/db/markets.h server/db/orders.h server/api/
+  server/db/database.h server/db/accounts.h server/db/markets.h server/db/orders.h \
+  server/db/vrf.h server/api/
 allow server/prover matching/ server/base/ server/http/ server/core/ server/db/session.h \
   server/db/database.h server/db/proofs.h server/journal/journal_batch.h server/prover/
-allow clients clients/
+allow clients clients/ vrf/
 allow clients/common clients/common/
 allow loadtest clients/
 

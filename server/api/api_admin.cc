@@ -1,5 +1,9 @@
-// Admin routes: accounts (with their API key, shown once), deposits, markets.
+// Admin routes: accounts (with their API key, shown once), deposits, markets, VRF keys and
+// beacons.
 #include "server/api/api_internal.h"
+#include "server/base/crypto.h"
+#include "server/base/json_body.h"
+#include "server/base/limits.h"
 #include "server/base/resources.h"
 
 namespace proofbook::server {
@@ -41,10 +45,50 @@ void CreateMarketRoute(ApiContext& ctx, const HttpRequest& req, Responder respon
   if (!request) return respond(ErrorResponse(request.error()));
   ctx.ops.CreateMarket(
       std::move(*request),
-      Answer<CreateMarketRequest>(std::move(respond), [](CreateMarketRequest& m) {
-        return Json(
-            json::object{{"market", MarketJson(m.slug, m.proof_system, m.verifier, m.params)}},
-            201);
+      Answer<CreateMarketRequest>(std::move(respond), [&ctx](CreateMarketRequest& m) {
+        json::object market = MarketJson(m.slug, m.proof_system, m.verifier, m.params);
+        std::optional<VrfKeyring::KeyInfo> key;
+        if (auto idx = ctx.markets.Find(m.slug)) key = ctx.ops.vrf().ActiveKey(*idx);
+        market["vrf_public_key"] =
+            key ? json::value(HexEncode(key->public_key.data(), 32)) : json::value(nullptr);
+        return Json(json::object{{"market", market}}, 201);
+      }));
+}
+
+void RotateVrfKeyRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                       Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  if (auto body = JsonBody::Parse(req.body.empty() ? "{}" : req.body, {}); !body) {
+    return respond(ErrorResponse(body.error()));
+  }
+  std::string market(Param(params, "id"));
+  ctx.ops.RotateVrfKey(
+      market, Answer<VrfKeyring::KeyInfo>(std::move(respond), [market](VrfKeyring::KeyInfo& key) {
+        return Json(json::object{{"vrf_key", json::object{{"market", market},
+                                                          {"key_id", key.id},
+                                                          {"public_key",
+                                                           HexEncode(key.public_key.data(), 32)}}}},
+                    201);
+      }));
+}
+
+// {"epoch": N, "value": "hex"}: the beacon of an epoch at least two ahead.
+void SetBeaconRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  auto body = JsonBody::Parse(req.body, {"epoch", "value"});
+  if (!body) return respond(ErrorResponse(body.error()));
+  auto epoch = body->Int("epoch", 0, kMaxBeaconEpoch);
+  if (!epoch) return respond(ErrorResponse(epoch.error()));
+  auto value = body->String("value", 2 * kMaxBeaconBytes);
+  if (!value) return respond(ErrorResponse(value.error()));
+  auto bytes = HexDecode(*value);
+  if (!bytes) {
+    return respond(ErrorResponse(
+        Status(StatusCode::kInvalidArgument, "value must be hex (1 to 256 bytes)", "value")));
+  }
+  ctx.ops.SetVrfBeacon(
+      *epoch, *bytes, Answer<Ack>(std::move(respond), [epoch = *epoch, hex = *value](Ack&) {
+        return Json(json::object{{"beacon", json::object{{"epoch", epoch}, {"value", hex}}}}, 201);
       }));
 }
 
@@ -62,6 +106,14 @@ void RegisterAdminApi(Router& router, ApiContext& ctx) {
   router.Add("POST", "/v1/admin/markets",
              [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
                CreateMarketRoute(ctx, req, std::move(respond));
+             });
+  router.Add("POST", "/v1/admin/markets/{id}/vrf-key",
+             [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
+               RotateVrfKeyRoute(ctx, req, params, std::move(respond));
+             });
+  router.Add("POST", "/v1/admin/vrf/beacons",
+             [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
+               SetBeaconRoute(ctx, req, std::move(respond));
              });
 }
 

@@ -3,6 +3,7 @@
 #include "server/base/limits.h"
 #include "server/base/resources.h"
 #include "server/db/orders.h"
+#include "server/db/vrf.h"
 
 namespace proofbook::server {
 
@@ -129,6 +130,23 @@ void ListOrdersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond)
         [filter](DbSession& session) { return Json(ListOrders(session, filter)); });
 }
 
+// Everything needed to re-derive a vrf order's draws (README "VRF selection"). Draws are
+// public facts of the market, like its book: any account may read them.
+void GetDrawsRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                   Responder respond) {
+  if (!Require(ctx, req, respond, {})) return;
+  auto id = PathId(params, "id");
+  if (!id) return respond(ErrorResponse(id.error()));
+  RunDb(ctx.db, std::move(respond), [order = *id](DbSession& session) {
+    std::optional<OrderDraws> draws = ReadOrderDraws(session, order);
+    if (!draws) {
+      return ErrorResponse(
+          Status(StatusCode::kNotFound, "no order " + std::to_string(order), "id"));
+    }
+    return Json(draws->body);
+  });
+}
+
 void CancelOrderRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
                       Responder respond) {
   auto who = Require(ctx, req, respond, {Role::kSequencer});
@@ -160,6 +178,10 @@ void RegisterOrderApi(Router& router, ApiContext& ctx) {
   router.Add("GET", "/v1/orders/{id}/proofs",
              [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
                GetProofsRoute(ctx, req, params, std::move(respond));
+             });
+  router.Add("GET", "/v1/orders/{id}/draws",
+             [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
+               GetDrawsRoute(ctx, req, params, std::move(respond));
              });
   router.Add("DELETE", "/v1/orders/{id}",
              [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {

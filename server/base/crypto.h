@@ -4,8 +4,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace proofbook::server {
 
@@ -14,6 +16,8 @@ using Sha256Digest = std::array<uint8_t, 32>;
 Sha256Digest Sha256(std::string_view data);
 std::string Sha256Hex(std::string_view data);
 std::string HexEncode(const uint8_t* data, std::size_t size);
+// The bytes of hex text (either case, even length); nullopt if it is not that.
+std::optional<std::vector<uint8_t>> HexDecode(std::string_view hex);
 // Whether `s` is only lower-case hex digits (as HexEncode and Sha256Hex write them).
 bool IsLowerHex(std::string_view s);
 

@@ -64,6 +64,17 @@ Result<int64_t> JsonBody::Int(std::string_view field, int64_t min, int64_t max,
   return n;
 }
 
+Result<bool> JsonBody::Bool(std::string_view field, std::optional<bool> fallback) const {
+  simdjson::dom::element value;
+  if (object_.at_key(field).get(value) || value.is_null()) {
+    if (fallback) return *fallback;
+    return Invalid(field, std::string(field) + " is required");
+  }
+  bool b = false;
+  if (value.get_bool().get(b)) return Invalid(field, std::string(field) + " must be true or false");
+  return b;
+}
+
 Result<std::string> JsonBody::String(std::string_view field, std::size_t max_length,
                                      std::optional<std::string> fallback) const {
   simdjson::dom::element value;

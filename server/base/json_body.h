@@ -32,6 +32,8 @@ class JsonBody {
   // An integer in [min, max]; absent: `fallback`, or an error naming the field if none.
   Result<int64_t> Int(std::string_view field, int64_t min, int64_t max,
                       std::optional<int64_t> fallback = std::nullopt) const;
+  // true or false; absent: `fallback`, or an error naming the field if none.
+  Result<bool> Bool(std::string_view field, std::optional<bool> fallback = std::nullopt) const;
   // A string of 1..max_length bytes; absent: `fallback`, or an error if none.
   Result<std::string> String(std::string_view field, std::size_t max_length,
                              std::optional<std::string> fallback = std::nullopt) const;

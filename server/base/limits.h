@@ -16,6 +16,10 @@ inline constexpr std::size_t kMaxSlugBytes = 63;
 // Account names, client_order_id, deposit references.
 inline constexpr std::size_t kMaxNameBytes = 200;
 inline constexpr std::size_t kMaxProofSystemBytes = 64;
+// A VRF epoch beacon (POST /v1/admin/vrf/beacons, migrations/0011_vrf.sql): bytes, and the
+// largest epoch number (an hour each: far beyond any clock this server will see).
+inline constexpr std::size_t kMaxBeaconBytes = 256;
+inline constexpr int64_t kMaxBeaconEpoch = int64_t{1} << 40;
 // An offer is valid for at most a year.
 inline constexpr int64_t kMaxOfferLifeMs = 365LL * 24 * 3600 * 1000;
 inline constexpr int64_t kMaxOfferCapacity = 1024;

@@ -114,6 +114,7 @@ json::object MarketJson(const std::string& id, const std::string& proof_system,
                       {"unprovable_fee_bps", p.unprovable_fee_bps},
                       {"griefing_bps", p.griefing_bps},
                       {"reputation_weight_bps", p.reputation_weight_bps},
+                      {"vrf_turns", p.vrf_turns},
                       {"inputs_checked", inputs_checked}};
 }
 

@@ -123,7 +123,8 @@ void EngineRunner::Stop() {
 }
 
 Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSession* conn) {
-  auto engine = std::make_unique<matching::Engine>();
+  auto engine =
+      std::make_unique<matching::Engine>(matching::EngineOptions{.draws = options_.draws});
   if (Status s = engine->Restore(state.snapshot); !s.ok()) {
     return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
   }
@@ -146,6 +147,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
                    p.assignment, p.account, p.received_at,
                    matching::EventKindName(events.front().kind));
     }
+    if (options_.draws) options_.draws->MoveDraws(batch.draws);
     return AppendToBatch(*engine, events, &batch);
   };
   std::vector<const matching::ProofDelivered*> after_due;
@@ -166,6 +168,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
       spdlog::info("msg=due_times_extended count={} outage_since_ms={} now_ms={}", extended,
                    state.last_event_at, now);
     }
+    if (options_.draws) options_.draws->MoveDraws(batch.draws);
     if (Status s = AppendToBatch(*engine, events, &batch); !s.ok()) return s;
   }
   for (const matching::ProofDelivered* p : after_due) {
@@ -312,6 +315,7 @@ void EngineRunner::ApplyTick(matching::Timestamp now) {
 }
 
 void EngineRunner::Collect(std::span<const matching::Event> events) {
+  if (options_.draws) options_.draws->MoveDraws(current_->data.draws);
   if (Status s = AppendToBatch(*engine_, events, &current_->data); !s.ok()) {
     // The engine and its own events disagree: a bug. Writing this batch could store a wrong
     // state, so treat it like a failed commit: answer 503 and rebuild from PostgreSQL.

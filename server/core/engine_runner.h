@@ -62,6 +62,14 @@ using ReplyBuilder =
 // reuses a key with other parameters). Its result counts only when the Status is ok.
 using Committed = std::function<void(const Status& status)>;
 
+// The engine's DrawSource when vrf orders are served (core/vrf_keyring.h): besides each draw's
+// word it keeps the draw's record (alpha, pi, beta), which the runner moves into the batch right
+// after every Apply, so a draw is committed with the events that used it. Engine thread only.
+class DrawRecorder : public matching::DrawSource {
+ public:
+  virtual void MoveDraws(std::vector<VrfDrawRecord>& into) = 0;
+};
+
 struct Submission {
   matching::Command command;      // ref and now are set by the runner
   OrderExtra extra;               // PlaceOrder only: client_order_id (may be empty) and inputs
@@ -91,6 +99,8 @@ class EngineRunner {
     std::function<void()> on_lease_lost;
     // Held (Acquire()d) before Start; used by the engine thread after. Required; outlives us.
     WriterLease* lease = nullptr;
+    // vrf orders' draws; null: they are refused vrf_unavailable. Outlives us.
+    DrawRecorder* draws = nullptr;
   };
 
   // `state` must have been loaded after options.lease was acquired.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/base/log.h"
 #include "server/core/api_keys.h"
 #include "server/db/accounts.h"
 #include "server/db/markets.h"
@@ -45,8 +46,8 @@ Status WireRejection(const Event& rejected) {
 }
 
 Operations::Operations(Options options, EngineRunner& runner, Database& db, Authenticator& auth,
-                       MarketDirectory& markets)
-    : options_(options), runner_(runner), db_(db), auth_(auth), markets_(markets) {}
+                       MarketDirectory& markets, VrfKeyring& vrf)
+    : options_(options), runner_(runner), db_(db), auth_(auth), markets_(markets), vrf_(vrf) {}
 
 template <typename T>
 void Operations::Submit(std::unique_ptr<Submission> s, Build<T> build, Done<T> done) {
@@ -234,10 +235,45 @@ void Operations::CreateMarket(CreateMarketRequest request, Done<CreateMarketRequ
         markets_.Add(
             request.slug, *idx,
             InputCheckFor(request.verifier, VerificationKeyNPublic(request.verification_key)));
+        if (vrf_.enabled()) {
+          try {
+            if (auto key = vrf_.CreateKey(session, *idx); !key) {
+              spdlog::error("msg=vrf_key_failed market={} error={}", request.slug,
+                            LogValue(key.error().ToString()));
+            }
+          } catch (const std::exception& e) {
+            spdlog::error("msg=vrf_key_failed market={} error={}", request.slug,
+                          LogValue(e.what()));
+          }
+        }
         SubmitCommand<CreateMarketRequest>(
             matching::CreateMarket{*idx, request.params},
             [request](const Engine&, std::span<const Event>) { return request; },
             [shared_done](Result<CreateMarketRequest> r) { (*shared_done)(std::move(r)); });
+      },
+      [shared_done](const Status& why) { (*shared_done)(why); });
+}
+
+void Operations::RotateVrfKey(const std::string& market, Done<VrfKeyring::KeyInfo> done) {
+  auto idx = markets_.Find(market);
+  if (!idx) return done(Status(StatusCode::kNotFound, "no market " + market, "id"));
+  auto shared_done = std::make_shared<Done<VrfKeyring::KeyInfo>>(std::move(done));
+  db_.Run(
+      "rotating a VRF key",
+      [this, idx = *idx, shared_done](DbSession& session) {
+        (*shared_done)(vrf_.CreateKey(session, idx));
+      },
+      [shared_done](const Status& why) { (*shared_done)(why); });
+}
+
+void Operations::SetVrfBeacon(int64_t epoch, std::vector<uint8_t> value, Done<Ack> done) {
+  auto shared_done = std::make_shared<Done<Ack>>(std::move(done));
+  db_.Run(
+      "setting a VRF beacon",
+      [this, epoch, value = std::move(value), shared_done](DbSession& session) {
+        Status s = vrf_.SetBeacon(session, epoch, value, EngineRunner::WallClockMs());
+        if (!s.ok()) return (*shared_done)(s);
+        (*shared_done)(Ack{});
       },
       [shared_done](const Status& why) { (*shared_done)(why); });
 }

@@ -24,6 +24,7 @@
 #include "server/core/engine_runner.h"
 #include "server/core/market_directory.h"
 #include "server/core/requests.h"
+#include "server/core/vrf_keyring.h"
 #include "server/db/database.h"
 
 namespace proofbook::server {
@@ -95,10 +96,11 @@ class Operations {
   };
   // All must outlive the Operations.
   Operations(Options options, EngineRunner& runner, Database& db, Authenticator& auth,
-             MarketDirectory& markets);
+             MarketDirectory& markets, VrfKeyring& vrf);
 
   const Options& options() const { return options_; }
   const MarketDirectory& markets() const { return markets_; }
+  const VrfKeyring& vrf() const { return vrf_; }
   // False while the engine recovers or another server holds the write lease.
   bool healthy() const { return runner_.healthy(); }
 
@@ -114,7 +116,13 @@ class Operations {
                  Done<matching::AccountState> done);
   void Deposit(matching::AccountId account, DepositRequest request, Done<Deposited> done);
   void CreateAccount(CreateAccountRequest request, Done<CreatedAccount> done);
+  // Also makes the market's VRF key when the keyring is enabled (a failure there is logged:
+  // the market then refuses vrf orders until an admin rotates its key).
   void CreateMarket(CreateMarketRequest request, Done<CreateMarketRequest> done);
+  // A new VRF key for the market (the old one retired, kept for re-checking old draws).
+  void RotateVrfKey(const std::string& market, Done<VrfKeyring::KeyInfo> done);
+  // Fixes an epoch's beacon (VrfKeyring::SetBeacon).
+  void SetVrfBeacon(int64_t epoch, std::vector<uint8_t> value, Done<Ack> done);
   // A stored proof's delivery; the result says whether it was late.
   void DeliverProof(matching::ProofDelivered delivery, Done<bool> done);
   // The verifier's verdict on a delivered proof.
@@ -144,6 +152,7 @@ class Operations {
   Database& db_;
   Authenticator& auth_;
   MarketDirectory& markets_;
+  VrfKeyring& vrf_;
   RateLimiter busy_declines_{kBusyDeclinesPerMinute, kBusyDeclineBurst, std::chrono::minutes(1)};
 };
 

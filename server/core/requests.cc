@@ -72,8 +72,8 @@ Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view text, const MarketDir
     order.direct_prover = *prover;
     order.exclusive_ms = *exclusive_ms;
   }
-  // VRF selection needs the server's ECVRF (a later issue): without an output the engine
-  // answers vrf_unavailable, which is the truth.
+  // vrf: the engine draws through the server's keyring (core/vrf_keyring.h); in a market
+  // without a key it answers vrf_unavailable.
   r.market = *slug;
   r.inputs = *inputs;
   r.client_order_id = *client_order_id;
@@ -137,7 +137,8 @@ Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope en
               {"id", "proof_system", "verifier", "min_stake", "min_slash", "slash_multiplier_bps",
                "repeat_window_ms", "compensation_bps", "fee_bps", "min_prover_time_ms", "grace_bps",
                "uncle_reward_bps", "max_proof_bytes", "decline_window_ms", "unprovable_quorum",
-               "unprovable_fee_bps", "griefing_bps", "reputation_weight_bps", "verification_key"},
+               "unprovable_fee_bps", "griefing_bps", "reputation_weight_bps", "vrf_turns",
+               "verification_key"},
               envelope));
   PB_TAKE(slug, body->String("id", kMaxSlugBytes));
   for (char c : *slug) {
@@ -202,6 +203,8 @@ Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope en
       p.*f.narrow = static_cast<int32_t>(*v);
     }
   }
+  PB_TAKE(vrf_turns, body->Bool("vrf_turns", false));
+  p.vrf_turns = *vrf_turns;
   // The engine's own rule, checked before the row is written: recovery rebuilds every market
   // row, so a row the engine would refuse must never exist.
   if (std::string_view bad = matching::InvalidMarketParamField(p); !bad.empty()) {

@@ -13,10 +13,24 @@ namespace json = boost::json;
 json::array ReadMarkets(DbSession& session) {
   pqxx::read_transaction tx(Pq(session));
   json::array markets;
-  for (const auto& row : tx.exec("SELECT * FROM markets ORDER BY id")) {
+  // With its ECVRF keys (migrations/0011_vrf.sql), oldest first: the active one draws; retired
+  // ones are kept so old draws stay checkable.
+  for (const auto& row :
+       tx.exec("SELECT m.*, (SELECT coalesce(json_agg(json_build_object('key_id', k.id, "
+               "'public_key', encode(k.public_key, 'hex'), 'created_at', k.created_at, "
+               "'retired_at', k.retired_at) ORDER BY k.id), '[]') FROM vrf_keys k "
+               "WHERE k.market_idx = m.idx)::text AS vrf_keys_json FROM markets m ORDER BY m.id")) {
     matching::MarketParams p = MarketParamsFromRow(row);
-    markets.push_back(MarketJson(row["id"].as<std::string>(), row["proof_system"].as<std::string>(),
-                                 row["verifier"].as<std::string>(), p));
+    json::object m = MarketJson(row["id"].as<std::string>(), row["proof_system"].as<std::string>(),
+                                row["verifier"].as<std::string>(), p);
+    json::value keys = json::parse(row["vrf_keys_json"].as<std::string>());
+    json::value active = nullptr;
+    for (const json::value& k : keys.as_array()) {
+      if (k.as_object().at("retired_at").is_null()) active = k.as_object().at("public_key");
+    }
+    m["vrf_public_key"] = active;
+    m["vrf_keys"] = std::move(keys);
+    markets.push_back(std::move(m));
   }
   return markets;
 }
@@ -75,13 +89,13 @@ Result<matching::MarketId> InsertMarket(DbSession& session, const std::string& s
       "INSERT INTO markets (id, proof_system, verifier, min_stake, min_slash, "
       "slash_multiplier_bps, repeat_window_ms, compensation_bps, fee_bps, min_prover_time_ms, "
       "grace_bps, uncle_reward_bps, max_proof_bytes, decline_window_ms, unprovable_quorum, "
-      "unprovable_fee_bps, griefing_bps, reputation_weight_bps, verification_key) VALUES "
-      "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
-      "NULLIF($19, '')::jsonb) ON CONFLICT (id) DO NOTHING RETURNING idx",
+      "unprovable_fee_bps, griefing_bps, reputation_weight_bps, vrf_turns, verification_key) "
+      "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
+      "NULLIF($20, '')::jsonb) ON CONFLICT (id) DO NOTHING RETURNING idx",
       slug, proof_system, verifier, p.min_stake, p.min_slash, p.slash_multiplier_bps,
       p.repeat_window_ms, p.compensation_bps, p.fee_bps, p.min_prover_time_ms, p.grace_bps,
       p.uncle_reward_bps, p.max_proof_bytes, p.decline_window_ms, p.unprovable_quorum,
-      p.unprovable_fee_bps, p.griefing_bps, p.reputation_weight_bps, verification_key);
+      p.unprovable_fee_bps, p.griefing_bps, p.reputation_weight_bps, p.vrf_turns, verification_key);
   if (rows.empty()) {
     return Status(StatusCode::kConflict, "market " + slug + " already exists", "id");
   }

@@ -45,7 +45,7 @@ std::string ClientOrderId(const pqxx::row& r) {
 Result<json::object> ReadOrder(DbSession& session, Reader reader, int64_t order_id) {
   pqxx::read_transaction tx(Pq(session));
   auto rows = tx.exec_params(
-      "SELECT o.*, encode(o.vrf_output, 'hex') AS vrf_output_hex, m.id AS market_slug "
+      "SELECT o.*, m.id AS market_slug "
       "FROM orders o JOIN markets m ON m.idx = o.market_idx "
       "WHERE o.id = $1",
       order_id);
@@ -115,7 +115,7 @@ json::object ListOrders(DbSession& session, const OrderFilter& f) {
   // Keyset pagination, newest first: a page is "ids below the cursor", so orders placed while
   // a client pages never shift what it has not read yet.
   auto rows = tx.exec_params(
-      "SELECT o.*, encode(o.vrf_output, 'hex') AS vrf_output_hex, m.id AS market_slug "
+      "SELECT o.*, m.id AS market_slug "
       "FROM orders o JOIN markets m ON m.idx = o.market_idx "
       "WHERE ($1::bigint = 0 OR o.account_id = $1) "
       "AND ($2::bigint = 0 OR EXISTS (SELECT 1 FROM assignments a WHERE a.order_id = o.id "

@@ -9,22 +9,6 @@ namespace {
 using matching::AssignmentStatus;
 using matching::OrderStatus;
 
-matching::VrfOutput VrfFromHex(const pqxx::field& f) {
-  matching::VrfOutput out{};
-  if (f.is_null()) return out;
-  std::string_view hex(f.c_str(), f.size());
-  if (hex.size() != 2 * out.size()) throw BadValue("vrf_output is not 32 bytes");
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    throw BadValue("vrf_output is not hex");
-  };
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<uint8_t>(digit(hex[2 * i]) * 16 + digit(hex[2 * i + 1]));
-  }
-  return out;
-}
-
 }  // namespace
 
 matching::OrderState OrderFromRow(const pqxx::row& row) {
@@ -42,8 +26,6 @@ matching::OrderState OrderFromRow(const pqxx::row& row) {
   o.direct_prover = row["direct_prover"].as<int64_t>();
   o.exclusive_until = row["exclusive_until_ms"].as<int64_t>();
   o.exclusive_ended = row["exclusive_ended"].as<bool>();
-  o.has_vrf_output = row["has_vrf_output"].as<bool>();
-  o.vrf_output = VrfFromHex(row["vrf_output_hex"]);
   o.vrf_draws = row["vrf_draws"].as<uint32_t>();
   o.status = FromName(row["status"], OrderStatus::kFailed, matching::OrderStatusName, "status");
   if (!row["failure"].is_null()) {
@@ -88,6 +70,7 @@ matching::MarketParams MarketParamsFromRow(const pqxx::row& row) {
   p.unprovable_fee_bps = row["unprovable_fee_bps"].as<int32_t>();
   p.griefing_bps = row["griefing_bps"].as<int32_t>();
   p.reputation_weight_bps = row["reputation_weight_bps"].as<int32_t>();
+  p.vrf_turns = row["vrf_turns"].as<bool>();
   std::string_view bad = matching::InvalidMarketParamField(p);
   if (!bad.empty()) {
     throw BadValue("market " + row["id"].as<std::string>() + " has an invalid " + std::string(bad));

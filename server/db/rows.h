@@ -1,6 +1,5 @@
 // Rows of the orders / assignments / markets tables as engine state, by column name: for recovery
-// (journal/) and the read models (db/). An orders row needs `vrf_output_hex`
-// (encode(vrf_output, 'hex')) besides the table's columns. pqxx inside: db/ and journal/ only.
+// (journal/) and the read models (db/). pqxx inside: db/ and journal/ only.
 #pragma once
 
 #include <pqxx/field>

@@ -121,7 +121,7 @@ class ArrayRows {
   }
   ArrayRows& TextOrNull(std::string_view text) { return text.empty() ? Null() : Text(text); }
   // bytea in hex form (\x and two digits a byte), the backslash escaped for array_in.
-  ArrayRows& Bytes(const matching::VrfOutput& v) {
+  ArrayRows& Bytes(std::span<const uint8_t> v) {
     static constexpr char kDigits[] = "0123456789abcdef";
     std::string& c = Next();
     c += "\"\\\\x";
@@ -204,8 +204,6 @@ constexpr Column kOrderColumns[] = {{"id", "bigint"},
                                     {"direct_prover", "bigint"},
                                     {"exclusive_until_ms", "bigint"},
                                     {"exclusive_ended", "boolean"},
-                                    {"has_vrf_output", "boolean"},
-                                    {"vrf_output", "bytea"},
                                     {"vrf_draws", "integer"},
                                     {"status", "text"},
                                     {"failure", "text"},
@@ -213,9 +211,16 @@ constexpr Column kOrderColumns[] = {{"id", "bigint"},
                                     {"escrow_left", "bigint"},
                                     {"needed", "integer"},
                                     {"request_sha256", "bytea"}};
+constexpr Column kDrawColumns[] = {
+    {"order_id", "bigint"}, {"attempt", "integer"}, {"market_idx", "integer"}, {"key_id", "bigint"},
+    {"epoch", "bigint"},    {"alpha", "bytea"},     {"pi", "bytea"},           {"beta", "bytea"}};
 
-bool AllZero(const matching::VrfOutput& v) {
-  return std::all_of(v.begin(), v.end(), [](uint8_t b) { return b == 0; });
+void WriteDraws(ArrayRows& c, const JournalBatch& b) {
+  for (const VrfDrawRecord& d : b.draws) {
+    c.Int(d.order).Int(d.attempt).Int(d.market).Int(d.key_id).Int(d.epoch);
+    c.Bytes(d.alpha).Bytes(d.pi).Bytes(d.beta);
+    c.EndRow();
+  }
 }
 
 void WriteEvents(ArrayRows& c, const JournalBatch& b) {
@@ -346,7 +351,7 @@ void WriteMarkets(SqlText& q, const JournalBatch& b) {
   };
   q << "WITH v (idx";
   for (const auto& [name, get] : kColumns) q << ", " << name;
-  q << ", seq) AS (VALUES ";
+  q << ", vrf_turns, seq) AS (VALUES ";
   for (size_t i = 0; i < b.markets.size(); ++i) {
     const matching::MarketState& m = b.markets[i];
     // The seq of the CreateMarket acceptance, for markets.created_seq.
@@ -360,11 +365,13 @@ void WriteMarkets(SqlText& q, const JournalBatch& b) {
     }
     q.Row(i).Int(m.id) << ",";
     for (const auto& [name, get] : kColumns) q.Int(get(m.params)) << ",";
+    q << (m.params.vrf_turns ? "true" : "false") << ",";
     q.IdOrNull(seq) << "::bigint)";
   }
   q << "), u AS (UPDATE markets m SET ";
   for (const auto& [name, get] : kColumns) q << name << " = v." << name << ", ";
-  q << "created_seq = coalesce(m.created_seq, v.seq) FROM v WHERE m.idx = v.idx RETURNING 1";
+  q << "vrf_turns = v.vrf_turns, created_seq = coalesce(m.created_seq, v.seq) FROM v WHERE m.idx = "
+       "v.idx RETURNING 1";
   ExpectRows(q, "markets (idx)", b.markets.size());
 }
 
@@ -404,12 +411,7 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
     c.Name(o.selection == matching::Selection::kBest     ? "best"
            : o.selection == matching::Selection::kDirect ? "direct"
                                                          : "vrf");
-    c.Int(o.direct_prover).Int(o.exclusive_until).Bool(o.exclusive_ended).Bool(o.has_vrf_output);
-    if (AllZero(o.vrf_output)) {
-      c.Null();
-    } else {
-      c.Bytes(o.vrf_output);
-    }
+    c.Int(o.direct_prover).Int(o.exclusive_until).Bool(o.exclusive_ended);
     c.Int(o.vrf_draws).Name(matching::OrderStatusName(o.status));
     if (o.failure == matching::Reason::kNone) {
       c.Null();
@@ -600,6 +602,9 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   }
   orders.AppendInsert(sql_, "orders");
   sql_ += order_updates_;
+  ArrayRows draws(kDrawColumns, draw_columns_);
+  WriteDraws(draws, batch);
+  draws.AppendInsert(sql_, "vrf_draws");
   WriteAccounts(q, batch);
   WriteMarkets(q, batch);
   WriteOffers(q, batch);

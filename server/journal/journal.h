@@ -45,7 +45,8 @@ class Journal {
   static void RollBack(DbSession& session, bool open);
 
   // Reused between batches.
-  std::vector<std::string> event_columns_, ledger_columns_, order_columns_;  // array literals
+  std::vector<std::string> event_columns_, ledger_columns_, order_columns_,
+      draw_columns_;  // array literals
   std::string order_updates_;
   std::string sql_;
 };

@@ -154,6 +154,7 @@ void JournalBatch::Clear() {
   deposit_extras.clear();
   closed_orders.clear();
   closed_assignments.clear();
+  draws.clear();
   ids = {};
 }
 

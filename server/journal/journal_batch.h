@@ -21,6 +21,7 @@
 //    journal takes their status from those events.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -70,6 +71,19 @@ struct ClosedAssignment {
   matching::AssignmentStatus status = matching::AssignmentStatus::kAssigned;
 };
 
+// One ECVRF draw a vrf order's matching consumed (server/core/vrf_keyring.h made it during
+// the batch's commands): the row of vrf_draws written with the events that used it.
+struct VrfDrawRecord {
+  matching::OrderId order = 0;
+  uint32_t attempt = 0;
+  matching::MarketId market = 0;
+  int64_t key_id = 0;
+  int64_t epoch = 0;
+  std::vector<uint8_t> alpha;
+  std::array<uint8_t, 80> pi{};
+  std::array<uint8_t, 64> beta{};
+};
+
 struct JournalBatch {
   uint64_t first_seq = 0;  // seq of events[0]
   // The fencing epoch (server/journal/writer_lease.h) of the engine incarnation that produced the
@@ -85,7 +99,8 @@ struct JournalBatch {
   std::vector<DepositExtra> deposit_extras;  // deposits with a reference, in this batch
   std::vector<ClosedOrder> closed_orders;
   std::vector<ClosedAssignment> closed_assignments;
-  matching::EngineIds ids;  // after the batch
+  std::vector<VrfDrawRecord> draws;  // in draw order
+  matching::EngineIds ids;           // after the batch
 
   bool empty() const { return events.empty(); }
   // seq of the last event; first_seq - 1 when empty.

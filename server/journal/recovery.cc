@@ -44,7 +44,7 @@ void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
   std::string sql =
       "SELECT id, account_id, market_idx, max_price, deadline_ms, placed_at_ms, priority, "
       "min_reputation_bps, redundancy, selection, direct_prover, exclusive_until_ms, "
-      "exclusive_ended, has_vrf_output, encode(vrf_output, 'hex') AS vrf_output_hex, vrf_draws, "
+      "exclusive_ended, vrf_draws, "
       "status, failure, verified, escrow_left, needed FROM orders WHERE id IN (";
   sql += kLiveOrders;
   sql += ") ORDER BY id";

@@ -410,7 +410,8 @@ TEST_F(ApiTest, BadInputGetsStableCodes) {
   EXPECT_EQ(Json(stray).at("error").at("field").as_string(), "prover");
   auto vrf = post(R"({"market":"m","max_price":1,"deadline_ms":600000,"selection":"vrf",)" +
                   ShaInputs() + "}");
-  EXPECT_EQ(vrf.status, 422);  // no VRF on this server yet: a standing refusal, not a 503
+  // This server has no VRF master key, so the market has no key: a standing refusal, not a 503.
+  EXPECT_EQ(vrf.status, 422);
   EXPECT_EQ(Code(vrf), "vrf_unavailable");
 
   auto poor = post(R"({"market":"m","max_price":5000,"deadline_ms":600000,)" + ShaInputs() + "}");

@@ -70,8 +70,7 @@ std::string Describe(const matching::OrderState& o) {
     << " priority=" << static_cast<int>(o.priority) << " min_rep=" << o.min_reputation
     << " k=" << o.redundancy << " selection=" << static_cast<int>(o.selection)
     << " direct=" << o.direct_prover << " exclusive_until=" << o.exclusive_until
-    << " exclusive_ended=" << o.exclusive_ended << " has_vrf=" << o.has_vrf_output
-    << " vrf0=" << static_cast<int>(o.vrf_output[0]) << " vrf_draws=" << o.vrf_draws
+    << " exclusive_ended=" << o.exclusive_ended << " vrf_draws=" << o.vrf_draws
     << " status=" << matching::OrderStatusName(o.status)
     << " failure=" << matching::ReasonName(o.failure) << " verified=" << o.verified
     << " escrow_left=" << o.escrow_left << " needed=" << o.needed;
