@@ -131,15 +131,28 @@ Result<CreateAccountRequest> ParseCreateAccount(std::string_view text, Envelope 
 }
 
 Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope envelope) {
-  PB_TAKE(body,
-          JsonBody::Parse(
-              text,
-              {"id", "proof_system", "verifier", "min_stake", "min_slash", "slash_multiplier_bps",
-               "repeat_window_ms", "compensation_bps", "fee_bps", "min_prover_time_ms", "grace_bps",
-               "uncle_reward_bps", "max_proof_bytes", "decline_window_ms", "unprovable_quorum",
-               "unprovable_fee_bps", "griefing_bps", "reputation_weight_bps", "vrf_turns",
-               "verification_key"},
-              envelope));
+  PB_TAKE(body, JsonBody::Parse(text,
+                                {"id",
+                                 "proof_system",
+                                 "verifier",
+                                 "min_stake",
+                                 "min_slash",
+                                 "slash_multiplier_bps",
+                                 "repeat_window_ms",
+                                 "compensation_bps",
+                                 "fee_bps",
+                                 "min_prover_time_ms",
+                                 "grace_bps",
+                                 "uncle_reward_bps",
+                                 "max_proof_bytes",
+                                 "decline_window_ms",
+                                 "unprovable_quorum",
+                                 "unprovable_fee_bps",
+                                 "griefing_bps",
+                                 "reputation_weight_bps",
+                                 "vrf_turns",
+                                 "verification_key"},
+                                envelope));
   PB_TAKE(slug, body->String("id", kMaxSlugBytes));
   for (char c : *slug) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') || slug->front() == '-') {
