@@ -205,6 +205,15 @@ cmd_run() {
   "$server" migrate
   mkdir -p "$ROOT/var"
   "$server" bootstrap-admin --key-file "$ROOT/var/admin.key"
+  # The master key that seals the markets' VRF keys (README "VRF selection"): made once, kept
+  # with the private database it opens. Unless the caller brings their own.
+  if [ -z "${PROOFBOOK_VRF_MASTER_KEY_FILE:-}${PROOFBOOK_VRF_MASTER_KEY:-}" ]; then
+    if [ ! -s "$ROOT/var/vrf-master.key" ]; then
+      (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$ROOT/var/vrf-master.key")
+      log "made var/vrf-master.key (the VRF master key: back it up with the database)"
+    fi
+    export PROOFBOOK_VRF_MASTER_KEY_FILE="$ROOT/var/vrf-master.key"
+  fi
   log "serving on ${PROOFBOOK_LISTEN:-127.0.0.1:8080} (Ctrl-C stops the server)"
   exec "$server" serve "$@"
 }

@@ -323,6 +323,7 @@ Outcome MarketCreate(ApiClient& api, const OutputMode& mode, const MarketCreateA
   json::object body{
       {"id", args.id}, {"proof_system", args.proof_system}, {"verifier", args.verifier}};
   for (const auto& [name, value] : args.params) body[name] = value;
+  if (args.vrf_turns) body["vrf_turns"] = true;
   if (!args.verification_key_file.empty()) {
     auto vk = ReadJsonArg("--verification-key", "@" + args.verification_key_file);
     if (!vk) return vk.error();

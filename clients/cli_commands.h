@@ -31,6 +31,7 @@ struct MarketCreateArgs {
   std::string id, proof_system, verifier;
   std::string verification_key_file;                    // empty: none
   std::vector<std::pair<std::string, int64_t>> params;  // only those given: {"min_stake", 100}
+  bool vrf_turns = false;  // vrf orders draw by stake alone among every eligible prover
 };
 
 struct OrderPlaceArgs {

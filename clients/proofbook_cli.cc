@@ -118,6 +118,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"snarkjs-groth16", "sha256-preimage"}));
   market_create->add_option("--verification-key", market_args.verification_key_file,
                             "snarkjs's verification_key.json (snarkjs-groth16 only)");
+  market_create->add_flag("--vrf-turns", market_args.vrf_turns,
+                          "vrf orders: stake-based turns (every eligible prover, by stake alone)");
   // The market parameters of POST /v1/admin/markets; the server's defaults when left out.
   const std::pair<const char*, const char*> kMarketParams[] = {
       {"min_stake", "Stake a prover needs to offer here, base units"},
