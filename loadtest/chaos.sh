@@ -128,14 +128,9 @@ fail() {  # fail MESSAGE: remember a failed condition, go on
   echo "chaos: FAILED: $*" >&2
   FAILED=1
 }
-wait_for() {  # wait_for SECONDS COMMAND...: until the command succeeds
-  local until=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$until" ] || return 1
-    sleep 0.1
-  done
-}
+# wait_for SECONDS COMMAND...
+# shellcheck source=lib.sh
+source "$HERE/loadtest/lib.sh"
 
 # ---- PostgreSQL: a cluster of our own, so that it can be stopped ---------------------------
 # Durable commits (synchronous_commit on): an acknowledged write must survive a PostgreSQL

@@ -46,14 +46,9 @@ trap cleanup EXIT
 
 sql() { psql -qtAX "$URL" -c "$1"; }
 sql_is() { test "$(sql "$1")" = "$2"; }  # sql_is QUERY VALUE, for wait_for
-wait_for() {  # wait_for SECONDS COMMAND...: until the command succeeds
-  local until=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$until" ] || return 1
-    sleep 0.1
-  done
-}
+# wait_for SECONDS COMMAND...
+# shellcheck source=lib.sh
+source "$ROOT/loadtest/lib.sh"
 port_of() { wait_for 30 test -s "$1" && head -1 "$1"; }
 start_server() {  # start_server NAME: serves on a free port; sets PORT
   "$SERVER_BIN" serve --database-url "$URL" --listen 127.0.0.1:0 --port-file "$WORK/$1.port" \

@@ -57,8 +57,10 @@ class VrfTest : public ProverFixture {
   void Start() { StartServer({"--vrf-master-key-file", key_file_}); }
 
   // A prover staking `stake`, with offers at 100 for `capacity` jobs in `market`, estimating
-  // 300 s a job: nobody delivers in these tests, and nobody misses a due time during them.
-  int64_t StakedProver(const std::string& market, int64_t stake, int64_t capacity) {
+  // `est_ms` a job. Nobody delivers in these tests: with the default 300 s nobody misses a due
+  // time during them.
+  int64_t StakedProver(const std::string& market, int64_t stake, int64_t capacity,
+                       int64_t est_ms = 300000) {
     auto [id, key] = Account("prover", "p" + std::to_string(stake));
     Deposit(id, stake);
     EXPECT_EQ(
@@ -69,8 +71,8 @@ class VrfTest : public ProverFixture {
     // whatever its offers, so this does not change its odds).
     for (int64_t left = capacity; left > 0; left -= 1024) {
       auto r = client_->Request("POST", "/v1/offers",
-                                R"({"market":")" + market +
-                                    R"(","price":100,"est_ms":300000,"capacity":)" +
+                                R"({"market":")" + market + R"(","price":100,"est_ms":)" +
+                                    std::to_string(est_ms) + R"(,"capacity":)" +
                                     std::to_string(std::min<int64_t>(left, 1024)) + "}",
                                 key);
       EXPECT_EQ(r.status, 201) << r.body;
@@ -297,20 +299,8 @@ TEST_F(VrfTest, KeysAndDrawsSurviveKill9AndRotation) {
 TEST_F(VrfTest, AMissIsRedrawnAmongTheOthersAndStaysCheckable) {
   Start();
   ShaMarket("vrfm");
-  for (int64_t stake : {1000, 2000, 3000}) {
-    auto [id, key] = Account("prover", "fast" + std::to_string(stake));
-    Deposit(id, stake);
-    ASSERT_EQ(
-        client_->Request("POST", "/v1/stake", R"({"amount":)" + std::to_string(stake) + "}", key)
-            .status,
-        200);
-    // 100 ms a job, and nobody delivers: each assignment is missed at its due time.
-    ASSERT_EQ(client_
-                  ->Request("POST", "/v1/offers",
-                            R"({"market":"vrfm","price":100,"est_ms":100,"capacity":1})", key)
-                  .status,
-              201);
-  }
+  // 100 ms a job, and nobody delivers: each assignment is missed at its due time.
+  for (int64_t stake : {1000, 2000, 3000}) StakedProver("vrfm", stake, 1, /*est_ms=*/100);
   std::vector<int64_t> orders = VrfOrders("vrfm", 1);
   ASSERT_EQ(orders.size(), 1u);
   json::object d;
