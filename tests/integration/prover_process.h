@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "clients/common/process.h"
+#include "tests/integration/wait.h"
 
 namespace proofbook::testing {
 
@@ -34,11 +35,8 @@ class ProverProcess {
   std::string Logs() const { return process_.Stdout(); }
   // Waits until the log holds `text`.
   bool WaitFor(const std::string& text, int timeout_ms = 10000) {
-    for (int i = 0; i < timeout_ms / 50; ++i) {
-      if (Logs().find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    return WaitUntil([&] { return Logs().find(text) != std::string::npos; },
+                     std::chrono::milliseconds(timeout_ms));
   }
 
  private:

@@ -22,6 +22,7 @@
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/test_database.h"
+#include "tests/integration/wait.h"
 
 namespace proofbook::testing {
 namespace {
@@ -100,16 +101,13 @@ class HeldConnection {
 };
 
 // Retries GET /healthz until it answers 200 or `timeout_ms` passes.
-bool HealthzWithin(uint16_t port, int timeout_ms = 10000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .starts_with("HTTP/1.1 200")) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+bool HealthzWithin(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  return WaitUntil(
+      [port] {
+        return RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .starts_with("HTTP/1.1 200");
+      },
+      timeout);
 }
 
 class ServerTest : public ::testing::Test {
@@ -341,7 +339,7 @@ TEST_F(ServerTest, SlowHeaderConnectionsAreCutAtTheIdleTimeoutAndOthersAreServed
   const auto start = std::chrono::steady_clock::now();
   // A well-behaved client (another address) is served while they trickle.
   for (auto& c : slow) c->Send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
-  EXPECT_TRUE(HealthzWithin(server.port(), 5000));
+  EXPECT_TRUE(HealthzWithin(server.port(), std::chrono::seconds(5)));
   // Each keeps sending a byte; the server cuts them anyway at about the idle timeout.
   bool all_closed = false;
   while (!all_closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
@@ -351,7 +349,7 @@ TEST_F(ServerTest, SlowHeaderConnectionsAreCutAtTheIdleTimeoutAndOthersAreServed
   }
   EXPECT_TRUE(all_closed);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
-  EXPECT_TRUE(HealthzWithin(server.port(), 5000));
+  EXPECT_TRUE(HealthzWithin(server.port(), std::chrono::seconds(5)));
 }
 
 // An HTTP/1.1 request that closes its connection: GET `target` with `bearer`, if any.

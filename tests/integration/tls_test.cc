@@ -21,6 +21,7 @@
 #include "tests/integration/files.h"
 #include "tests/integration/prover_process.h"
 #include "tests/integration/server_fixture.h"
+#include "tests/integration/wait.h"
 
 namespace proofbook::testing {
 namespace {
@@ -70,14 +71,6 @@ class TlsTest : public ServerFixture {
   }
   std::string Url() const { return "https://127.0.0.1:" + std::to_string(server_->port()); }
   // Polls `ok` every 50 ms for up to 20 s.
-  static bool Eventually(const std::function<bool()>& ok) {
-    for (int i = 0; i < 400; ++i) {
-      if (ok()) return true;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    return false;
-  }
-
   std::filesystem::path dir_;
 };
 
@@ -135,7 +128,7 @@ TEST_F(TlsTest, SighupReloadsTheCertificateAndABrokenOneKeepsTheOld) {
   MakeCertificate("second");
   ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
   // New connections present the second certificate...
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     return HttpClient(Endpoint(Path("second.pem"))).Get("/healthz").status == 200;
   })) << server_->Logs();
   EXPECT_EQ(HttpClient(Endpoint(Path("first.pem"))).Get("/healthz").status, 0);
@@ -146,7 +139,7 @@ TEST_F(TlsTest, SighupReloadsTheCertificateAndABrokenOneKeepsTheOld) {
   // A broken file: the reload fails, loudly, and the second certificate stays in use.
   std::ofstream(Path("cert.pem"), std::ios::trunc) << "not a certificate\n";
   ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
-  EXPECT_TRUE(Eventually([&] {
+  EXPECT_TRUE(WaitUntil([&] {
     return server_->Logs().find("msg=tls_reload_failed") != std::string::npos;
   })) << server_->Logs();
   EXPECT_EQ(HttpClient(Endpoint(Path("second.pem"))).Get("/healthz").status, 200);

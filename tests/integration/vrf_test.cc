@@ -17,6 +17,7 @@
 
 #include "clients/common/process.h"
 #include "tests/integration/prover_fixture.h"
+#include "tests/integration/wait.h"
 
 namespace proofbook::testing {
 namespace {
@@ -304,11 +305,10 @@ TEST_F(VrfTest, AMissIsRedrawnAmongTheOthersAndStaysCheckable) {
   std::vector<int64_t> orders = VrfOrders("vrfm", 1);
   ASSERT_EQ(orders.size(), 1u);
   json::object d;
-  for (int i = 0; i < 200; ++i) {
+  WaitUntil([&] {
     d = Draws(orders[0]);
-    if (d.at("draws_made").as_int64() >= 2) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return d.at("draws_made").as_int64() >= 2;
+  });
   ASSERT_GE(d.at("draws_made").as_int64(), 2) << d;
   const json::array& rounds = d.at("rounds").as_array();
   ASSERT_GE(rounds.size(), 2u);
