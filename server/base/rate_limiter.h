@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -45,13 +46,15 @@ class BasicRateLimiter {
   // Spends one token if there is one (never below zero).
   void Charge(const Key& key, Clock::time_point now) { Allow(key, now); }
 
-  // True when the key has no whole token left: its next Allow would be refused.
+  // True when the key has no whole token left: its next Allow would be refused. Asked on every
+  // request (failed authentications by address), so while no key has a bucket it answers
+  // without the mutex.
   bool Empty(const Key& key, Clock::time_point now) {
-    if (!enabled()) return false;
+    if (!enabled() || bucket_count_.load(std::memory_order_relaxed) == 0) return false;
     std::lock_guard lock(mu_);
     auto it = buckets_.find(key);
     if (it == buckets_.end()) return false;
-    return Refill(key, now).tokens < kScale;
+    return Bring(it->second, now).tokens < kScale;
   }
 
   std::size_t keys() const {
@@ -72,8 +75,12 @@ class BasicRateLimiter {
   Bucket& Refill(const Key& key, Clock::time_point now) {
     if (buckets_.size() >= prune_at_ && buckets_.find(key) == buckets_.end()) Prune(now);
     auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_ * kScale, now});
-    Bucket& b = it->second;
-    if (!fresh && now > b.at) {
+    if (fresh) bucket_count_.store(buckets_.size(), std::memory_order_relaxed);
+    return fresh ? it->second : Bring(it->second, now);
+  }
+  // `b` refilled for the time since it was last brought up to date.
+  Bucket& Bring(Bucket& b, Clock::time_point now) {
+    if (now > b.at) {
       b.tokens = std::min(burst_ * kScale, b.tokens + RefillFor(now - b.at));
       b.at = now;
     }
@@ -93,6 +100,7 @@ class BasicRateLimiter {
       return b.tokens + RefillFor(now - b.at) >= burst_ * kScale;
     });
     prune_at_ = std::max(kMinPruneAt, 2 * buckets_.size());
+    bucket_count_.store(buckets_.size(), std::memory_order_relaxed);
   }
 
   const int64_t rate_;
@@ -101,6 +109,9 @@ class BasicRateLimiter {
   mutable std::mutex mu_;
   std::unordered_map<Key, Bucket> buckets_;
   std::size_t prune_at_ = kMinPruneAt;
+  // buckets_.size(), written under mu_, read without it by Empty: a stale 0 only means a key
+  // whose first bucket is being made right now is not yet refused, as if it came a moment later.
+  std::atomic<std::size_t> bucket_count_{0};
 };
 
 // By account id.

@@ -62,6 +62,18 @@ TEST(RateLimiter, ChargeAndEmptyCountFailuresAfterTheFact) {
   EXPECT_FALSE(failures.Empty("10.0.0.2", t0));
 }
 
+TEST(RateLimiter, EmptySeesFailuresAfterEveryBucketWasPruned) {
+  AddressRateLimiter failures(10, 1);
+  Clock::time_point t0{};
+  // 4,096 keys that each refill 100 ms after their failure: the next new key prunes them all.
+  for (int i = 0; i < 4096; ++i) failures.Charge("k" + std::to_string(i), t0);
+  const Clock::time_point later = t0 + milliseconds(500);
+  failures.Charge("late", later);
+  EXPECT_EQ(failures.keys(), 1u);
+  EXPECT_TRUE(failures.Empty("late", later));
+  EXPECT_FALSE(failures.Empty("k1", later));
+}
+
 TEST(RateLimiter, FullBucketsArePrunedSoManyKeysCostNoMemory) {
   AddressRateLimiter limiter(10, 1);
   Clock::time_point t0{};
