@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "vrf/edwards25519_vartime.h"
+
 namespace proofbook::vrf {
 namespace {
 
@@ -107,12 +109,69 @@ Scalar Widen(std::span<const uint8_t, kChallengeBytes> c) {
   return out;
 }
 
-std::optional<Output> HashOfGamma(const Point& gamma) {
-  Point cleared;
-  if (!IsCanonical(gamma) || !TimesCofactor(gamma, cleared)) return std::nullopt;
+Output HashOfClearedGamma(const Point& cleared) {
   Output beta;
   Sha512().Byte(kSuite).Byte(kProofToHashFront).Bytes(cleared).Byte(kBack).Final(beta.data());
   return beta;
+}
+
+// With libsodium's arithmetic: the reference path (detail::VerifyWithLibsodium).
+std::optional<Output> HashOfGammaSodium(const Point& gamma) {
+  Point cleared;
+  if (!IsCanonical(gamma) || !TimesCofactor(gamma, cleared)) return std::nullopt;
+  return HashOfClearedGamma(cleared);
+}
+
+// 5.2 step 4: beta from Gamma, in variable time (Gamma is public).
+std::optional<Output> HashOfGamma(const Point& gamma) {
+  std::optional<vartime::Point> g = vartime::Decode(gamma);
+  if (!g) return std::nullopt;
+  return HashOfClearedGamma(vartime::Encode(vartime::TimesCofactor(*g)));
+}
+
+// 5.4.1.1 step 2's hash for counter `ctr`: the candidate encoding.
+Point Candidate(const PublicKey& pk, std::span<const uint8_t> alpha, int ctr) {
+  std::array<uint8_t, 64> digest;
+  Sha512()
+      .Byte(kSuite)
+      .Byte(kEncodeToCurveFront)
+      .Bytes(pk)
+      .Bytes(alpha)
+      .Byte(static_cast<uint8_t>(ctr))
+      .Byte(kBack)
+      .Final(digest.data());
+  Point candidate;
+  std::memcpy(candidate.data(), digest.data(), candidate.size());
+  return candidate;
+}
+
+struct HashPoint {
+  Point bytes;
+  vartime::Point point;
+};
+
+// ECVRF_encode_to_curve_try_and_increment in variable time (pk and alpha are public).
+std::optional<HashPoint> HashToCurve(const PublicKey& pk, std::span<const uint8_t> alpha) {
+  for (int ctr = 0; ctr < 256; ++ctr) {
+    std::optional<vartime::Point> p = vartime::Decode(Candidate(pk, alpha, ctr));
+    if (!p) continue;
+    vartime::Point h = vartime::TimesCofactor(*p);
+    if (vartime::IsIdentity(h)) continue;  // a small-order candidate
+    return HashPoint{vartime::Encode(h), h};
+  }
+  return std::nullopt;
+}
+
+// The same with libsodium's arithmetic, for the reference path.
+std::optional<Point> HashToCurveSodium(const PublicKey& pk, std::span<const uint8_t> alpha) {
+  for (int ctr = 0; ctr < 256; ++ctr) {
+    Point candidate = Candidate(pk, alpha, ctr);
+    Point h;
+    if (!IsCanonical(candidate) || !TimesCofactor(candidate, h)) continue;
+    if (h == kIdentity) continue;
+    return h;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -156,24 +215,9 @@ PublicKey DerivePublicKey(const SecretKey& sk) {
 
 namespace detail {
 std::optional<Point> EncodeToCurve(const PublicKey& pk, std::span<const uint8_t> alpha) {
-  for (int ctr = 0; ctr < 256; ++ctr) {
-    std::array<uint8_t, 64> digest;
-    Sha512()
-        .Byte(kSuite)
-        .Byte(kEncodeToCurveFront)
-        .Bytes(pk)
-        .Bytes(alpha)
-        .Byte(static_cast<uint8_t>(ctr))
-        .Byte(kBack)
-        .Final(digest.data());
-    Point candidate;
-    std::memcpy(candidate.data(), digest.data(), candidate.size());
-    Point h;
-    if (!IsCanonical(candidate) || !TimesCofactor(candidate, h)) continue;
-    if (h == kIdentity) continue;  // a small-order candidate
-    return h;
-  }
-  return std::nullopt;
+  std::optional<HashPoint> h = HashToCurve(pk, alpha);
+  if (!h) return std::nullopt;
+  return h->bytes;
 }
 }  // namespace detail
 
@@ -230,6 +274,42 @@ Verified Verify(const PublicKey& pk, std::span<const uint8_t> alpha, const Proof
     out.error = e;
     return out;
   };
+  // 5.4.5 validate_key: Y decodes (canonically) and is not of small order.
+  std::optional<vartime::Point> y = vartime::Decode(pk);
+  if (!y || vartime::IsIdentity(vartime::TimesCofactor(*y))) {
+    return refuse(VerifyError::kBadPublicKey);
+  }
+  // 5.4.4 decode_proof: Gamma decodes; s < L.
+  Point gamma_bytes;
+  std::memcpy(gamma_bytes.data(), pi.data(), gamma_bytes.size());
+  std::optional<vartime::Point> gamma = vartime::Decode(gamma_bytes);
+  if (!gamma) return refuse(VerifyError::kBadGamma);
+  std::span<const uint8_t, kChallengeBytes> c(pi.data() + 32, kChallengeBytes);
+  Scalar s;
+  std::memcpy(s.data(), pi.data() + 48, s.size());
+  if (!ScalarIsReduced(s.data())) return refuse(VerifyError::kScalarNotReduced);
+  std::optional<HashPoint> h = HashToCurve(pk, alpha);
+  if (!h) return refuse(VerifyError::kNoHashPoint);
+  // U = s*B - c*Y, V = s*H - c*Gamma: each one double-scalar multiplication.
+  const Scalar c_wide = Widen(c);
+  const Point u = vartime::Encode(vartime::DoubleScalarMulBase(s, c_wide, vartime::Negate(*y)));
+  const Point v =
+      vartime::Encode(vartime::DoubleScalarMul(s, h->point, c_wide, vartime::Negate(*gamma)));
+  std::array<uint8_t, kChallengeBytes> expected = Challenge(pk, h->bytes, gamma_bytes, u, v);
+  if (sodium_memcmp(expected.data(), c.data(), kChallengeBytes) != 0) {
+    return refuse(VerifyError::kMismatch);
+  }
+  out.beta = HashOfClearedGamma(vartime::Encode(vartime::TimesCofactor(*gamma)));
+  return out;
+}
+
+namespace detail {
+Verified VerifyWithLibsodium(const PublicKey& pk, std::span<const uint8_t> alpha, const Proof& pi) {
+  Verified out;
+  auto refuse = [&out](VerifyError e) {
+    out.error = e;
+    return out;
+  };
   Point gamma;
   std::memcpy(gamma.data(), pi.data(), gamma.size());
   std::span<const uint8_t, kChallengeBytes> c(pi.data() + 32, kChallengeBytes);
@@ -252,7 +332,7 @@ Verified Verify(const PublicKey& pk, std::span<const uint8_t> alpha, const Proof
   if (crypto_scalarmult_ed25519_noclamp(cgamma.data(), c_wide.data(), gamma.data()) != 0) {
     return refuse(VerifyError::kBadGamma);
   }
-  std::optional<Point> h = detail::EncodeToCurve(pk, alpha);
+  std::optional<Point> h = HashToCurveSodium(pk, alpha);
   if (!h) return refuse(VerifyError::kNoHashPoint);
   Point sb;
   Point sh;
@@ -269,11 +349,12 @@ Verified Verify(const PublicKey& pk, std::span<const uint8_t> alpha, const Proof
   if (sodium_memcmp(expected.data(), c.data(), kChallengeBytes) != 0) {
     return refuse(VerifyError::kMismatch);
   }
-  std::optional<Output> beta = HashOfGamma(gamma);
+  std::optional<Output> beta = HashOfGammaSodium(gamma);
   if (!beta) return refuse(VerifyError::kBadGamma);  // unreachable: Gamma was checked above
   out.beta = *beta;
   return out;
 }
+}  // namespace detail
 
 const char* VerifyErrorName(VerifyError e) {
   switch (e) {

@@ -11,15 +11,14 @@
 // - Prove touches the secret only through libsodium's constant-time operations (edwards25519
 //   scalar multiplication, scalar arithmetic mod L, SHA-512) and wipes its temporaries. Its
 //   running time depends on alpha and the public key (try-and-increment), never on the secret.
-// - Verify works on public data only. It is stricter than the RFC in two places, both of
-//   which an honest prover never meets (documented where they bite):
-//   1. The public key and Gamma must be canonical encodings of points in the prime-order
-//      subgroup (libsodium's scalar multiplication refuses anything else). The RFC asks only
-//      that the key not be of small order (validate_key = TRUE).
-//   2. A proof with s = 0 or c = 0 is refused (probability 2^-252 and 2^-128 for an honest
-//      proof).
-//   Everything the RFC refuses is refused too: s >= L, points that do not decode, small-order
-//   keys, non-canonical encodings.
+// - Verify, proof-to-hash and hashing to the curve work on public data only, in variable time
+//   (vrf/edwards25519_vartime.h: two double-scalar multiplications a verification). Verify is
+//   the RFC's ECVRF_verify with validate_key = TRUE: it refuses keys and Gammas that are not
+//   canonical encodings of curve points, keys of small order, and s >= L.
+// - detail::VerifyWithLibsodium is the first implementation, on libsodium's checked arithmetic,
+//   kept as the reference of a differential test. It is stricter than the RFC: key and Gamma
+//   must lie in the prime-order subgroup, and s = 0 or c = 0 is refused (an honest proof never
+//   meets either).
 // - Verify with an untrusted key is sound: a valid proof fixes beta uniquely for (key, alpha).
 #pragma once
 
@@ -92,6 +91,9 @@ Verified Verify(const PublicKey& pk, std::span<const uint8_t> alpha, const Proof
 std::optional<Output> ProofToHash(const Proof& pi);
 
 namespace detail {
+// The reference verifier (see the contract above).
+Verified VerifyWithLibsodium(const PublicKey& pk, std::span<const uint8_t> alpha, const Proof& pi);
+
 // ECVRF_encode_to_curve_try_and_increment (5.4.1.1): H as a point encoding, for tests that
 // check the RFC's intermediate values. nullopt if no counter in 0..255 gives a point.
 std::optional<std::array<uint8_t, 32>> EncodeToCurve(const PublicKey& pk,

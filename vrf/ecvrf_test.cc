@@ -154,11 +154,16 @@ TEST_F(EcvrfTest, SmallOrderAndNonCanonicalKeysAreRefused) {
 
 TEST_F(EcvrfTest, SmallOrderOrNonCanonicalGammaIsRefused) {
   const Vector& v = kRfcVectors[0];
-  for (const char* enc : kSmallOrderEncodings) {
+  for (std::size_t i = 0; i < std::size(kSmallOrderEncodings); ++i) {
     Proof bad = ValidProof(v);
-    std::array<uint8_t, 32> gamma = Fixed<32>(enc);
+    std::array<uint8_t, 32> gamma = Fixed<32>(kSmallOrderEncodings[i]);
     std::copy(gamma.begin(), gamma.end(), bad.begin());
-    EXPECT_EQ(Verify(Fixed<32>(v.pk), Alpha(v), bad).error, VerifyError::kBadGamma) << enc;
+    Verified checked = Verify(Fixed<32>(v.pk), Alpha(v), bad);
+    // A small-order Gamma decodes (the RFC asks no more of it) and fails the challenge; the
+    // last four encodings do not decode at all.
+    EXPECT_EQ(checked.error, i < 8 ? VerifyError::kMismatch : VerifyError::kBadGamma)
+        << kSmallOrderEncodings[i];
+    EXPECT_FALSE(detail::VerifyWithLibsodium(Fixed<32>(v.pk), Alpha(v), bad).ok());
   }
 }
 
@@ -210,14 +215,37 @@ TEST_F(EcvrfTest, UnreducedScalarIsRefused) {
   EXPECT_EQ(Verify(Fixed<32>(v.pk), Alpha(v), bad).error, VerifyError::kScalarNotReduced);
 }
 
-// The stricter rule of the header's contract: a key with a torsion component (Y + T, T of
-// order 8) is refused though it is not of small order.
-TEST_F(EcvrfTest, KeyOutsideThePrimeOrderSubgroupIsRefused) {
+// A key with a torsion component (Y + T, T of order 8) is not of small order, so the RFC
+// validates it; another key's proof still fails under it. The reference refuses the key itself.
+TEST_F(EcvrfTest, KeyWithATorsionComponentDoesNotTakeAnotherKeysProof) {
   const Vector& v = kRfcVectors[0];
   std::array<uint8_t, 32> mixed{};
   std::array<uint8_t, 32> torsion = Fixed<32>(kSmallOrderEncodings[4]);
   ASSERT_EQ(crypto_core_ed25519_add(mixed.data(), Fixed<32>(v.pk).data(), torsion.data()), 0);
-  EXPECT_EQ(Verify(mixed, Alpha(v), ValidProof(v)).error, VerifyError::kBadPublicKey);
+  EXPECT_EQ(Verify(mixed, Alpha(v), ValidProof(v)).error, VerifyError::kMismatch);
+  EXPECT_EQ(detail::VerifyWithLibsodium(mixed, Alpha(v), ValidProof(v)).error,
+            VerifyError::kBadPublicKey);
+}
+
+// The variable-time verifier against libsodium's: the same verdict and beta on honest proofs
+// under random keys and inputs, and both refuse every proof with a random byte changed.
+TEST_F(EcvrfTest, VariableTimeVerifyAgreesWithTheLibsodiumReference) {
+  for (int i = 0; i < 200; ++i) {
+    SecretKey sk = SecretKey::Generate();
+    PublicKey pk = DerivePublicKey(sk);
+    std::vector<uint8_t> alpha(1 + static_cast<std::size_t>(i % 70));
+    randombytes_buf(alpha.data(), alpha.size());
+    Proof pi = *Prove(sk, alpha);
+    Verified fast = Verify(pk, alpha, pi);
+    Verified reference = detail::VerifyWithLibsodium(pk, alpha, pi);
+    ASSERT_TRUE(fast.ok()) << VerifyErrorName(fast.error);
+    ASSERT_TRUE(reference.ok()) << VerifyErrorName(reference.error);
+    EXPECT_EQ(fast.beta, reference.beta);
+    Proof bad = pi;
+    bad[randombytes_uniform(kProofBytes)] ^= static_cast<uint8_t>(1 + randombytes_uniform(255));
+    EXPECT_FALSE(Verify(pk, alpha, bad).ok());
+    EXPECT_FALSE(detail::VerifyWithLibsodium(pk, alpha, bad).ok());
+  }
 }
 
 TEST_F(EcvrfTest, ErrorNamesAreStable) {
