@@ -41,7 +41,7 @@ VrfKeyring::VrfKeyring(std::optional<MasterKey> master) : master_(master) {
 }
 
 VrfKeyring::~VrfKeyring() {
-  if (master_) sodium_memzero(const_cast<uint8_t*>(master_->data()), master_->size());
+  if (master_) sodium_memzero(master_->data(), master_->size());
 }
 
 std::vector<uint8_t> VrfKeyring::AssociatedData(matching::MarketId market,

@@ -83,8 +83,8 @@ class VrfKeyring final : public DrawRecorder {
   std::vector<uint8_t> AssociatedData(matching::MarketId market,
                                       const vrf::PublicKey& public_key) const;
 
-  // Constant after construction.
-  const std::optional<MasterKey> master_;
+  // Constant after construction (not `const`: the destructor wipes it).
+  std::optional<MasterKey> master_;
 
   mutable std::mutex mu_;
   std::map<matching::MarketId, OpenKey> active_;     // guarded by mu_
