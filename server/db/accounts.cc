@@ -9,7 +9,7 @@ namespace proofbook::server {
 namespace json = boost::json;
 
 Result<json::object> ReadAccount(DbSession& session, matching::AccountId id) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto rows = tx.exec_params(
       "SELECT id, role, name, available, escrowed, staked, reputation_bps FROM accounts "
       "WHERE id = $1",
@@ -23,7 +23,7 @@ Result<json::object> ReadAccount(DbSession& session, matching::AccountId id) {
 }
 
 Result<json::object> ReadProverStanding(DbSession& session, matching::AccountId id) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto account = tx.exec_params(
       "SELECT staked, reputation_bps FROM accounts WHERE id = $1 AND role = 'prover'", id);
   if (account.empty())
@@ -75,7 +75,7 @@ Result<json::object> ReadProverStanding(DbSession& session, matching::AccountId 
 }
 
 json::array ReadOpenOffers(DbSession& session, matching::AccountId prover) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   json::array offers;
   for (const auto& r : tx.exec_params(
            "SELECT o.id, m.id, o.price, o.est_ms, o.capacity, o.capacity_left, o.expires_at_ms, "
@@ -95,7 +95,7 @@ json::array ReadOpenOffers(DbSession& session, matching::AccountId prover) {
 }
 
 std::vector<int64_t> OpenOfferIds(DbSession& session, matching::AccountId prover) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   std::vector<int64_t> ids;
   for (const auto& row :
        tx.exec_params("SELECT id FROM offers WHERE prover_id = $1 AND status = 'open'", prover)) {
@@ -144,7 +144,7 @@ std::optional<int64_t> InsertFirstAdmin(DbSession& session, const Sha256Digest& 
 void ForEachApiKey(DbSession& session,
                    const std::function<void(std::string digest, matching::AccountId account,
                                             std::string_view role)>& fn) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   for (const auto& row :
        tx.exec("SELECT k.key_hash, a.id, a.role FROM api_keys k JOIN accounts a ON "
                "a.id = k.account_id WHERE k.revoked_at IS NULL")) {

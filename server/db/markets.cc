@@ -11,7 +11,7 @@ namespace proofbook::server {
 namespace json = boost::json;
 
 json::array ReadMarkets(DbSession& session) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   json::array markets;
   // With its ECVRF keys (migrations/0011_vrf.sql), oldest first: the active one draws; retired
   // ones are kept so old draws stay checkable.
@@ -37,7 +37,7 @@ json::array ReadMarkets(DbSession& session) {
 
 json::object ReadBook(DbSession& session, matching::MarketId market, const std::string& slug,
                       int max_offers) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   json::array asks, bids;
   for (const auto& r :
        tx.exec_params("SELECT price, count(*), sum(capacity_left) FROM offers "
@@ -105,7 +105,7 @@ Result<matching::MarketId> InsertMarket(DbSession& session, const std::string& s
 }
 
 void ForEachMarket(DbSession& session, const std::function<void(const MarketDirectoryRow&)>& fn) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   // nPublic as its JSON number's text, when it is a number; only an integer is taken.
   for (const auto& row :
        tx.exec("SELECT id, idx, verifier, CASE WHEN jsonb_typeof(verification_key->'nPublic') "

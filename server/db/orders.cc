@@ -43,7 +43,7 @@ std::string ClientOrderId(const pqxx::row& r) {
 }  // namespace
 
 Result<json::object> ReadOrder(DbSession& session, Reader reader, int64_t order_id) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto rows = tx.exec_params(
       "SELECT o.*, m.id AS market_slug "
       "FROM orders o JOIN markets m ON m.idx = o.market_idx "
@@ -73,7 +73,7 @@ Result<json::object> ReadOrder(DbSession& session, Reader reader, int64_t order_
 }
 
 Result<json::object> ReadOrderProofs(DbSession& session, Reader reader, int64_t order_id) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto owner = tx.exec_params("SELECT account_id FROM orders WHERE id = $1", order_id);
   if (owner.empty()) {
     return Status(StatusCode::kNotFound, "no order " + std::to_string(order_id));
@@ -101,7 +101,7 @@ Result<json::object> ReadOrderProofs(DbSession& session, Reader reader, int64_t 
 }
 
 bool OrderWorthWaitingFor(DbSession& session, Reader reader, int64_t order_id) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto rows = tx.exec_params(
       "SELECT o.status = 'open' AND ($3 OR o.account_id = $2 OR EXISTS (SELECT 1 FROM "
       "assignments a WHERE a.order_id = o.id AND a.prover_id = $2)) FROM orders o "
@@ -111,7 +111,7 @@ bool OrderWorthWaitingFor(DbSession& session, Reader reader, int64_t order_id) {
 }
 
 json::object ListOrders(DbSession& session, const OrderFilter& f) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   // Keyset pagination, newest first: a page is "ids below the cursor", so orders placed while
   // a client pages never shift what it has not read yet.
   auto rows = tx.exec_params(
@@ -160,7 +160,7 @@ constexpr const char* kSlashingsSql =
 json::object ListHistory(DbSession& session, History list, const HistoryFilter& f) {
   const bool settlements = list == History::kSettlements;
   const char* detail = settlements ? "kind" : "reason";  // the kind/reason column's JSON name
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto rows = tx.exec_params(settlements ? kSettlementsSql : kSlashingsSql, f.prover, f.owner,
                              f.order, f.cursor, f.limit + 1);
   return Page(rows, f.limit, settlements ? "settlements" : "slashings",

@@ -20,6 +20,11 @@ struct DbSession::Impl {
 
 inline pqxx::connection& Pq(DbSession& session) { return session.impl().conn; }
 
+// Every read of db/ runs in one snapshot: under READ COMMITTED each statement sees the batches
+// committed before it started, so a read of several statements (an order, then its draws) could
+// mix two states of the journal (the order's count from before a batch, its draws from after).
+using ReadSnapshot = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+
 // A session over a connection the caller owns and keeps open longer (tests, tools that also
 // read tables themselves).
 inline std::unique_ptr<DbSession> BorrowSession(pqxx::connection& conn) {

@@ -6,7 +6,7 @@
 namespace proofbook::server {
 
 std::vector<OpenAssignment> OpenAssignments(DbSession& session, matching::AccountId prover) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   std::vector<OpenAssignment> out;
   for (const auto& r :
        tx.exec_params("SELECT a.id, a.order_id, a.market_idx, a.price, a.due_at_ms, "
@@ -31,7 +31,7 @@ std::unordered_map<int64_t, std::string> OrderInputs(DbSession& session,
   if (orders.empty()) return inputs;
   std::string ids;
   for (int64_t id : orders) ids += (ids.empty() ? "" : ",") + std::to_string(id);
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   for (const auto& r : tx.exec("SELECT id, inputs::text FROM orders WHERE id IN (" + ids + ")")) {
     if (!r[1].is_null()) inputs[r[0].as<int64_t>()] = r[1].as<std::string>();
   }
@@ -39,7 +39,7 @@ std::unordered_map<int64_t, std::string> OrderInputs(DbSession& session,
 }
 
 std::optional<UncleTerms> ReadUncleTerms(DbSession& session, int64_t order) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto r = tx.exec_params(
       "SELECT o.deadline_ms, m.uncle_reward_bps FROM orders o "
       "JOIN markets m ON m.idx = o.market_idx WHERE o.id = $1",
@@ -49,7 +49,7 @@ std::optional<UncleTerms> ReadUncleTerms(DbSession& session, int64_t order) {
 }
 
 std::optional<ProofSlot> ReadProofSlot(DbSession& session, int64_t assignment) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto rows = tx.exec_params(
       "SELECT a.prover_id, a.status, m.max_proof_bytes, encode(p.sha256, 'hex') "
       "FROM assignments a JOIN markets m ON m.idx = a.market_idx "
@@ -151,7 +151,7 @@ void DeleteUndeliveredProof(DbSession& session, int64_t assignment) {
 }
 
 std::vector<UnverifiedProof> UnverifiedProofs(DbSession& session) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   std::vector<UnverifiedProof> out;
   for (const auto& r : tx.exec(kUnverifiedProofs)) {
     pqxx::binarystring data(r["data"]);

@@ -32,7 +32,7 @@ std::string Hex(const std::vector<uint8_t>& v) { return HexEncode(v.data(), v.si
 }  // namespace
 
 std::vector<VrfKeyRow> ReadVrfKeys(DbSession& session) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   std::vector<VrfKeyRow> keys;
   for (const auto& r : tx.exec("SELECT id, market_idx, encode(public_key, 'hex'), "
                                "encode(sealed_secret, 'hex'), encode(nonce, 'hex'), "
@@ -66,7 +66,7 @@ int64_t InsertVrfKey(DbSession& session, const VrfKeyRow& key) {
 }
 
 std::vector<VrfBeaconRow> ReadVrfBeacons(DbSession& session) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   std::vector<VrfBeaconRow> beacons;
   for (const auto& r :
        tx.exec("SELECT epoch, encode(value, 'hex') FROM vrf_beacons ORDER BY epoch")) {
@@ -86,7 +86,7 @@ bool InsertVrfBeacon(DbSession& session, const VrfBeaconRow& beacon) {
 }
 
 std::optional<OrderDraws> ReadOrderDraws(DbSession& session, matching::OrderId order) {
-  pqxx::read_transaction tx(Pq(session));
+  ReadSnapshot tx(Pq(session));
   auto o = tx.exec_params(
       "SELECT o.account_id, o.market_idx, m.id, o.selection, o.placed_at_ms, o.vrf_draws "
       "FROM orders o JOIN markets m ON m.idx = o.market_idx WHERE o.id = $1",
