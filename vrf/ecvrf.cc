@@ -145,19 +145,15 @@ Point Candidate(const PublicKey& pk, std::span<const uint8_t> alpha, int ctr) {
   return candidate;
 }
 
-struct HashPoint {
-  Point bytes;
-  vartime::Point point;
-};
-
-// ECVRF_encode_to_curve_try_and_increment in variable time (pk and alpha are public).
-std::optional<HashPoint> HashToCurve(const PublicKey& pk, std::span<const uint8_t> alpha) {
+// ECVRF_encode_to_curve_try_and_increment in variable time (pk and alpha are public): the point
+// H, not yet encoded (Verify encodes it with its other points, sharing one inversion).
+std::optional<vartime::Point> HashToCurve(const PublicKey& pk, std::span<const uint8_t> alpha) {
   for (int ctr = 0; ctr < 256; ++ctr) {
     std::optional<vartime::Point> p = vartime::Decode(Candidate(pk, alpha, ctr));
     if (!p) continue;
     vartime::Point h = vartime::TimesCofactor(*p);
     if (vartime::IsIdentity(h)) continue;  // a small-order candidate
-    return HashPoint{vartime::Encode(h), h};
+    return h;
   }
   return std::nullopt;
 }
@@ -215,9 +211,9 @@ PublicKey DerivePublicKey(const SecretKey& sk) {
 
 namespace detail {
 std::optional<Point> EncodeToCurve(const PublicKey& pk, std::span<const uint8_t> alpha) {
-  std::optional<HashPoint> h = HashToCurve(pk, alpha);
+  std::optional<vartime::Point> h = HashToCurve(pk, alpha);
   if (!h) return std::nullopt;
-  return h->bytes;
+  return vartime::Encode(*h);
 }
 }  // namespace detail
 
@@ -288,18 +284,23 @@ Verified Verify(const PublicKey& pk, std::span<const uint8_t> alpha, const Proof
   Scalar s;
   std::memcpy(s.data(), pi.data() + 48, s.size());
   if (!ScalarIsReduced(s.data())) return refuse(VerifyError::kScalarNotReduced);
-  std::optional<HashPoint> h = HashToCurve(pk, alpha);
+  std::optional<vartime::Point> h = HashToCurve(pk, alpha);
   if (!h) return refuse(VerifyError::kNoHashPoint);
-  // U = s*B - c*Y, V = s*H - c*Gamma: each one double-scalar multiplication.
+  // U = s*B - c*Y, V = s*H - c*Gamma: each one double-scalar multiplication. Then H, U, V and
+  // the cleared Gamma (for beta) are encoded together, with one field inversion.
   const Scalar c_wide = Widen(c);
-  const Point u = vartime::Encode(vartime::DoubleScalarMulBase(s, c_wide, vartime::Negate(*y)));
-  const Point v =
-      vartime::Encode(vartime::DoubleScalarMul(s, h->point, c_wide, vartime::Negate(*gamma)));
-  std::array<uint8_t, kChallengeBytes> expected = Challenge(pk, h->bytes, gamma_bytes, u, v);
+  const vartime::Point points[4] = {
+      *h, vartime::DoubleScalarMulBase(s, c_wide, vartime::Negate(*y)),
+      vartime::DoubleScalarMul(s, *h, c_wide, vartime::Negate(*gamma)),
+      vartime::TimesCofactor(*gamma)};
+  Point encoded[4];
+  vartime::EncodeBatch(points, encoded);
+  std::array<uint8_t, kChallengeBytes> expected =
+      Challenge(pk, encoded[0], gamma_bytes, encoded[1], encoded[2]);
   if (sodium_memcmp(expected.data(), c.data(), kChallengeBytes) != 0) {
     return refuse(VerifyError::kMismatch);
   }
-  out.beta = HashOfClearedGamma(vartime::Encode(vartime::TimesCofactor(*gamma)));
+  out.beta = HashOfClearedGamma(encoded[3]);
   return out;
 }
 
