@@ -147,8 +147,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
                    p.assignment, p.account, p.received_at,
                    matching::EventKindName(events.front().kind));
     }
-    if (options_.draws) options_.draws->MoveDraws(batch.draws);
-    return AppendToBatch(*engine, events, &batch);
+    return AppendWithDraws(*engine, events, batch);
   };
   std::vector<const matching::ProofDelivered*> after_due;
   for (const matching::ProofDelivered& p : state.stored_proofs) {
@@ -168,8 +167,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
       spdlog::info("msg=due_times_extended count={} outage_since_ms={} now_ms={}", extended,
                    state.last_event_at, now);
     }
-    if (options_.draws) options_.draws->MoveDraws(batch.draws);
-    if (Status s = AppendToBatch(*engine, events, &batch); !s.ok()) return s;
+    if (Status s = AppendWithDraws(*engine, events, batch); !s.ok()) return s;
   }
   for (const matching::ProofDelivered* p : after_due) {
     if (Status s = deliver(*p); !s.ok()) return s;
@@ -314,9 +312,15 @@ void EngineRunner::ApplyTick(matching::Timestamp now) {
   Collect(engine_->Apply(tick));
 }
 
+Status EngineRunner::AppendWithDraws(const matching::Engine& engine,
+                                     std::span<const matching::Event> events, JournalBatch& batch) {
+  // The draws the engine made for these events go in the same batch (one transaction).
+  if (options_.draws) options_.draws->MoveDraws(batch.draws);
+  return AppendToBatch(engine, events, &batch);
+}
+
 void EngineRunner::Collect(std::span<const matching::Event> events) {
-  if (options_.draws) options_.draws->MoveDraws(current_->data.draws);
-  if (Status s = AppendToBatch(*engine_, events, &current_->data); !s.ok()) {
+  if (Status s = AppendWithDraws(*engine_, events, current_->data); !s.ok()) {
     // The engine and its own events disagree: a bug. Writing this batch could store a wrong
     // state, so treat it like a failed commit: answer 503 and rebuild from PostgreSQL.
     spdlog::error("msg=journal_batch_inconsistent error={}", LogValue(s.ToString()));

@@ -131,6 +131,8 @@ class EngineRunner {
   void ApplyOne(Submission& submission, matching::Timestamp now);
   void ApplyTick(matching::Timestamp now);
   void Collect(std::span<const matching::Event> events);
+  Status AppendWithDraws(const matching::Engine& engine, std::span<const matching::Event> events,
+                         JournalBatch& batch);
   bool HandOver(bool force);
   void JournalDone(int batches);  // journal thread: `batches` popped batches are answered
   void LoadIdempotencyKeys(const RecoveredState& state);

@@ -55,7 +55,7 @@ std::vector<uint8_t> VrfKeyring::AssociatedData(matching::MarketId market,
 Status VrfKeyring::Load(DbSession& session) {
   std::vector<VrfKeyRow> rows = ReadVrfKeys(session);
   std::vector<VrfBeaconRow> beacons = ReadVrfBeacons(session);
-  std::map<matching::MarketId, OpenKey> active;
+  std::map<matching::MarketId, std::shared_ptr<const OpenKey>> active;
   for (const VrfKeyRow& row : rows) {
     if (!row.active) continue;
     if (!master_) {
@@ -77,9 +77,9 @@ Status VrfKeyring::Load(DbSession& session) {
                                                std::to_string(row.market) +
                                                "): wrong --vrf-master-key-file?");
     }
-    OpenKey key{row.id, vrf::SecretKey(seed), row.public_key};
+    auto key = std::make_shared<const OpenKey>(row.id, vrf::SecretKey(seed), row.public_key);
     sodium_memzero(seed.data(), seed.size());
-    if (vrf::DerivePublicKey(key.secret) != row.public_key) {
+    if (vrf::DerivePublicKey(key->secret) != row.public_key) {
       return Status(StatusCode::kInternal,
                     "VRF key " + std::to_string(row.id) + " does not match its public key");
     }
@@ -112,7 +112,7 @@ Result<VrfKeyring::KeyInfo> VrfKeyring::CreateKey(DbSession& session, matching::
   const int64_t id = InsertVrfKey(session, row);
   {
     std::lock_guard lock(mu_);
-    active_.insert_or_assign(market, OpenKey{id, secret, row.public_key});
+    active_.insert_or_assign(market, std::make_shared<const OpenKey>(id, secret, row.public_key));
   }
   spdlog::info("msg=vrf_key_created market_idx={} key_id={} public_key={}", market, id,
                HexEncode(row.public_key.data(), row.public_key.size()));
@@ -142,7 +142,7 @@ std::optional<VrfKeyring::KeyInfo> VrfKeyring::ActiveKey(matching::MarketId mark
   std::lock_guard lock(mu_);
   auto it = active_.find(market);
   if (it == active_.end()) return std::nullopt;
-  return KeyInfo{it->second.id, market, it->second.public_key};
+  return KeyInfo{it->second->id, market, it->second->public_key};
 }
 
 bool VrfKeyring::Serves(matching::MarketId market) const {
@@ -152,7 +152,7 @@ bool VrfKeyring::Serves(matching::MarketId market) const {
 
 uint64_t VrfKeyring::Draw(const matching::DrawRequest& r) {
   const int64_t epoch = vrf::EpochOf(r.placed_at);
-  std::optional<OpenKey> key;
+  std::shared_ptr<const OpenKey> key;  // shared, not copied: the secret stays in one place
   std::vector<uint8_t> beacon;
   {
     std::lock_guard lock(mu_);

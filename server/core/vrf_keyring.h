@@ -21,6 +21,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -76,9 +77,11 @@ class VrfKeyring final : public DrawRecorder {
 
  private:
   struct OpenKey {
-    int64_t id = 0;
+    OpenKey(int64_t id_, vrf::SecretKey secret_, const vrf::PublicKey& public_key_)
+        : id(id_), secret(std::move(secret_)), public_key(public_key_) {}
+    int64_t id;
     vrf::SecretKey secret;
-    vrf::PublicKey public_key{};
+    vrf::PublicKey public_key;
   };
   std::vector<uint8_t> AssociatedData(matching::MarketId market,
                                       const vrf::PublicKey& public_key) const;
@@ -87,8 +90,8 @@ class VrfKeyring final : public DrawRecorder {
   std::optional<MasterKey> master_;
 
   mutable std::mutex mu_;
-  std::map<matching::MarketId, OpenKey> active_;     // guarded by mu_
-  std::map<int64_t, std::vector<uint8_t>> beacons_;  // guarded by mu_
+  std::map<matching::MarketId, std::shared_ptr<const OpenKey>> active_;  // guarded by mu_
+  std::map<int64_t, std::vector<uint8_t>> beacons_;                      // guarded by mu_
 
   // Engine thread only.
   std::vector<VrfDrawRecord> pending_;
