@@ -19,6 +19,7 @@
 #include "server/core/api_keys.h"
 #include "server/core/auth.h"
 #include "server/core/engine_runner.h"
+#include "server/core/ledger_audit.h"
 #include "server/core/market_directory.h"
 #include "server/core/order_watch.h"
 #include "server/core/vrf_keyring.h"
@@ -344,8 +345,16 @@ int RunServe(const Config& config) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }
+  LedgerAudit audit(db, std::chrono::seconds(config.ledger_check_interval_s));
+  audit.Start();
   RateLimiter limiter(config.rate_limit, config.rate_burst);
-  Operations ops(Operations::Options{}, runner, db, **auth, markets, keyring);
+  Operations ops(Operations::Options{.on_key_revoked =
+                                         [&gateway_ptr](const std::string& digest) {
+                                           if (ProverGateway* g = gateway_ptr.load()) {
+                                             g->DisconnectKey(digest);
+                                           }
+                                         }},
+                 runner, db, **auth, markets, keyring);
   ApiContext ctx{db, ops, **auth, markets, limiter, watch};
   Router router;
   RegisterApi(router, ctx);
@@ -417,6 +426,7 @@ int RunServe(const Config& config) {
   gateway_ptr.store(nullptr);
   gateway.Stop();
   watch.Stop();
+  audit.Stop();
   db.Stop();
   spdlog::info("msg=stopped");
   return 0;

@@ -174,6 +174,12 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
   serve
+      ->add_option("--ledger-check-interval", config.ledger_check_interval_s,
+                   "Seconds between the server's own ledger checks (0: never)")
+      ->envname("PROOFBOOK_LEDGER_CHECK_INTERVAL")
+      ->check(CLI::Range(0, 86400 * 7))
+      ->capture_default_str();
+  serve
       ->add_option("--ws-idle-timeout", config.ws_idle_timeout_s,
                    "Seconds of WebSocket silence (pings unanswered) before closing")
       ->envname("PROOFBOOK_WS_IDLE_TIMEOUT")

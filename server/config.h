@@ -69,6 +69,10 @@ struct Config {
   std::size_t proof_inflight_total = std::size_t{256} << 20;
   int proof_receive_ms = 10000;  // an accepted proof's bytes arrive within this + 1 ms/KB
 
+  // The server checks its own books (every bucket of every account against its ledger
+  // entries, core/ledger_audit.h) this often; 0: never (GET /v1/admin/ledger/check still does).
+  int ledger_check_interval_s = 600;
+
   // One writer per database (server/journal/writer_lease.h): without --standby a server that finds
   // the write lease held exits (code 3); with it, it waits and takes over when the lease frees.
   bool standby = false;

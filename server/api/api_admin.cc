@@ -1,10 +1,12 @@
 // Admin routes: accounts (with their API key, shown once), deposits, markets, VRF keys and
-// beacons.
+// beacons, API keys (made and revoked), the ledger check.
 #include "server/api/api_internal.h"
 #include "server/base/crypto.h"
 #include "server/base/json_body.h"
 #include "server/base/limits.h"
 #include "server/base/resources.h"
+#include "server/db/accounts.h"
+#include "server/db/ledger.h"
 
 namespace proofbook::server {
 
@@ -53,6 +55,48 @@ void CreateMarketRoute(ApiContext& ctx, const HttpRequest& req, Responder respon
             key ? json::value(HexEncode(key->public_key.data(), 32)) : json::value(nullptr);
         return Json(json::object{{"market", market}}, 201);
       }));
+}
+
+// Runs the ledger check now (the server also runs it every --ledger-check-interval): 200 with
+// "ok" true or false and the first differences; the check itself is db/ledger.h's.
+void LedgerCheckRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  if (auto query = ParseQuery(req.query, {}); !query) return respond(ErrorResponse(query.error()));
+  RunDb(ctx.db, std::move(respond),
+        [](DbSession& session) { return Json(CheckLedger(session).body); });
+}
+
+json::object KeyJson(const ApiKeyRow& k) {
+  return json::object{
+      {"id", k.id},
+      {"account", k.account},
+      {"created_at_ms", k.created_at_ms},
+      {"revoked_at_ms", k.revoked_at_ms ? json::value(*k.revoked_at_ms) : json::value(nullptr)}};
+}
+
+// A new key for an account (body empty or {}): the key itself is in this answer only.
+void CreateKeyRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                    Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  auto id = PathId(params, "id");
+  if (!id) return respond(ErrorResponse(id.error()));
+  if (auto body = JsonBody::Parse(req.body.empty() ? "{}" : req.body, {}); !body) {
+    return respond(ErrorResponse(body.error()));
+  }
+  ctx.ops.CreateApiKey(*id, Answer<NewApiKey>(std::move(respond), [](NewApiKey& k) {
+    return Json(json::object{{"key", KeyJson(k.row)}, {"api_key", k.api_key}}, 201);
+  }));
+}
+
+// Revokes a key: the next request with it is 401, and WebSockets opened with it are closed.
+void RevokeKeyRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                    Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  auto id = PathId(params, "key_id");
+  if (!id) return respond(ErrorResponse(id.error()));
+  ctx.ops.RevokeApiKey(*id, Answer<ApiKeyRow>(std::move(respond), [](ApiKeyRow& k) {
+    return Json(json::object{{"key", KeyJson(k)}});
+  }));
 }
 
 void RotateVrfKeyRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
@@ -114,6 +158,18 @@ void RegisterAdminApi(Router& router, ApiContext& ctx) {
   router.Add("POST", "/v1/admin/vrf/beacons",
              [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
                SetBeaconRoute(ctx, req, std::move(respond));
+             });
+  router.Add("POST", "/v1/admin/accounts/{id}/keys",
+             [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
+               CreateKeyRoute(ctx, req, params, std::move(respond));
+             });
+  router.Add("DELETE", "/v1/admin/keys/{key_id}",
+             [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
+               RevokeKeyRoute(ctx, req, params, std::move(respond));
+             });
+  router.Add("GET", "/v1/admin/ledger/check",
+             [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
+               LedgerCheckRoute(ctx, req, std::move(respond));
              });
 }
 

@@ -43,6 +43,15 @@ NewAccount CreateAccount(DbSession& session, std::string_view role, std::string_
   return out;
 }
 
+Result<NewApiKey> CreateApiKey(DbSession& session, matching::AccountId account) {
+  NewApiKey out;
+  out.api_key = GenerateApiKey();
+  auto row = InsertApiKey(session, account, Sha256(out.api_key));
+  if (!row) return row.error();
+  out.row = std::move(row).value();
+  return out;
+}
+
 Result<std::optional<NewAccount>> BootstrapAdmin(DbSession& session) {
   try {
     NewAccount admin;

@@ -9,7 +9,9 @@
 #include <string_view>
 
 #include "matching/status.h"
+#include "matching/types.h"
 #include "server/base/crypto.h"
+#include "server/db/accounts.h"
 #include "server/db/session.h"
 
 namespace proofbook::server {
@@ -32,6 +34,14 @@ struct NewAccount {
 
 // Inserts an account and a fresh key (committed). Blocks; throws on database errors.
 NewAccount CreateAccount(DbSession& session, std::string_view role, std::string_view name);
+
+// A fresh key for an existing account (committed): its row and the key, shown once. kNotFound
+// for no such account. Blocks; throws on database errors.
+struct NewApiKey {
+  ApiKeyRow row;
+  std::string api_key;
+};
+Result<NewApiKey> CreateApiKey(DbSession& session, matching::AccountId account);
 
 // Creates an admin named "admin" if no admin account exists, atomically (safe against two
 // concurrent callers). Returns its key, or nullopt when an admin already existed.

@@ -42,6 +42,16 @@ void Authenticator::Add(const Sha256Digest& key_hash, Principal principal) {
   keys_[DigestKey(key_hash)] = principal;
 }
 
+bool Authenticator::Remove(const std::string& digest) {
+  std::unique_lock lock(mu_);
+  return keys_.erase(digest) > 0;
+}
+
+bool Authenticator::Has(const std::string& digest) const {
+  std::shared_lock lock(mu_);
+  return keys_.count(digest) > 0;
+}
+
 Result<Principal> Authenticator::Authenticate(std::string_view authorization) const {
   auto token = BearerToken(authorization);
   if (!token) return token.error();

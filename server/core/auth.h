@@ -32,6 +32,10 @@ class Authenticator {
   static Result<std::unique_ptr<Authenticator>> Load(DbSession& session);
 
   void Add(const Sha256Digest& key_hash, Principal principal);
+  // `digest`: the raw 32-byte SHA-256 of a key. After Remove returns, the key authenticates
+  // nothing more (on any connection); whether it was there.
+  bool Remove(const std::string& digest);
+  bool Has(const std::string& digest) const;
 
   // From an Authorization header: kUnauthenticated when missing, malformed or unknown.
   Result<Principal> Authenticate(std::string_view authorization) const;

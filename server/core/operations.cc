@@ -224,6 +224,39 @@ void Operations::CreateAccount(CreateAccountRequest request, Done<CreatedAccount
       [shared_done](const Status& why) { (*shared_done)(why); });
 }
 
+void Operations::CreateApiKey(matching::AccountId account, Done<NewApiKey> done) {
+  auto shared_done = std::make_shared<Done<NewApiKey>>(std::move(done));
+  db_.Run(
+      "creating the API key",
+      [this, account, shared_done](DbSession& session) {
+        Result<NewApiKey> created = server::CreateApiKey(session, account);
+        if (created) {
+          auto role = ParseRole(created->row.role);
+          if (role) auth_.Add(Sha256(created->api_key), Principal{account, *role});
+          spdlog::info("msg=api_key_created key_id={} account={}", created->row.id, account);
+        }
+        (*shared_done)(std::move(created));
+      },
+      [shared_done](const Status& why) { (*shared_done)(why); });
+}
+
+void Operations::RevokeApiKey(int64_t key_id, Done<ApiKeyRow> done) {
+  auto shared_done = std::make_shared<Done<ApiKeyRow>>(std::move(done));
+  db_.Run(
+      "revoking the API key",
+      [this, key_id, shared_done](DbSession& session) {
+        Result<RevokedKey> revoked = server::RevokeApiKey(session, key_id);
+        if (!revoked) return (*shared_done)(revoked.error());
+        // Committed: from here on the key opens nothing, here or on an open WebSocket.
+        if (auth_.Remove(revoked->digest)) {
+          spdlog::info("msg=api_key_revoked key_id={} account={}", key_id, revoked->row.account);
+        }
+        if (options_.on_key_revoked) options_.on_key_revoked(revoked->digest);
+        (*shared_done)(std::move(revoked->row));
+      },
+      [shared_done](const Status& why) { (*shared_done)(why); });
+}
+
 void Operations::CreateMarket(CreateMarketRequest request, Done<CreateMarketRequest> done) {
   auto shared_done = std::make_shared<Done<CreateMarketRequest>>(std::move(done));
   db_.Run(

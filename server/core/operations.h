@@ -20,6 +20,7 @@
 #include "matching/engine.h"
 #include "matching/status.h"
 #include "server/base/rate_limiter.h"
+#include "server/core/api_keys.h"
 #include "server/core/auth.h"
 #include "server/core/engine_runner.h"
 #include "server/core/market_directory.h"
@@ -93,6 +94,9 @@ class Operations {
  public:
   struct Options {
     std::size_t max_inputs_bytes = 64 << 10;  // an order's public inputs, minified
+    // After a key is revoked (committed, and gone from the authenticator): whatever holds
+    // connections opened with it closes them. `digest`: the key's raw SHA-256.
+    std::function<void(const std::string& digest)> on_key_revoked;
   };
   // All must outlive the Operations.
   Operations(Options options, EngineRunner& runner, Database& db, Authenticator& auth,
@@ -116,6 +120,11 @@ class Operations {
                  Done<matching::AccountState> done);
   void Deposit(matching::AccountId account, DepositRequest request, Done<Deposited> done);
   void CreateAccount(CreateAccountRequest request, Done<CreatedAccount> done);
+  // A new API key for an existing account (shown once, in the answer).
+  void CreateApiKey(matching::AccountId account, Done<NewApiKey> done);
+  // Revokes a key: committed, then refused on every connection (REST at once, WebSockets
+  // opened with it closed by on_key_revoked). Revoking a revoked key answers it again.
+  void RevokeApiKey(int64_t key_id, Done<ApiKeyRow> done);
   // Also makes the market's VRF key when the keyring is enabled (a failure there is logged:
   // the market then refuses vrf orders until an admin rotates its key).
   void CreateMarket(CreateMarketRequest request, Done<CreateMarketRequest> done);

@@ -141,6 +141,70 @@ std::optional<int64_t> InsertFirstAdmin(DbSession& session, const Sha256Digest& 
   return id;
 }
 
+namespace {
+ApiKeyRow KeyRowFrom(const pqxx::row& r) {
+  ApiKeyRow k;
+  k.id = r[0].as<int64_t>();
+  k.account = r[1].as<int64_t>();
+  k.role = r[2].as<std::string>();
+  k.created_at_ms = r[3].as<int64_t>();
+  if (!r[4].is_null()) k.revoked_at_ms = r[4].as<int64_t>();
+  return k;
+}
+// The columns KeyRowFrom reads, from api_keys k joined with accounts a.
+constexpr const char* kKeyColumns =
+    "k.id, k.account_id, a.role, (extract(epoch FROM k.created_at) * 1000)::bigint, "
+    "(extract(epoch FROM k.revoked_at) * 1000)::bigint";
+}  // namespace
+
+Result<ApiKeyRow> InsertApiKey(DbSession& session, matching::AccountId account,
+                               const Sha256Digest& key_hash) {
+  pqxx::work tx(Pq(session));
+  pqxx::binarystring blob(key_hash.data(), key_hash.size());
+  auto r = tx.exec_params(std::string("WITH k AS (INSERT INTO api_keys (key_hash, account_id) "
+                                      "SELECT $1, id FROM accounts WHERE id = $2 AND role <> "
+                                      "'treasury' RETURNING *) SELECT ") +
+                              kKeyColumns + " FROM k JOIN accounts a ON a.id = k.account_id",
+                          blob, account);
+  if (r.empty()) {
+    return Status(StatusCode::kNotFound, "no account " + std::to_string(account), "id");
+  }
+  tx.commit();
+  return KeyRowFrom(r[0]);
+}
+
+Result<RevokedKey> RevokeApiKey(DbSession& session, int64_t key_id) {
+  pqxx::work tx(Pq(session));
+  // Serialised with the bootstrap and other revocations: the last-admin check below must see
+  // every admin key there is.
+  tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kBootstrapLockKey) + ")");
+  auto found = tx.exec_params(std::string("SELECT ") + kKeyColumns +
+                                  ", k.key_hash FROM api_keys k JOIN accounts a ON "
+                                  "a.id = k.account_id WHERE k.id = $1",
+                              key_id);
+  if (found.empty()) {
+    return Status(StatusCode::kNotFound, "no API key " + std::to_string(key_id), "key_id");
+  }
+  RevokedKey out;
+  out.row = KeyRowFrom(found[0]);
+  out.digest = pqxx::binarystring(found[0][5]).str();
+  if (out.row.revoked_at_ms) return out;  // revoked before: nothing changes
+  if (out.row.role == "admin" &&
+      tx.exec("SELECT count(*) FROM api_keys k JOIN accounts a ON a.id = k.account_id "
+              "WHERE a.role = 'admin' AND k.revoked_at IS NULL")[0][0]
+              .as<int64_t>() <= 1) {
+    return Status(StatusCode::kConflict,
+                  "this is the last admin key: make another before revoking it", "key_id");
+  }
+  out.row.revoked_at_ms = tx.exec_params(
+                                "UPDATE api_keys SET revoked_at = now() WHERE id = $1 "
+                                "RETURNING (extract(epoch FROM revoked_at) * 1000)::bigint",
+                                key_id)[0][0]
+                              .as<int64_t>();
+  tx.commit();
+  return out;
+}
+
 void ForEachApiKey(DbSession& session,
                    const std::function<void(std::string digest, matching::AccountId account,
                                             std::string_view role)>& fn) {

@@ -38,6 +38,29 @@ int64_t InsertAccount(DbSession& session, std::string_view role, std::string_vie
 // against concurrent callers): its id, or nullopt when an admin already existed.
 std::optional<int64_t> InsertFirstAdmin(DbSession& session, const Sha256Digest& key_hash);
 
+// One API key as an admin sees it: never the key, never its hash.
+struct ApiKeyRow {
+  int64_t id = 0;
+  matching::AccountId account = 0;
+  std::string role;  // the account's
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> revoked_at_ms;
+};
+
+// Adds a key (its hash) to `account`: the new row, or kNotFound when there is no such account
+// (the treasury has none and takes no keys).
+Result<ApiKeyRow> InsertApiKey(DbSession& session, matching::AccountId account,
+                               const Sha256Digest& key_hash);
+
+struct RevokedKey {
+  ApiKeyRow row;
+  std::string digest;  // raw 32 bytes, for the in-memory authenticator
+};
+// Revokes key `key_id` (a key already revoked keeps its first revocation time: idempotent).
+// kNotFound for no such key; kConflict for the last key of the last admin (nobody could
+// administer the market after it).
+Result<RevokedKey> RevokeApiKey(DbSession& session, int64_t key_id);
+
 // Every key that is not revoked: (raw 32-byte digest, account, role name).
 void ForEachApiKey(DbSession& session,
                    const std::function<void(std::string digest, matching::AccountId account,

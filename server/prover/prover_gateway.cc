@@ -9,6 +9,7 @@
 #include "server/base/json_limits.h"
 #include "server/base/limits.h"
 #include "server/base/log.h"
+#include "server/core/api_keys.h"
 #include "server/core/views.h"
 #include "server/db/proofs.h"
 #include "server/prover/ws_message.h"
@@ -84,11 +85,17 @@ Status ProofFits(bool found, AccountId owner, int64_t max_bytes, AccountId prove
 // ---- One connection ----------------------------------------------------------------------------
 
 struct ProverGateway::Connection : WsHandler {
-  Connection(ProverGateway& g, Principal p) : gateway(g), principal(p) {}
+  Connection(ProverGateway& g, Principal p, std::string key_digest)
+      : gateway(g), principal(p), digest(std::move(key_digest)) {}
 
   void OnOpen(std::shared_ptr<WsPeer> p) override {
     peer = p;
-    gateway.Register(principal.account, p);
+    gateway.Register(principal.account, digest, p);
+    // A key revoked since the upgrade: DisconnectKey ran before Register could be seen.
+    if (!gateway.services().auth.Has(digest)) {
+      p->Close(kWsPolicyViolation, "API key revoked");
+      return;
+    }
     spdlog::info("msg=prover_connected prover={} conn={}", principal.account, p->id());
     p->Send(Message("welcome", {{"account", principal.account}}));
     gateway.SendOpenAssignments(principal.account, peer);
@@ -349,6 +356,7 @@ struct ProverGateway::Connection : WsHandler {
 
   ProverGateway& gateway;
   const Principal principal;
+  const std::string digest;  // of the API key the connection was opened with
   std::weak_ptr<WsPeer> peer;
   Proof proof_;
   int errors = 0;
@@ -404,12 +412,37 @@ Result<std::unique_ptr<WsHandler>> ProverGateway::Accept(const HttpRequest& requ
   if (principal->role != matching::Role::kProver) {
     return Status(StatusCode::kForbidden, "only provers connect here");
   }
-  return std::unique_ptr<WsHandler>(std::make_unique<Connection>(*this, *principal));
+  // Authenticate took the key: it is well formed.
+  auto hash = HashApiKey(*BearerToken(request.authorization));
+  std::string digest(reinterpret_cast<const char*>(hash->data()), hash->size());
+  return std::unique_ptr<WsHandler>(
+      std::make_unique<Connection>(*this, *principal, std::move(digest)));
 }
 
-void ProverGateway::Register(AccountId prover, const std::shared_ptr<WsPeer>& peer) {
+void ProverGateway::DisconnectKey(const std::string& digest) {
+  std::vector<std::shared_ptr<WsPeer>> opened_with;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [prover, peers] : provers_) {
+      for (auto& w : peers.peers) {
+        auto p = w.lock();
+        if (!p) continue;
+        auto key = peer_keys_.find(p->id());
+        if (key != peer_keys_.end() && key->second == digest) opened_with.push_back(std::move(p));
+      }
+    }
+  }
+  if (!opened_with.empty()) {
+    spdlog::info("msg=provers_disconnected count={} why=\"API key revoked\"", opened_with.size());
+  }
+  for (auto& p : opened_with) p->Close(kWsPolicyViolation, "API key revoked");
+}
+
+void ProverGateway::Register(AccountId prover, const std::string& digest,
+                             const std::shared_ptr<WsPeer>& peer) {
   std::lock_guard lock(mu_);
   provers_[prover].peers.push_back(peer);
+  peer_keys_[peer->id()] = digest;
   for (auto it = offline_.begin(); it != offline_.end();) {
     it = it->second == prover ? offline_.erase(it) : std::next(it);
   }
@@ -417,6 +450,7 @@ void ProverGateway::Register(AccountId prover, const std::shared_ptr<WsPeer>& pe
 
 void ProverGateway::Unregister(AccountId prover, uint64_t peer_id) {
   std::lock_guard lock(mu_);
+  peer_keys_.erase(peer_id);
   auto it = provers_.find(prover);
   if (it == provers_.end()) return;
   auto& peers = it->second.peers;

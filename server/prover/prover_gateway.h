@@ -121,11 +121,14 @@ class ProverGateway : public WsEndpoint {
   // Closes every prover connection with `code` (they reconnect, to the writer if there is
   // another): for a server that lost the write lease, whose assignments nobody would tell.
   void DisconnectAll(WsCloseCode code, const std::string& reason);
+  // Closes (1008) every connection opened with the key whose SHA-256 is `digest` (revoked).
+  void DisconnectKey(const std::string& digest);
   void Stop();
 
   // Used by the connections (prover_gateway.cc).
   struct Connection;
-  void Register(matching::AccountId prover, const std::shared_ptr<WsPeer>& peer);
+  void Register(matching::AccountId prover, const std::string& key_digest,
+                const std::shared_ptr<WsPeer>& peer);
   // Runs `fn` on the gateway's timer thread after `delay` (not at all once stopping).
   void Later(std::chrono::milliseconds delay, std::function<void()> fn);
   void Unregister(matching::AccountId prover, uint64_t peer_id);
@@ -165,6 +168,7 @@ class ProverGateway : public WsEndpoint {
     std::size_t next = 0;  // round robin
   };
   std::unordered_map<matching::AccountId, Peers> provers_;
+  std::unordered_map<uint64_t, std::string> peer_keys_;  // peer id -> its API key's digest
   std::unordered_map<matching::AccountId, std::size_t> inflight_;  // proof bytes per prover
   std::size_t inflight_total_ = 0;
   std::unordered_set<int64_t> verifying_;  // assignments whose proof is with a verifier

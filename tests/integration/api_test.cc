@@ -348,6 +348,93 @@ TEST_F(ApiTest, AmbiguousFramingIs400AndClosesTheConnection) {
   EXPECT_EQ(client_->Get("/healthz").status, 200);
 }
 
+// Keys: an admin makes one (shown once) and revokes it by id; from then on it opens nothing,
+// and a WebSocket opened with it is closed. Other keys of the account go on working.
+TEST_F(ApiTest, AdminKeysAreMadeAndRevokedEverywhereAtOnce) {
+  auto [prover, first_key] = Account("prover", "p1");
+  auto [seq, seq_key] = Account("sequencer", "s1");
+  auto made = client_->Request("POST", "/v1/admin/accounts/" + std::to_string(prover) + "/keys", "",
+                               admin_key_);
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string second_key(Json(made).at("api_key").as_string());
+  const json::object key = Json(made).at("key").as_object();
+  const int64_t key_id = key.at("id").as_int64();
+  EXPECT_EQ(key.at("account").as_int64(), prover);
+  EXPECT_GT(key.at("created_at_ms").as_int64(), 0);
+  EXPECT_TRUE(key.at("revoked_at_ms").is_null());
+  EXPECT_TRUE(second_key.starts_with("pbk_"));
+  auto me = client_->Get("/v1/accounts/me", second_key);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(Json(me).at("account").at("id").as_int64(), prover);
+
+  WsClient with_second(server_->port(), second_key);
+  WsClient with_first(server_->port(), first_key);
+  ASSERT_TRUE(with_second.ReadType("welcome").has_value()) << with_second.error();
+  ASSERT_TRUE(with_first.ReadType("welcome").has_value()) << with_first.error();
+
+  auto revoked =
+      client_->Request("DELETE", "/v1/admin/keys/" + std::to_string(key_id), "", admin_key_);
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  const int64_t revoked_at = Json(revoked).at("key").at("revoked_at_ms").as_int64();
+  EXPECT_GE(revoked_at, key.at("created_at_ms").as_int64());
+  // At once: REST refuses it, its WebSocket is closed, a new one is refused.
+  EXPECT_EQ(client_->Get("/v1/accounts/me", second_key).status, 401);
+  while (with_second.Read(5000)) {
+  }
+  EXPECT_EQ(with_second.close_code(), 1008) << with_second.error();
+  WsClient again(server_->port(), second_key);
+  EXPECT_FALSE(again.ok());
+  EXPECT_EQ(again.status(), 401);
+  // The account's other key and its connection are untouched.
+  EXPECT_EQ(client_->Get("/v1/accounts/me", first_key).status, 200);
+  ASSERT_TRUE(with_first.SendJson({{"type", "ping"}, {"id", "still"}}));
+  EXPECT_TRUE(with_first.ReadType("pong").has_value()) << with_first.error();
+
+  // Revoking again answers the same revocation; unknown ids and accounts are 404.
+  auto twice =
+      client_->Request("DELETE", "/v1/admin/keys/" + std::to_string(key_id), "", admin_key_);
+  ASSERT_EQ(twice.status, 200) << twice.body;
+  EXPECT_EQ(Json(twice).at("key").at("revoked_at_ms").as_int64(), revoked_at);
+  EXPECT_EQ(client_->Request("DELETE", "/v1/admin/keys/999999", "", admin_key_).status, 404);
+  EXPECT_EQ(client_->Request("POST", "/v1/admin/accounts/999999/keys", "", admin_key_).status, 404);
+  EXPECT_EQ(client_
+                ->Request("POST", "/v1/admin/accounts/" + std::to_string(prover) + "/keys",
+                          R"({"name":"x"})", admin_key_)
+                .status,
+            400);
+  // Admins only.
+  EXPECT_EQ(
+      client_
+          ->Request("POST", "/v1/admin/accounts/" + std::to_string(prover) + "/keys", "", seq_key)
+          .status,
+      403);
+  EXPECT_EQ(
+      client_->Request("DELETE", "/v1/admin/keys/" + std::to_string(key_id), "", first_key).status,
+      403);
+
+  // The last admin key cannot go (nobody could make another); with a second one it can.
+  const int64_t admin =
+      Json(client_->Get("/v1/accounts/me", admin_key_)).at("account").at("id").as_int64();
+  pqxx::connection conn(db_.url());
+  const int64_t admin_key_id =
+      pqxx::read_transaction(conn)
+          .exec_params("SELECT id FROM api_keys WHERE account_id = $1", admin)[0][0]
+          .as<int64_t>();
+  auto last =
+      client_->Request("DELETE", "/v1/admin/keys/" + std::to_string(admin_key_id), "", admin_key_);
+  EXPECT_EQ(last.status, 409) << last.body;
+  auto spare = client_->Request("POST", "/v1/admin/accounts/" + std::to_string(admin) + "/keys", "",
+                                admin_key_);
+  ASSERT_EQ(spare.status, 201) << spare.body;
+  const std::string spare_key(Json(spare).at("api_key").as_string());
+  EXPECT_EQ(
+      client_->Request("DELETE", "/v1/admin/keys/" + std::to_string(admin_key_id), "", spare_key)
+          .status,
+      200);
+  EXPECT_EQ(client_->Get("/v1/accounts/me", admin_key_).status, 401);
+  admin_key_ = spare_key;  // for the fixture's own checks
+}
+
 TEST_F(ApiTest, AuthAndRolesAreEnforced) {
   Market("m");
   auto [seq, seq_key] = Account("sequencer", "s");

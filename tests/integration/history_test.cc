@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "server/base/crypto.h"
 #include "tests/integration/server_fixture.h"
+#include "tests/integration/wait.h"
 #include "tests/integration/ws_client.h"
 
 namespace proofbook::testing {
@@ -200,6 +202,71 @@ TEST_F(HistoryTest, BadQueriesAndCallersAreRefused) {
     EXPECT_TRUE(Json(r).at("next_cursor").is_null());
     EXPECT_EQ(client_->Request("POST", path, "{}", admin_key_).status, 405);
   }
+}
+
+// The ledger check: every bucket of every account against its entries, the books against the
+// deposits. Run on demand by an admin, and by the server itself every --ledger-check-interval.
+TEST_F(HistoryTest, TheLedgerCheckFindsABucketThatDisagreesWithItsEntries) {
+  Scenario();
+  if (HasFatalFailure()) return;
+  auto check = [this] {
+    auto r = client_->Get("/v1/admin/ledger/check", admin_key_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? Json(r).as_object() : json::object{};
+  };
+  json::object good = check();
+  EXPECT_TRUE(good.at("ok").as_bool()) << good;
+  EXPECT_EQ(good.at("deposits").as_string(),
+            "30000");  // two provers' 5,000, two sequencers' 10,000
+  EXPECT_EQ(good.at("withdrawals").as_string(), "0");
+  EXPECT_EQ(good.at("balances").as_string(), "30000");
+  EXPECT_EQ(good.at("imbalance").as_string(), "0");
+  EXPECT_TRUE(good.at("differences").as_array().empty());
+  EXPECT_GE(good.at("accounts").as_int64(), 6);  // the treasury, the admin, four more
+  EXPECT_GT(good.at("entries").as_int64(), 10);  // deposits, stakes, escrows, pay, slash, fees
+
+  // Who may ask, and how.
+  EXPECT_EQ(client_->Get("/v1/admin/ledger/check").status, 401);
+  EXPECT_EQ(client_->Get("/v1/admin/ledger/check", seq_a_key_).status, 403);
+  EXPECT_EQ(client_->Get("/v1/admin/ledger/check?full=1", admin_key_).status, 400);
+
+  // A balance changed behind the ledger's back (an UPDATE nobody journaled): the check names
+  // the bucket, its balance and what its entries add up to.
+  pqxx::connection conn(db_.url());
+  auto shift = [&conn, this](int64_t by) {
+    pqxx::work tx(conn);
+    tx.exec_params("UPDATE accounts SET available = available + $1 WHERE id = $2", by, honest_);
+    tx.commit();
+  };
+  shift(7);
+  json::object bad = check();
+  EXPECT_FALSE(bad.at("ok").as_bool()) << bad;
+  EXPECT_EQ(bad.at("imbalance").as_string(), "7");
+  EXPECT_EQ(bad.at("differences_total").as_int64(), 1);
+  ASSERT_EQ(bad.at("differences").as_array().size(), 1u) << bad;
+  const json::object& d = bad.at("differences").as_array()[0].as_object();
+  EXPECT_EQ(d.at("account").as_int64(), honest_);
+  EXPECT_EQ(d.at("bucket").as_string(), "available");
+  EXPECT_EQ(std::to_string(d.at("balance").as_int64() - 7), d.at("entries").as_string());
+  shift(-7);
+  EXPECT_TRUE(check().at("ok").as_bool());
+
+  // The server's own check, every second here: it logs the difference, then the repair.
+  server_.reset();
+  StartServer({"--ledger-check-interval", "1"});
+  ASSERT_TRUE(WaitUntil([this] {
+    return server_->Logs().find("msg=ledger_check ok=true") != std::string::npos;
+  })) << server_->Logs();
+  shift(7);
+  ASSERT_TRUE(WaitUntil([this] {
+    return server_->Logs().find("msg=ledger_check ok=false differences=1 imbalance=7") !=
+           std::string::npos;
+  })) << server_->Logs();
+  shift(-7);
+  const std::size_t after = server_->Logs().rfind("msg=ledger_check ok=false");
+  EXPECT_TRUE(WaitUntil([&] {
+    return server_->Logs().find("msg=ledger_check ok=true", after) != std::string::npos;
+  })) << server_->Logs();
 }
 
 }  // namespace

@@ -37,6 +37,8 @@ class ServerFixture : public ::testing::Test {
     pqxx::read_transaction tx(conn);
     EXPECT_EQ(tx.exec("SELECT ledger_imbalance()")[0][0].as<int64_t>(), 0)
         << "sum of balances != deposits - withdrawals";
+    EXPECT_EQ(tx.exec("SELECT count(*) FROM ledger_differences()")[0][0].as<int64_t>(), 0)
+        << "a bucket differs from the sum of its ledger entries";
   }
   void StartServer(std::vector<std::string> args = {}) {
     server_ = std::make_unique<ServerProcess>(db_.url(), std::move(args));
