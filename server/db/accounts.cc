@@ -142,6 +142,7 @@ std::optional<int64_t> InsertFirstAdmin(DbSession& session, const Sha256Digest& 
 }
 
 namespace {
+// A row of api_key_rows (migrations/0013_api_key_ids.sql), in its column order.
 ApiKeyRow KeyRowFrom(const pqxx::row& r) {
   ApiKeyRow k;
   k.id = r[0].as<int64_t>();
@@ -151,24 +152,20 @@ ApiKeyRow KeyRowFrom(const pqxx::row& r) {
   if (!r[4].is_null()) k.revoked_at_ms = r[4].as<int64_t>();
   return k;
 }
-// The columns KeyRowFrom reads, from api_keys k joined with accounts a.
-constexpr const char* kKeyColumns =
-    "k.id, k.account_id, a.role, (extract(epoch FROM k.created_at) * 1000)::bigint, "
-    "(extract(epoch FROM k.revoked_at) * 1000)::bigint";
 }  // namespace
 
 Result<ApiKeyRow> InsertApiKey(DbSession& session, matching::AccountId account,
                                const Sha256Digest& key_hash) {
   pqxx::work tx(Pq(session));
   pqxx::binarystring blob(key_hash.data(), key_hash.size());
-  auto r = tx.exec_params(std::string("WITH k AS (INSERT INTO api_keys (key_hash, account_id) "
-                                      "SELECT $1, id FROM accounts WHERE id = $2 AND role <> "
-                                      "'treasury' RETURNING *) SELECT ") +
-                              kKeyColumns + " FROM k JOIN accounts a ON a.id = k.account_id",
-                          blob, account);
-  if (r.empty()) {
+  auto inserted = tx.exec_params(
+      "INSERT INTO api_keys (key_hash, account_id) SELECT $1::bytea, id FROM accounts "
+      "WHERE id = $2 AND role <> 'treasury' RETURNING id",
+      blob, account);
+  if (inserted.empty()) {
     return Status(StatusCode::kNotFound, "no account " + std::to_string(account), "id");
   }
+  auto r = tx.exec_params("SELECT * FROM api_key_rows WHERE id = $1", inserted[0][0].as<int64_t>());
   tx.commit();
   return KeyRowFrom(r[0]);
 }
@@ -178,10 +175,9 @@ Result<RevokedKey> RevokeApiKey(DbSession& session, int64_t key_id) {
   // Serialised with the bootstrap and other revocations: the last-admin check below must see
   // every admin key there is.
   tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kBootstrapLockKey) + ")");
-  auto found = tx.exec_params(std::string("SELECT ") + kKeyColumns +
-                                  ", k.key_hash FROM api_keys k JOIN accounts a ON "
-                                  "a.id = k.account_id WHERE k.id = $1",
-                              key_id);
+  auto found = tx.exec_params(
+      "SELECT v.*, k.key_hash FROM api_key_rows v JOIN api_keys k ON k.id = v.id WHERE v.id = $1",
+      key_id);
   if (found.empty()) {
     return Status(StatusCode::kNotFound, "no API key " + std::to_string(key_id), "key_id");
   }
