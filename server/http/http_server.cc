@@ -623,6 +623,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     request.body = std::move(req.body());
     request.authorization = std::string(req[http::field::authorization]);
     request.content_type = std::string(req[http::field::content_type]);
+    request.accept = std::string(req[http::field::accept]);
     std::string_view given_id = req["X-Request-Id"];
     request.request_id =
         IsSafeRequestId(given_id) ? std::string(given_id) : server_.NextRequestId();
@@ -691,6 +692,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                  LogValue(method_), LogValue(path_), r.status, latency.count());
 
     beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
+    if (r.stream) return WriteStreamHead(std::move(r.stream));
     http::async_write(stream_, res_,
                       beast::bind_front_handler(&Session::OnWrite, this->shared_from_this()));
   }
@@ -702,6 +704,71 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     path_.clear();
     request_id_.clear();
     DoRead();
+  }
+
+  // A streamed body (BodyStream): res_'s header with chunked coding, then one chunk per piece,
+  // each asked for once the one before is written. HEAD gets the header alone.
+  void WriteStreamHead(std::shared_ptr<BodyStream> body) {
+    head_ = {};
+    head_.version(11);
+    head_.result(res_.result());
+    for (const auto& field : res_) head_.set(field.name_string(), field.value());
+    head_.erase(http::field::content_length);
+    head_.chunked(true);
+    head_.keep_alive(res_.keep_alive());
+    if (method_ == "HEAD") body->Cancel();
+    body_ = method_ == "HEAD" ? nullptr : std::move(body);
+    head_serializer_.emplace(head_);
+    http::async_write_header(stream_, *head_serializer_,
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (!self->body_) return self->OnWrite(ec, 0);
+                               if (ec) return self->EndStream(/*cancel=*/true);
+                               self->AskForPiece();
+                             });
+  }
+
+  void AskForPiece() {
+    beast::get_lowest_layer(stream_).expires_never();  // the producer sets the pace
+    body_->Next([self = this->shared_from_this()](std::string piece, BodyStream::Then then) {
+      net::post(self->strand_, [self, piece = std::move(piece), then]() mutable {
+        self->OnPiece(std::move(piece), then);
+      });
+    });
+  }
+
+  void OnPiece(std::string piece, BodyStream::Then then) {
+    if (then == BodyStream::Then::kAbort) {
+      spdlog::warn("msg=stream_aborted id={} path={}", request_id_, LogValue(path_));
+      return EndStream(/*cancel=*/false);  // no last chunk: the client sees a cut body
+    }
+    beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
+    auto after = [self = this->shared_from_this(), then](beast::error_code ec, std::size_t) {
+      if (ec) return self->EndStream(/*cancel=*/true);
+      if (then == BodyStream::Then::kMore) return self->AskForPiece();
+      self->WriteLastChunk();
+    };
+    if (piece.empty()) return after({}, 0);  // an empty chunk would end the body
+    piece_ = std::move(piece);
+    net::async_write(stream_, http::make_chunk(net::buffer(piece_)), std::move(after));
+  }
+
+  void WriteLastChunk() {
+    body_.reset();
+    piece_.clear();
+    net::async_write(stream_, http::make_chunk_last(),
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->OnWrite(ec, 0);
+                     });
+  }
+
+  // The stream is over before its end: the write failed (`cancel`: tell the producer) or the
+  // producer gave up. The connection closes; its next state is unknown to the client.
+  void EndStream(bool cancel) {
+    if (cancel && body_) body_->Cancel();
+    body_.reset();
+    piece_.clear();
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().close(ec);
   }
 
   void DoClose() {
@@ -724,6 +791,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   TlsContext tls_;  // the context stream_ was made with, if TLS; moves on upgrade
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
+  // A streamed reply (WriteStreamHead): its header, the body's producer, the piece in flight.
+  http::response<http::empty_body> head_;
+  std::optional<http::response_serializer<http::empty_body>> head_serializer_;
+  std::shared_ptr<BodyStream> body_;
+  std::string piece_;
 
   // The request being served, for the reply and its log line.
   Clock::time_point start_ = Clock::now();

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,14 +22,38 @@ struct HttpRequest {
   std::string body;
   std::string authorization;  // raw Authorization header, may be empty
   std::string content_type;
+  std::string accept;      // the Accept header, may be empty
   std::string request_id;  // X-Request-Id given by the client, or one we made
+};
+
+// A body made piece by piece (a CSV export, server-sent events): the session sends it with
+// chunked transfer coding, asking for the next piece only once the previous one is written, so
+// a body of any length holds one piece in memory and a slow client slows the producer.
+class BodyStream {
+ public:
+  enum class Then {
+    kMore,   // ask again after this piece
+    kEnd,    // this piece is the last; the body ends well
+    kAbort,  // the producer failed: the connection closes without the last chunk, so the client
+             // sees a truncated body, never a short one that looks whole
+  };
+  // Takes a piece; callable from any thread, exactly once per Next.
+  using Deliver = std::function<void(std::string piece, Then then)>;
+
+  virtual ~BodyStream() = default;
+  // Produces the next piece and hands it to `deliver`, now or later, from any thread.
+  virtual void Next(Deliver deliver) = 0;
+  // The client went away, or the server stops: no more Next calls will come, and a pending
+  // Deliver should be called soon (its piece is dropped). Default: nothing to do.
+  virtual void Cancel() {}
 };
 
 struct HttpResponse {
   int status = 200;
-  std::string body;
+  std::string body;  // ignored when `stream` is set
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  std::shared_ptr<BodyStream> stream;                        // a streamed body, or null
 };
 
 // Completes one request. Callable from any thread, exactly once; the session takes it from

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <functional>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "server/base/crypto.h"
+#include "tests/integration/http_client.h"
 #include "tests/integration/server_fixture.h"
 #include "tests/integration/wait.h"
 #include "tests/integration/ws_client.h"
@@ -267,6 +269,262 @@ TEST_F(HistoryTest, TheLedgerCheckFindsABucketThatDisagreesWithItsEntries) {
   EXPECT_TRUE(WaitUntil([&] {
     return server_->Logs().find("msg=ledger_check ok=true", after) != std::string::npos;
   })) << server_->Logs();
+}
+
+// ---- The admin's listings: GET /v1/admin/{settlements,slashings,ledger,orders} ------------------
+
+// RFC 4180 CSV back into rows of fields (quoted fields, doubled quotes, CRLF line ends).
+std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1, std::vector<std::string>(1));
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        rows.back().back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        rows.back().back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().emplace_back();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      rows.emplace_back(1);
+      ++i;
+    } else {
+      rows.back().back() += c;
+    }
+  }
+  rows.pop_back();  // after the last CRLF
+  return rows;
+}
+
+class AdminListTest : public HistoryTest {
+ protected:
+  // GET /v1/admin/<list>?<query> as the admin: the body.
+  json::object List(const std::string& list, const std::string& query = "") {
+    auto r = client_->Get("/v1/admin/" + list + "?" + query, admin_key_);
+    EXPECT_EQ(r.status, 200) << list << "?" << query << ": " << r.body;
+    return r.status == 200 ? Json(r).as_object() : json::object{};
+  }
+  // Every row of a list under `query`, fetched page by page with `limit`; checks that each page
+  // but the last is full and has a cursor, and the last has none.
+  json::array Walk(const std::string& list, const std::string& query, int limit) {
+    json::array all;
+    std::string cursor;
+    for (int pages = 0; pages < 1000; ++pages) {
+      json::object page = List(list, query + "&limit=" + std::to_string(limit) +
+                                         (cursor.empty() ? "" : "&cursor=" + cursor));
+      if (page.empty()) return all;
+      const json::array& rows = page.at(list).as_array();
+      for (const auto& row : rows) all.push_back(row);
+      if (page.at("next_cursor").is_null()) return all;
+      EXPECT_EQ(rows.size(), static_cast<std::size_t>(limit)) << "a page before the last";
+      cursor = std::string(page.at("next_cursor").as_string());
+    }
+    ADD_FAILURE() << "no end to the pages";
+    return all;
+  }
+  // The key (first column) of each row.
+  static std::vector<int64_t> Keys(const json::array& rows, const char* key) {
+    return Field(rows, key);
+  }
+};
+
+// Each list, unfiltered, against each filter: what a filter returns is exactly the unfiltered
+// rows that match it, newest first; paging one row at a time or in pages of the exact size
+// gives the same rows.
+TEST_F(AdminListTest, EveryFilterSelectsExactlyTheMatchingRows) {
+  Scenario();
+  if (HasFatalFailure()) return;
+  struct Case {
+    std::string list, key, query;
+    std::function<bool(const json::object&)> match;
+  };
+  const std::string sha = "market=sha";
+  auto field = [](const json::object& row, const char* name) { return row.at(name); };
+  std::vector<Case> cases{
+      {"settlements", "id", "account=" + std::to_string(honest_),
+       [&](const json::object& r) { return field(r, "prover") == honest_; }},
+      {"settlements", "id", "account=" + std::to_string(cheat_),
+       [&](const json::object& r) { return field(r, "prover") == cheat_; }},
+      {"settlements", "id", "order=" + std::to_string(first_),
+       [&](const json::object& r) { return field(r, "order") == first_; }},
+      {"settlements", "id", "kind=settled",
+       [&](const json::object& r) { return field(r, "kind") == "settled"; }},
+      {"settlements", "id", "kind=uncle", [](const json::object&) { return false; }},
+      {"settlements", "id", sha, [](const json::object&) { return true; }},
+      {"settlements", "id", "market=nowhere", [](const json::object&) { return false; }},
+      {"slashings", "id", "reason=invalid_proof",
+       [&](const json::object& r) { return field(r, "reason") == "invalid_proof"; }},
+      {"slashings", "id", "reason=missed_deadline", [](const json::object&) { return false; }},
+      {"slashings", "id", "account=" + std::to_string(honest_),
+       [](const json::object&) { return false; }},
+      {"ledger", "seq", "account=" + std::to_string(cheat_),
+       [&](const json::object& r) {
+         return field(r, "from_account") == cheat_ || field(r, "to_account") == cheat_;
+       }},
+      {"ledger", "seq", "account=" + std::to_string(honest_),  // paid by others: to_account
+       [&](const json::object& r) {
+         return field(r, "from_account") == honest_ || field(r, "to_account") == honest_;
+       }},
+      {"ledger", "seq", "order=" + std::to_string(first_),
+       [&](const json::object& r) { return field(r, "order") == first_; }},
+      {"ledger", "seq", "reason=payment",
+       [&](const json::object& r) { return field(r, "reason") == "payment"; }},
+      {"ledger", "seq", sha, [&](const json::object& r) { return field(r, "market") == "sha"; }},
+      {"ledger", "seq", "account=" + std::to_string(honest_) + "&reason=stake",
+       [&](const json::object& r) {
+         return field(r, "reason") == "stake" &&
+                (field(r, "from_account") == honest_ || field(r, "to_account") == honest_);
+       }},
+      {"orders", "id", "status=completed",
+       [&](const json::object& r) { return field(r, "status") == "completed"; }},
+      {"orders", "id", "status=open", [](const json::object&) { return false; }},
+      {"orders", "id", "order=" + std::to_string(second_),
+       [&](const json::object& r) { return field(r, "id") == second_; }},
+  };
+  // Time: from the second-newest row's time on, and before the newest row's.
+  for (std::string list : {"settlements", "ledger", "orders"}) {
+    const char* at = list == "orders" ? "placed_at_ms" : "at_ms";
+    json::array all = List(list, "limit=200").at(list).as_array();
+    ASSERT_GE(all.size(), 2u) << list;
+    const int64_t newest = all[0].at(at).as_int64(), older = all[1].at(at).as_int64();
+    cases.push_back({list, list == "ledger" ? "seq" : "id", "from=" + std::to_string(older),
+                     [=](const json::object& r) { return r.at(at).as_int64() >= older; }});
+    cases.push_back({list, list == "ledger" ? "seq" : "id", "to=" + std::to_string(newest),
+                     [=](const json::object& r) { return r.at(at).as_int64() < newest; }});
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.list + "?" + c.query);
+    json::array all = List(c.list, "limit=200").at(c.list).as_array();
+    std::vector<int64_t> want;
+    for (const auto& row : all) {
+      if (c.match(row.as_object())) want.push_back(row.at(c.key).as_int64());
+    }
+    EXPECT_EQ(Keys(List(c.list, c.query + "&limit=200").at(c.list).as_array(), c.key.c_str()),
+              want);
+    EXPECT_EQ(Keys(Walk(c.list, c.query, 1), c.key.c_str()), want);
+    if (!want.empty()) {
+      EXPECT_EQ(Keys(Walk(c.list, c.query, static_cast<int>(want.size())), c.key.c_str()), want);
+    }
+  }
+  // Rows are complete: a settlement names its market and amount, an order its owner.
+  const json::object s = List("settlements").at("settlements").as_array()[0].as_object();
+  EXPECT_EQ(s.at("market"), "sha");
+  EXPECT_EQ(s.at("amount"), 300);
+  EXPECT_EQ(s.at("kind"), "settled");
+  const json::object o = List("orders").at("orders").as_array()[0].as_object();
+  EXPECT_EQ(o.at("id"), second_);
+  EXPECT_EQ(o.at("status"), "completed");
+}
+
+// Keyset pages: rows written while an admin pages never shift what is still unread, and a page
+// boundary that falls exactly on the last row has no next page.
+TEST_F(AdminListTest, PagingIsStableWhileRowsArrive) {
+  Scenario();
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(List("orders", "account=999999").at("orders").as_array().size(), 0u);
+  EXPECT_TRUE(List("orders", "account=999999").at("next_cursor").is_null());
+  json::object page1 = List("orders", "limit=1");
+  ASSERT_EQ(Keys(page1.at("orders").as_array(), "id"), (std::vector<int64_t>{second_}));
+  const std::string cursor(page1.at("next_cursor").as_string());
+  const int64_t third =
+      PlaceOrder(seq_a_key_, "third", 10000);  // no prover qualifies  // arrives between the pages
+  json::object page2 = List("orders", "limit=1&cursor=" + cursor);
+  EXPECT_EQ(Keys(page2.at("orders").as_array(), "id"), (std::vector<int64_t>{first_}));
+  EXPECT_TRUE(page2.at("next_cursor").is_null());
+  EXPECT_EQ(Keys(List("orders").at("orders").as_array(), "id"),
+            (std::vector<int64_t>{third, second_, first_}));
+  // The same for the ledger: the new order's escrow is not on the old pages.
+  json::array before = Walk("ledger", "", 3);
+  PlaceOrder(seq_b_key_, "fourth", 10000);
+  json::array after = Walk("ledger", "", 3);
+  ASSERT_EQ(after.size(), before.size() + 1);
+  EXPECT_EQ(after[0].at("reason"), "escrow");
+  after.erase(after.begin());
+  EXPECT_EQ(after, before);
+}
+
+TEST_F(AdminListTest, BadQueriesAndNonAdminsAreRefused) {
+  Scenario();
+  if (HasFatalFailure()) return;
+  for (const std::string list : {"settlements", "slashings", "ledger", "orders"}) {
+    SCOPED_TRACE(list);
+    const std::string path = "/v1/admin/" + list;
+    EXPECT_EQ(client_->Get(path).status, 401);
+    for (const std::string& key : {seq_a_key_, honest_key_}) {
+      auto r = client_->Get(path, key);
+      EXPECT_EQ(r.status, 403) << r.body;
+      EXPECT_EQ(client_->Get(path + "?format=csv", key).status, 403);
+    }
+    const std::string good_cursor = "010000000000000005";  // the shape next_cursor has
+    for (const std::string& query : std::vector<std::string>{
+             "cursor=zz", "cursor=1", "cursor=010000000000000000", "cursor=020000000000000001",
+             "cursor=01000000000000000g", "cursor=" + good_cursor + "0", "limit=x", "account=-1",
+             "order=1.5", "from=yesterday", "to=", "format=xml", "page=2"}) {
+      auto r = client_->Get(path + "?" + query, admin_key_);
+      ASSERT_EQ(r.status, 400) << query << ": " << r.body;
+      EXPECT_EQ(Json(r).at("error").at("code").as_string(), "invalid_argument");
+      EXPECT_EQ(Json(r).at("error").at("field").as_string(), query.substr(0, query.find('=')))
+          << query;
+    }
+    // Another list's detail filter is not this one's.
+    const char* other = list == "orders" ? "reason=x" : "status=open";
+    EXPECT_EQ(client_->Get(path + "?" + other, admin_key_).status, 400);
+  }
+}
+
+// CSV: the same rows as the JSON listing, whole (no page limit), through pieces of the stream
+// (more rows than one piece holds), by ?format=csv or Accept: text/csv.
+TEST_F(AdminListTest, CsvExportsTheWholeFilteredRangeAndParsesBack) {
+  Scenario();
+  if (HasFatalFailure()) return;
+  // 300 orders placed and cancelled: 600 more ledger rows, more than one piece of the stream.
+  for (int i = 0; i < 300; ++i) {
+    const int64_t id = PlaceOrder(seq_a_key_, "bulk " + std::to_string(i), 10000);
+    ASSERT_EQ(client_->Request("DELETE", "/v1/orders/" + std::to_string(id), "", seq_a_key_).status,
+              200);
+  }
+  for (const std::string list : {"settlements", "slashings", "ledger", "orders"}) {
+    SCOPED_TRACE(list);
+    json::array rows = Walk(list, "", 200);
+    auto r = client_->Get("/v1/admin/" + list + "?format=csv", admin_key_);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto csv = ParseCsv(r.body);
+    ASSERT_EQ(csv.size(), rows.size() + 1);
+    const std::vector<std::string>& header = csv[0];
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const json::object& row = rows[i].as_object();
+      ASSERT_EQ(csv[i + 1].size(), header.size());
+      ASSERT_EQ(row.size(), header.size());
+      for (std::size_t c = 0; c < header.size(); ++c) {
+        const json::value& v = row.at(header[c]);
+        const std::string want = v.is_null()     ? ""
+                                 : v.is_string() ? std::string(v.as_string())
+                                                 : json::serialize(v);
+        ASSERT_EQ(csv[i + 1][c], want) << "row " << i << " column " << header[c];
+      }
+    }
+  }
+  // A filter applies to the export too, and Accept: text/csv asks for it as well (chunked).
+  auto cancelled = client_->Get("/v1/admin/orders?format=csv&status=cancelled", admin_key_);
+  EXPECT_EQ(ParseCsv(cancelled.body).size(), 301u);
+  const std::string raw =
+      RawExchange(server_->port(),
+                  "GET /v1/admin/slashings HTTP/1.1\r\nHost: x\r\n"
+                  "Authorization: Bearer " +
+                      admin_key_ + "\r\nAccept: text/csv\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(raw.find("Transfer-Encoding: chunked"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("text/csv"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("id,seq,at_ms,order,assignment,prover,market,amount,reason"),
+            std::string::npos)
+      << raw;
+  EXPECT_NE(raw.find("invalid_proof"), std::string::npos) << raw;
 }
 
 }  // namespace
