@@ -25,6 +25,7 @@
 #include "server/core/vrf_keyring.h"
 #include "server/db/database.h"
 #include "server/db/migrations.h"
+#include "server/db/seed_history.h"
 #include "server/http/http_server.h"
 #include "server/journal/recovery.h"
 #include "server/journal/writer_lease.h"
@@ -164,6 +165,30 @@ int RunBootstrapAdmin(const Config& config) {
             << created.api_key << "\n";
   if (!config.admin_key_file.empty())
     std::cout << "(also written to " << config.admin_key_file << ")\n";
+  return 0;
+}
+
+int RunSeedHistory(const Config& config) {
+  if (int rc = RunMigrate(config); rc != 0) return rc;
+  auto conn = Connect(config.database_url);
+  if (!conn) {
+    spdlog::error("msg=seed_failed error={}", LogValue(conn.error().message()));
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto report = SeedHistory(**conn, SeedOptions{.orders = config.seed_orders,
+                                                .provers = config.seed_provers,
+                                                .sequencers = config.seed_sequencers,
+                                                .markets = config.seed_markets});
+  if (!report) {
+    spdlog::error("msg=seed_failed error={}", LogValue(report.error().ToString()));
+    return 1;
+  }
+  spdlog::info(
+      "msg=seeded orders={} settlements={} slashings={} ledger_entries={} seconds={}",
+      report->orders, report->settlements, report->slashings, report->ledger_entries,
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count());
   return 0;
 }
 

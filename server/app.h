@@ -13,5 +13,6 @@ constexpr int kExitLeaseHeld = 3;
 int RunServe(const Config& config);           // serves until SIGINT or SIGTERM
 int RunMigrate(const Config& config);         // applies pending migrations
 int RunBootstrapAdmin(const Config& config);  // creates the first admin if none exists
+int RunSeedHistory(const Config& config);     // fills a fresh database with history
 
 }  // namespace proofbook::server

@@ -14,7 +14,7 @@
 
 namespace proofbook::server {
 
-enum class Subcommand { kServe, kMigrate, kBootstrapAdmin };
+enum class Subcommand { kServe, kMigrate, kBootstrapAdmin, kSeedHistory };
 
 struct Config {
   Subcommand subcommand = Subcommand::kServe;
@@ -79,6 +79,12 @@ struct Config {
 
   // bootstrap-admin
   std::string admin_key_file;  // where the first admin's key is written (mode 600)
+
+  // seed-history (server/db/seed_history.h): a fresh database filled with this much history.
+  int64_t seed_orders = 1'112'000;
+  int seed_provers = 50;
+  int seed_sequencers = 20;
+  int seed_markets = 4;
 };
 
 struct ParsedArgs {

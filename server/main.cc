@@ -1,5 +1,5 @@
 // proofbook-server: parses the command line and runs one subcommand (serve, migrate,
-// bootstrap-admin). See --help.
+// bootstrap-admin, seed-history). See --help.
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
         break;
       case Subcommand::kBootstrapAdmin:
         rc = RunBootstrapAdmin(*parsed.config);
+        break;
+      case Subcommand::kSeedHistory:
+        rc = RunSeedHistory(*parsed.config);
         break;
     }
   } catch (const std::exception& e) {

@@ -127,6 +127,7 @@ void RegisterApi(Router& router, ApiContext& ctx) {
   RegisterAdminApi(router, ctx);
   RegisterAccountApi(router, ctx);
   RegisterOrderApi(router, ctx);
+  RegisterAdminViewsApi(router, ctx);
   RegisterHistoryApi(router, ctx);
 }
 

@@ -137,6 +137,9 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
   // (loadtest/chaos.sh: 6 honest proofs stored just before a rebuild were slashed as late).
   // All of it is journaled here, before any other work.
   JournalBatch batch;
+  // The journal's time never goes back, across restarts too (a wall clock set back while the
+  // server was down): its tables are in time order, which the admin listings' time filters use.
+  last_now_ = std::max(last_now_, state.last_event_at);
   const matching::Timestamp now = Now();
   std::unordered_map<matching::AssignmentId, matching::Timestamp> due_at;
   for (const matching::AssignmentState& a : state.snapshot.assignments) due_at[a.id] = a.due_at;

@@ -78,4 +78,23 @@ matching::MarketParams MarketParamsFromRow(const pqxx::row& row) {
   return p;
 }
 
+int64_t FirstKeyAt(pqxx::transaction_base& tx, const std::string& table, const std::string& key,
+                   const std::string& time, int64_t ms) {
+  const std::string probe = "SELECT " + key + ", " + time + " FROM " + table + " WHERE " + key +
+                            " >= $1 ORDER BY " + key + " LIMIT 1";
+  auto bounds = tx.exec("SELECT coalesce(min(" + key + "), 0), coalesce(max(" + key +
+                        "), -1) + 1 FROM " + table);
+  int64_t lo = bounds[0][0].as<int64_t>(), hi = bounds[0][1].as<int64_t>();
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    auto row = tx.exec_params(probe, mid);
+    if (row.empty() || row[0][1].as<int64_t>() >= ms) {
+      hi = mid;
+    } else {
+      lo = row[0][0].as<int64_t>() + 1;
+    }
+  }
+  return lo;
+}
+
 }  // namespace proofbook::server

@@ -4,6 +4,7 @@
 
 #include <pqxx/field>
 #include <pqxx/row>
+#include <pqxx/transaction_base>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -32,5 +33,13 @@ matching::OrderState OrderFromRow(const pqxx::row& row);
 // A markets row's engine parameters (by column name); BadValue if one is out of range.
 matching::MarketParams MarketParamsFromRow(const pqxx::row& row);
 matching::AssignmentState AssignmentFromRow(const pqxx::row& row);
+
+// The smallest `key` of `table` ("settlements s", with `key` and `time` naming its columns
+// through the alias) whose `time` is at or after `ms`; one past the largest key if none is.
+// The journal's tables grow in time order (the engine's clock never goes back, and the journal
+// writes in its order), so a binary search over the key's index finds it in ~log2(rows) index
+// probes: a time window becomes a key range, an index range on every path.
+int64_t FirstKeyAt(pqxx::transaction_base& tx, const std::string& table, const std::string& key,
+                   const std::string& time, int64_t ms);
 
 }  // namespace proofbook::server

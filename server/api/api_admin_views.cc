@@ -1,0 +1,149 @@
+// The admin's read-only views of the whole market: GET /v1/admin/accounts[/{id}] (balances and
+// key ids, never keys), /v1/admin/provers (the leaderboard) and /v1/admin/summary (a time
+// window's totals and the treasury). See schema/openapi.yaml.
+#include <atomic>
+#include <charconv>
+#include <chrono>
+
+#include "server/api/api_internal.h"
+#include "server/base/limits.h"
+#include "server/db/admin_reports.h"
+
+namespace proofbook::server {
+
+namespace json = boost::json;
+using matching::Role;
+
+namespace {
+
+// The leaderboard's counts are refreshed in the background once a reader finds them older
+// than this; readers never wait for a refresh.
+constexpr int64_t kProverBoardMaxAgeMs = 10'000;
+constexpr int64_t kMaxProvers = 1000;
+constexpr int64_t kDefaultSummaryWindowMs = 24LL * 3600 * 1000;
+
+Result<int64_t> QueryInt(std::string_view name, std::string_view text) {
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr != text.data() + text.size() || n < 0) {
+    return Status(StatusCode::kInvalidArgument, std::string(name) + " must be an integer >= 0",
+                  std::string(name));
+  }
+  return n;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void ListAccountsRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  auto query = ParseQuery(req.query, {"role", "limit", "cursor"});
+  if (!query) return respond(ErrorResponse(query.error()));
+  AccountListFilter filter;
+  filter.limit = kDefaultPageSize;
+  for (const auto& [name, value] : *query) {
+    if (name == "role") {
+      if (value != "sequencer" && value != "prover" && value != "admin" && value != "treasury") {
+        return respond(
+            ErrorResponse(Status(StatusCode::kInvalidArgument,
+                                 "role must be sequencer, prover, admin or treasury", "role")));
+      }
+      filter.role = value;
+      continue;
+    }
+    auto n = QueryInt(name, value);
+    if (!n) return respond(ErrorResponse(n.error()));
+    if (name == "limit") filter.limit = std::clamp<int64_t>(*n, 1, kMaxPageSize);
+    if (name == "cursor") filter.after = *n;
+  }
+  RunDb(ctx.db, std::move(respond),
+        [filter](DbSession& session) { return Json(ListAccounts(session, filter)); });
+}
+
+void ReadAccountRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                      Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  // The treasury is account 0: an id here may be 0.
+  auto id = QueryInt("id", Param(params, "id"));
+  if (!id) return respond(ErrorResponse(id.error()));
+  RunDb(ctx.db, std::move(respond),
+        [id = *id](DbSession& session) { return JsonOrError(ReadAccountForAdmin(session, id)); });
+}
+
+void ListProversRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  auto query = ParseQuery(req.query, {"sort", "limit"});
+  if (!query) return respond(ErrorResponse(query.error()));
+  std::string sort = "earned";
+  int64_t limit = 100;
+  for (const auto& [name, value] : *query) {
+    if (name == "sort") {
+      sort = value;
+    } else {
+      auto n = QueryInt(name, value);
+      if (!n) return respond(ErrorResponse(n.error()));
+      limit = std::clamp<int64_t>(*n, 1, kMaxProvers);
+    }
+  }
+  // One refresh at a time, for the whole server.
+  static std::atomic<bool> refreshing{false};
+  Database& db = ctx.db;
+  RunDb(db, std::move(respond), [&db, sort, limit](DbSession& session) {
+    auto page = ListProvers(session, sort, limit);
+    if (page && ProverBoardAgeMs(session) > kProverBoardMaxAgeMs && !refreshing.exchange(true)) {
+      db.Run(
+          "prover board refresh",
+          [](DbSession& s) {
+            RefreshProverBoard(s);
+            refreshing.store(false);
+          },
+          [](const Status&) { refreshing.store(false); });
+    }
+    return JsonOrError(page);
+  });
+}
+
+void SummaryRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  auto query = ParseQuery(req.query, {"from", "to"});
+  if (!query) return respond(ErrorResponse(query.error()));
+  int64_t to = NowMs() + 1, from = -1;
+  for (const auto& [name, value] : *query) {
+    auto n = QueryInt(name, value);
+    if (!n) return respond(ErrorResponse(n.error()));
+    (name == "from" ? from : to) = *n;
+  }
+  if (from < 0) from = std::max<int64_t>(0, to - kDefaultSummaryWindowMs);
+  if (from > to) {
+    return respond(
+        ErrorResponse(Status(StatusCode::kInvalidArgument, "from must not be after to", "from")));
+  }
+  RunDb(ctx.db, std::move(respond),
+        [from, to](DbSession& session) { return Json(ReadSummary(session, from, to)); });
+}
+
+}  // namespace
+
+void RegisterAdminViewsApi(Router& router, ApiContext& ctx) {
+  router.Add("GET", "/v1/admin/accounts",
+             [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
+               ListAccountsRoute(ctx, req, std::move(respond));
+             });
+  router.Add("GET", "/v1/admin/accounts/{id}",
+             [&ctx](const HttpRequest& req, const PathParams& params, Responder respond) {
+               ReadAccountRoute(ctx, req, params, std::move(respond));
+             });
+  router.Add("GET", "/v1/admin/provers",
+             [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
+               ListProversRoute(ctx, req, std::move(respond));
+             });
+  router.Add("GET", "/v1/admin/summary",
+             [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
+               SummaryRoute(ctx, req, std::move(respond));
+             });
+}
+
+}  // namespace proofbook::server
