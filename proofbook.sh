@@ -37,7 +37,8 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libpqxx-dev libsimdjson-dev libssl-dev libsodium-dev
   libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
-  libfmt-dev postgresql-15 postgresql-client-15 curl clang-format openssl ca-certificates
+  libfmt-dev prometheus-cpp-dev postgresql-15 postgresql-client-15 curl clang-format openssl
+  ca-certificates chromium
   nodejs npm
 )
 

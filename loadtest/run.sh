@@ -22,6 +22,8 @@
 #   LOADTEST_KEEP_LOGS=DIR     copy the server's and PostgreSQL's logs to DIR at the end
 #   LOADTEST_PERF=FILE         also profile the machine (`perf record -a -g`: server, PostgreSQL, load generator) during run 2b and
 #                              write `perf report` (self time, top symbols) to FILE (data in FILE.data)
+#   LOADTEST_SCRAPE=1          scrape GET /metrics once a second (as Prometheus would) during every
+#                              run: compare with a run without it to see what scraping costs
 #   PROOFBOOK_LOG_LEVEL [info] the server's log level (info logs every request)
 # Takes about 1 minute after the build; the whole script stops itself after 15 minutes.
 # Needs curl, jq, pgbench (postgresql-15).
@@ -58,6 +60,7 @@ SERVER_PID=""
 cleanup() {
   local rc=$?
   set +e
+  [ -z "${SCRAPER_PID:-}" ] || kill "$SCRAPER_PID" 2>/dev/null
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID"
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -230,6 +233,18 @@ snapshot_threads() {
 LOAD_COMMON=(--host 127.0.0.1 --port "$PORT" -t "$THREADS" --json)
 export PROOFBOOK_LOAD_API_KEY="$SEQ_KEY"  # keeps the key off the command line
 
+SCRAPER_PID=""
+if [ -n "${LOADTEST_SCRAPE:-}" ]; then
+  log "scraping /metrics once a second throughout"
+  (
+    while sleep 1; do
+      curl -sS -o /dev/null -H "Authorization: Bearer $ADMIN_KEY" "http://127.0.0.1:$PORT/metrics" ||
+        true
+    done
+  ) &
+  SCRAPER_PID=$!
+fi
+
 UPTIME_BEFORE=$(uptime)
 PS_BEFORE=$(ps -eo pid,pcpu,etime,comm --sort=-pcpu | head -n 8)
 
@@ -301,6 +316,7 @@ PGBF_PCT=$(cat "$WORK"/pgbench_fixed.* 2>/dev/null | awk 'NF >= 7 { print ($3 + 
 read -r PGBF_P50 PGBF_P90 PGBF_P99 PGBF_P999 PGBF_MAX PGBF_N <<<"$PGBF_PCT"
 
 wait "${SNAPSHOT_PIDS[@]}"  # the top snapshots (not the server, also a child)
+[ -z "$SCRAPER_PID" ] || kill "$SCRAPER_PID" 2>/dev/null || true
 
 # --- report ------------------------------------------------------------------------------------
 j() { jq -r "$2" "$WORK/$1.out"; }

@@ -16,6 +16,7 @@
 #include "server/api/api_internal.h"
 #include "server/base/limits.h"
 #include "server/base/log.h"
+#include "server/base/metrics.h"
 #include "server/core/api_keys.h"
 #include "server/core/auth.h"
 #include "server/core/engine_runner.h"
@@ -380,7 +381,18 @@ int RunServe(const Config& config) {
                                            }
                                          }},
                  runner, db, **auth, markets, keyring);
-  ApiContext ctx{db, ops, **auth, markets, limiter, watch};
+  LiveFeed live(db, std::chrono::seconds(1));
+  live.Start();
+  ApiContext ctx{db, ops, **auth, markets, limiter, watch, live};
+  // Gauges that mirror the rings and the verifier queues, read at each scrape of /metrics.
+  const int scrape_hook = Metrics::Get().AddScrapeHook([&runner, &pools] {
+    Metrics& m = Metrics::Get();
+    m.inbox_depth.Set(static_cast<double>(runner.inbox_depth()));
+    m.journal_ring_depth.Set(static_cast<double>(runner.journal_depth()));
+    for (const auto& pool : pools) {
+      m.VerifierQueue(pool->kind()).Set(static_cast<double>(pool->queue_depth()));
+    }
+  });
   Router router;
   RegisterApi(router, ctx);
   ProverGateway gateway(
@@ -446,11 +458,13 @@ int RunServe(const Config& config) {
   // the long polls; finish the database jobs. Only then may the objects go, because pending
   // answers hold HTTP sessions that belong to the server's io_context.
   server.Stop();
+  Metrics::Get().RemoveScrapeHook(scrape_hook);
   for (auto& pool : pools) pool->Stop();  // verdicts in flight still reach the engine
   runner.Stop();
   gateway_ptr.store(nullptr);
   gateway.Stop();
   watch.Stop();
+  live.Stop();
   audit.Stop();
   db.Stop();
   spdlog::info("msg=stopped");

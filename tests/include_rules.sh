@@ -53,7 +53,8 @@ allow server/db matching/ server/base/ server/db/
 allow server/journal matching/ server/base/ server/db/ server/journal/
 allow server/core matching/ vrf/ server/base/ server/db/session.h server/db/database.h \
   server/db/migrations.h server/db/accounts.h server/db/markets.h server/db/vrf.h \
-  server/db/ledger.h server/journal/ server/core/
+  server/db/ledger.h server/db/admin_lists.h server/db/admin_reports.h server/journal/ \
+  server/core/
 allow server/api matching/ server/base/ server/http/ server/core/ server/db/session.h \
   server/db/database.h server/db/accounts.h server/db/markets.h server/db/orders.h \
   server/db/vrf.h server/db/ledger.h server/db/admin_lists.h server/db/admin_reports.h \

@@ -6,6 +6,7 @@
 #include "server/api/api_history.h"
 #include "server/api/api_internal.h"
 #include "server/base/limits.h"
+#include "server/base/metrics.h"
 #include "server/db/accounts.h"
 #include "server/db/markets.h"
 
@@ -84,6 +85,17 @@ void RegisterApi(Router& router, ApiContext& ctx) {
     }
   });
 
+  // Prometheus text, for an admin key (scrape with `authorization: credentials_file`): the
+  // counts say how much business the market does.
+  router.Add("GET", "/metrics",
+             [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
+               if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+               HttpResponse r;
+               r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+               r.body = Metrics::Get().Scrape();
+               respond(std::move(r));
+             });
+
   router.Add("GET", "/v1/markets",
              [&ctx](const HttpRequest&, const PathParams&, Responder respond) {
                RunDb(ctx.db, std::move(respond), [](DbSession& session) {
@@ -128,6 +140,7 @@ void RegisterApi(Router& router, ApiContext& ctx) {
   RegisterAccountApi(router, ctx);
   RegisterOrderApi(router, ctx);
   RegisterAdminViewsApi(router, ctx);
+  RegisterAdminUi(router);
   RegisterHistoryApi(router, ctx);
 }
 

@@ -1,12 +1,12 @@
 // The admin's read-only views of the whole market: GET /v1/admin/accounts[/{id}] (balances and
 // key ids, never keys), /v1/admin/provers (the leaderboard) and /v1/admin/summary (a time
 // window's totals and the treasury). See schema/openapi.yaml.
-#include <atomic>
 #include <charconv>
 #include <chrono>
 
 #include "server/api/api_internal.h"
 #include "server/base/limits.h"
+#include "server/core/live_feed.h"
 #include "server/db/admin_reports.h"
 
 namespace proofbook::server {
@@ -16,9 +16,6 @@ using matching::Role;
 
 namespace {
 
-// The leaderboard's counts are refreshed in the background once a reader finds them older
-// than this; readers never wait for a refresh.
-constexpr int64_t kProverBoardMaxAgeMs = 10'000;
 constexpr int64_t kMaxProvers = 1000;
 constexpr int64_t kDefaultSummaryWindowMs = 24LL * 3600 * 1000;
 
@@ -88,22 +85,26 @@ void ListProversRoute(ApiContext& ctx, const HttpRequest& req, Responder respond
       limit = std::clamp<int64_t>(*n, 1, kMaxProvers);
     }
   }
-  // One refresh at a time, for the whole server.
-  static std::atomic<bool> refreshing{false};
   Database& db = ctx.db;
   RunDb(db, std::move(respond), [&db, sort, limit](DbSession& session) {
     auto page = ListProvers(session, sort, limit);
-    if (page && ProverBoardAgeMs(session) > kProverBoardMaxAgeMs && !refreshing.exchange(true)) {
-      db.Run(
-          "prover board refresh",
-          [](DbSession& s) {
-            RefreshProverBoard(s);
-            refreshing.store(false);
-          },
-          [](const Status&) { refreshing.store(false); });
-    }
+    if (page) RefreshProverBoardIfOld(db, session);
     return JsonOrError(page);
   });
+}
+
+// Server-sent events: a `snapshot` event about every second (core/live_feed.h) for as long as
+// the client reads. Browsers' EventSource cannot send a key, so the dashboard reads it with
+// fetch().
+void LiveRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
+  if (!Require(ctx, req, respond, {Role::kAdmin})) return;
+  auto query = ParseQuery(req.query, {});
+  if (!query) return respond(ErrorResponse(query.error()));
+  HttpResponse r;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.stream = ctx.live.Subscribe();
+  respond(std::move(r));
 }
 
 void SummaryRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
@@ -139,6 +140,10 @@ void RegisterAdminViewsApi(Router& router, ApiContext& ctx) {
   router.Add("GET", "/v1/admin/provers",
              [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
                ListProversRoute(ctx, req, std::move(respond));
+             });
+  router.Add("GET", "/v1/admin/live",
+             [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {
+               LiveRoute(ctx, req, std::move(respond));
              });
   router.Add("GET", "/v1/admin/summary",
              [&ctx](const HttpRequest& req, const PathParams&, Responder respond) {

@@ -11,6 +11,7 @@
 
 #include "server/base/rate_limiter.h"
 #include "server/core/auth.h"
+#include "server/core/live_feed.h"
 #include "server/core/market_directory.h"
 #include "server/core/operations.h"
 #include "server/core/order_watch.h"
@@ -26,6 +27,7 @@ struct ApiContext {
   MarketDirectory& markets;
   RateLimiter& limiter;
   OrderWatch& watch;
+  LiveFeed& live;
 };
 
 // Authenticates the request, applies the account's rate limit and checks its role is one of
@@ -59,5 +61,6 @@ void RegisterAdminApi(Router& router, ApiContext& ctx);
 void RegisterAccountApi(Router& router, ApiContext& ctx);
 void RegisterOrderApi(Router& router, ApiContext& ctx);
 void RegisterAdminViewsApi(Router& router, ApiContext& ctx);
+void RegisterAdminUi(Router& router);
 
 }  // namespace proofbook::server

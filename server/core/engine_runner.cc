@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "server/base/log.h"
+#include "server/base/metrics.h"
 #include "server/db/session.h"
 #include "server/journal/journal.h"
 
@@ -23,6 +24,51 @@ struct EngineRunner::Batch {
 };
 
 namespace {
+
+// What the market did, counted once its events are committed (Metrics, base/metrics.h).
+void CountOutcomes(const std::vector<matching::Event>& events) {
+  using matching::EventKind;
+  Metrics& m = Metrics::Get();
+  for (const matching::Event& e : events) {
+    switch (e.kind) {
+      case EventKind::kAccepted:
+        if (e.command == matching::CommandKind::kPlaceOrder) m.orders_placed.Increment();
+        break;
+      case EventKind::kRejected:
+        m.commands_rejected.Increment();
+        break;
+      case EventKind::kAssigned:
+      case EventKind::kReassigned:  // re-matched after a miss or an invalid proof
+        m.assignments.Increment();
+        break;
+      case EventKind::kSettled:
+        m.settlements.Increment();
+        break;
+      case EventKind::kUncleRewarded:
+        m.uncle_rewards.Increment();
+        break;
+      case EventKind::kSlashed:
+        (e.reason == matching::Reason::kInvalidProof ? m.slashes_invalid_proof
+                                                     : m.slashes_missed_deadline)
+            .Increment();
+        break;
+      case EventKind::kOrderCompleted:
+        m.orders_completed.Increment();
+        break;
+      case EventKind::kOrderExpired:
+        m.orders_expired.Increment();
+        break;
+      case EventKind::kOrderCancelled:
+        m.orders_cancelled.Increment();
+        break;
+      case EventKind::kOrderFailed:
+        m.orders_failed.Increment();
+        break;
+      default:
+        break;
+    }
+  }
+}
 
 const Status kCommitFailed(StatusCode::kUnavailable,
                            "the database did not confirm the write; nothing was acknowledged, "
@@ -222,8 +268,10 @@ bool EngineRunner::Submit(std::unique_ptr<Submission> submission) {
   Submission* raw = submission.release();
   if (!inbox_.try_push(raw)) {
     delete raw;
+    Metrics::Get().inbox_full.Increment();
     return false;
   }
+  inbox_pushed_.fetch_add(1, std::memory_order_relaxed);
   if (engine_sleeping_.load(std::memory_order_acquire)) {
     std::lock_guard lock(mu_);
     engine_cv_.notify_one();
@@ -372,6 +420,7 @@ void EngineRunner::EngineLoop() {
       current_ = std::make_unique<Batch>();
       Submission* raw = nullptr;
       while (inbox_.try_pop(raw)) {
+        inbox_popped_.fetch_add(1, std::memory_order_relaxed);
         std::unique_ptr<Submission> s(raw);
         s->committed(kRecovering);
       }
@@ -383,6 +432,7 @@ void EngineRunner::EngineLoop() {
     Submission* raw = nullptr;
     while (current_->data.events.size() < options_.max_batch_events && !failed_.load() &&
            inbox_.try_pop(raw)) {
+      inbox_popped_.fetch_add(1, std::memory_order_relaxed);
       std::unique_ptr<Submission> s(raw);
       ApplyOne(*s, Now());
       worked = true;
@@ -520,12 +570,18 @@ void EngineRunner::JournalLoop() {
       spdlog::warn("msg=journal_slow_commit ms={} events={} replies={} ok={}", write_ms,
                    batch->data.events.size(), batch->pending.size(), status.ok());
     }
+    Metrics& metrics = Metrics::Get();
+    metrics.journal_commit_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count());
     if (status.ok()) {
       commits_.fetch_add(1, std::memory_order_relaxed);
+      metrics.journal_batch_events.Observe(static_cast<double>(batch->data.events.size()));
+      CountOutcomes(batch->data.events);
       Answer(batch->pending, nullptr);
       if (options_.on_commit) options_.on_commit(batch->data);
       continue;
     }
+    metrics.journal_commit_failures.Increment();
     spdlog::error("msg=journal_commit_failed first_seq={} events={} error={}",
                   batch->data.first_seq, batch->data.events.size(), LogValue(status.ToString()));
     conn.reset();

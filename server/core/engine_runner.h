@@ -121,6 +121,14 @@ class EngineRunner {
   // back), for times taken elsewhere that the engine compares with its own (a proof's arrival).
   static matching::Timestamp WallClockMs();
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  // Submissions waiting for the engine thread, and batches for the journal thread (for
+  // metrics: approximate, from any thread).
+  std::size_t inbox_depth() const {
+    const uint64_t pushed = inbox_pushed_.load(std::memory_order_relaxed);
+    const uint64_t popped = inbox_popped_.load(std::memory_order_relaxed);
+    return pushed > popped ? pushed - popped : 0;
+  }
+  std::size_t journal_depth() const { return journal_ring_.size_approx(); }
 
   struct Pending;  // a built reply waiting for its batch COMMIT
   struct Batch;
@@ -166,6 +174,8 @@ class EngineRunner {
   matching::Timestamp last_now_ = 0;
 
   matching::MpscRing<Submission*> inbox_;
+  std::atomic<uint64_t> inbox_pushed_{0};  // submissions taken by inbox_, for inbox_depth()
+  std::atomic<uint64_t> inbox_popped_{0};  // engine thread only writes
   matching::SpscRing<Batch*> journal_ring_;
 
   // Wake-ups: the engine thread parks here when idle; the journal thread too.

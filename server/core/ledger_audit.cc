@@ -6,6 +6,7 @@
 #include <string>
 
 #include "server/base/log.h"
+#include "server/base/metrics.h"
 #include "server/db/ledger.h"
 
 namespace proofbook::server {
@@ -74,6 +75,10 @@ void LedgerAudit::RunOnce() {
               check.differences, LogValue(check.body.at("imbalance").as_string()),
               LogValue(FirstDifferences(check.body.at("differences").as_array())), ms);
         }
+        Metrics& metrics = Metrics::Get();
+        (check.ok ? metrics.ledger_checks_ok : metrics.ledger_checks_failed).Increment();
+        metrics.ledger_check_ok.Set(check.ok ? 1 : 0);
+        metrics.ledger_check_differences.Set(static_cast<double>(check.differences));
         std::lock_guard lock(shared->mu);
         shared->in_flight = false;
         Verdict& v = shared->verdict;

@@ -1,7 +1,8 @@
 // LedgerAudit: the ledger check (db/ledger.h) run by the server itself every `interval`, on the
 // database pool, so that books that stop balancing are noticed without anyone asking. Each run
 // is logged (`msg=ledger_check ok=...`, at error level with the first differences when the
-// books do not balance) and its verdict kept for last() (metrics). A run that cannot happen
+// books do not balance), counted in the metrics (proofbook_ledger_checks_total{result},
+// proofbook_ledger_check_ok) and its verdict kept for last(). A run that cannot happen
 // (PostgreSQL away, the pool full) is logged and leaves the previous verdict; a run never
 // overlaps the one before it.
 //

@@ -37,6 +37,10 @@ void RefreshProverBoard(DbSession& session);
 // How old the prover_board is, in ms (at the database's clock).
 int64_t ProverBoardAgeMs(DbSession& session);
 
+// Each market's book at a glance: open orders (count, highest max_price) and open offers
+// (count, lowest price, capacity left), by slug.
+boost::json::array ReadBooks(DbSession& session);
+
 // GET /v1/admin/summary: in [from_ms, to_ms): orders placed by status, settlements (count,
 // volume), fees, slashes (count, amount), in all and per market; the treasury's balance now.
 boost::json::object ReadSummary(DbSession& session, int64_t from_ms, int64_t to_ms);

@@ -20,6 +20,7 @@
 
 #include "server/base/crypto.h"
 #include "server/base/log.h"
+#include "server/base/metrics.h"
 #include "server/base/rate_limiter.h"
 
 namespace proofbook::server {
@@ -302,7 +303,12 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession<S
         place_(std::move(place)),
         tls_(std::move(tls)),
         id_(server.next_ws_id.fetch_add(1)),
-        hard_close_(strand_) {}
+        hard_close_(strand_) {
+    Metrics::Get().ws_connections.Increment();
+  }
+  ~WsSession() { Metrics::Get().ws_connections.Decrement(); }
+  WsSession(const WsSession&) = delete;
+  WsSession& operator=(const WsSession&) = delete;
 
   void Run(http::request<http::string_body> request) {
     beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
@@ -333,6 +339,7 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession<S
       queued_.fetch_sub(1);
       queued_bytes_.fetch_sub(size);
       if (!slow_.exchange(true)) {
+        Metrics::Get().ws_slow_consumers_closed.Increment();
         spdlog::warn("msg=ws_slow_consumer conn={} queued={} queued_bytes={} max={} max_bytes={}",
                      id_, n - 1, bytes - size, server_.ws_options.max_queued_messages,
                      server_.ws_options.max_queued_bytes);

@@ -1,5 +1,9 @@
 #include "server/http/router.h"
 
+#include <chrono>
+
+#include "server/base/metrics.h"
+
 namespace proofbook::server {
 namespace {
 
@@ -22,7 +26,7 @@ std::vector<std::string_view> Split(std::string_view path) {
 }  // namespace
 
 void Router::Add(std::string method, std::string_view pattern, Handler handler) {
-  Route route{std::move(method), {}, std::move(handler)};
+  Route route{std::move(method), std::string(pattern), {}, std::move(handler)};
   for (auto s : Split(pattern)) route.segments.emplace_back(s);
   routes_.push_back(std::move(route));
 }
@@ -50,16 +54,27 @@ void Router::Dispatch(const HttpRequest& request, Responder respond) const {
   for (const auto& route : routes_) {
     if (!Match(route, path, &params)) continue;
     if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
-      route.handler(request, params, std::move(respond));
+      // Counted by the route's pattern: a bounded set of labels, whatever the paths.
+      route.handler(request, params,
+                    [respond = std::move(respond), &route, method = request.method,
+                     start = std::chrono::steady_clock::now()](HttpResponse r) {
+                      const std::chrono::duration<double> took =
+                          std::chrono::steady_clock::now() - start;
+                      Metrics::Get().ObserveRequest(route.pattern, method, r.status, took.count());
+                      respond(std::move(r));
+                    });
       return;
     }
     if (!allow.empty()) allow += ", ";
     allow += route.method;
   }
+  static const std::string kUnmatched = "unmatched";
   if (allow.empty()) {
+    Metrics::Get().ObserveRequest(kUnmatched, request.method, 404, 0);
     respond(ErrorResponse(Status(StatusCode::kNotFound, "no route for " + request.path)));
     return;
   }
+  Metrics::Get().ObserveRequest(kUnmatched, request.method, 405, 0);
   HttpResponse r = ErrorResponse(
       Status(StatusCode::kMethodNotAllowed,
              request.method + " is not allowed on " + request.path + "; allowed: " + allow));

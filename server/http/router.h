@@ -26,6 +26,7 @@ class Router {
  private:
   struct Route {
     std::string method;
+    std::string pattern;                // as added: the route's label in the metrics
     std::vector<std::string> segments;  // "{x}" marks a placeholder
     Handler handler;
   };

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "server/base/log.h"
+#include "server/base/metrics.h"
 
 extern char** environ;
 
@@ -151,6 +152,13 @@ Status VerifierPool::Start() {
 }
 
 bool VerifierPool::Submit(VerifyJob job) {
+  // Verification time as the prover sees it: queued to verdict (Metrics, by kind).
+  job.done = [done = std::move(job.done), start = std::chrono::steady_clock::now(),
+              seconds = &Metrics::Get().VerificationSeconds(options_.kind)](const Verdict& v) {
+    seconds->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    done(v);
+  };
   {
     std::lock_guard lock(mu_);
     if (stopping_ || slots_.empty() || queue_.size() >= options_.max_queue) return false;
@@ -158,6 +166,11 @@ bool VerifierPool::Submit(VerifyJob job) {
   }
   cv_.notify_one();
   return true;
+}
+
+std::size_t VerifierPool::queue_depth() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
 }
 
 void VerifierPool::Stop() {

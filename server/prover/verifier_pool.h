@@ -76,6 +76,7 @@ class VerifierPool {
   void Stop();
 
   const std::string& kind() const { return options_.kind; }
+  std::size_t queue_depth() const;  // jobs waiting for a worker
   // For tests: the live worker processes.
   std::vector<pid_t> WorkerPids() const;
   uint64_t restarts() const { return restarts_.load(); }

@@ -4,13 +4,22 @@
 // invariant is checked in SQL.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <boost/beast/core/detail/base64.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "clients/common/process.h"
 #include "server/base/crypto.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_fixture.h"
@@ -678,6 +687,291 @@ TEST_F(AdminListTest, SparseFiltersPageThroughSeededHistoryInBoundedScans) {
                             s.second);
   EXPECT_EQ(r.status, 201) << r.body;
   EXPECT_GT(Json(r).at("order").at("id").as_int64(), 6000);
+}
+
+// ---- GET /metrics -----------------------------------------------------------------------------
+
+// Prometheus' text format (0.0.4), parsed strictly: every sample belongs to a family declared by
+// # TYPE (a histogram's _bucket, _sum and _count too), labels are name="value" with escapes,
+// values are numbers, a histogram's buckets never decrease and its +Inf bucket is its count.
+// Returns each series ("name{labels}" as written) with its value; a parse error fails the test.
+std::map<std::string, double> ParsePrometheus(const std::string& text) {
+  std::map<std::string, double> out;
+  std::map<std::string, std::string> types;  // family -> type
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    if (line.starts_with("# HELP ")) continue;
+    if (line.starts_with("# TYPE ")) {
+      std::istringstream t(line.substr(7));
+      std::string name, type;
+      t >> name >> type;
+      EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram" ||
+                  type == "summary" || type == "untyped")
+          << line;
+      types[name] = type;
+      continue;
+    }
+    EXPECT_NE(line[0], '#') << line;
+    const std::size_t name_end = line.find_first_of("{ ");
+    const std::string name = line.substr(0, name_end);
+    std::string family = name;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.ends_with(suffix) && !types.contains(name)) {
+        family = name.substr(0, name.size() - std::strlen(suffix));
+      }
+    }
+    EXPECT_TRUE(types.contains(family)) << "no # TYPE for " << line;
+    std::size_t value_at = name_end;
+    if (line[name_end] == '{') {
+      std::size_t i = name_end + 1;
+      while (line[i] != '}') {  // name="value",
+        const std::size_t eq = line.find('=', i);
+        EXPECT_NE(eq, std::string::npos) << line;
+        if (eq == std::string::npos) return out;
+        EXPECT_EQ(line[eq + 1], '"') << line;
+        i = eq + 2;
+        while (i < line.size() && line[i] != '"') i += line[i] == '\\' ? 2 : 1;
+        EXPECT_LT(i, line.size()) << "unterminated label value: " << line;
+        if (i >= line.size()) return out;
+        ++i;
+        if (line[i] == ',') ++i;
+      }
+      value_at = i + 1;
+    }
+    const std::string series = line.substr(0, value_at);
+    const std::string value = line.substr(value_at + 1);
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    EXPECT_TRUE(end != value.c_str() && (*end == '\0' || *end == ' ')) << line;
+    out[series] = v;
+  }
+  // Histograms: cumulative buckets, +Inf == count.
+  for (const auto& [family, type] : types) {
+    if (type != "histogram") continue;
+    for (const auto& [series, count] : out) {
+      if (!series.starts_with(family + "_count")) continue;
+      const std::string labels = series.substr(family.size() + 6);  // "{...}" or ""
+      std::string inf_key = family + "_bucket{";
+      if (labels.size() > 2) inf_key += labels.substr(1, labels.size() - 2) + ",";
+      inf_key += "le=\"+Inf\"}";
+      EXPECT_TRUE(out.contains(inf_key)) << inf_key;
+      if (out.contains(inf_key)) {
+        EXPECT_EQ(out[inf_key], count) << inf_key;
+      }
+    }
+  }
+  return out;
+}
+
+TEST_F(AdminListTest, MetricsCountTheTrafficAndParseAsPrometheusText) {
+  server_.reset();
+  StartServer({"--ledger-check-interval", "1"});
+  auto scrape = [this] {
+    auto r = client_->Get("/metrics", admin_key_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return ParsePrometheus(r.body);
+  };
+  EXPECT_EQ(client_->Get("/metrics").status, 401);
+  auto before = scrape();
+  ASSERT_TRUE(before.contains("proofbook_orders_placed_total"));
+  Scenario();
+  if (HasFatalFailure()) return;
+  std::map<std::string, double> after;
+  // The ledger check runs every second; the WebSockets of the scenario are closed by now.
+  ASSERT_TRUE(WaitUntil([&] {
+    after = scrape();
+    return after["proofbook_ledger_check_ok"] == 1 && after["proofbook_ws_connections"] == 0;
+  })) << after["proofbook_ledger_check_ok"]
+      << " " << after["proofbook_ws_connections"];
+  auto moved = [&](const std::string& series) { return after[series] - before[series]; };
+  // Two orders placed and completed; three assignments (the cheat's, then the honest prover's
+  // for the first order; the honest prover's for the second); two settlements; one slash.
+  EXPECT_EQ(moved("proofbook_orders_placed_total"), 2);
+  EXPECT_EQ(moved("proofbook_orders_completed_total"), 2);
+  EXPECT_EQ(moved("proofbook_assignments_total"), 3);
+  EXPECT_EQ(moved("proofbook_settlements_total"), 2);
+  EXPECT_EQ(moved("proofbook_slashes_total{reason=\"invalid_proof\"}"), 1);
+  EXPECT_EQ(moved("proofbook_slashes_total{reason=\"missed_deadline\"}"), 0);
+  EXPECT_EQ(moved("proofbook_verification_duration_seconds_count{kind=\"sha256-preimage\"}"), 3);
+  EXPECT_EQ(moved("proofbook_http_requests_total{method=\"POST\",route=\"/v1/orders\","
+                  "status=\"201\"}"),
+            2);
+  EXPECT_EQ(moved("proofbook_http_request_duration_seconds_count{route=\"/v1/orders\"}"), 2);
+  EXPECT_GE(moved("proofbook_journal_batch_events_count"), 5);
+  EXPECT_GE(after["proofbook_ledger_checks_total{result=\"ok\"}"], 1);
+  EXPECT_EQ(after["proofbook_ledger_check_differences"], 0);
+  EXPECT_EQ(after["proofbook_engine_inbox_depth"], 0);
+  EXPECT_EQ(moved("proofbook_engine_inbox_full_total"), 0);
+  EXPECT_TRUE(after.contains("proofbook_verifier_queue_depth{kind=\"sha256-preimage\"}"));
+  // The scrapes themselves are counted under their route, and unknown paths under one label.
+  EXPECT_GE(after["proofbook_http_requests_total{method=\"GET\",route=\"/metrics\","
+                  "status=\"200\"}"],
+            2);
+  client_->Get("/no/such/path");
+  EXPECT_EQ(scrape()["proofbook_http_requests_total{method=\"GET\",route=\"unmatched\","
+                     "status=\"404\"}"],
+            1);
+}
+
+// ---- The dashboard, in headless Chromium ------------------------------------------------------
+
+// Chromium (Debian's) driven over the DevTools protocol: a page navigated to a URL, JavaScript
+// evaluated in it, a screenshot taken. Real browser, real sockets.
+class Browser {
+ public:
+  explicit Browser(const std::string& profile_dir) : process_(Options(profile_dir)) {
+    EXPECT_TRUE(process_.started()) << process_.error();
+    // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/..." on stderr.
+    const std::string marker = "DevTools listening on ws://127.0.0.1:";
+    EXPECT_TRUE(WaitUntil([&] { return process_.Stdout().find(marker) != std::string::npos; },
+                          std::chrono::seconds(30)))
+        << process_.Stdout();
+    const std::string out = process_.Stdout();
+    const std::size_t at = out.find(marker);
+    if (at == std::string::npos) return;
+    port_ = static_cast<uint16_t>(std::stoi(out.substr(at + marker.size())));
+    HttpClient http(port_);
+    auto list = http.Get("/json/list");
+    EXPECT_EQ(list.status, 200) << list.body;
+    if (list.status != 200) return;
+    const json::value targets = json::parse(list.body);
+    for (const auto& target : targets.as_array()) {
+      if (target.at("type") != "page") continue;
+      std::string url(target.at("webSocketDebuggerUrl").as_string());
+      page_ = std::make_unique<WsClient>(port_, "", url.substr(url.find("/devtools/")));
+      break;
+    }
+    EXPECT_TRUE(page_ && page_->ok()) << "no page target";
+  }
+  ~Browser() { Close(); }
+  void Close() {
+    page_.reset();
+    if (process_.pid() > 0) process_.Kill();
+  }
+  bool ok() const { return page_ && page_->ok(); }
+
+  // Sends a DevTools command and returns its result (empty on error or timeout).
+  json::object Call(const std::string& method, json::object params = {}) {
+    const int64_t id = ++last_id_;
+    EXPECT_TRUE(page_->SendJson({{"id", id}, {"method", method}, {"params", params}}));
+    for (;;) {
+      auto m = page_->Read(20000);
+      if (!m) {
+        ADD_FAILURE() << method << ": no answer";
+        return {};
+      }
+      json::object reply = m->json();
+      if (!reply.contains("id") || reply.at("id") != id) continue;  // events, other replies
+      if (reply.contains("error")) {
+        ADD_FAILURE() << method << ": " << reply.at("error");
+        return {};
+      }
+      return reply.at("result").as_object();
+    }
+  }
+  // Evaluates `expression` in the page; its value (JSON-serialisable).
+  json::value Eval(const std::string& expression) {
+    json::object r =
+        Call("Runtime.evaluate", {{"expression", expression}, {"returnByValue", true}});
+    if (r.empty() || !r.at("result").as_object().contains("value")) return nullptr;
+    return r.at("result").at("value");
+  }
+
+ private:
+  static clients::ProcessOptions Options(const std::string& profile_dir) {
+    clients::ProcessOptions o;
+    o.argv = {"chromium",
+              "--headless",
+              "--no-sandbox",
+              "--disable-gpu",
+              "--disable-dev-shm-usage",
+              "--no-first-run",
+              "--remote-debugging-port=0",
+              "--user-data-dir=" + profile_dir,
+              "--window-size=1400,1500",
+              "about:blank"};
+    o.search_path = true;
+    o.stdin_null = true;
+    o.stdout_to = clients::ProcessOutput::Capture();
+    o.stderr_to = clients::ProcessOutput::ToStdout();
+    return o;
+  }
+
+  clients::Process process_;
+  uint16_t port_ = 0;
+  std::unique_ptr<WsClient> page_;
+  int64_t last_id_ = 0;
+};
+
+// The dashboard against a running server with real traffic: the tables fill from the live
+// feed, a chart moves when orders arrive, a search finds an order; a screenshot is saved
+// (PROOFBOOK_DASHBOARD_PNG, default dashboard.png in the test's directory).
+TEST_F(AdminListTest, DashboardShowsTheMarketLiveInHeadlessChromium) {
+  Scenario();
+  if (HasFatalFailure()) return;
+  const std::string profile =
+      ::testing::TempDir() + "/chromium-profile-" + std::to_string(::getpid());
+  Browser browser(profile);
+  ASSERT_TRUE(browser.ok());
+  browser.Call("Page.enable");
+  browser.Call("Page.navigate",
+               {{"url", "http://127.0.0.1:" + std::to_string(server_->port()) +
+                            "/admin/#key=" + admin_key_ + "&order=" + std::to_string(first_)}});
+  // Orders keep arriving while the page watches (none can match: min reputation 10000).
+  std::atomic<bool> placing{true};
+  std::thread traffic([&] {
+    HttpClient client(server_->port());
+    for (int i = 0; placing.load() && i < 400; ++i) {
+      client.Request("POST", "/v1/orders",
+                     R"({"market":"sha","max_price":10,"deadline_ms":600000,)"
+                     R"("min_reputation":10000,"inputs":{"sha256":")" +
+                         server::Sha256Hex("live " + std::to_string(i)) + R"("}})",
+                     seq_b_key_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  json::value state;
+  const bool filled = WaitUntil(
+      [&] {
+        state = browser.Eval(
+            "JSON.stringify({"
+            "settlements: document.querySelectorAll('#settlements tbody tr').length,"
+            "slashings: document.querySelectorAll('#slashings tbody tr').length,"
+            "books: document.querySelectorAll('#books tbody tr').length,"
+            "provers: document.querySelectorAll('#provers tbody tr').length,"
+            "points: Number(document.getElementById('orders-chart').dataset.points),"
+            "rate: Number(document.getElementById('orders-rate').textContent) || 0,"
+            "found: document.getElementById('found-body').dataset.found || '',"
+            "order: document.getElementById('found-body').textContent,"
+            "live: document.getElementById('status').dataset.state})");
+        if (!state.is_string()) return false;
+        json::object s = json::parse(state.as_string()).as_object();
+        return s.at("settlements") == 2 && s.at("slashings") == 1 && s.at("books") == 1 &&
+               s.at("provers") == 2 && s.at("points").as_int64() >= 2 &&
+               s.at("rate").to_number<double>() > 0 && s.at("found") == "yes" &&
+               s.at("live") == "live";
+      },
+      std::chrono::seconds(30));
+  placing = false;
+  traffic.join();
+  EXPECT_TRUE(filled) << state;
+  const json::object s = json::parse(state.as_string()).as_object();
+  EXPECT_NE(std::string(s.at("order").as_string()).find("completed"), std::string::npos) << s;
+
+  json::object shot = browser.Call("Page.captureScreenshot", {{"format", "png"}});
+  ASSERT_TRUE(shot.contains("data"));
+  const char* dest = std::getenv("PROOFBOOK_DASHBOARD_PNG");
+  const std::string path = dest != nullptr ? dest : "dashboard.png";
+  const json::string& b64 = shot.at("data").as_string();
+  std::string png(boost::beast::detail::base64::decoded_size(b64.size()), '\0');
+  png.resize(boost::beast::detail::base64::decode(png.data(), b64.data(), b64.size()).first);
+  std::ofstream(path, std::ios::binary) << png;
+  EXPECT_GT(std::filesystem::file_size(path), 10'000u) << path;
+  browser.Close();
+  std::error_code ignored;
+  std::filesystem::remove_all(profile, ignored);
 }
 
 }  // namespace
