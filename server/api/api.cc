@@ -58,6 +58,16 @@ HttpResponse JsonOrError(const Result<json::object>& r) {
   return r ? Json(*r) : ErrorResponse(r.error());
 }
 
+Result<int64_t> QueryInt(std::string_view name, std::string_view text) {
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr != text.data() + text.size() || n < 0) {
+    return Status(StatusCode::kInvalidArgument, std::string(name) + " must be an integer >= 0",
+                  std::string(name));
+  }
+  return n;
+}
+
 Result<int64_t> PathId(const PathParams& params, std::string_view name) {
   std::string_view text = Param(params, name);
   int64_t id = 0;

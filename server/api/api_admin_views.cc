@@ -1,7 +1,6 @@
 // The admin's read-only views of the whole market: GET /v1/admin/accounts[/{id}] (balances and
 // key ids, never keys), /v1/admin/provers (the leaderboard) and /v1/admin/summary (a time
 // window's totals and the treasury). See schema/openapi.yaml.
-#include <charconv>
 #include <chrono>
 
 #include "server/api/api_internal.h"
@@ -18,16 +17,6 @@ namespace {
 
 constexpr int64_t kMaxProvers = 1000;
 constexpr int64_t kDefaultSummaryWindowMs = 24LL * 3600 * 1000;
-
-Result<int64_t> QueryInt(std::string_view name, std::string_view text) {
-  int64_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || ptr != text.data() + text.size() || n < 0) {
-    return Status(StatusCode::kInvalidArgument, std::string(name) + " must be an integer >= 0",
-                  std::string(name));
-  }
-  return n;
-}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -62,16 +62,6 @@ Result<int64_t> DecodeCursor(std::string_view text) {
   return static_cast<int64_t>(key);
 }
 
-Result<int64_t> NonNegative(std::string_view name, std::string_view text) {
-  int64_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || ptr != text.data() + text.size() || n < 0) {
-    return Status(StatusCode::kInvalidArgument, std::string(name) + " must be an integer >= 0",
-                  std::string(name));
-  }
-  return n;
-}
-
 // The name of a list's detail filter: what its rows call the kind of event.
 const char* DetailName(AdminList list) {
   switch (list) {
@@ -116,7 +106,7 @@ Result<AdminQuery> ParseAdminQuery(const HttpRequest& req, AdminList list) {
       if (!key) return key.error();
       f.before = *key;
     } else {
-      auto n = NonNegative(name, value);
+      auto n = QueryInt(name, value);
       if (!n) return n.error();
       if (name == "limit") f.limit = std::clamp<int64_t>(*n, 1, kMaxPageSize);
       if (name == "account") f.account = *n;

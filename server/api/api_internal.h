@@ -53,6 +53,9 @@ Done<T> Answer(Responder respond, std::function<HttpResponse(T&)> render) {
 // A read model's Result as a 200 reply, or its error.
 HttpResponse JsonOrError(const Result<boost::json::object>& r);
 
+// A query parameter's value as an integer >= 0, or an error naming it.
+Result<int64_t> QueryInt(std::string_view name, std::string_view text);
+
 // An id from a path segment, or an error naming it.
 Result<int64_t> PathId(const PathParams& params, std::string_view name);
 
