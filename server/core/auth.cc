@@ -52,14 +52,17 @@ bool Authenticator::Has(const std::string& digest) const {
   return keys_.count(digest) > 0;
 }
 
-Result<Principal> Authenticator::Authenticate(std::string_view authorization) const {
+Result<Principal> Authenticator::Authenticate(std::string_view authorization,
+                                              std::string* digest) const {
   auto token = BearerToken(authorization);
   if (!token) return token.error();
   auto hash = HashApiKey(*token);
   if (!hash) return hash.error();
+  std::string key = DigestKey(*hash);
   std::shared_lock lock(mu_);
-  auto it = keys_.find(DigestKey(*hash));
+  auto it = keys_.find(key);
   if (it == keys_.end()) return Status(StatusCode::kUnauthenticated, "unknown API key");
+  if (digest != nullptr) *digest = std::move(key);
   return it->second;
 }
 

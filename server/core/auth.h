@@ -37,8 +37,10 @@ class Authenticator {
   bool Remove(const std::string& digest);
   bool Has(const std::string& digest) const;
 
-  // From an Authorization header: kUnauthenticated when missing, malformed or unknown.
-  Result<Principal> Authenticate(std::string_view authorization) const;
+  // From an Authorization header: kUnauthenticated when missing, malformed or unknown. With
+  // `digest`, also the key's raw 32-byte digest (for Has/Remove later: a WebSocket keeps it).
+  Result<Principal> Authenticate(std::string_view authorization,
+                                 std::string* digest = nullptr) const;
 
  private:
   mutable std::shared_mutex mu_;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "server/base/log.h"
 #include "server/core/api_keys.h"
 #include "server/db/accounts.h"
@@ -206,11 +208,28 @@ void Operations::Deposit(matching::AccountId account, DepositRequest request,
       std::move(done));
 }
 
+namespace {
+
+// Runs `work` on a database worker; `work` answers through the Done it is handed (exactly once,
+// once it cannot throw any more; or it moves the Done on, to be answered later), and a database
+// that cannot run it (unreachable, too busy, or `work` threw before answering) answers with why.
+template <typename T>
+void RunThenAnswer(Database& db, const char* what, Done<T> done,
+                   std::function<void(DbSession&, Done<T>&)> work) {
+  auto shared = std::make_shared<Done<T>>(std::move(done));
+  db.Run(
+      what, [shared, work = std::move(work)](DbSession& session) { work(session, *shared); },
+      [shared](const Status& why) {
+        if (*shared) (*shared)(why);  // not moved on by `work`
+      });
+}
+
+}  // namespace
+
 void Operations::CreateAccount(CreateAccountRequest request, Done<CreatedAccount> done) {
-  auto shared_done = std::make_shared<Done<CreatedAccount>>(std::move(done));
-  db_.Run(
-      "creating the account",
-      [this, request, shared_done](DbSession& session) {
+  RunThenAnswer<CreatedAccount>(
+      db_, "creating the account", std::move(done),
+      [this, request](DbSession& session, Done<CreatedAccount>& answer) {
         NewAccount created =
             server::CreateAccount(session, matching::RoleName(request.role), request.name);
         auth_.Add(Sha256(created.api_key), Principal{created.id, request.role});
@@ -219,52 +238,48 @@ void Operations::CreateAccount(CreateAccountRequest request, Done<CreatedAccount
             [created, name = request.name](const Engine& engine, std::span<const Event>) {
               return CreatedAccount{*engine.GetAccount(created.id), name, created.api_key};
             },
-            [shared_done](Result<CreatedAccount> r) { (*shared_done)(std::move(r)); });
-      },
-      [shared_done](const Status& why) { (*shared_done)(why); });
+            std::exchange(answer, nullptr));  // answered after COMMIT
+      });
 }
 
 void Operations::CreateApiKey(matching::AccountId account, Done<NewApiKey> done) {
-  auto shared_done = std::make_shared<Done<NewApiKey>>(std::move(done));
-  db_.Run(
-      "creating the API key",
-      [this, account, shared_done](DbSession& session) {
-        Result<NewApiKey> created = server::CreateApiKey(session, account);
-        if (created) {
-          auto role = ParseRole(created->row.role);
-          if (role) auth_.Add(Sha256(created->api_key), Principal{account, *role});
-          spdlog::info("msg=api_key_created key_id={} account={}", created->row.id, account);
-        }
-        (*shared_done)(std::move(created));
-      },
-      [shared_done](const Status& why) { (*shared_done)(why); });
+  RunThenAnswer<NewApiKey>(db_, "creating the API key", std::move(done),
+                           [this, account](DbSession& session, Done<NewApiKey>& answer) {
+                             Result<NewApiKey> created = server::CreateApiKey(session, account);
+                             if (created) {
+                               auto role = ParseRole(created->row.role);
+                               if (role)
+                                 auth_.Add(Sha256(created->api_key), Principal{account, *role});
+                               spdlog::info("msg=api_key_created key_id={} account={}",
+                                            created->row.id, account);
+                             }
+                             answer(std::move(created));
+                           });
 }
 
 void Operations::RevokeApiKey(int64_t key_id, Done<ApiKeyRow> done) {
-  auto shared_done = std::make_shared<Done<ApiKeyRow>>(std::move(done));
-  db_.Run(
-      "revoking the API key",
-      [this, key_id, shared_done](DbSession& session) {
-        Result<RevokedKey> revoked = server::RevokeApiKey(session, key_id);
-        if (!revoked) return (*shared_done)(revoked.error());
-        // Committed: from here on the key opens nothing, here or on an open WebSocket.
-        if (auth_.Remove(revoked->digest)) {
-          spdlog::info("msg=api_key_revoked key_id={} account={}", key_id, revoked->row.account);
-        }
-        if (options_.on_key_revoked) options_.on_key_revoked(revoked->digest);
-        (*shared_done)(std::move(revoked->row));
-      },
-      [shared_done](const Status& why) { (*shared_done)(why); });
+  RunThenAnswer<ApiKeyRow>(db_, "revoking the API key", std::move(done),
+                           [this, key_id](DbSession& session, Done<ApiKeyRow>& answer) {
+                             Result<RevokedKey> revoked = server::RevokeApiKey(session, key_id);
+                             if (!revoked) return answer(revoked.error());
+                             // Committed: from here on the key opens nothing, here or on an open
+                             // WebSocket.
+                             if (auth_.Remove(revoked->digest)) {
+                               spdlog::info("msg=api_key_revoked key_id={} account={}", key_id,
+                                            revoked->row.account);
+                             }
+                             if (options_.on_key_revoked) options_.on_key_revoked(revoked->digest);
+                             answer(std::move(revoked->row));
+                           });
 }
 
 void Operations::CreateMarket(CreateMarketRequest request, Done<CreateMarketRequest> done) {
-  auto shared_done = std::make_shared<Done<CreateMarketRequest>>(std::move(done));
-  db_.Run(
-      "creating the market",
-      [this, request, shared_done](DbSession& session) {
+  RunThenAnswer<CreateMarketRequest>(
+      db_, "creating the market", std::move(done),
+      [this, request](DbSession& session, Done<CreateMarketRequest>& answer) {
         auto idx = InsertMarket(session, request.slug, request.proof_system, request.verifier,
                                 request.params, request.verification_key);
-        if (!idx) return (*shared_done)(idx.error());
+        if (!idx) return answer(idx.error());
         markets_.Add(
             request.slug, *idx,
             InputCheckFor(request.verifier, VerificationKeyNPublic(request.verification_key)));
@@ -282,33 +297,28 @@ void Operations::CreateMarket(CreateMarketRequest request, Done<CreateMarketRequ
         SubmitCommand<CreateMarketRequest>(
             matching::CreateMarket{*idx, request.params},
             [request](const Engine&, std::span<const Event>) { return request; },
-            [shared_done](Result<CreateMarketRequest> r) { (*shared_done)(std::move(r)); });
-      },
-      [shared_done](const Status& why) { (*shared_done)(why); });
+            std::exchange(answer, nullptr));  // answered after COMMIT
+      });
 }
 
 void Operations::RotateVrfKey(const std::string& market, Done<VrfKeyring::KeyInfo> done) {
   auto idx = markets_.Find(market);
   if (!idx) return done(Status(StatusCode::kNotFound, "no market " + market, "id"));
-  auto shared_done = std::make_shared<Done<VrfKeyring::KeyInfo>>(std::move(done));
-  db_.Run(
-      "rotating a VRF key",
-      [this, idx = *idx, shared_done](DbSession& session) {
-        (*shared_done)(vrf_.CreateKey(session, idx));
-      },
-      [shared_done](const Status& why) { (*shared_done)(why); });
+  RunThenAnswer<VrfKeyring::KeyInfo>(
+      db_, "rotating a VRF key", std::move(done),
+      [this, idx = *idx](DbSession& session, Done<VrfKeyring::KeyInfo>& answer) {
+        answer(vrf_.CreateKey(session, idx));
+      });
 }
 
 void Operations::SetVrfBeacon(int64_t epoch, std::vector<uint8_t> value, Done<Ack> done) {
-  auto shared_done = std::make_shared<Done<Ack>>(std::move(done));
-  db_.Run(
-      "setting a VRF beacon",
-      [this, epoch, value = std::move(value), shared_done](DbSession& session) {
+  RunThenAnswer<Ack>(
+      db_, "setting a VRF beacon", std::move(done),
+      [this, epoch, value = std::move(value)](DbSession& session, Done<Ack>& answer) {
         Status s = vrf_.SetBeacon(session, epoch, value, EngineRunner::WallClockMs());
-        if (!s.ok()) return (*shared_done)(s);
-        (*shared_done)(Ack{});
-      },
-      [shared_done](const Status& why) { (*shared_done)(why); });
+        if (!s.ok()) return answer(s);
+        answer(Ack{});
+      });
 }
 
 void Operations::DeliverProof(matching::ProofDelivered delivery, Done<bool> done) {

@@ -192,11 +192,9 @@ Result<RevokedKey> RevokeApiKey(DbSession& session, int64_t key_id) {
     return Status(StatusCode::kConflict,
                   "this is the last admin key: make another before revoking it", "key_id");
   }
-  out.row.revoked_at_ms = tx.exec_params(
-                                "UPDATE api_keys SET revoked_at = now() WHERE id = $1 "
-                                "RETURNING (extract(epoch FROM revoked_at) * 1000)::bigint",
-                                key_id)[0][0]
-                              .as<int64_t>();
+  tx.exec_params("UPDATE api_keys SET revoked_at = now() WHERE id = $1", key_id);
+  // Read back through the view, which owns how a time becomes ms.
+  out.row = KeyRowFrom(tx.exec_params("SELECT * FROM api_key_rows WHERE id = $1", key_id)[0]);
   tx.commit();
   return out;
 }

@@ -9,7 +9,6 @@
 #include "server/base/json_limits.h"
 #include "server/base/limits.h"
 #include "server/base/log.h"
-#include "server/core/api_keys.h"
 #include "server/core/views.h"
 #include "server/db/proofs.h"
 #include "server/prover/ws_message.h"
@@ -407,14 +406,12 @@ Result<std::unique_ptr<WsHandler>> ProverGateway::Accept(const HttpRequest& requ
                   "this server is not taking work now (recovering, or another server holds "
                   "the write lease); retry");
   }
-  auto principal = services_.auth.Authenticate(request.authorization);
+  std::string digest;  // of the key: the connection closes if it is revoked
+  auto principal = services_.auth.Authenticate(request.authorization, &digest);
   if (!principal) return principal.error();
   if (principal->role != matching::Role::kProver) {
     return Status(StatusCode::kForbidden, "only provers connect here");
   }
-  // Authenticate took the key: it is well formed.
-  auto hash = HashApiKey(*BearerToken(request.authorization));
-  std::string digest(reinterpret_cast<const char*>(hash->data()), hash->size());
   return std::unique_ptr<WsHandler>(
       std::make_unique<Connection>(*this, *principal, std::move(digest)));
 }
