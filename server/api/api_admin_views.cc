@@ -1,10 +1,9 @@
 // The admin's read-only views of the whole market: GET /v1/admin/accounts[/{id}] (balances and
 // key ids, never keys), /v1/admin/provers (the leaderboard) and /v1/admin/summary (a time
 // window's totals and the treasury). See schema/openapi.yaml.
-#include <chrono>
-
 #include "server/api/api_internal.h"
 #include "server/base/limits.h"
+#include "server/core/engine_runner.h"
 #include "server/core/live_feed.h"
 #include "server/db/admin_reports.h"
 
@@ -18,12 +17,6 @@ namespace {
 constexpr int64_t kMaxProvers = 1000;
 constexpr int64_t kDefaultSummaryWindowMs = 24LL * 3600 * 1000;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void ListAccountsRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
   if (!Require(ctx, req, respond, {Role::kAdmin})) return;
   auto query = ParseQuery(req.query, {"role", "limit", "cursor"});
@@ -32,7 +25,7 @@ void ListAccountsRoute(ApiContext& ctx, const HttpRequest& req, Responder respon
   filter.limit = kDefaultPageSize;
   for (const auto& [name, value] : *query) {
     if (name == "role") {
-      if (value != "sequencer" && value != "prover" && value != "admin" && value != "treasury") {
+      if (!ParseRole(value)) {
         return respond(
             ErrorResponse(Status(StatusCode::kInvalidArgument,
                                  "role must be sequencer, prover, admin or treasury", "role")));
@@ -100,7 +93,7 @@ void SummaryRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {
   if (!Require(ctx, req, respond, {Role::kAdmin})) return;
   auto query = ParseQuery(req.query, {"from", "to"});
   if (!query) return respond(ErrorResponse(query.error()));
-  int64_t to = NowMs() + 1, from = -1;
+  int64_t to = EngineRunner::WallClockMs() + 1, from = -1;
   for (const auto& [name, value] : *query) {
     auto n = QueryInt(name, value);
     if (!n) return respond(ErrorResponse(n.error()));

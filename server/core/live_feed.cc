@@ -6,6 +6,7 @@
 
 #include "server/base/log.h"
 #include "server/base/metrics.h"
+#include "server/core/engine_runner.h"
 #include "server/db/admin_lists.h"
 #include "server/db/admin_reports.h"
 
@@ -17,12 +18,6 @@ namespace {
 
 constexpr int64_t kProverBoardMaxAgeMs = 10'000;
 constexpr int64_t kRecentRows = 10;  // settlements, slashings and provers in each snapshot
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The metrics' counters the dashboard charts (rates are differences between snapshots).
 json::object Counters() {
@@ -162,7 +157,7 @@ void LiveFeed::Tick() {
         AdminFilter recent;
         recent.limit = kRecentRows;
         json::object snapshot{
-            {"at_ms", NowMs()},
+            {"at_ms", EngineRunner::WallClockMs()},
             {"counters", Counters()},
             {"books", ReadBooks(session)},
             {"settlements", ListAdmin(session, AdminList::kSettlements, recent).rows},
