@@ -10,6 +10,8 @@
 // Failpoints in the code:
 //   after_proof_stored  the proof's row is committed, its delivery not yet submitted
 //                       (server/prover/prover_gateway.cc)
+//   created_not_committed   the engine accepted a CreateAccount or CreateMarket, its batch
+//                       is not yet committed (server/core/engine_runner.cc)
 #pragma once
 
 #include <string_view>

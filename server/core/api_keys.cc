@@ -36,13 +36,6 @@ Result<std::string_view> BearerToken(std::string_view authorization) {
   return authorization.substr(kScheme.size());
 }
 
-NewAccount CreateAccount(DbSession& session, std::string_view role, std::string_view name) {
-  NewAccount out;
-  out.api_key = GenerateApiKey();
-  out.id = InsertAccount(session, role, name, Sha256(out.api_key));
-  return out;
-}
-
 Result<NewApiKey> CreateApiKey(DbSession& session, matching::AccountId account) {
   NewApiKey out;
   out.api_key = GenerateApiKey();

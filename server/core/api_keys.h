@@ -32,9 +32,6 @@ struct NewAccount {
   std::string api_key;
 };
 
-// Inserts an account and a fresh key (committed). Blocks; throws on database errors.
-NewAccount CreateAccount(DbSession& session, std::string_view role, std::string_view name);
-
 // A fresh key for an existing account (committed): its row and the key, shown once. kNotFound
 // for no such account. Blocks; throws on database errors.
 struct NewApiKey {

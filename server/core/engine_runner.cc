@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/base/failpoint.h"
 #include "server/base/log.h"
 #include "server/base/metrics.h"
 #include "server/db/session.h"
@@ -113,6 +114,8 @@ void Merge(EngineRunner::Batch& into, EngineRunner::Batch& from) {
   MergeImages(a.offers, b.offers);
   MergeImages(a.assignments, b.assignments);
   for (auto& extra : b.order_extras) a.order_extras.push_back(std::move(extra));
+  for (auto& extra : b.account_extras) a.account_extras.push_back(std::move(extra));
+  for (auto& extra : b.market_extras) a.market_extras.push_back(std::move(extra));
   // A record is forgotten at most once, and never touched after: closed entries just append.
   a.closed_orders.insert(a.closed_orders.end(), b.closed_orders.begin(), b.closed_orders.end());
   a.closed_assignments.insert(a.closed_assignments.end(), b.closed_assignments.begin(),
@@ -348,11 +351,19 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
     current_->data.deposit_extras.push_back(
         DepositExtra{s.deposit_reference, deposit->account, deposit->amount, first_event});
   }
-  if (order != nullptr && !events.empty() &&
-      events.front().kind == matching::EventKind::kAccepted) {
+  const bool accepted = !events.empty() && events.front().kind == matching::EventKind::kAccepted;
+  if (order != nullptr && accepted) {
     s.extra.id = events.front().order;
     if (!key.empty()) client_orders_[key] = ClientOrder{s.extra.id, s.extra.request_sha256};
     current_->data.order_extras.push_back(std::move(s.extra));
+  }
+  if (accepted && !std::holds_alternative<std::monostate>(s.created)) {
+    if (auto* a = std::get_if<AccountExtra>(&s.created)) {
+      current_->data.account_extras.push_back(std::move(*a));
+    } else {
+      current_->data.market_extras.push_back(std::move(std::get<MarketExtra>(s.created)));
+    }
+    Failpoint("created_not_committed");
   }
   s.reply(*engine_, events, 0);
   current_->pending.push_back(std::move(pending));

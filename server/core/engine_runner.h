@@ -40,6 +40,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
 #include "matching/engine.h"
 #include "matching/mpsc_ring.h"
@@ -70,10 +71,15 @@ class DrawRecorder : public matching::DrawSource {
   virtual void MoveDraws(std::vector<VrfDrawRecord>& into) = 0;
 };
 
+// The fields of the row a CreateAccount or CreateMarket makes that the engine does not hold:
+// written by the journal with the engine's acceptance, never before.
+using CreatedRow = std::variant<std::monostate, AccountExtra, MarketExtra>;
+
 struct Submission {
   matching::Command command;      // ref and now are set by the runner
   OrderExtra extra;               // PlaceOrder only: client_order_id (may be empty) and inputs
   std::string deposit_reference;  // Deposit only: idempotency key (may be empty)
+  CreatedRow created;             // CreateAccount / CreateMarket: the new row's other fields
   ReplyBuilder reply;             // runs on the engine thread right after Apply
   Committed committed;            // called once, after COMMIT (or with why not)
 };

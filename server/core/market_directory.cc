@@ -21,6 +21,18 @@ void MarketDirectory::Add(const std::string& slug, matching::MarketId id, InputC
   std::unique_lock lock(mu_);
   by_slug_[slug] = Entry{id, inputs};
   by_id_[id] = slug;
+  reserved_.erase(slug);
+}
+
+bool MarketDirectory::Reserve(const std::string& slug) {
+  std::unique_lock lock(mu_);
+  if (by_slug_.contains(slug)) return false;
+  return reserved_.insert(slug).second;
+}
+
+void MarketDirectory::Release(const std::string& slug) {
+  std::unique_lock lock(mu_);
+  reserved_.erase(slug);
 }
 
 std::optional<matching::MarketId> MarketDirectory::Find(const std::string& slug) const {

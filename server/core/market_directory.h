@@ -7,6 +7,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "matching/status.h"
 #include "matching/types.h"
@@ -23,7 +24,13 @@ class MarketDirectory {
   };
 
   Status Load(DbSession& session);
+  // Adds a committed market (ending its reservation, if any).
   void Add(const std::string& slug, matching::MarketId id, InputCheck inputs = {});
+  // Holds `slug` while a market of that name is being created, until Add or Release: false if
+  // a market has it or another creation holds it. Two creations of one slug then never both
+  // reach the journal (where the second would fail its whole batch).
+  bool Reserve(const std::string& slug);
+  void Release(const std::string& slug);
   std::optional<matching::MarketId> Find(const std::string& slug) const;
   std::optional<Entry> Lookup(const std::string& slug) const;
   std::string Slug(matching::MarketId id) const;  // empty if unknown
@@ -32,6 +39,7 @@ class MarketDirectory {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> by_slug_;
   std::unordered_map<matching::MarketId, std::string> by_id_;
+  std::unordered_set<std::string> reserved_;
 };
 
 }  // namespace proofbook::server

@@ -75,9 +75,10 @@ void Operations::Submit(std::unique_ptr<Submission> s, Build<T> build, Done<T> d
 template <typename T>
 void Operations::SubmitCommand(matching::CommandBody body,
                                std::function<T(const Engine&, std::span<const Event>)> ok,
-                               Done<T> done) {
+                               Done<T> done, CreatedRow created) {
   auto s = std::make_unique<Submission>();
   s->command.body = body;
+  s->created = std::move(created);
   Submit<T>(
       std::move(s),
       [ok = std::move(ok)](const Engine& engine, std::span<const Event> events,
@@ -230,15 +231,22 @@ void Operations::CreateAccount(CreateAccountRequest request, Done<CreatedAccount
   RunThenAnswer<CreatedAccount>(
       db_, "creating the account", std::move(done),
       [this, request](DbSession& session, Done<CreatedAccount>& answer) {
-        NewAccount created =
-            server::CreateAccount(session, matching::RoleName(request.role), request.name);
-        auth_.Add(Sha256(created.api_key), Principal{created.id, request.role});
+        const matching::AccountId id = NextAccountId(session);
+        std::string key = GenerateApiKey();
+        const Sha256Digest digest = Sha256(key);
+        // Answered after COMMIT; the key opens something from then on.
+        Done<CreatedAccount> committed =
+            [this, id, role = request.role, digest,
+             answer = std::exchange(answer, nullptr)](Result<CreatedAccount> created) {
+              if (created) auth_.Add(digest, Principal{id, role});
+              answer(std::move(created));
+            };
         SubmitCommand<CreatedAccount>(
-            matching::CreateAccount{created.id, request.role},
-            [created, name = request.name](const Engine& engine, std::span<const Event>) {
-              return CreatedAccount{*engine.GetAccount(created.id), name, created.api_key};
+            matching::CreateAccount{id, request.role},
+            [id, name = request.name, key](const Engine& engine, std::span<const Event>) {
+              return CreatedAccount{*engine.GetAccount(id), name, key};
             },
-            std::exchange(answer, nullptr));  // answered after COMMIT
+            std::move(committed), AccountExtra{id, request.name, digest});
       });
 }
 
@@ -274,30 +282,61 @@ void Operations::RevokeApiKey(int64_t key_id, Done<ApiKeyRow> done) {
 }
 
 void Operations::CreateMarket(CreateMarketRequest request, Done<CreateMarketRequest> done) {
+  if (!markets_.Reserve(request.slug)) {
+    return done(Status(StatusCode::kConflict, "market " + request.slug + " already exists", "id"));
+  }
+  // Reserved from here until the market is committed (Add) or not (Release).
+  auto release_on_failure = [this, slug = request.slug,
+                             done = std::move(done)](Result<CreateMarketRequest> r) {
+    if (!r) markets_.Release(slug);
+    done(std::move(r));
+  };
   RunThenAnswer<CreateMarketRequest>(
-      db_, "creating the market", std::move(done),
+      db_, "creating the market", std::move(release_on_failure),
       [this, request](DbSession& session, Done<CreateMarketRequest>& answer) {
-        auto idx = InsertMarket(session, request.slug, request.proof_system, request.verifier,
-                                request.params, request.verification_key);
+        Result<matching::MarketId> idx = NextMarketIdx(session, request.slug);
         if (!idx) return answer(idx.error());
-        markets_.Add(
-            request.slug, *idx,
-            InputCheckFor(request.verifier, VerificationKeyNPublic(request.verification_key)));
-        if (vrf_.enabled()) {
-          try {
-            if (auto key = vrf_.CreateKey(session, *idx); !key) {
-              spdlog::error("msg=vrf_key_failed market={} error={}", request.slug,
-                            LogValue(key.error().ToString()));
-            }
-          } catch (const std::exception& e) {
-            spdlog::error("msg=vrf_key_failed market={} error={}", request.slug,
-                          LogValue(e.what()));
-          }
-        }
+        Done<CreateMarketRequest> committed = [this, idx = *idx,
+                                               answer = std::exchange(answer, nullptr)](
+                                                  Result<CreateMarketRequest> created) {
+          if (!created) return answer(std::move(created));
+          markets_.Add(
+              created->slug, idx,
+              InputCheckFor(created->verifier, VerificationKeyNPublic(created->verification_key)));
+          if (!vrf_.enabled()) return answer(std::move(created));
+          MakeVrfKey(idx, std::move(*created), answer);
+        };
         SubmitCommand<CreateMarketRequest>(
             matching::CreateMarket{*idx, request.params},
             [request](const Engine&, std::span<const Event>) { return request; },
-            std::exchange(answer, nullptr));  // answered after COMMIT
+            std::move(committed),
+            MarketExtra{*idx, request.slug, request.proof_system, request.verifier,
+                        request.verification_key});
+      });
+}
+
+void Operations::MakeVrfKey(matching::MarketId idx, CreateMarketRequest market,
+                            Done<CreateMarketRequest> done) {
+  // The market is committed: a key that cannot be made now is logged, and the market refuses
+  // vrf orders until an admin rotates its key.
+  auto failed = [slug = market.slug](std::string_view why) {
+    spdlog::error("msg=vrf_key_failed market={} error={}", slug, LogValue(why));
+  };
+  auto shared = std::make_shared<std::pair<CreateMarketRequest, Done<CreateMarketRequest>>>(
+      std::move(market), std::move(done));
+  db_.Run(
+      "creating a market's VRF key",
+      [this, idx, shared, failed](DbSession& session) {
+        try {
+          if (auto key = vrf_.CreateKey(session, idx); !key) failed(key.error().ToString());
+        } catch (const std::exception& e) {
+          failed(e.what());
+        }
+        shared->second(std::move(shared->first));
+      },
+      [shared, failed](const Status& why) {
+        failed(why.ToString());
+        shared->second(std::move(shared->first));
       });
 }
 

@@ -119,14 +119,16 @@ class Operations {
   void MoveMoney(MoneyMove move, matching::AccountId account, matching::Amount amount,
                  Done<matching::AccountState> done);
   void Deposit(matching::AccountId account, DepositRequest request, Done<Deposited> done);
+  // The account, its first key (which opens nothing until the account is committed).
   void CreateAccount(CreateAccountRequest request, Done<CreatedAccount> done);
   // A new API key for an existing account (shown once, in the answer).
   void CreateApiKey(matching::AccountId account, Done<NewApiKey> done);
   // Revokes a key: committed, then refused on every connection (REST at once, WebSockets
   // opened with it closed by on_key_revoked). Revoking a revoked key answers it again.
   void RevokeApiKey(int64_t key_id, Done<ApiKeyRow> done);
-  // Also makes the market's VRF key when the keyring is enabled (a failure there is logged:
-  // the market then refuses vrf orders until an admin rotates its key).
+  // Also makes the market's VRF key, once the market is committed, when the keyring is enabled
+  // (a failure there is logged: the market then refuses vrf orders until an admin rotates its
+  // key). kConflict (field `id`) for a slug a market has or another creation holds.
   void CreateMarket(CreateMarketRequest request, Done<CreateMarketRequest> done);
   // A new VRF key for the market (the old one retired, kept for re-checking old draws).
   void RotateVrfKey(const std::string& market, Done<VrfKeyring::KeyInfo> done);
@@ -151,10 +153,15 @@ class Operations {
   template <typename T>
   void Submit(std::unique_ptr<Submission> submission, Build<T> build, Done<T> done);
   // Submit for a command whose rejection (kRejected first) is the answer, else `ok`.
+  // `created`: the fields of the row a CreateAccount / CreateMarket makes.
   template <typename T>
   void SubmitCommand(matching::CommandBody body,
                      std::function<T(const matching::Engine&, std::span<const matching::Event>)> ok,
-                     Done<T> done);
+                     Done<T> done, CreatedRow created = {});
+
+  // After market `idx` is committed: its VRF key, then `done` (with `market`) either way.
+  void MakeVrfKey(matching::MarketId idx, CreateMarketRequest market,
+                  Done<CreateMarketRequest> done);
 
   const Options options_;
   EngineRunner& runner_;

@@ -122,12 +122,9 @@ int64_t InsertAccountIn(pqxx::transaction_base& tx, std::string_view role, std::
 
 }  // namespace
 
-int64_t InsertAccount(DbSession& session, std::string_view role, std::string_view name,
-                      const Sha256Digest& key_hash) {
-  pqxx::work tx(Pq(session));
-  const int64_t id = InsertAccountIn(tx, role, name, key_hash);
-  tx.commit();
-  return id;
+int64_t NextAccountId(DbSession& session) {
+  pqxx::nontransaction tx(Pq(session));
+  return tx.exec("SELECT nextval(pg_get_serial_sequence('accounts', 'id'))")[0][0].as<int64_t>();
 }
 
 std::optional<int64_t> InsertFirstAdmin(DbSession& session, const Sha256Digest& key_hash) {

@@ -30,9 +30,10 @@ boost::json::array ReadOpenOffers(DbSession& session, matching::AccountId prover
 // The ids of the prover's open offers.
 std::vector<int64_t> OpenOfferIds(DbSession& session, matching::AccountId prover);
 
-// Inserts an account and its key (stored as `key_hash` only), in one transaction; its id.
-int64_t InsertAccount(DbSession& session, std::string_view role, std::string_view name,
-                      const Sha256Digest& key_hash);
+// A fresh account id, taken from the accounts' id sequence; no row is written (the journal
+// inserts it with the engine's acceptance of the account, server/journal/journal.h). An id
+// whose account is never committed stays unused.
+int64_t NextAccountId(DbSession& session);
 
 // Inserts an admin named "admin" with `key_hash` unless an admin exists, atomically (safe
 // against concurrent callers): its id, or nullopt when an admin already existed.

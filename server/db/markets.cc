@@ -79,29 +79,13 @@ json::object ReadBook(DbSession& session, matching::MarketId market, const std::
   return json::object{{"market", slug}, {"asks", asks}, {"bids", bids}, {"offers", offers}};
 }
 
-Result<matching::MarketId> InsertMarket(DbSession& session, const std::string& slug,
-                                        const std::string& proof_system,
-                                        const std::string& verifier,
-                                        const matching::MarketParams& p,
-                                        const std::string& verification_key) {
-  pqxx::work tx(Pq(session));
-  auto rows = tx.exec_params(
-      "INSERT INTO markets (id, proof_system, verifier, min_stake, min_slash, "
-      "slash_multiplier_bps, repeat_window_ms, compensation_bps, fee_bps, min_prover_time_ms, "
-      "grace_bps, uncle_reward_bps, max_proof_bytes, decline_window_ms, unprovable_quorum, "
-      "unprovable_fee_bps, griefing_bps, reputation_weight_bps, vrf_turns, verification_key) "
-      "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
-      "NULLIF($20, '')::jsonb) ON CONFLICT (id) DO NOTHING RETURNING idx",
-      slug, proof_system, verifier, p.min_stake, p.min_slash, p.slash_multiplier_bps,
-      p.repeat_window_ms, p.compensation_bps, p.fee_bps, p.min_prover_time_ms, p.grace_bps,
-      p.uncle_reward_bps, p.max_proof_bytes, p.decline_window_ms, p.unprovable_quorum,
-      p.unprovable_fee_bps, p.griefing_bps, p.reputation_weight_bps, p.vrf_turns, verification_key);
-  if (rows.empty()) {
+Result<matching::MarketId> NextMarketIdx(DbSession& session, const std::string& slug) {
+  pqxx::nontransaction tx(Pq(session));
+  if (!tx.exec_params("SELECT 1 FROM markets WHERE id = $1", slug).empty()) {
     return Status(StatusCode::kConflict, "market " + slug + " already exists", "id");
   }
-  const auto idx = static_cast<matching::MarketId>(rows[0][0].as<int>());
-  tx.commit();
-  return idx;
+  return static_cast<matching::MarketId>(
+      tx.exec("SELECT nextval('markets_idx_seq')")[0][0].as<int64_t>());
 }
 
 void ForEachMarket(DbSession& session, const std::function<void(const MarketDirectoryRow&)>& fn) {

@@ -22,13 +22,11 @@ boost::json::array ReadMarkets(DbSession& session);
 boost::json::object ReadBook(DbSession& session, matching::MarketId market, const std::string& slug,
                              int max_offers);
 
-// Inserts a market row; its dense index, or kConflict (field `id`) if the slug is taken.
-// `verification_key`: JSON text, or empty for none.
-Result<matching::MarketId> InsertMarket(DbSession& session, const std::string& slug,
-                                        const std::string& proof_system,
-                                        const std::string& verifier,
-                                        const matching::MarketParams& p,
-                                        const std::string& verification_key);
+// A fresh market index for a market named `slug`, taken from markets_idx_seq; no row is
+// written (the journal inserts it with the engine's acceptance of the market,
+// server/journal/journal.h). kConflict (field `id`) if a market has that slug already. An index
+// whose market is never committed stays unused.
+Result<matching::MarketId> NextMarketIdx(DbSession& session, const std::string& slug);
 
 // What the market directory keeps of a market: its slug, index, verifier kind and its
 // verification key's nPublic (nullopt: no key, or no integer nPublic in it).

@@ -14,6 +14,15 @@ namespace {
 using matching::Event;
 using matching::EventKind;
 
+// Two lowercase hex digits a byte.
+void AppendHex(std::string& out, std::span<const uint8_t> v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (uint8_t b : v) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+}
+
 // Appends SQL literals to a string. Numbers and the engine's own enum names (lowercase
 // snake_case, see matching/types.cc) are written as they are; anything else goes through the
 // connection's escaping.
@@ -46,6 +55,13 @@ class SqlText {
     return *this;
   }
   SqlText& TextOrNull(std::string_view text) { return text.empty() ? *this << "NULL" : Text(text); }
+  // bytea in hex form: '\x' and two digits a byte (standard_conforming_strings is on).
+  SqlText& Bytea(std::span<const uint8_t> v) {
+    s_ += "'\\x";
+    AppendHex(s_, v);
+    s_ += "'::bytea";
+    return *this;
+  }
   // Row separator: "(" for the first row of a VALUES list, ",(" after.
   SqlText& Row(size_t i) { return *this << (i == 0 ? "(" : ",("); }
 
@@ -122,13 +138,9 @@ class ArrayRows {
   ArrayRows& TextOrNull(std::string_view text) { return text.empty() ? Null() : Text(text); }
   // bytea in hex form (\x and two digits a byte), the backslash escaped for array_in.
   ArrayRows& Bytes(std::span<const uint8_t> v) {
-    static constexpr char kDigits[] = "0123456789abcdef";
     std::string& c = Next();
     c += "\"\\\\x";
-    for (uint8_t b : v) {
-      c += kDigits[b >> 4];
-      c += kDigits[b & 15];
-    }
+    AppendHex(c, v);
     c += '"';
     return *this;
   }
@@ -305,9 +317,62 @@ void ExpectRows(SqlText& q, std::string_view what, size_t rows) {
   q.Int(static_cast<int64_t>(rows)) << ");\n";
 }
 
+// Every account and market the batch's events create has its row fields (an extra), and every
+// extra is for one of them: else kInternal, and nothing is written.
+Status CheckCreated(const JournalBatch& b) {
+  std::vector<int64_t> accounts, markets, account_extras, market_extras;
+  for (const Event& e : b.events) {
+    if (e.kind != EventKind::kAccepted) continue;
+    if (e.command == matching::CommandKind::kCreateAccount) accounts.push_back(e.account);
+    if (e.command == matching::CommandKind::kCreateMarket) markets.push_back(e.market);
+  }
+  for (const AccountExtra& x : b.account_extras) account_extras.push_back(x.id);
+  for (const MarketExtra& x : b.market_extras) market_extras.push_back(x.idx);
+  for (auto* v : {&accounts, &markets, &account_extras, &market_extras}) {
+    std::sort(v->begin(), v->end());
+  }
+  if (accounts != account_extras) {
+    return Status(StatusCode::kInternal,
+                  "journal: the accounts created in the batch and its account_extras differ");
+  }
+  if (markets != market_extras) {
+    return Status(StatusCode::kInternal,
+                  "journal: the markets created in the batch and its market_extras differ");
+  }
+  return Status::Ok();
+}
+
+// The rows of the accounts created in this batch, and their first API keys; WriteAccounts then
+// sets their balances like every other touched account's. Must precede anything that refers to
+// them (ledger entries, orders).
+Status WriteNewAccounts(SqlText& q, const JournalBatch& b) {
+  if (b.account_extras.empty()) return Status::Ok();
+  q << "INSERT INTO accounts (id, role, name) VALUES ";
+  for (size_t i = 0; i < b.account_extras.size(); ++i) {
+    const AccountExtra& x = b.account_extras[i];
+    auto image = std::find_if(b.accounts.begin(), b.accounts.end(),
+                              [&](const matching::AccountState& a) { return a.id == x.id; });
+    if (image == b.accounts.end()) {
+      return Status(StatusCode::kInternal, "journal: a created account has no image in the batch");
+    }
+    q.Row(i).Int(x.id) << ",";
+    q.Name(matching::RoleName(image->role)) << ",";
+    q.Text(x.name) << ")";  // client text: escaped
+  }
+  q << ";\nINSERT INTO api_keys (key_hash, account_id) VALUES ";
+  for (size_t i = 0; i < b.account_extras.size(); ++i) {
+    const AccountExtra& x = b.account_extras[i];
+    q.Row(i).Bytea(x.key_hash) << ",";
+    q.Int(x.id) << ")";
+  }
+  q << ";\n";
+  return Status::Ok();
+}
+
 void WriteAccounts(SqlText& q, const JournalBatch& b) {
   if (b.accounts.empty()) return;
-  // The row (and its role) exists before the engine hears of the account; only balances move.
+  // The row (and its role) exists: inserted by an earlier batch, or by WriteNewAccounts in this
+  // one. Only balances move.
   q << "WITH v (id, role, available, escrowed, staked, reputation_bps, last_slashed_at_ms) AS "
        "(VALUES ";
   for (size_t i = 0; i < b.accounts.size(); ++i) {
@@ -327,10 +392,10 @@ void WriteAccounts(SqlText& q, const JournalBatch& b) {
   ExpectRows(q, "accounts (id and role)", b.accounts.size());
 }
 
-void WriteMarkets(SqlText& q, const JournalBatch& b) {
-  if (b.markets.empty()) return;
-  // The engine's params, column by column (the admin endpoint made the row: slug, verifier,
-  // idx; the engine's params are what count).
+// The rows of the markets created in this batch: the admin's fields (MarketExtra) and the
+// engine's params, column by column. Must precede anything that refers to them (orders).
+Status WriteMarkets(SqlText& q, const JournalBatch& b) {
+  if (b.markets.empty()) return Status::Ok();
   using P = matching::MarketParams;
   static constexpr std::pair<const char*, int64_t (*)(const P&)> kColumns[] = {
       {"min_stake", [](const P& p) -> int64_t { return p.min_stake; }},
@@ -349,11 +414,16 @@ void WriteMarkets(SqlText& q, const JournalBatch& b) {
       {"griefing_bps", [](const P& p) -> int64_t { return p.griefing_bps; }},
       {"reputation_weight_bps", [](const P& p) -> int64_t { return p.reputation_weight_bps; }},
   };
-  q << "WITH v (idx";
+  q << "INSERT INTO markets (idx, id, proof_system, verifier, verification_key";
   for (const auto& [name, get] : kColumns) q << ", " << name;
-  q << ", vrf_turns, seq) AS (VALUES ";
+  q << ", vrf_turns, created_seq) VALUES ";
   for (size_t i = 0; i < b.markets.size(); ++i) {
     const matching::MarketState& m = b.markets[i];
+    auto x = std::find_if(b.market_extras.begin(), b.market_extras.end(),
+                          [&](const MarketExtra& e) { return e.idx == m.id; });
+    if (x == b.market_extras.end()) {
+      return Status(StatusCode::kInternal, "journal: a created market has no market_extras entry");
+    }
     // The seq of the CreateMarket acceptance, for markets.created_seq.
     int64_t seq = 0;
     for (size_t j = 0; j < b.events.size(); ++j) {
@@ -364,15 +434,16 @@ void WriteMarkets(SqlText& q, const JournalBatch& b) {
       }
     }
     q.Row(i).Int(m.id) << ",";
+    q.Text(x->slug) << ",";  // admin text: escaped
+    q.Text(x->proof_system) << ",";
+    q.Text(x->verifier) << ",";
+    q.TextOrNull(x->verification_key) << "::jsonb,";
     for (const auto& [name, get] : kColumns) q.Int(get(m.params)) << ",";
-    q << (m.params.vrf_turns ? "true" : "false") << ",";
-    q.IdOrNull(seq) << "::bigint)";
+    q.Bool(m.params.vrf_turns) << ",";
+    q.IdOrNull(seq) << ")";
   }
-  q << "), u AS (UPDATE markets m SET ";
-  for (const auto& [name, get] : kColumns) q << name << " = v." << name << ", ";
-  q << "vrf_turns = v.vrf_turns, created_seq = coalesce(m.created_seq, v.seq) FROM v WHERE m.idx = "
-       "v.idx RETURNING 1";
-  ExpectRows(q, "markets (idx)", b.markets.size());
+  q << ";\n";
+  return Status::Ok();
 }
 
 // Orders placed in this batch (those with an OrderExtra) are new rows: COPY. Orders placed
@@ -584,7 +655,11 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   std::sort(extras.begin(), extras.end(),
             [](const OrderExtra* a, const OrderExtra* b) { return a->id < b->id; });
 
-  // Parents before children: events before settlements, orders and offers before assignments.
+  if (Status s = CheckCreated(batch); !s.ok()) return s;
+  // Parents before children: new markets and accounts first, events before settlements,
+  // orders and offers before assignments.
+  if (Status s = WriteMarkets(q, batch); !s.ok()) return s;
+  if (Status s = WriteNewAccounts(q, batch); !s.ok()) return s;
   ArrayRows events(kEventColumns, event_columns_);
   WriteEvents(events, batch);
   events.AppendInsert(sql_, "engine_events");
@@ -606,7 +681,6 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   WriteDraws(draws, batch);
   draws.AppendInsert(sql_, "vrf_draws");
   WriteAccounts(q, batch);
-  WriteMarkets(q, batch);
   WriteOffers(q, batch);
   WriteAssignments(q, batch);
   WriteClosed(q, batch);

@@ -1,11 +1,13 @@
 // Journal: writes JournalBatches to PostgreSQL (migrations/0002_journal.sql), one transaction
 // per batch (group commit). The only code that knows the SQL of the engine's tables.
 //
-// What a batch writes, atomically: every event (engine_events), one ledger_entries row per
-// kTransfer, settlements (kSettled, kUncleRewarded), slashings (kSlashed), the state images
-// (accounts' balances, markets' params, orders, offers, assignments upserted), closed orders /
-// assignments, offer status from kOfferCancelled / kOfferExpired, and engine_state (ids and
-// last_seq). The bulk tables (engine_events, ledger_entries, new orders) go in as one array
+// What a batch writes, atomically: the rows of the accounts (with their first API key) and
+// markets its commands created (from the batch's AccountExtra / MarketExtra: those rows exist
+// only once the engine's acceptance is committed), every event (engine_events), one
+// ledger_entries row per kTransfer, settlements (kSettled, kUncleRewarded), slashings
+// (kSlashed), the state images (accounts' balances, orders, offers, assignments upserted), closed
+// orders / assignments, offer status from kOfferCancelled / kOfferExpired, and engine_state (ids
+// and last_seq). The bulk tables (engine_events, ledger_entries, new orders) go in as one array
 // literal per column (INSERT ... SELECT FROM unnest); every other table gets one multi-row
 // statement. A batch costs two round trips whatever its size: BEGIN with the lock on
 // engine_state, then every statement and the COMMIT.

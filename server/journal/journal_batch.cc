@@ -152,6 +152,8 @@ void JournalBatch::Clear() {
   assignments.clear();
   order_extras.clear();
   deposit_extras.clear();
+  account_extras.clear();
+  market_extras.clear();
   closed_orders.clear();
   closed_assignments.clear();
   draws.clear();

@@ -6,7 +6,7 @@
 // thread fills it (AppendToBatch reads the engine, so it must run on the engine thread, right
 // after the Apply whose events it is given), then hands it to the journal thread, which only
 // reads it; Clear() it before reuse. Clear() keeps capacity, so a reused batch does not
-// allocate in steady state (order_extras' strings aside).
+// allocate in steady state (the extras' strings aside).
 //
 // Invariants after AppendToBatch:
 //  - events[i] has seq first_seq + i (the caller sets first_seq while the batch is empty);
@@ -54,6 +54,25 @@ struct DepositExtra {
   std::size_t event = 0;
 };
 
+// A new account's row fields the engine does not hold, for an accepted CreateAccount: the
+// journal inserts the account and its first API key in the transaction that holds the
+// acceptance, never before (so no row exists that the engine never saw).
+struct AccountExtra {
+  matching::AccountId id = 0;
+  std::string name;
+  std::array<uint8_t, 32> key_hash{};  // SHA-256 of the account's first API key
+};
+
+// A new market's row fields the engine does not hold, for an accepted CreateMarket (written
+// like AccountExtra). Its params are the engine's, from the batch's market image.
+struct MarketExtra {
+  matching::MarketId idx = 0;
+  std::string slug;
+  std::string proof_system;
+  std::string verifier;
+  std::string verification_key;  // JSON text; empty: none
+};
+
 // An order the engine forgot in the command that last touched it (closed, nothing pending).
 // Its escrow_left and needed are then 0.
 struct ClosedOrder {
@@ -97,6 +116,8 @@ struct JournalBatch {
   std::vector<matching::AssignmentState> assignments;
   std::vector<OrderExtra> order_extras;      // for orders placed in this batch
   std::vector<DepositExtra> deposit_extras;  // deposits with a reference, in this batch
+  std::vector<AccountExtra> account_extras;  // one per CreateAccount accepted in this batch
+  std::vector<MarketExtra> market_extras;    // one per CreateMarket accepted in this batch
   std::vector<ClosedOrder> closed_orders;
   std::vector<ClosedAssignment> closed_assignments;
   std::vector<VrfDrawRecord> draws;  // in draw order

@@ -29,9 +29,11 @@
 
 namespace {
 
+using proofbook::server::AccountExtra;
 using proofbook::server::AppendToBatch;
 using proofbook::server::Journal;
 using proofbook::server::JournalBatch;
+using proofbook::server::MarketExtra;
 using proofbook::server::OrderExtra;
 namespace m = proofbook::matching;
 
@@ -65,15 +67,6 @@ void BM_JournalOrders(benchmark::State& state) {
   proofbook::testing::TestDatabase db;
   db.Migrate();
   pqxx::connection conn(db.url());
-  {
-    pqxx::work tx(conn);
-    tx.exec("INSERT INTO accounts (id, role, name) VALUES (1, 'sequencer', 'bench')");
-    tx.exec(
-        "INSERT INTO markets (id, idx, proof_system, verifier, min_stake, "
-        "compensation_bps, fee_bps, min_prover_time_ms, grace_bps, uncle_reward_bps, "
-        "max_proof_bytes) VALUES ('bench', 0, 'sha256', 'sha256-preimage', 0, 0, 0, 0, 0, 0, 1)");
-    tx.commit();
-  }
   const int backend = [&] {
     pqxx::nontransaction tx(conn);
     return tx.exec1("SELECT pg_backend_pid()")[0].as<int>();
@@ -89,6 +82,9 @@ void BM_JournalOrders(benchmark::State& state) {
   m::MarketParams params;
   params.max_proof_bytes = 1;
   Apply(engine, batch, next_seq, m::Command{ref++, now, m::CreateMarket{0, params}});
+  // The rows the journal makes for them.
+  batch.account_extras.push_back(AccountExtra{kSequencer, "bench", {}});
+  batch.market_extras.push_back(MarketExtra{0, "bench", "sha256", "sha256-preimage", ""});
   Apply(engine, batch, next_seq, m::Command{ref++, now, m::Deposit{kSequencer, int64_t{1} << 60}});
   if (!journal.WriteBatch(*::proofbook::server::BorrowSession(conn), batch).ok()) {
     state.SkipWithError("set-up batch failed");
