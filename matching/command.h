@@ -135,10 +135,32 @@ struct Tick {
   Timestamp outage_since = 0;
 };
 
+// A block's whole proof as one order (README "Proof trees"; layout and deadlines in
+// tree_shape.h): `leaves` leaf proofs in leaf_market, merged pairwise in merge_market up to one
+// root. Escrow for every leaf and merge is taken at once. Each leaf is an order (redundancy 1)
+// placed at once; each merge an order placed when both its children are proven, assigned to
+// one of its children's provers drawn by VRF (the merge market must be served by the engine's
+// DrawSource), the other taking over if it misses, then the open merge market. Every node is
+// paid its assignment's price when its proof verifies; a node that expires or fails fails the
+// tree: its unstarted nodes are refunded, started ones run to their end.
+struct PlaceTree {
+  AccountId account = 0;  // the sequencer
+  MarketId leaf_market = 0;
+  MarketId merge_market = 0;
+  int32_t leaves = 1;      // 1..kMaxTreeLeaves
+  Amount leaf_price = 0;   // max price per leaf proof
+  Amount merge_price = 0;  // max price per merge proof
+  Timestamp deadline = 0;  // the root's
+  Priority priority = Priority::kPrice;
+  int32_t min_reputation = 0;
+  Selection leaf_selection = Selection::kBest;  // kBest | kVrf
+  int32_t leaf_share_bps = 5000;                // the leaves' share of the time (1..9999)
+};
+
 using CommandBody =
     std::variant<CreateAccount, Deposit, Withdraw, Stake, Unstake, CreateMarket, PlaceOrder,
                  CancelOrder, PlaceOffer, CancelOffer, ProofDelivered, ProofVerified, ProofRejected,
-                 Tick, InputsRejected, VerificationFailed, DeclineAssignment>;
+                 Tick, InputsRejected, VerificationFailed, DeclineAssignment, PlaceTree>;
 
 // Stable numbering of command kinds (the variant index), echoed in events.
 enum class CommandKind : uint8_t {
@@ -159,6 +181,7 @@ enum class CommandKind : uint8_t {
   kInputsRejected,
   kVerificationFailed,
   kDeclineAssignment,
+  kPlaceTree,
 };
 
 struct Command {

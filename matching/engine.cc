@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "matching/rules.h"
+#include "matching/tree_shape.h"
 
 namespace proofbook::matching {
 namespace {
@@ -93,8 +94,10 @@ std::span<const Event> Engine::Apply(const Command& command) {
           DoInputsRejected(body);
         else if constexpr (std::is_same_v<T, VerificationFailed>)
           DoVerificationFailed(body);
-        else
+        else if constexpr (std::is_same_v<T, DeclineAssignment>)
           DoDeclineAssignment(body);
+        else
+          DoPlaceTree(body);
       },
       command.body);
   return events_;
@@ -125,6 +128,7 @@ void Engine::Accept() {
   e.order = subject_.order;
   e.offer = subject_.offer;
   e.assignment = subject_.assignment;
+  e.tree = subject_.tree;
 }
 
 void Engine::Reject(Reason reason, std::string_view field) {
@@ -305,10 +309,19 @@ void Engine::DoPlaceOrder(const PlaceOrder& c) {
   Amount escrow = c.max_price * c.redundancy;
   if (accounts_[ah].available < escrow) return Reject(Reason::kInsufficientBalance, "max_price");
 
+  const uint32_t oh = NewOrder(c);
+  const OrderId id = orders_[oh].id;
+  subject_.order = id;
+  Accept();
+  Transfer(ah, Bucket::kAvailable, ah, Bucket::kEscrowed, escrow, TransferReason::kEscrow, id);
+  MatchNewOrder(oh);
+}
+
+uint32_t Engine::NewOrder(const PlaceOrder& c) {
   uint32_t oh = orders_.Allocate();
   OrderRecord& o = orders_[oh];
   o.id = next_order_++;
-  o.account = ah;
+  o.account = AccountHandle(c.account);
   o.sequencer = c.account;
   o.market = c.market;
   o.max_price = c.max_price;
@@ -322,16 +335,17 @@ void Engine::DoPlaceOrder(const PlaceOrder& c) {
     o.direct_prover = c.direct_prover;
     o.exclusive_until = now_ + c.exclusive_ms;
   }
-  o.escrow_left = escrow;
+  o.escrow_left = c.max_price * c.redundancy;
   o.needed = c.redundancy;
   order_ids_.Insert(o.id, oh);
-  subject_.order = o.id;
-  Accept();
-  Transfer(ah, Bucket::kAvailable, ah, Bucket::kEscrowed, escrow, TransferReason::kEscrow, o.id);
   timers_.Push({o.deadline, TimerKind::kOrderDeadline, o.id});
   if (o.selection == Selection::kDirect) {
     timers_.Push({o.exclusive_until, TimerKind::kExclusiveEnd, o.id});
   }
+  return oh;
+}
+
+void Engine::MatchNewOrder(uint32_t oh) {
   MatchOrder(oh, EventKind::kAssigned);
   if (orders_[oh].needed > 0) {
     AddResting(oh);
@@ -354,7 +368,7 @@ void Engine::DoCancelOrder(const CancelOrder& c) {
   OrderRecord& o = orders_[oh];
   subject_.market = o.market;
   if (o.sequencer != c.account) return Reject(Reason::kNotOwner, "account");
-  if (o.live > 0) return Reject(Reason::kConflict, "order");
+  if (o.live > 0 || o.tree != 0) return Reject(Reason::kConflict, "order");  // a tree's node
   Accept();
   if (o.resting) RemoveResting(oh);
   o.status = OrderStatus::kCancelled;
@@ -571,13 +585,20 @@ uint32_t Engine::FindBestOfferWeighted(uint32_t order, int32_t weight_bps) {
 int32_t Engine::MatchOrder(uint32_t order, EventKind kind) {
   if (orders_[order].selection == Selection::kVrf) return MatchOrderVrf(order, kind);
   int32_t assigned = 0;
-  while (orders_[order].needed > 0) {
-    uint32_t fh = FindBestOffer(order);
-    if (fh == kNil) break;
-    Assign(order, fh, offers_[fh].price, kind);  // the offer rested: its price
-    ++assigned;
+  for (;;) {
+    while (orders_[order].needed > 0) {
+      uint32_t fh = FindBestOffer(order);
+      if (fh == kNil) break;
+      Assign(order, fh, offers_[fh].price, kind);  // the offer rested: its price
+      ++assigned;
+    }
+    // A merge whose prover in line cannot take it (it missed or declined it, or has no offer
+    // that fits) goes to the next child's prover, then to the open market.
+    if (assigned > 0 || orders_[order].needed == 0 || !InTakeover(orders_[order])) {
+      return assigned;
+    }
+    AdvanceTakeover(order);
   }
-  return assigned;
 }
 
 int32_t Engine::MatchOrderVrf(uint32_t order, EventKind kind) {
@@ -856,6 +877,7 @@ void Engine::SettleAssignment(uint32_t assignment) {
            o.id, id);
   ChangeReputation(prover, kReputationGainOnSettled);
   FreeCapacity(offer_id);
+  bool node_proven = false;
   if (o.status == OrderStatus::kOpen && o.verified == o.redundancy) {
     o.status = OrderStatus::kCompleted;
     o.needed = 0;
@@ -864,8 +886,13 @@ void Engine::SettleAssignment(uint32_t assignment) {
     done.order = o.id;
     done.account = o.sequencer;
     done.market = o.market;
+    node_proven = o.tree != 0;
   }
   SettleEscrow(oh);
+  if (node_proven) {
+    // Before the freed offer takes other work: the merge above may want this prover.
+    TreeNodeProven(orders_[oh].tree, orders_[oh].tree_node, accounts_[prover].id);
+  }
   uint32_t fh = offer_ids_.Find(offer_id);
   if (fh != kNil) OfferTakesOrders(fh);
 }
@@ -1061,6 +1088,7 @@ void Engine::FailOrder(uint32_t order, Reason reason) {
     }
   }
   SettleEscrow(order);
+  if (orders_[order].tree != 0) TreeNodeFailed(orders_[order], reason);
 }
 
 void Engine::RematchOrRest(uint32_t order) {
@@ -1111,6 +1139,7 @@ void Engine::ExpireOrder(uint32_t order) {
   e.account = o.sequencer;
   e.market = o.market;
   SettleEscrow(order);
+  if (orders_[order].tree != 0) TreeNodeFailed(orders_[order], Reason::kDeadlinePassed);
 }
 
 void Engine::SettleEscrow(uint32_t order) {
@@ -1255,6 +1284,9 @@ OrderState Engine::ToState(const OrderRecord& o) const {
   s.verified = o.verified;
   s.escrow_left = o.escrow_left;
   s.needed = o.needed;
+  s.tree = o.tree;
+  s.tree_node = o.tree_node;
+  s.takeover = o.takeover;
   return s;
 }
 
@@ -1325,7 +1357,7 @@ std::optional<MarketBook> Engine::GetBook(MarketId id) const {
 }
 
 EngineIds Engine::GetIds() const {
-  return {next_order_, next_offer_, next_assignment_, external_net_};
+  return {next_order_, next_offer_, next_assignment_, external_net_, next_tree_};
 }
 
 Snapshot Engine::GetSnapshot() const {
@@ -1345,6 +1377,11 @@ Snapshot Engine::GetSnapshot() const {
   for (uint32_t h = 0; h < assignments_.slots(); ++h) {
     if (assignments_.live(h)) s.assignments.push_back(ToState(assignments_[h]));
   }
+  for (uint32_t h = 0; h < trees_.slots(); ++h) {
+    if (trees_.live(h)) s.trees.push_back(trees_[h].state);
+  }
+  std::sort(s.trees.begin(), s.trees.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
   auto by_id = [](const auto& a, const auto& b) { return a.id < b.id; };
   std::sort(s.accounts.begin(), s.accounts.end(), by_id);
   std::sort(s.orders.begin(), s.orders.end(), by_id);
@@ -1435,6 +1472,9 @@ Status Engine::RestoreOrder(const OrderState& s) {
   o.failure = s.failure;
   o.verified = s.verified;
   o.escrow_left = s.escrow_left;
+  o.tree = s.tree;
+  o.tree_node = s.tree_node;
+  o.takeover = s.takeover;
   order_ids_.Insert(o.id, oh);
   return Status::Ok();
 }
@@ -1514,13 +1554,14 @@ Status Engine::RestoreAssignment(const AssignmentState& s) {
 
 Status Engine::SetIds(const EngineIds& ids) {
   if (ids.next_order <= restored_order_ || ids.next_offer <= restored_offer_ ||
-      ids.next_assignment <= restored_assignment_) {
+      ids.next_assignment <= restored_assignment_ || ids.next_tree <= restored_tree_) {
     return BadRestore("next id not above every restored id", "ids");
   }
   next_order_ = ids.next_order;
   next_offer_ = ids.next_offer;
   next_assignment_ = ids.next_assignment;
   external_net_ = ids.external_net;
+  next_tree_ = ids.next_tree;
   return Status::Ok();
 }
 
@@ -1536,7 +1577,7 @@ Status Engine::FinishRestore() {
       o.needed = 0;
     }
     timers_.Push({o.deadline, TimerKind::kOrderDeadline, o.id});
-    if (o.selection == Selection::kDirect && !o.exclusive_ended) {
+    if (o.selection == Selection::kDirect && !o.exclusive_ended && o.tree == 0) {
       timers_.Push({o.exclusive_until, TimerKind::kExclusiveEnd, o.id});
     }
   }
@@ -1549,6 +1590,9 @@ Status Engine::Restore(const Snapshot& s) {
   }
   for (const MarketState& m : s.markets) {
     if (Status st = RestoreMarket(m); !st.ok()) return st;
+  }
+  for (const TreeState& t : s.trees) {
+    if (Status st = RestoreTree(t); !st.ok()) return st;
   }
   for (const OrderState& o : s.orders) {
     if (Status st = RestoreOrder(o); !st.ok()) return st;
@@ -1624,6 +1668,21 @@ Status Engine::CheckConsistency() const {
         return Inconsistent(which + ": closed order holds escrow beyond live assignments");
       }
       if (o.live == 0 && o.pending_late == 0) return Inconsistent(which + ": should be forgotten");
+    }
+  }
+  for (uint32_t th = 0; th < trees_.slots(); ++th) {
+    if (!trees_.live(th)) continue;
+    const TreeState& t = trees_[th].state;
+    const uint32_t ah = account_ids_.Find(t.account);
+    if (ah == kNil || t.reserve < 0) return Inconsistent("tree " + std::to_string(t.id) + ": bad");
+    escrow_by_account[ah] += t.reserve;
+    const TreeShape shape(t.leaves);
+    int32_t unplaced = 0;
+    for (int32_t n = 0; n < shape.nodes(); ++n) {
+      if (shape.IsMerge(n) && t.nodes[static_cast<size_t>(n)].order == 0) ++unplaced;
+    }
+    if (t.reserve != t.merge_price * unplaced) {
+      return Inconsistent("tree " + std::to_string(t.id) + ": reserve != its unplaced merges");
     }
   }
   for (uint32_t h = 0; h < accounts_.slots(); ++h) {

@@ -75,6 +75,7 @@ class Engine {
   Status RestoreOrder(const OrderState& order);
   Status RestoreOffer(const OfferState& offer);
   Status RestoreAssignment(const AssignmentState& assignment);
+  Status RestoreTree(const TreeState& tree);  // before its nodes' orders
   Status SetIds(const EngineIds& ids);
   Status FinishRestore();
   // All of the above from one snapshot.
@@ -93,6 +94,7 @@ class Engine {
   // Open assignments (kAssigned | kDelivered) of a prover, e.g. to resend on reconnect.
   std::vector<AssignmentState> GetLiveAssignments(AccountId prover) const;
   std::optional<MarketBook> GetBook(MarketId id) const;
+  std::optional<TreeState> GetTree(TreeId id) const;  // open trees only
   EngineIds GetIds() const;
   Snapshot GetSnapshot() const;  // everything, sorted by id; allocates
 
@@ -115,6 +117,7 @@ class Engine {
   void DoInputsRejected(const InputsRejected& c);
   void DoVerificationFailed(const VerificationFailed& c);
   void DoDeclineAssignment(const DeclineAssignment& c);
+  void DoPlaceTree(const PlaceTree& c);
   // A delivered proof that got no verdict on itself: the order's inputs are bad (kBadInputs,
   // the sequencer's fault) or no verdict could be had (kVerifierFailed, nobody's).
   void CloseUnjudged(AssignmentId id, Reason why);
@@ -149,6 +152,27 @@ class Engine {
   uint32_t Assign(uint32_t order, uint32_t offer, Amount price, EventKind kind);
   void AddResting(uint32_t order);
   void RemoveResting(uint32_t order);
+
+  // A new open order from validated fields (escrow_left = max_price * redundancy, no transfer),
+  // its timers set; MatchNewOrder then matches it and rests what is left.
+  uint32_t NewOrder(const PlaceOrder& c);
+  void MatchNewOrder(uint32_t order);
+
+  // Proof trees (tree_shape.h).
+  uint32_t PlaceTreeNode(uint32_t tree, int32_t node, MarketId market, Amount max_price,
+                         Timestamp deadline, Selection selection);
+  // A node's order completed: record its prover, promote and place merges upwards.
+  void TreeNodeProven(TreeId tree, int32_t node, AccountId prover);
+  void PlaceMerge(uint32_t tree, int32_t node, AccountId left, AccountId right);
+  // A merge in its takeover phase found nobody to assign: the next child's prover, or the
+  // open market.
+  void AdvanceTakeover(uint32_t order);
+  bool InTakeover(const OrderRecord& o) const {
+    return o.tree != 0 && o.selection == Selection::kDirect && !o.exclusive_ended;
+  }
+  // A node's order expired or failed: the tree fails (once).
+  void TreeNodeFailed(const OrderRecord& node, Reason reason);
+  void EndTree(uint32_t tree);  // refunds its reserve, forgets it
 
   // Lifecycle.
   void FailAssignment(uint32_t assignment, Reason reason);
@@ -197,6 +221,8 @@ class Engine {
   ObjectPool<OrderRecord> orders_;
   ObjectPool<OfferRecord> offers_;
   ObjectPool<AssignmentRecord> assignments_;
+  ObjectPool<TreeRecord> trees_;
+  FlatIdMap tree_ids_{64};
   FlatIdMap account_ids_;
   FlatIdMap order_ids_;
   FlatIdMap offer_ids_;
@@ -208,6 +234,7 @@ class Engine {
   OrderId next_order_ = 1;
   OfferId next_offer_ = 1;
   AssignmentId next_assignment_ = 1;
+  TreeId next_tree_ = 1;
   Amount external_net_ = 0;  // deposits - withdrawals
 
   // Per-command context.
@@ -221,6 +248,7 @@ class Engine {
   OrderId restored_order_ = 0;
   OfferId restored_offer_ = 0;
   AssignmentId restored_assignment_ = 0;
+  TreeId restored_tree_ = 0;
 
   // Scratch for vrf selection, reused.
   std::vector<uint32_t> candidates_;

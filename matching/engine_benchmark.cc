@@ -9,16 +9,21 @@
 //                          ineligible (reputation too low): level bounds make it O(L).
 //  BM_AdversarialSameProver  the O(N) case the bounds cannot skip: one prover holds 10k offers
 //                          on the best level and is already on the order (k = 2).
+//  BM_ProofTree/N          a whole proof tree of N leaves through the engine: placed, every
+//                          leaf and merge assigned (merges drawn among the children's provers),
+//                          delivered, verified and paid, until the root completes; time per tree.
 //
 // Allocations are counted by replacing the global operator new in this binary.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "matching/alloc_counter.h"
+#include "matching/draw_source.h"
 #include "matching/engine.h"
 
 namespace proofbook::matching {
@@ -338,6 +343,74 @@ void BM_AdversarialSameProver(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_AdversarialSameProver)->Unit(benchmark::kMicrosecond);
+
+// 64 provers, each with a leaf and a merge offer of capacity 64: every leaf is assigned at
+// placement, and every merge to one of its children's provers as soon as both are proven.
+void BM_ProofTree(benchmark::State& state) {
+  const int32_t leaves = static_cast<int32_t>(state.range(0));
+  constexpr int kTreeProvers = 64;
+  int64_t commands = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    HashDrawSource draws(1);
+    EngineOptions options = BenchOptions();
+    options.draws = &draws;
+    auto engine = std::make_unique<Engine>(options);
+    uint64_t ref = 0;
+    Timestamp now = 1;
+    auto apply = [&](CommandBody b) { return engine->Apply(Command{++ref, now, b}); };
+    apply(CreateMarket{0, BenchParams(false)});
+    apply(CreateMarket{1, BenchParams(false)});
+    apply(CreateAccount{1, Role::kSequencer});
+    apply(Deposit{1, 1'000'000'000'000});
+    for (int i = 0; i < kTreeProvers; ++i) {
+      apply(CreateAccount{100 + i, Role::kProver});
+      apply(Deposit{100 + i, 1'000'000});
+      apply(Stake{100 + i, 1'000'000});
+      apply(PlaceOffer{100 + i, 0, 10 + i % 7, 100, 64, 0});
+      apply(PlaceOffer{100 + i, 1, 5 + i % 5, 100, 64, 0});
+    }
+    PlaceTree tree;
+    tree.account = 1;
+    tree.leaf_market = 0;
+    tree.merge_market = 1;
+    tree.leaves = leaves;
+    tree.leaf_price = 100;
+    tree.merge_price = 50;
+    tree.deadline = now + 3'600'000;
+    std::vector<std::pair<AssignmentId, AccountId>> work;
+    bool done = false;
+    auto collect = [&](std::span<const Event> ev) {
+      for (const Event& e : ev) {
+        if (e.kind == EventKind::kAssigned || e.kind == EventKind::kReassigned) {
+          work.push_back({e.assignment, e.account});
+        }
+        done |= e.kind == EventKind::kTreeCompleted;
+      }
+    };
+    state.ResumeTiming();
+    collect(apply(tree));
+    int64_t n = 1;
+    for (size_t i = 0; i < work.size(); ++i) {
+      auto [a, prover] = work[i];
+      apply(ProofDelivered{prover, a, 10});
+      collect(apply(ProofVerified{a}));
+      n += 2;
+    }
+    state.PauseTiming();
+    if (!done) {
+      state.SkipWithError("the tree did not complete");
+      return;
+    }
+    commands += n;
+    engine.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations());  // trees
+  state.counters["commands"] =
+      benchmark::Counter(static_cast<double>(commands) / static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_ProofTree)->Arg(16)->Arg(4096)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace proofbook::matching

@@ -40,6 +40,8 @@ std::string_view CommandKindName(CommandKind kind) {
       return "verification_failed";
     case CommandKind::kDeclineAssignment:
       return "decline_assignment";
+    case CommandKind::kPlaceTree:
+      return "place_tree";
   }
   return "unknown";
 }
@@ -98,6 +100,14 @@ std::string_view EventKindName(EventKind kind) {
       return "released";
     case EventKind::kOrderFailed:
       return "order_failed";
+    case EventKind::kTreeNodePlaced:
+      return "tree_node_placed";
+    case EventKind::kMergeTakeover:
+      return "merge_takeover";
+    case EventKind::kTreeCompleted:
+      return "tree_completed";
+    case EventKind::kTreeFailed:
+      return "tree_failed";
   }
   return "unknown";
 }
@@ -144,6 +154,7 @@ std::string EventToString(const Event& e) {
   add("order", e.order);
   add("offer", e.offer);
   add("assignment", e.assignment);
+  add("tree", e.tree);
   add("amount", e.amount);
   add("value", e.value);
   return s;

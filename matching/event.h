@@ -48,6 +48,17 @@
 //  kReleased          assignment, order, account (prover), market, reason (kVerifierFailed |
 //                     kBadInputs | kUnprovable); closed without a slash
 //  kOrderFailed       order, account (sequencer), market, reason (kBadInputs | kUnprovable)
+//  kTreeNodePlaced    tree, order (the node's new order), account (sequencer), market,
+//                     amount (max price), value (node index, tree_shape.h)
+//  kMergeTakeover     tree, order, account (the prover a merge now goes to; 0: the open
+//                     market), market, value (node index); its drawn prover could not or did
+//                     not prove it
+//  kTreeCompleted     tree, account (sequencer); the root is proven
+//  kTreeFailed        tree, account (sequencer), order (the node that failed it), reason
+//                     (kDeadlinePassed: it expired | kBadInputs | kUnprovable)
+// kAccepted of PlaceTree, the tree events above and the tree's own transfers (its escrow, the
+// refund of its unplaced merges) carry `tree`; a node's order events do not (kTreeNodePlaced
+// ties the order to its tree).
 #pragma once
 
 #include <cstdint>
@@ -86,6 +97,10 @@ enum class EventKind : uint8_t {
   kDeclined,
   kReleased,
   kOrderFailed,
+  kTreeNodePlaced,
+  kMergeTakeover,
+  kTreeCompleted,
+  kTreeFailed,
 };
 
 struct Event {
@@ -103,6 +118,7 @@ struct Event {
   OrderId order = 0;
   OfferId offer = 0;
   AssignmentId assignment = 0;
+  TreeId tree = 0;
   Amount amount = 0;
   int64_t value = 0;
   std::string_view field;  // kRejected: points at a string literal, never freed

@@ -7,6 +7,7 @@
 
 #include "matching/command.h"
 #include "matching/object_pool.h"
+#include "matching/state.h"
 #include "matching/types.h"
 
 namespace proofbook::matching {
@@ -70,7 +71,14 @@ struct OrderRecord {
   int32_t live = 0;              // assignments kAssigned | kDelivered
   int32_t pending_late = 0;      // assignments kLate | kLateDelivered
   bool resting = false;          // in the market's resting-order index
-  ListHead assignments;          // AssignmentRecord::order_link, all states, id order
+  TreeId tree = 0;               // a proof tree's node (state.h OrderState)
+  int32_t tree_node = 0;
+  AccountId takeover = 0;
+  ListHead assignments;  // AssignmentRecord::order_link, all states, id order
+};
+
+struct TreeRecord {
+  TreeState state;  // nodes included; allocated once per tree
 };
 
 struct AssignmentRecord {

@@ -950,8 +950,12 @@ std::vector<Event> ReferenceEngine::Apply(const Command& command) {
           }
           DrainFreed(freed);
           ForgetDone();
-        } else {
+        } else if constexpr (std::is_same_v<T, matching::Tick>) {
           Tick(c.outage_since);
+        } else {
+          // Proof trees are not modelled here: the property test checks them by their own
+          // invariants (engine_tree_test.cc).
+          Reject(Reason::kInvalidArgument, "leaves");
         }
       },
       command.body);

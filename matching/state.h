@@ -49,6 +49,11 @@ struct OrderState {
   Reason failure = Reason::kNone;  // kFailed: kBadInputs | kUnprovable
   int32_t verified = 0;            // proofs verified and paid in full
   Amount escrow_left = 0;          // still escrowed for this order
+  // A node of a proof tree (PlaceTree): its tree, node index, and for a merge in its takeover
+  // phase (kDirect to a child's prover) the other child's prover, next in line (0: none).
+  TreeId tree = 0;
+  int32_t tree_node = 0;
+  AccountId takeover = 0;
   // Read-only (ignored by RestoreOrder): slots still wanted = redundancy - verified - live
   // assignments while open, else 0.
   int32_t needed = 0;
@@ -80,12 +85,42 @@ struct AssignmentState {
   bool operator==(const AssignmentState&) const = default;
 };
 
+// One node of an open proof tree: its order (0: not placed yet, or a promotion) and, once
+// proven, the prover whose proof it is (a promotion's is its child's).
+struct TreeNodeState {
+  OrderId order = 0;
+  AccountId prover = 0;
+  bool done = false;
+  bool operator==(const TreeNodeState&) const = default;
+};
+
+// An open proof tree (PlaceTree's fields); the engine forgets a tree when it completes or fails.
+struct TreeState {
+  TreeId id = 0;
+  AccountId account = 0;
+  MarketId leaf_market = 0;
+  MarketId merge_market = 0;
+  int32_t leaves = 1;
+  Amount leaf_price = 0;
+  Amount merge_price = 0;
+  Timestamp placed_at = 0;
+  Timestamp deadline = 0;
+  Priority priority = Priority::kPrice;
+  int32_t min_reputation = 0;
+  Selection leaf_selection = Selection::kBest;
+  int32_t leaf_share_bps = 5000;
+  Amount reserve = 0;                // escrowed for the merges not placed yet
+  std::vector<TreeNodeState> nodes;  // TreeShape(leaves).nodes() of them
+  bool operator==(const TreeState&) const = default;
+};
+
 // Counters that are not attached to any record.
 struct EngineIds {
   OrderId next_order = 1;
   OfferId next_offer = 1;
   AssignmentId next_assignment = 1;
   Amount external_net = 0;  // deposits - withdrawals, == sum of all balances
+  TreeId next_tree = 1;
   bool operator==(const EngineIds&) const = default;
 };
 
@@ -98,6 +133,7 @@ struct Snapshot {
   std::vector<OrderState> orders;
   std::vector<OfferState> offers;
   std::vector<AssignmentState> assignments;
+  std::vector<TreeState> trees;
   EngineIds ids;
   bool operator==(const Snapshot&) const = default;
 };

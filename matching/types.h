@@ -8,7 +8,7 @@
 //  - AccountId: chosen by the caller (the server's primary key), >= 0. Id 0 is the treasury,
 //    which every Engine creates itself.
 //  - MarketId: a small index chosen by the caller (< kMaxMarkets); the server keeps the slug.
-//  - OrderId, OfferId, AssignmentId: assigned by the engine, per kind, starting at 1 and
+//  - OrderId, OfferId, AssignmentId, TreeId: assigned by the engine, per kind, starting at 1 and
 //    strictly increasing; never reused.
 #pragma once
 
@@ -26,6 +26,7 @@ using OrderId = int64_t;
 using OfferId = int64_t;
 using AssignmentId = int64_t;
 using MarketId = uint32_t;
+using TreeId = int64_t;
 
 inline constexpr AccountId kTreasuryAccountId = 0;
 inline constexpr int32_t kBps = 10000;  // 100% in basis points
@@ -36,6 +37,7 @@ inline constexpr int32_t kMaxRedundancy = 16;                       // k distinc
 inline constexpr int32_t kMaxCapacity = 1 << 16;                    // jobs at once per offer
 inline constexpr int64_t kMaxDurationMs = 30LL * 24 * 3600 * 1000;  // 30 days
 inline constexpr int32_t kMaxGraceBps = 10 * kBps;      // due time at most 11x the estimate
+inline constexpr int32_t kMaxTreeLeaves = 4096;         // leaves per proof tree
 inline constexpr int32_t kMaxVrfCandidates = 32;        // published with each vrf assignment
 inline constexpr int32_t kMaxVrfTurnsCandidates = 256;  // the same, in a vrf_turns market
 // A slash is at most this multiple of the job's price (before the repeat-offence doubling).
