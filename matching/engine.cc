@@ -347,15 +347,17 @@ uint32_t Engine::NewOrder(const PlaceOrder& c) {
 
 void Engine::MatchNewOrder(uint32_t oh) {
   MatchOrder(oh, EventKind::kAssigned);
-  if (orders_[oh].needed > 0) {
-    AddResting(oh);
-    const OrderRecord& r = orders_[oh];
-    Event& e = Emit(EventKind::kOrderRested);
-    e.order = r.id;
-    e.account = r.sequencer;
-    e.market = r.market;
-    e.value = r.needed;
-  }
+  if (orders_[oh].needed > 0) RestOrder(oh);
+}
+
+void Engine::RestOrder(uint32_t oh) {
+  AddResting(oh);
+  const OrderRecord& r = orders_[oh];
+  Event& e = Emit(EventKind::kOrderRested);
+  e.order = r.id;
+  e.account = r.sequencer;
+  e.market = r.market;
+  e.value = r.needed;
 }
 
 void Engine::DoCancelOrder(const CancelOrder& c) {
@@ -842,9 +844,18 @@ void Engine::FailAssignment(uint32_t assignment, Reason reason) {
 
   if (orders_[oh].status == OrderStatus::kOpen) {
     ++orders_[oh].needed;
-    if (MatchOrder(oh, EventKind::kReassigned) == 0) ExpireOrder(oh);
+    if (MatchOrder(oh, EventKind::kReassigned) == 0) {
+      // An order expires when nobody can take over its miss; a tree's node waits for a prover
+      // until its deadline instead (a tree's leaves keep its provers busy by design).
+      if (orders_[oh].tree != 0) {
+        RestOrder(oh);
+      } else {
+        ExpireOrder(oh);
+      }
+    }
   } else {
     SettleEscrow(oh);
+    TreeNodeClosed(oh, reason);
   }
   uint32_t fh = offer_ids_.Find(offer_id);
   if (fh != kNil) OfferTakesOrders(fh);
@@ -877,7 +888,9 @@ void Engine::SettleAssignment(uint32_t assignment) {
            o.id, id);
   ChangeReputation(prover, kReputationGainOnSettled);
   FreeCapacity(offer_id);
-  bool node_proven = false;
+  // A tree's node is proven by its first verified proof, even if its order closed at its
+  // deadline while that proof, delivered in time, waited for its verdict.
+  const bool node_proven = o.tree != 0 && o.verified == o.redundancy;
   if (o.status == OrderStatus::kOpen && o.verified == o.redundancy) {
     o.status = OrderStatus::kCompleted;
     o.needed = 0;
@@ -886,7 +899,6 @@ void Engine::SettleAssignment(uint32_t assignment) {
     done.order = o.id;
     done.account = o.sequencer;
     done.market = o.market;
-    node_proven = o.tree != 0;
   }
   SettleEscrow(oh);
   if (node_proven) {
@@ -957,6 +969,7 @@ void Engine::CloseUnjudged(AssignmentId id, Reason why) {
       SettleEscrow(oh);
     }
   }
+  TreeNodeClosed(oh, why);
   DrainFreedOffers();
   MaybeForgetOrder(oh);
 }
@@ -1088,7 +1101,7 @@ void Engine::FailOrder(uint32_t order, Reason reason) {
     }
   }
   SettleEscrow(order);
-  if (orders_[order].tree != 0) TreeNodeFailed(orders_[order], reason);
+  TreeNodeClosed(order, reason);
 }
 
 void Engine::RematchOrRest(uint32_t order) {
@@ -1096,14 +1109,8 @@ void Engine::RematchOrRest(uint32_t order) {
   if (o.status != OrderStatus::kOpen) return SettleEscrow(order);
   ++o.needed;
   MatchOrder(order, EventKind::kReassigned);
-  OrderRecord& r = orders_[order];
-  if (r.needed == 0 || r.resting) return;
-  AddResting(order);
-  Event& e = Emit(EventKind::kOrderRested);
-  e.order = r.id;
-  e.account = r.sequencer;
-  e.market = r.market;
-  e.value = r.needed;
+  if (orders_[order].needed == 0 || orders_[order].resting) return;
+  RestOrder(order);
 }
 
 void Engine::DrainFreedOffers() {
@@ -1139,7 +1146,7 @@ void Engine::ExpireOrder(uint32_t order) {
   e.account = o.sequencer;
   e.market = o.market;
   SettleEscrow(order);
-  if (orders_[order].tree != 0) TreeNodeFailed(orders_[order], Reason::kDeadlinePassed);
+  TreeNodeClosed(order, Reason::kDeadlinePassed);
 }
 
 void Engine::SettleEscrow(uint32_t order) {

@@ -157,6 +157,7 @@ class Engine {
   // its timers set; MatchNewOrder then matches it and rests what is left.
   uint32_t NewOrder(const PlaceOrder& c);
   void MatchNewOrder(uint32_t order);
+  void RestOrder(uint32_t order);  // into the book, kOrderRested
 
   // Proof trees (tree_shape.h).
   uint32_t PlaceTreeNode(uint32_t tree, int32_t node, MarketId market, Amount max_price,
@@ -170,7 +171,10 @@ class Engine {
   bool InTakeover(const OrderRecord& o) const {
     return o.tree != 0 && o.selection == Selection::kDirect && !o.exclusive_ended;
   }
-  // A node's order expired or failed: the tree fails (once).
+  // A node's order closed (`reason`: why): unless it completed or holds a proof delivered in
+  // time still awaiting its verdict (which may yet prove the node), the tree fails.
+  void TreeNodeClosed(uint32_t order, Reason reason);
+  // The tree of `node` fails (once).
   void TreeNodeFailed(const OrderRecord& node, Reason reason);
   void EndTree(uint32_t tree);  // refunds its reserve, forgets it
 

@@ -34,7 +34,9 @@ void Engine::DoPlaceTree(const PlaceTree& c) {
   if (c.leaf_share_bps < 1 || c.leaf_share_bps >= kBps) {
     return Reject(Reason::kInvalidArgument, "leaf_share_bps");
   }
-  if (c.deadline > now_ + kMaxDurationMs) return Reject(Reason::kInvalidArgument, "deadline");
+  if (c.deadline <= now_ || c.deadline > now_ + kMaxDurationMs) {
+    return Reject(Reason::kInvalidArgument, "deadline");
+  }
   const uint32_t ah = AccountHandle(c.account);
   if (ah == kNil) return Reject(Reason::kUnknownAccount, "account");
   if (accounts_[ah].role != Role::kSequencer) return Reject(Reason::kWrongRole, "account");
@@ -136,6 +138,11 @@ void Engine::TreeNodeProven(TreeId tree, int32_t node, AccountId prover) {
     std::vector<TreeNodeState>& nodes = trees_[th].state.nodes;
     nodes[static_cast<size_t>(node)].done = true;
     nodes[static_cast<size_t>(node)].prover = prover;
+    Event& proven = Emit(EventKind::kTreeNodeProven);
+    proven.tree = tree;
+    proven.order = nodes[static_cast<size_t>(node)].order;
+    proven.account = prover;
+    proven.value = node;
     if (node == shape.root()) {
       Event& e = Emit(EventKind::kTreeCompleted);
       e.tree = tree;
@@ -179,7 +186,8 @@ void Engine::PlaceMerge(uint32_t tree, int32_t node, AccountId left, AccountId r
     }
   }
   AccountId first = left;
-  if (candidates_.size() == 2) {
+  // (A restored engine whose DrawSource no longer serves the market takes the left child's.)
+  if (candidates_.size() == 2 && draws_ != nullptr && draws_->Serves(o.market)) {
     for (size_t i = 0; i < 2; ++i) EmitCandidate(o, offers_[candidates_[i]], weights_[i]);
     first = offers_[candidates_[WeightedPick(NextDraw(o), weights_)]].prover;
   } else if (candidates_.size() == 1) {
@@ -210,6 +218,15 @@ void Engine::AdvanceTakeover(uint32_t order) {
   e.value = o.tree_node;
 }
 
+void Engine::TreeNodeClosed(uint32_t order, Reason reason) {
+  const OrderRecord& o = orders_[order];
+  if (o.tree == 0 || o.status == OrderStatus::kOpen || o.verified > 0) return;
+  for (uint32_t h = o.assignments.head; h != kNil; h = assignments_[h].order_link.next) {
+    if (assignments_[h].status == AssignmentStatus::kDelivered) return;  // its verdict decides
+  }
+  TreeNodeFailed(o, reason);
+}
+
 void Engine::TreeNodeFailed(const OrderRecord& node, Reason reason) {
   const uint32_t th = tree_ids_.Find(node.tree);
   if (th == kNil) return;  // already ended
@@ -218,8 +235,8 @@ void Engine::TreeNodeFailed(const OrderRecord& node, Reason reason) {
   e.account = node.sequencer;
   e.order = node.id;
   e.reason = reason;
-  // Its other placed nodes: those with no work in flight are refunded now; those with work run
-  // to their end and are paid if proven. Nothing new is placed.
+  // Its other placed nodes still open expire: what no work in flight holds is refunded now;
+  // work in flight runs to its end and is paid if proven. Nothing new is placed.
   std::vector<OrderId> open;
   for (const TreeNodeState& n : trees_[th].state.nodes) {
     if (n.order != 0 && !n.done && n.order != node.id) open.push_back(n.order);

@@ -102,6 +102,8 @@ std::string_view EventKindName(EventKind kind) {
       return "order_failed";
     case EventKind::kTreeNodePlaced:
       return "tree_node_placed";
+    case EventKind::kTreeNodeProven:
+      return "tree_node_proven";
     case EventKind::kMergeTakeover:
       return "merge_takeover";
     case EventKind::kTreeCompleted:

@@ -50,6 +50,8 @@
 //  kOrderFailed       order, account (sequencer), market, reason (kBadInputs | kUnprovable)
 //  kTreeNodePlaced    tree, order (the node's new order), account (sequencer), market,
 //                     amount (max price), value (node index, tree_shape.h)
+//  kTreeNodeProven    tree, order (the node's; 0 for a promotion), account (the prover whose
+//                     proof it is), value (node index); a promotion follows its child's
 //  kMergeTakeover     tree, order, account (the prover a merge now goes to; 0: the open
 //                     market), market, value (node index); its drawn prover could not or did
 //                     not prove it
@@ -98,6 +100,7 @@ enum class EventKind : uint8_t {
   kReleased,
   kOrderFailed,
   kTreeNodePlaced,
+  kTreeNodeProven,
   kMergeTakeover,
   kTreeCompleted,
   kTreeFailed,

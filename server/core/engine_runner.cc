@@ -114,6 +114,7 @@ void Merge(EngineRunner::Batch& into, EngineRunner::Batch& from) {
   MergeImages(a.offers, b.offers);
   MergeImages(a.assignments, b.assignments);
   for (auto& extra : b.order_extras) a.order_extras.push_back(std::move(extra));
+  for (auto& tree : b.new_trees) a.new_trees.push_back(std::move(tree));
   for (auto& extra : b.account_extras) a.account_extras.push_back(std::move(extra));
   for (auto& extra : b.market_extras) a.market_extras.push_back(std::move(extra));
   // A record is forgotten at most once, and never touched after: closed entries just append.

@@ -35,6 +35,11 @@ matching::OrderState OrderFromRow(const pqxx::row& row) {
   o.verified = row["verified"].as<int32_t>();
   o.escrow_left = row["escrow_left"].as<int64_t>();
   o.needed = row["needed"].as<int32_t>();
+  if (!row["tree_id"].is_null()) {
+    o.tree = row["tree_id"].as<int64_t>();
+    o.tree_node = row["tree_node"].as<int32_t>();
+    if (!row["takeover_prover"].is_null()) o.takeover = row["takeover_prover"].as<int64_t>();
+  }
   return o;
 }
 

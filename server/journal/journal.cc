@@ -190,7 +190,8 @@ constexpr Column kEventColumns[] = {
     {"kind", "event_kind"},      {"command", "command_kind"}, {"reason", "engine_reason"},
     {"field", "text"},           {"market", "integer"},       {"account", "bigint"},
     {"to_account", "bigint"},    {"order_id", "bigint"},      {"offer_id", "bigint"},
-    {"assignment_id", "bigint"}, {"amount", "bigint"},        {"value", "bigint"}};
+    {"assignment_id", "bigint"}, {"amount", "bigint"},        {"value", "bigint"},
+    {"tree_id", "bigint"}};
 constexpr Column kLedgerColumns[] = {{"seq", "bigint"},
                                      {"from_account", "bigint"},
                                      {"from_bucket", "ledger_bucket"},
@@ -200,7 +201,8 @@ constexpr Column kLedgerColumns[] = {{"seq", "bigint"},
                                      {"reason", "transfer_reason"},
                                      {"order_id", "bigint"},
                                      {"assignment_id", "bigint"},
-                                     {"at_ms", "bigint"}};
+                                     {"at_ms", "bigint"},
+                                     {"tree_id", "bigint"}};
 constexpr Column kOrderColumns[] = {{"id", "bigint"},
                                     {"account_id", "bigint"},
                                     {"market_idx", "integer"},
@@ -222,7 +224,10 @@ constexpr Column kOrderColumns[] = {{"id", "bigint"},
                                     {"verified", "integer"},
                                     {"escrow_left", "bigint"},
                                     {"needed", "integer"},
-                                    {"request_sha256", "bytea"}};
+                                    {"request_sha256", "bytea"},
+                                    {"tree_id", "bigint"},
+                                    {"tree_node", "integer"},
+                                    {"takeover_prover", "bigint"}};
 constexpr Column kDrawColumns[] = {
     {"order_id", "bigint"}, {"attempt", "integer"}, {"market_idx", "integer"}, {"key_id", "bigint"},
     {"epoch", "bigint"},    {"alpha", "bytea"},     {"pi", "bytea"},           {"beta", "bytea"}};
@@ -252,6 +257,7 @@ void WriteEvents(ArrayRows& c, const JournalBatch& b) {
     c.Int(e.market).Int(e.account).Int(e.to_account);
     c.IdOrNull(e.order).IdOrNull(e.offer).IdOrNull(e.assignment);
     c.Int(e.amount).Int(e.value);
+    c.IdOrNull(e.tree);
     c.EndRow();
   }
 }
@@ -266,6 +272,7 @@ void WriteLedger(ArrayRows& c, const JournalBatch& b) {
     c.Int(e.to_account).Name(matching::BucketName(e.to_bucket));
     c.Int(e.amount).Name(matching::TransferReasonName(e.transfer_reason));
     c.IdOrNull(e.order).IdOrNull(e.assignment).Int(e.now);
+    c.IdOrNull(e.tree);
     c.EndRow();
   }
 }
@@ -446,6 +453,101 @@ Status WriteMarkets(SqlText& q, const JournalBatch& b) {
   return Status::Ok();
 }
 
+// The seq of the first event of `kind` (and, for kAccepted, of `command`) about tree `tree`.
+int64_t TreeEventSeq(const JournalBatch& b, EventKind kind, matching::TreeId tree) {
+  for (size_t j = 0; j < b.events.size(); ++j) {
+    const Event& e = b.events[j];
+    if (e.kind == kind && e.tree == tree) return static_cast<int64_t>(b.first_seq + j);
+  }
+  return 0;
+}
+
+// The rows of the trees placed in this batch. Must precede their node orders.
+void WriteNewTrees(SqlText& q, const JournalBatch& b) {
+  if (b.new_trees.empty()) return;
+  q << "INSERT INTO trees (id, account_id, leaf_market_idx, merge_market_idx, leaves, "
+       "leaf_price, merge_price, placed_at_ms, deadline_ms, priority, min_reputation_bps, "
+       "leaf_selection, leaf_share_bps, reserve, created_seq) VALUES ";
+  for (size_t i = 0; i < b.new_trees.size(); ++i) {
+    const matching::TreeState& t = b.new_trees[i];
+    q.Row(i).Int(t.id) << ",";
+    q.Int(t.account) << ",";
+    q.Int(t.leaf_market) << ",";
+    q.Int(t.merge_market) << ",";
+    q.Int(t.leaves) << ",";
+    q.Int(t.leaf_price) << ",";
+    q.Int(t.merge_price) << ",";
+    q.Int(t.placed_at) << ",";
+    q.Int(t.deadline) << ",";
+    q.Name(t.priority == matching::Priority::kPrice ? "price" : "time") << ",";
+    q.Int(t.min_reputation) << ",";
+    q.Name(t.leaf_selection == matching::Selection::kVrf ? "vrf" : "best") << ",";
+    q.Int(t.leaf_share_bps) << ",";
+    q.Int(t.reserve) << ",";
+    q.Int(TreeEventSeq(b, EventKind::kAccepted, t.id)) << ")";
+  }
+  q << ";\n";
+}
+
+// What the batch's tree events say: nodes placed and proven (tree_nodes), each touched open
+// tree's reserve (the merge price of every merge not placed yet), trees ended. After the node
+// orders' rows.
+void WriteTreeEvents(SqlText& q, const JournalBatch& b) {
+  std::vector<int64_t> touched;
+  size_t placed = 0;
+  for (const Event& e : b.events) {
+    if (e.kind != EventKind::kTreeNodePlaced) continue;
+    q << (placed++ == 0 ? "INSERT INTO tree_nodes (tree_id, node, order_id) VALUES (" : ",(");
+    q.Int(e.tree) << ",";
+    q.Int(e.value) << ",";
+    q.Int(e.order) << ")";
+    touched.push_back(e.tree);
+  }
+  if (placed > 0) q << ";\n";
+  size_t proven = 0;
+  for (const Event& e : b.events) {
+    if (e.kind != EventKind::kTreeNodeProven) continue;
+    q << (proven++ == 0 ? "INSERT INTO tree_nodes (tree_id, node, order_id, prover_id, done) "
+                          "VALUES ("
+                        : ",(");
+    q.Int(e.tree) << ",";
+    q.Int(e.value) << ",";
+    q.IdOrNull(e.order) << "::bigint,";
+    q.Int(e.account) << ",true)";
+  }
+  if (proven > 0) {
+    q << " ON CONFLICT (tree_id, node) DO UPDATE SET prover_id = excluded.prover_id, "
+         "done = true;\n";
+  }
+  if (!touched.empty()) {
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    q << "UPDATE trees t SET reserve = t.merge_price * (t.leaves - 1 - (SELECT count(*) FROM "
+         "tree_nodes n WHERE n.tree_id = t.id AND n.node >= t.leaves AND n.order_id IS NOT "
+         "NULL)) WHERE t.status = 'open' AND t.id IN (";
+    for (size_t i = 0; i < touched.size(); ++i) {
+      if (i > 0) q << ",";
+      q.Int(touched[i]);
+    }
+    q << ");\n";
+  }
+  for (size_t j = 0; j < b.events.size(); ++j) {
+    const Event& e = b.events[j];
+    if (e.kind != EventKind::kTreeCompleted && e.kind != EventKind::kTreeFailed) continue;
+    q << "UPDATE trees SET reserve = 0, ended_seq = ";
+    q.Int(static_cast<int64_t>(b.first_seq + j));
+    if (e.kind == EventKind::kTreeCompleted) {
+      q << ", status = 'completed'";
+    } else {
+      q << ", status = 'failed', failure = ";
+      q.Name(matching::ReasonName(e.reason)) << ", failed_order = ";
+      q.Int(e.order);
+    }
+    q << " WHERE id = ";
+    q.Int(e.tree) << ";\n";
+  }
+}
+
 // Orders placed in this batch (those with an OrderExtra) are new rows: COPY. Orders placed
 // earlier exist: only their changing fields are updated.
 void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
@@ -456,7 +558,8 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
                                [](const OrderExtra* x, int64_t id) { return x->id < id; });
     if (it == extras.end() || (*it)->id != o.id) {
       q << (updates++ == 0 ? "WITH v (id, exclusive_ended, vrf_draws, status, failure, verified, "
-                             "escrow_left, needed) AS (VALUES ("
+                             "escrow_left, needed, direct_prover, exclusive_until, takeover) AS "
+                             "(VALUES ("
                            : ",(");
       q.Int(o.id) << ",";
       q.Bool(o.exclusive_ended) << ",";
@@ -469,7 +572,10 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
       }
       q.Int(o.verified) << ",";
       q.Int(o.escrow_left) << ",";
-      q.Int(o.needed) << ")";
+      q.Int(o.needed) << ",";
+      q.Int(o.direct_prover) << ",";  // a tree's merge changes hands (takeover)
+      q.Int(o.exclusive_until) << ",";
+      q.Int(o.takeover) << ")";
       continue;
     }
     const OrderExtra& extra = **it;
@@ -495,13 +601,22 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
     } else {
       c.Text("\\x" + extra.request_sha256);  // bytea's hex input form
     }
+    c.IdOrNull(o.tree);
+    if (o.tree == 0) {
+      c.Null();
+    } else {
+      c.Int(o.tree_node);
+    }
+    c.IdOrNull(o.takeover);
     c.EndRow();
   }
   if (updates == 0) return;
-  // Placement fields never change.
+  // Placement fields never change, but for a tree merge's prover in line (takeover).
   q << "), u AS (UPDATE orders o SET exclusive_ended = v.exclusive_ended, "
        "vrf_draws = v.vrf_draws, status = v.status, failure = v.failure, verified = v.verified, "
-       "escrow_left = v.escrow_left, needed = v.needed FROM v WHERE o.id = v.id RETURNING 1";
+       "escrow_left = v.escrow_left, needed = v.needed, direct_prover = v.direct_prover, "
+       "exclusive_until_ms = v.exclusive_until, takeover_prover = NULLIF(v.takeover, 0) "
+       "FROM v WHERE o.id = v.id RETURNING 1";
   ExpectRows(q, "orders (id)", updates);
 }
 
@@ -638,7 +753,8 @@ void WriteEngineState(SqlText& q, const JournalBatch& b) {
   q.Int(b.ids.next_order) << ", next_offer = ";
   q.Int(b.ids.next_offer) << ", next_assignment = ";
   q.Int(b.ids.next_assignment) << ", external_net = ";
-  q.Int(b.ids.external_net) << ", last_seq = ";
+  q.Int(b.ids.external_net) << ", next_tree = ";
+  q.Int(b.ids.next_tree) << ", last_seq = ";
   q.Int(static_cast<int64_t>(b.last_seq())) << ";\n";
 }
 
@@ -666,6 +782,7 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   ArrayRows ledger(kLedgerColumns, ledger_columns_);
   WriteLedger(ledger, batch);
   ledger.AppendInsert(sql_, "ledger_entries");
+  WriteNewTrees(q, batch);  // before their node orders
   ArrayRows orders(kOrderColumns, order_columns_);
   size_t extras_used = 0;
   order_updates_.clear();
@@ -677,6 +794,7 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   }
   orders.AppendInsert(sql_, "orders");
   sql_ += order_updates_;
+  WriteTreeEvents(q, batch);
   ArrayRows draws(kDrawColumns, draw_columns_);
   WriteDraws(draws, batch);
   draws.AppendInsert(sql_, "vrf_draws");

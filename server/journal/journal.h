@@ -5,12 +5,13 @@
 // markets its commands created (from the batch's AccountExtra / MarketExtra: those rows exist
 // only once the engine's acceptance is committed), every event (engine_events), one
 // ledger_entries row per kTransfer, settlements (kSettled, kUncleRewarded), slashings
-// (kSlashed), the state images (accounts' balances, orders, offers, assignments upserted), closed
-// orders / assignments, offer status from kOfferCancelled / kOfferExpired, and engine_state (ids
-// and last_seq). The bulk tables (engine_events, ledger_entries, new orders) go in as one array
-// literal per column (INSERT ... SELECT FROM unnest); every other table gets one multi-row
-// statement. A batch costs two round trips whatever its size: BEGIN with the lock on
-// engine_state, then every statement and the COMMIT.
+// (kSlashed), proof trees (new trees; tree_nodes from kTreeNodePlaced / kTreeNodeProven; each
+// touched tree's reserve; ended trees), the state images (accounts' balances, orders, offers,
+// assignments upserted), closed orders / assignments, offer status from kOfferCancelled /
+// kOfferExpired, and engine_state (ids and last_seq). The bulk tables (engine_events,
+// ledger_entries, new orders) go in as one array literal per column (INSERT ... SELECT FROM
+// unnest); every other table gets one multi-row statement. A batch costs two round trips whatever
+// its size: BEGIN with the lock on engine_state, then every statement and the COMMIT.
 //
 // Fenced, exactly once: engine_state's last_seq, writer_epoch and writer_epoch_seq are read
 // under a row lock first. A batch whose writer_epoch is not the database's is refused

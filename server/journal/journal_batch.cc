@@ -1,6 +1,7 @@
 #include "server/journal/journal_batch.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 namespace proofbook::server {
@@ -151,6 +152,7 @@ void JournalBatch::Clear() {
   offers.clear();
   assignments.clear();
   order_extras.clear();
+  new_trees.clear();
   deposit_extras.clear();
   account_extras.clear();
   market_extras.clear();
@@ -170,6 +172,19 @@ Status AppendToBatch(const matching::Engine& engine, std::span<const Event> even
   s.assignments.clear();
   batch->events.insert(batch->events.end(), events.begin(), events.end());
   for (uint32_t i = 0; i < events.size(); ++i) CollectTouches(events[i], i, s);
+  for (const Event& e : events) {
+    if (e.kind == EventKind::kTreeNodePlaced) {
+      OrderExtra node;  // no client id, no inputs (yet: the tree's API will carry them)
+      node.id = e.order;
+      batch->order_extras.push_back(std::move(node));
+    }
+    if (e.kind == EventKind::kAccepted && e.command == CommandKind::kPlaceTree) {
+      std::optional<matching::TreeState> tree = engine.GetTree(e.tree);
+      if (!tree) return Bug("tree", e.tree);
+      tree->nodes.clear();
+      batch->new_trees.push_back(std::move(*tree));
+    }
+  }
 
   // Assignments first: a settled or failed assignment frees capacity on its offer without an
   // event naming the offer, so every assignment read also touches its offer.

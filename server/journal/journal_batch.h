@@ -114,7 +114,11 @@ struct JournalBatch {
   std::vector<matching::OrderState> orders;
   std::vector<matching::OfferState> offers;
   std::vector<matching::AssignmentState> assignments;
-  std::vector<OrderExtra> order_extras;      // for orders placed in this batch
+  std::vector<OrderExtra> order_extras;  // for orders placed in this batch
+  // Trees placed in this batch, as placed (nodes left empty: tree_nodes rows come from the
+  // kTreeNodePlaced / kTreeNodeProven events). A tree's node orders get an OrderExtra each
+  // (no client id, no inputs) from AppendToBatch.
+  std::vector<matching::TreeState> new_trees;
   std::vector<DepositExtra> deposit_extras;  // deposits with a reference, in this batch
   std::vector<AccountExtra> account_extras;  // one per CreateAccount accepted in this batch
   std::vector<MarketExtra> market_extras;    // one per CreateMarket accepted in this batch

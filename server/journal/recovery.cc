@@ -1,6 +1,10 @@
 #include "server/journal/recovery.h"
 
+#include <algorithm>
+#include <string>
+
 #include "matching/rules.h"
+#include "matching/tree_shape.h"
 #include "matching/types.h"
 #include "server/db/pq.h"
 #include "server/db/rows.h"
@@ -45,7 +49,8 @@ void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
       "SELECT id, account_id, market_idx, max_price, deadline_ms, placed_at_ms, priority, "
       "min_reputation_bps, redundancy, selection, direct_prover, exclusive_until_ms, "
       "exclusive_ended, vrf_draws, "
-      "status, failure, verified, escrow_left, needed FROM orders WHERE id IN (";
+      "status, failure, verified, escrow_left, needed, tree_id, tree_node, takeover_prover "
+      "FROM orders WHERE id IN (";
   sql += kLiveOrders;
   sql += ") ORDER BY id";
   for (const auto& row : tx.exec(sql)) s.orders.push_back(OrderFromRow(row));
@@ -54,6 +59,52 @@ void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
   sql += kLiveOrders;
   sql += ") ORDER BY id";
   for (const auto& row : tx.exec(sql)) s.assignments.push_back(AssignmentFromRow(row));
+}
+
+// Open trees, with their nodes (matching/tree_shape.h indices) as tree_nodes records them.
+void LoadTrees(pqxx::transaction_base& tx, matching::Snapshot& s) {
+  for (const auto& row :
+       tx.exec("SELECT id, account_id, leaf_market_idx, merge_market_idx, leaves, leaf_price, "
+               "merge_price, placed_at_ms, deadline_ms, priority, min_reputation_bps, "
+               "leaf_selection, leaf_share_bps, reserve FROM trees WHERE status = 'open' "
+               "ORDER BY id")) {
+    matching::TreeState t;
+    t.id = row[0].as<int64_t>();
+    t.account = row[1].as<int64_t>();
+    t.leaf_market = row[2].as<uint32_t>();
+    t.merge_market = row[3].as<uint32_t>();
+    t.leaves = row[4].as<int32_t>();
+    t.leaf_price = row[5].as<int64_t>();
+    t.merge_price = row[6].as<int64_t>();
+    t.placed_at = row[7].as<int64_t>();
+    t.deadline = row[8].as<int64_t>();
+    t.priority =
+        row[9].as<std::string>() == "time" ? matching::Priority::kTime : matching::Priority::kPrice;
+    t.min_reputation = row[10].as<int32_t>();
+    t.leaf_selection =
+        row[11].as<std::string>() == "vrf" ? matching::Selection::kVrf : matching::Selection::kBest;
+    t.leaf_share_bps = row[12].as<int32_t>();
+    t.reserve = row[13].as<int64_t>();
+    t.nodes.assign(static_cast<size_t>(matching::TreeShape(t.leaves).nodes()), {});
+    s.trees.push_back(std::move(t));
+  }
+  for (const auto& row :
+       tx.exec("SELECT n.tree_id, n.node, n.order_id, n.prover_id, n.done FROM tree_nodes n "
+               "JOIN trees t ON t.id = n.tree_id WHERE t.status = 'open' "
+               "ORDER BY n.tree_id, n.node")) {
+    const int64_t tree = row[0].as<int64_t>();
+    auto it = std::lower_bound(s.trees.begin(), s.trees.end(), tree,
+                               [](const matching::TreeState& t, int64_t id) { return t.id < id; });
+    const auto node = row[1].as<size_t>();
+    if (it == s.trees.end() || it->id != tree || node >= it->nodes.size()) {
+      throw BadValue("tree_nodes: node " + std::to_string(node) + " of tree " +
+                     std::to_string(tree) + " is out of its tree");
+    }
+    matching::TreeNodeState& n = it->nodes[node];
+    if (!row[2].is_null()) n.order = row[2].as<int64_t>();
+    if (!row[3].is_null()) n.prover = row[3].as<int64_t>();
+    n.done = row[4].as<bool>();
+  }
 }
 
 void LoadOffers(pqxx::transaction_base& tx, matching::Snapshot& s) {
@@ -81,7 +132,7 @@ Result<RecoveredState> LoadState(DbSession& session) {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn, "recovery");
     RecoveredState out;
     pqxx::result ids = tx.exec(
-        "SELECT next_order, next_offer, next_assignment, external_net, last_seq "
+        "SELECT next_order, next_offer, next_assignment, external_net, last_seq, next_tree "
         "FROM engine_state");
     if (ids.size() != 1) return Status(StatusCode::kInternal, "recovery: engine_state row missing");
     out.snapshot.ids.next_order = ids[0][0].as<int64_t>();
@@ -89,6 +140,7 @@ Result<RecoveredState> LoadState(DbSession& session) {
     out.snapshot.ids.next_assignment = ids[0][2].as<int64_t>();
     out.snapshot.ids.external_net = ids[0][3].as<int64_t>();
     out.next_seq = ids[0][4].as<uint64_t>() + 1;
+    out.snapshot.ids.next_tree = ids[0][5].as<int64_t>();
     // The last committed event's time: nothing that ran after it committed anything.
     for (const auto& row : tx.exec("SELECT at_ms FROM engine_events ORDER BY seq DESC LIMIT 1")) {
       out.last_event_at = row[0].as<int64_t>();
@@ -96,6 +148,7 @@ Result<RecoveredState> LoadState(DbSession& session) {
 
     LoadAccounts(tx, out.snapshot);
     LoadMarkets(tx, out.snapshot);
+    LoadTrees(tx, out.snapshot);
     LoadOrders(tx, out.snapshot);
     LoadOffers(tx, out.snapshot);
     for (const auto& row :

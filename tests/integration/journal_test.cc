@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 
+#include "matching/draw_source.h"
 #include "matching/engine.h"
 #include "matching/random_commands.h"
 #include "server/journal/journal_batch.h"
@@ -713,6 +714,134 @@ TEST(Journal, ACreationWithoutItsRowFieldsFailsTheWholeBatch) {
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM accounts"), accounts);
   EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
+}
+
+// Proof trees through the journal (issue #17): random trees under provers that prove, prove
+// wrong or miss, committed in random groups; after every batch LoadState gives back exactly the
+// engine (trees, their nodes, node orders with their takeover, next_tree), and the trees table
+// ends with every tree's outcome.
+TEST(Journal, ProofTreesLoadBackAsTheEngineAfterEveryBatch) {
+  std::map<std::string, int> ended;  // over all seeds: both outcomes must occur
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    TestDatabase db;
+    db.Migrate();
+    pqxx::connection conn(db.url());
+    std::mt19937_64 rng(seed);
+    matching::HashDrawSource draws(seed);
+    Engine engine{matching::EngineOptions{.draws = &draws}};
+    Journal journal;
+    JournalBatch batch;
+    uint64_t next_seq = 1;
+    uint64_t ref = 0;
+    matching::Timestamp now = 1'000;
+    std::map<matching::TreeId, std::string> outcome;
+    auto apply = [&](matching::CommandBody body) {
+      std::span<const Event> ev = engine.Apply(Command{++ref, now, body});
+      if (batch.empty()) batch.first_seq = next_seq;
+      ASSERT_TRUE(AppendToBatch(engine, ev, &batch).ok());
+      next_seq += ev.size();
+      for (const Event& e : ev) {
+        if (e.kind == EventKind::kAccepted && e.command == matching::CommandKind::kCreateAccount) {
+          batch.account_extras.push_back({e.account, "a" + std::to_string(e.account), {}});
+          batch.account_extras.back().key_hash[0] = static_cast<uint8_t>(e.account);
+        }
+        if (e.kind == EventKind::kAccepted && e.command == matching::CommandKind::kCreateMarket) {
+          batch.market_extras.push_back(
+              {e.market, "m" + std::to_string(e.market), "sha256", "sha256-preimage", ""});
+        }
+        if (e.kind == EventKind::kTreeCompleted) outcome[e.tree] = "completed";
+        if (e.kind == EventKind::kTreeFailed) outcome[e.tree] = "failed";
+        if (e.kind == EventKind::kAccepted && e.command == matching::CommandKind::kPlaceTree) {
+          outcome[e.tree] = "open";
+        }
+      }
+    };
+    auto flush = [&] {
+      Status st = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), batch);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      batch.Clear();
+      Result<RecoveredState> loaded = LoadState(*::proofbook::server::BorrowSession(conn));
+      ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+      ExpectSameSnapshot(loaded->snapshot, engine.GetSnapshot());
+      EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
+    };
+    matching::MarketParams params;
+    params.min_stake = 100;
+    params.min_slash = 10;
+    params.slash_multiplier_bps = 10000;
+    params.min_prover_time_ms = 50;
+    params.grace_bps = 5000;
+    params.uncle_reward_bps = 5000;
+    params.max_proof_bytes = 1000;
+    apply(matching::CreateMarket{0, params});
+    apply(matching::CreateMarket{1, params});
+    apply(matching::CreateAccount{10, matching::Role::kSequencer});
+    apply(matching::Deposit{10, 1'000'000'000});
+    for (AccountId p = 100; p < 104; ++p) {
+      apply(matching::CreateAccount{p, matching::Role::kProver});
+      apply(matching::Deposit{p, 1'000'000});
+      apply(matching::Stake{p, 1'000'000});
+      apply(matching::PlaceOffer{p, 0, 50 + p % 3, 100, 3, 0});
+      apply(matching::PlaceOffer{p, 1, 30 + p % 2, 100, 3, 0});
+    }
+    ASSERT_NO_FATAL_FAILURE(flush());
+    for (int t = 0; t < 3; ++t) {
+      matching::PlaceTree tree;
+      tree.account = 10;
+      tree.leaf_market = 0;
+      tree.merge_market = 1;
+      tree.leaves = std::uniform_int_distribution<int32_t>(1, 20)(rng);
+      tree.leaf_price = 100;
+      tree.merge_price = 60;
+      tree.deadline = now + 8'000;
+      if (t == 2) tree.min_reputation = matching::kMaxReputation;  // nobody qualifies: it fails
+      ASSERT_NO_FATAL_FAILURE(apply(tree));
+    }
+    for (int step = 0; step < 400; ++step) {
+      for (AccountId p = 100; p < 104; ++p) {
+        for (const matching::AssignmentState& a : engine.GetLiveAssignments(p)) {
+          const int roll = std::uniform_int_distribution<int>(0, 99)(rng);
+          if (a.status != AssignmentStatus::kAssigned || roll >= 80) continue;  // a miss
+          ASSERT_NO_FATAL_FAILURE(apply(matching::ProofDelivered{p, a.id, 10, 0}));
+          if (roll < 8) {
+            ASSERT_NO_FATAL_FAILURE(apply(matching::ProofRejected{a.id}));
+          } else {
+            ASSERT_NO_FATAL_FAILURE(apply(matching::ProofVerified{a.id}));
+          }
+        }
+      }
+      now += std::uniform_int_distribution<int64_t>(20, 150)(rng);
+      ASSERT_NO_FATAL_FAILURE(apply(matching::Tick{}));
+      if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) {
+        ASSERT_NO_FATAL_FAILURE(flush());
+      }
+      if (::testing::Test::HasFailure()) return;
+    }
+    ASSERT_NO_FATAL_FAILURE(flush());
+    ASSERT_EQ(outcome.size(), 3u);
+    for (const auto& [id, status] : outcome) {
+      pqxx::read_transaction tx(conn);
+      EXPECT_EQ(tx.exec1("SELECT status FROM trees WHERE id = " + std::to_string(id))[0]
+                    .as<std::string>(),
+                status)
+          << "tree " << id;
+      ++ended[status];
+    }
+    ended["takeover"] += static_cast<int>(
+        Scalar(conn, "SELECT count(*) FROM engine_events WHERE kind = 'merge_takeover'"));
+    ended["merges"] += static_cast<int>(
+        Scalar(conn,
+               "SELECT count(*) FROM orders WHERE tree_id IS NOT NULL AND tree_node > 0 "
+               "AND market_idx = 1"));
+    EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM trees WHERE status <> 'open' AND reserve <> 0"),
+              0);
+  }
+  for (const auto& [what, n] : ended)
+    std::cout << "[ journal  ] trees " << what << ": " << n << "\n";
+  for (const char* what : {"completed", "failed", "takeover", "merges"}) {
+    EXPECT_GT(ended[what], 0) << what;
+  }
 }
 
 TEST(Journal, TreasuryRowExistsAndRolesAreChecked) {
