@@ -4,8 +4,9 @@
 // Input: one selector byte, then the body. The selector's low 3 bits pick the parser:
 //   0 ParsePlaceOrder   1 ParsePlaceOffer    2 ParseAmount        3 ParseDeposit
 //   4 ParseCreateAccount 5 ParseCreateMarket 6 ParseDecline (REST) 7 ParseDecline(with_assignment)
-// Bit 3 of the selector gives ParsePlaceOrder a 256-byte inputs limit instead of the server's
-// default 64 KiB, so the 413 path is reached with small inputs.
+// Bit 3 of the selector gives ParsePlaceOrder (and ParsePlaceTree) a 256-byte inputs limit
+// instead of the server's default 64 KiB, so the 413 path is reached with small inputs. Bit 4
+// with low bits 0 picks ParsePlaceTree instead of ParsePlaceOrder.
 // Markets: test_markets.h TestMarkets() ("m", "sha", "poseidon", "g").
 //
 // Checked: no crash, no sanitizer report; a refusal keeps fuzz_support.h's contract; an
@@ -163,6 +164,30 @@ void Decline(std::string_view body, bool with_assignment) {
   FUZZ_CHECK(r->reason == matching::Reason::kBusy || r->reason == matching::Reason::kUnprovable);
 }
 
+void PlaceTree(std::string_view body, std::size_t max_inputs_bytes) {
+  const auto& markets = TestMarkets();
+  auto r = server::ParsePlaceTree(body, markets, max_inputs_bytes);
+  CheckResult(r);
+  CheckSameRefusal(r, server::ParsePlaceTree(body, markets, max_inputs_bytes));
+  if (!r) return;
+  const matching::PlaceTree& t = r->tree;
+  auto leaf = markets.Lookup(r->leaf_market);
+  FUZZ_CHECK(leaf.has_value() && leaf->id == t.leaf_market, r->leaf_market);
+  FUZZ_CHECK(markets.Find(r->merge_market) == t.merge_market, r->merge_market);
+  FUZZ_CHECK(t.leaves >= 1 && t.leaves <= matching::kMaxTreeLeaves);
+  FUZZ_CHECK(static_cast<std::size_t>(t.leaves) == r->leaf_inputs.size());
+  FUZZ_CHECK(t.leaf_price >= 1 && t.leaf_price <= kMaxAmount);
+  FUZZ_CHECK(t.merge_price >= (t.leaves > 1 ? 1 : 0) && t.merge_price <= kMaxAmount);
+  FUZZ_CHECK(t.deadline >= 1 && t.deadline <= matching::kMaxDurationMs);
+  FUZZ_CHECK(t.leaf_share_bps >= 1 && t.leaf_share_bps < matching::kBps);
+  FUZZ_CHECK(t.min_reputation >= 0 && t.min_reputation <= matching::kMaxReputation);
+  for (const std::string& inputs : r->leaf_inputs) {
+    FUZZ_CHECK(!inputs.empty() && inputs.size() <= max_inputs_bytes, inputs);
+    Status again = server::CheckInputs(leaf->inputs, inputs);
+    FUZZ_CHECK(again.ok(), again.ToString() + " for stored inputs " + inputs);
+  }
+}
+
 }  // namespace
 }  // namespace proofbook::fuzz
 
@@ -173,7 +198,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   switch (selector & 7) {
     case 0:
-      PlaceOrder(body, (selector & 8) != 0 ? kSmallMaxInputsBytes : kDefaultMaxInputsBytes);
+      if ((selector & 16) != 0) {
+        PlaceTree(body, (selector & 8) != 0 ? kSmallMaxInputsBytes : kDefaultMaxInputsBytes);
+      } else {
+        PlaceOrder(body, (selector & 8) != 0 ? kSmallMaxInputsBytes : kDefaultMaxInputsBytes);
+      }
       break;
     case 1:
       PlaceOffer(body);

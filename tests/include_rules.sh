@@ -58,7 +58,7 @@ allow server/core matching/ vrf/ server/base/ server/db/session.h server/db/data
 allow server/api matching/ server/base/ server/http/ server/core/ server/db/session.h \
   server/db/database.h server/db/accounts.h server/db/markets.h server/db/orders.h \
   server/db/vrf.h server/db/ledger.h server/db/admin_lists.h server/db/admin_reports.h \
-  server/api/
+  server/db/trees.h server/api/
 allow server/prover matching/ server/base/ server/http/ server/core/ server/db/session.h \
   server/db/database.h server/db/proofs.h server/journal/journal_batch.h server/prover/
 allow clients clients/ vrf/

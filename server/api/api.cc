@@ -149,6 +149,7 @@ void RegisterApi(Router& router, ApiContext& ctx) {
   RegisterAdminApi(router, ctx);
   RegisterAccountApi(router, ctx);
   RegisterOrderApi(router, ctx);
+  RegisterTreeApi(router, ctx);
   RegisterAdminViewsApi(router, ctx);
   RegisterAdminUi(router);
   RegisterHistoryApi(router, ctx);

@@ -63,6 +63,7 @@ Result<int64_t> PathId(const PathParams& params, std::string_view name);
 void RegisterAdminApi(Router& router, ApiContext& ctx);
 void RegisterAccountApi(Router& router, ApiContext& ctx);
 void RegisterOrderApi(Router& router, ApiContext& ctx);
+void RegisterTreeApi(Router& router, ApiContext& ctx);
 void RegisterAdminViewsApi(Router& router, ApiContext& ctx);
 void RegisterAdminUi(Router& router);
 

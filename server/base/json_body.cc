@@ -169,4 +169,34 @@ Result<std::string> JsonBody::Raw(std::string_view field, std::size_t max_bytes,
   return text;
 }
 
+Result<std::vector<std::string>> JsonBody::RawArray(std::string_view field, std::size_t max_items,
+                                                    std::size_t max_bytes,
+                                                    std::size_t max_depth) const {
+  simdjson::dom::element value;
+  if (object_.at_key(field).get(value)) return Invalid(field, std::string(field) + " is required");
+  simdjson::dom::array items;
+  if (value.get_array().get(items) || items.size() == 0 || items.size() > max_items) {
+    return Invalid(field, std::string(field) + " must be an array of 1 to " +
+                              std::to_string(max_items) + " values");
+  }
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  for (simdjson::dom::element item : items) {
+    const std::string at = std::string(field) + "[" + std::to_string(out.size()) + "]";
+    const Findings found = Inspect(item, max_depth + 1);
+    if (found.depth > max_depth) {
+      return Invalid(field, at + " nests arrays and objects more than " +
+                                std::to_string(max_depth) + " levels deep");
+    }
+    if (found.nul) return Invalid(field, at + " must not contain \\u0000");
+    std::string text = simdjson::minify(item);
+    if (text.size() > max_bytes) {
+      return Status(StatusCode::kPayloadTooLarge,
+                    at + " exceeds " + std::to_string(max_bytes) + " bytes", std::string(field));
+    }
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
 }  // namespace proofbook::server

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "matching/status.h"
 
@@ -44,6 +45,11 @@ class JsonBody {
   // arrays/objects deep (server/base/json_limits.h counts depth); absent: "null".
   Result<std::string> Raw(std::string_view field, std::size_t max_bytes,
                           std::size_t max_depth) const;
+
+  // A non-empty array of at most max_items values, each as Raw reads one (minified, at most
+  // max_bytes, nested at most max_depth deep; the error names the field and the index).
+  Result<std::vector<std::string>> RawArray(std::string_view field, std::size_t max_items,
+                                            std::size_t max_bytes, std::size_t max_depth) const;
 
  private:
   explicit JsonBody(simdjson::dom::object object) : object_(object) {}

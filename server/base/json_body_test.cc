@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace proofbook::server {
 namespace {
@@ -19,6 +20,27 @@ TEST(JsonBody, ReadsTypedFieldsWithDefaults) {
   EXPECT_EQ(body->Raw("absent", 100, 32).value(), "null");
   EXPECT_TRUE(body->Has("amount"));
   EXPECT_FALSE(body->Has("absent"));
+}
+
+TEST(JsonBody, RawArrayReadsEachValueMinifiedWithinItsLimits) {
+  auto body = JsonBody::Parse(
+      R"({"leaves":[{"a": 1}, [2,  3], "x", null],"empty":[],"obj":{},"deep":[[[[1]]]]})",
+      {"leaves", "empty", "obj", "deep", "absent"});
+  ASSERT_TRUE(body.has_value()) << body.error().ToString();
+  auto leaves = body->RawArray("leaves", 4, 100, 8);
+  ASSERT_TRUE(leaves.has_value()) << leaves.error().ToString();
+  EXPECT_EQ(*leaves, (std::vector<std::string>{R"({"a":1})", "[2,3]", R"("x")", "null"}));
+  EXPECT_EQ(body->RawArray("leaves", 3, 100, 8).error().field(), "leaves");  // too many
+  EXPECT_EQ(body->RawArray("empty", 3, 100, 8).error().field(), "empty");
+  EXPECT_EQ(body->RawArray("obj", 3, 100, 8).error().field(), "obj");
+  EXPECT_EQ(body->RawArray("absent", 3, 100, 8).error().field(), "absent");
+  auto deep = body->RawArray("deep", 3, 100, 2);
+  ASSERT_FALSE(deep.has_value());
+  EXPECT_NE(deep.error().message().find("deep[0]"), std::string::npos) << deep.error().message();
+  auto big = body->RawArray("leaves", 4, 6, 8);  // {"a":1} is 7 bytes
+  ASSERT_FALSE(big.has_value());
+  EXPECT_EQ(big.error().code(), StatusCode::kPayloadTooLarge);
+  EXPECT_NE(big.error().message().find("leaves[0]"), std::string::npos);
 }
 
 TEST(JsonBody, RefusesUnknownFieldsNamingThem) {

@@ -301,6 +301,7 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
   // The API speaks in durations ("deadline in 30 s"); the engine in times. Anchoring them here,
   // to the clock the engine runs on, keeps the engine's view of time in one place.
   if (auto* o = std::get_if<matching::PlaceOrder>(&s.command.body)) o->deadline += now;
+  if (auto* t = std::get_if<matching::PlaceTree>(&s.command.body)) t->deadline += now;
   if (auto* o = std::get_if<matching::PlaceOffer>(&s.command.body); o && o->expires_at != 0) {
     o->expires_at += now;
   }
@@ -353,6 +354,19 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
         DepositExtra{s.deposit_reference, deposit->account, deposit->amount, first_event});
   }
   const bool accepted = !events.empty() && events.front().kind == matching::EventKind::kAccepted;
+  if (accepted && !s.leaf_inputs.empty()) {
+    // A tree's leaves: AppendToBatch gave each node order an extra; the leaves' carry inputs.
+    std::vector<OrderExtra>& extras = current_->data.order_extras;
+    std::size_t next = extras.size();
+    for (auto e = events.rbegin(); e != events.rend(); ++e) {
+      if (e->kind != matching::EventKind::kTreeNodePlaced) continue;
+      while (next > 0 && extras[next - 1].id != e->order) --next;
+      if (next == 0) break;
+      if (static_cast<std::size_t>(e->value) < s.leaf_inputs.size()) {
+        extras[next - 1].inputs_json = std::move(s.leaf_inputs[static_cast<std::size_t>(e->value)]);
+      }
+    }
+  }
   if (order != nullptr && accepted) {
     s.extra.id = events.front().order;
     if (!key.empty()) client_orders_[key] = ClientOrder{s.extra.id, s.extra.request_sha256};

@@ -80,8 +80,9 @@ struct Submission {
   OrderExtra extra;               // PlaceOrder only: client_order_id (may be empty) and inputs
   std::string deposit_reference;  // Deposit only: idempotency key (may be empty)
   CreatedRow created;             // CreateAccount / CreateMarket: the new row's other fields
-  ReplyBuilder reply;             // runs on the engine thread right after Apply
-  Committed committed;            // called once, after COMMIT (or with why not)
+  std::vector<std::string> leaf_inputs;  // PlaceTree only: leaf i's inputs (minified JSON)
+  ReplyBuilder reply;                    // runs on the engine thread right after Apply
+  Committed committed;                   // called once, after COMMIT (or with why not)
 };
 
 class EngineRunner {

@@ -120,6 +120,35 @@ void Operations::PlaceOrder(matching::AccountId sequencer, PlaceOrderRequest req
       std::move(done));
 }
 
+void Operations::PlaceTree(matching::AccountId sequencer, PlaceTreeRequest request,
+                           Done<PlacedTree> done) {
+  auto s = std::make_unique<Submission>();
+  request.tree.account = sequencer;
+  s->command.body = request.tree;
+  s->leaf_inputs = std::move(request.leaf_inputs);
+  Submit<PlacedTree>(
+      std::move(s),
+      [leaf = request.leaf_market, merge = request.merge_market](
+          const Engine& engine, std::span<const Event> events,
+          matching::OrderId) -> Result<PlacedTree> {
+        if (Status refused = Refusal(events); !refused.ok()) return refused;
+        PlacedTree out;
+        auto tree = engine.GetTree(events.front().tree);
+        if (!tree) return kNoOutcome;
+        out.tree = std::move(*tree);
+        out.leaf_market = leaf;
+        out.merge_market = merge;
+        for (const Event& e : events) {
+          if (e.kind == EventKind::kTransfer && e.tree != 0) out.escrow += e.amount;
+          if (e.kind == EventKind::kAssigned) {
+            if (auto a = engine.GetAssignment(e.assignment)) out.assignments.push_back(*a);
+          }
+        }
+        return out;
+      },
+      std::move(done));
+}
+
 void Operations::CancelOrder(matching::AccountId sequencer, matching::OrderId order,
                              Done<matching::OrderId> done) {
   SubmitCommand<matching::OrderId>(

@@ -72,6 +72,15 @@ struct CreatedAccount {
   std::string api_key;  // shown once
 };
 
+// A tree as the engine placed it: its state right after placement (nodes as placed: every leaf
+// an order) and the leaves' orders' first assignments.
+struct PlacedTree {
+  matching::TreeState tree;
+  std::string leaf_market, merge_market;  // slugs
+  std::vector<matching::AssignmentState> assignments;
+  matching::Amount escrow = 0;  // taken at placement for the whole tree
+};
+
 enum class MoneyMove { kWithdraw, kStake, kUnstake };
 
 // What the verifier made of a delivered proof, and so whose fault a failure is
@@ -111,6 +120,9 @@ class Operations {
   void PlaceOrder(matching::AccountId sequencer, PlaceOrderRequest request, Done<PlacedOrder> done);
   void CancelOrder(matching::AccountId sequencer, matching::OrderId order,
                    Done<matching::OrderId> done);
+  // A proof tree: every leaf placed as an order carrying its inputs (matching/README.md "Proof
+  // trees").
+  void PlaceTree(matching::AccountId sequencer, PlaceTreeRequest request, Done<PlacedTree> done);
   void PlaceOffer(matching::AccountId prover, PlaceOfferRequest request, Done<PlacedOffer> done);
   void CancelOffer(matching::AccountId prover, matching::OfferId offer,
                    Done<matching::OfferId> done);

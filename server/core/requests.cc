@@ -20,8 +20,8 @@ namespace proofbook::server {
 
 namespace {
 
-Status UnknownMarket(const std::string& slug) {
-  return Status(StatusCode::kUnprocessable, "no market " + slug, "market")
+Status UnknownMarket(const std::string& slug, const char* field = "market") {
+  return Status(StatusCode::kUnprocessable, "no market " + slug, field)
       .WithReason("unknown_market");
 }
 
@@ -87,6 +87,52 @@ Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view text, const MarketDir
                   '\n' + *selection + '\n' + std::to_string(order.direct_prover) + '\n' +
                   std::to_string(order.exclusive_ms) + '\n' + *inputs);
   }
+  return r;
+}
+
+Result<PlaceTreeRequest> ParsePlaceTree(std::string_view text, const MarketDirectory& markets,
+                                        std::size_t max_inputs_bytes) {
+  PB_TAKE(body, JsonBody::Parse(text, {"leaf_market", "merge_market", "leaves", "leaf_price",
+                                       "merge_price", "deadline_ms", "priority", "min_reputation",
+                                       "leaf_selection", "leaf_share_bps"}));
+  PB_TAKE(leaf_slug, body->String("leaf_market", kMaxSlugBytes));
+  PB_TAKE(merge_slug, body->String("merge_market", kMaxSlugBytes));
+  PB_TAKE(leaves,
+          body->RawArray("leaves", matching::kMaxTreeLeaves, max_inputs_bytes, kMaxInputsDepth));
+  PB_TAKE(leaf_price, body->Int("leaf_price", 1, kMaxAmount));
+  PB_TAKE(merge_price, body->Int("merge_price", leaves->size() > 1 ? 1 : 0, kMaxAmount,
+                                 leaves->size() > 1 ? std::nullopt : std::optional<int64_t>(0)));
+  PB_TAKE(deadline_ms, body->Int("deadline_ms", 1, matching::kMaxDurationMs));
+  PB_TAKE(priority, body->Enum("priority", {"price", "time"}, "price"));
+  PB_TAKE(min_reputation, body->Int("min_reputation", 0, matching::kMaxReputation, 0));
+  PB_TAKE(leaf_selection, body->Enum("leaf_selection", {"best", "vrf"}, "best"));
+  PB_TAKE(leaf_share_bps, body->Int("leaf_share_bps", 1, matching::kBps - 1, 5000));
+  auto leaf = markets.Lookup(*leaf_slug);
+  if (!leaf) return UnknownMarket(*leaf_slug, "leaf_market");
+  auto merge = markets.Lookup(*merge_slug);
+  if (!merge) return UnknownMarket(*merge_slug, "merge_market");
+  // Leaves no proof could satisfy are refused here, each by its index.
+  for (std::size_t i = 0; i < leaves->size(); ++i) {
+    if (Status s = CheckInputs(leaf->inputs, (*leaves)[i]); !s.ok()) {
+      return Status(s.code(), "leaves[" + std::to_string(i) + "]: " + s.message(), "leaves")
+          .WithReason(std::string(s.wire_code()));
+    }
+  }
+  PlaceTreeRequest r;
+  matching::PlaceTree& t = r.tree;
+  t.leaf_market = leaf->id;
+  t.merge_market = merge->id;
+  t.leaves = static_cast<int32_t>(leaves->size());
+  t.leaf_price = *leaf_price;
+  t.merge_price = *merge_price;
+  t.deadline = *deadline_ms;  // relative: the engine thread anchors it to its clock
+  t.priority = PriorityFromName(*priority).value_or(matching::Priority::kPrice);
+  t.min_reputation = static_cast<int32_t>(*min_reputation);
+  t.leaf_selection = SelectionFromName(*leaf_selection).value_or(matching::Selection::kBest);
+  t.leaf_share_bps = static_cast<int32_t>(*leaf_share_bps);
+  r.leaf_market = *leaf_slug;
+  r.merge_market = *merge_slug;
+  r.leaf_inputs = std::move(*leaves);
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "matching/command.h"
 #include "matching/status.h"
@@ -33,6 +34,15 @@ struct PlaceOrderRequest {
 };
 Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view body, const MarketDirectory& markets,
                                           std::size_t max_inputs_bytes, Envelope envelope = {});
+
+// POST /v1/trees: a block's whole proof (matching/README.md "Proof trees").
+struct PlaceTreeRequest {
+  matching::PlaceTree tree;               // account unset; deadline relative (ms from now)
+  std::string leaf_market, merge_market;  // the slugs as given
+  std::vector<std::string> leaf_inputs;   // one minified JSON value per leaf
+};
+Result<PlaceTreeRequest> ParsePlaceTree(std::string_view body, const MarketDirectory& markets,
+                                        std::size_t max_inputs_bytes);
 
 struct PlaceOfferRequest {
   matching::PlaceOffer offer;  // account (the prover) unset; expires_at relative (ms), 0: never

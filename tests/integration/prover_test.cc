@@ -787,3 +787,91 @@ TEST_F(ProverTest, SlowConsumerIsClosed) {
 
 }  // namespace
 }  // namespace proofbook::testing
+
+namespace proofbook::testing {
+namespace {
+
+// Proof trees over the wire (issue #17, the part built so far): POST /v1/trees places every leaf
+// as an order carrying its inputs, a prover proves a lone leaf over its WebSocket, and GET
+// /v1/trees/{id} shows the tree completed with the node's prover and proof digest. The tree's
+// escrow is in the ledger, which the fixture checks balances.
+TEST_F(ProverTest, ATreeIsPlacedProvedAndReadBackOverHttp) {
+  StartServer();
+  ShaMarket("sha");
+  ShaMarket("merge");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  Offer(ws, "sha", 300);
+  auto post = [&](const std::string& body) {
+    return client_->Request("POST", "/v1/trees", body, seq_key);
+  };
+  const std::string leaf = ShaInputs("leaf");
+  auto placed = post(R"({"leaf_market":"sha","merge_market":"merge","leaves":[)" + leaf +
+                     R"(],"leaf_price":500,"deadline_ms":60000})");
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  auto tree = Json(placed).at("tree").as_object();
+  const int64_t id = tree.at("id").as_int64();
+  EXPECT_EQ(tree.at("escrow").as_int64(), 500);
+  const int64_t order = tree.at("leaf_orders").at(0).at("order").as_int64();
+  EXPECT_EQ(serialize(GetOrder(order, seq_key).at("inputs")), leaf);
+
+  auto assignment = ws.ReadType("assignment");
+  ASSERT_TRUE(assignment.has_value()) << ws.error();
+  EXPECT_EQ(assignment->at("order").as_int64(), order);
+  ASSERT_TRUE(ws.SendProof(assignment->at("assignment").as_int64(), "leaf"));
+  ExpectResult(ws, "accepted");
+  boost::json::object read;
+  for (int i = 0; i < 100; ++i) {
+    auto r = client_->Get("/v1/trees/" + std::to_string(id), seq_key);
+    ASSERT_EQ(r.status, 200) << r.body;
+    read = Json(r).at("tree").as_object();
+    if (read.at("status").as_string() == "completed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(read.at("status").as_string(), "completed");
+  auto node = read.at("nodes").at(0).as_object();
+  EXPECT_EQ(node.at("state").as_string(), "proven");
+  EXPECT_EQ(node.at("prover").as_int64(), p);
+  EXPECT_EQ(node.at("proof_sha256").as_string(), server::Sha256Hex("leaf"));
+  EXPECT_EQ(read.at("reserve").as_int64(), 0);
+
+  // Another sequencer does not see it; an admin does.
+  auto [other, other_key] = Account("sequencer", "o");
+  EXPECT_EQ(client_->Get("/v1/trees/" + std::to_string(id), other_key).status, 404);
+  EXPECT_EQ(client_->Get("/v1/trees/" + std::to_string(id), admin_key_).status, 200);
+  EXPECT_EQ(client_->Get("/v1/trees/999", seq_key).status, 404);
+
+  // Refusals, each naming its field.
+  auto refused = [&](const std::string& body, int status, const std::string& field) {
+    auto r = post(body);
+    EXPECT_EQ(r.status, status) << body << " -> " << r.body;
+    if (r.status >= 400) {
+      EXPECT_EQ(Json(r).at("error").at("field").as_string(), field) << r.body;
+    }
+  };
+  refused(R"({"leaf_market":"sha","merge_market":"merge","leaves":[],"leaf_price":5,)"
+          R"("deadline_ms":60000})",
+          400, "leaves");
+  refused(R"({"leaf_market":"sha","merge_market":"merge","leaves":{},"leaf_price":5,)"
+          R"("deadline_ms":60000})",
+          400, "leaves");
+  refused(R"({"leaf_market":"sha","merge_market":"merge","leaves":[{"sha256":"zz"}],)"
+          R"("leaf_price":5,"deadline_ms":60000})",
+          422, "leaves");  // invalid_inputs, as for an order
+  refused(R"({"leaf_market":"nope","merge_market":"merge","leaves":[1],"leaf_price":5,)"
+          R"("deadline_ms":60000})",
+          422, "leaf_market");
+  refused(R"({"leaf_market":"sha","merge_market":"merge","leaves":[1],"leaf_price":5,)"
+          R"("deadline_ms":60000,"colour":1})",
+          400, "colour");
+  // Merges are drawn among the children's provers: this server has no VRF key for "merge".
+  refused(R"({"leaf_market":"sha","merge_market":"merge","leaves":[)" + leaf + "," + leaf +
+              R"(],"leaf_price":5,"merge_price":5,"deadline_ms":60000})",
+          422, "merge_market");
+  EXPECT_EQ(client_->Request("POST", "/v1/trees", "{}", key).status, 403);  // a prover
+}
+
+}  // namespace
+}  // namespace proofbook::testing
