@@ -1387,9 +1387,8 @@ Snapshot Engine::GetSnapshot() const {
   for (uint32_t h = 0; h < trees_.slots(); ++h) {
     if (trees_.live(h)) s.trees.push_back(trees_[h].state);
   }
-  std::sort(s.trees.begin(), s.trees.end(),
-            [](const auto& a, const auto& b) { return a.id < b.id; });
   auto by_id = [](const auto& a, const auto& b) { return a.id < b.id; };
+  std::sort(s.trees.begin(), s.trees.end(), by_id);
   std::sort(s.accounts.begin(), s.accounts.end(), by_id);
   std::sort(s.orders.begin(), s.orders.end(), by_id);
   std::sort(s.offers.begin(), s.offers.end(), by_id);
@@ -1556,6 +1555,26 @@ Status Engine::RestoreAssignment(const AssignmentState& s) {
   if (s.status == AssignmentStatus::kAssigned) {
     timers_.Push({s.due_at, TimerKind::kAssignmentDue, s.id});
   }
+  return Status::Ok();
+}
+
+Status Engine::RestoreTree(const TreeState& s) {
+  if (s.id <= restored_tree_) return BadRestore("trees must come in increasing id order", "id");
+  const uint32_t ah = AccountHandle(s.account);
+  if (ah == kNil || accounts_[ah].role != Role::kSequencer) {
+    return BadRestore("tree account is not a sequencer", "account");
+  }
+  if (Market(s.leaf_market) == nullptr || Market(s.merge_market) == nullptr) {
+    return BadRestore("unknown market", "market");
+  }
+  if (s.leaves < 1 || s.leaves > kMaxTreeLeaves || s.reserve < 0 ||
+      s.nodes.size() != static_cast<size_t>(TreeShape(s.leaves).nodes())) {
+    return BadRestore("tree fields out of range", "id");
+  }
+  restored_tree_ = s.id;
+  const uint32_t th = trees_.Allocate();
+  trees_[th].state = s;
+  tree_ids_.Insert(s.id, th);
   return Status::Ok();
 }
 

@@ -5,7 +5,6 @@
 // tree's escrow, the merge's prover draw and takeover, and the tree's end.
 #include <algorithm>
 #include <limits>
-#include <string>
 #include <vector>
 
 #include "matching/engine.h"
@@ -266,29 +265,6 @@ std::optional<TreeState> Engine::GetTree(TreeId id) const {
   const uint32_t th = tree_ids_.Find(id);
   if (th == kNil) return std::nullopt;
   return trees_[th].state;
-}
-
-Status Engine::RestoreTree(const TreeState& s) {
-  auto bad = [](std::string message, std::string field) {
-    return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
-  };
-  if (s.id <= restored_tree_) return bad("trees must come in increasing id order", "id");
-  const uint32_t ah = AccountHandle(s.account);
-  if (ah == kNil || accounts_[ah].role != Role::kSequencer) {
-    return bad("tree account is not a sequencer", "account");
-  }
-  if (Market(s.leaf_market) == nullptr || Market(s.merge_market) == nullptr) {
-    return bad("unknown market", "market");
-  }
-  if (s.leaves < 1 || s.leaves > kMaxTreeLeaves || s.reserve < 0 ||
-      s.nodes.size() != static_cast<size_t>(TreeShape(s.leaves).nodes())) {
-    return bad("tree fields out of range", "id");
-  }
-  restored_tree_ = s.id;
-  const uint32_t th = trees_.Allocate();
-  trees_[th].state = s;
-  tree_ids_.Insert(s.id, th);
-  return Status::Ok();
 }
 
 }  // namespace proofbook::matching

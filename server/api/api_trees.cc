@@ -1,4 +1,6 @@
 // Sequencer routes for proof trees (matching/README.md "Proof trees"): place one, read it.
+#include <unordered_map>
+
 #include "server/api/api_internal.h"
 #include "server/db/trees.h"
 
@@ -13,14 +15,17 @@ namespace {
 // /v1/trees/{id} has every node from then on.
 HttpResponse PlacedTreeReply(const PlacedTree& placed) {
   const matching::TreeState& t = placed.tree;
+  std::unordered_map<matching::OrderId, const matching::AssignmentState*> first;  // by order
+  for (const matching::AssignmentState& a : placed.assignments) first.emplace(a.order, &a);
   json::array leaves;
+  leaves.reserve(static_cast<std::size_t>(t.leaves));
   for (int32_t i = 0; i < t.leaves; ++i) {
-    json::object leaf{{"node", i}, {"order", t.nodes[static_cast<std::size_t>(i)].order}};
-    for (const matching::AssignmentState& a : placed.assignments) {
-      if (a.order != t.nodes[static_cast<std::size_t>(i)].order) continue;
-      leaf["prover"] = a.prover;
-      leaf["assignment"] = a.id;
-      leaf["due_at_ms"] = a.due_at;
+    const matching::OrderId order = t.nodes[static_cast<std::size_t>(i)].order;
+    json::object leaf{{"node", i}, {"order", order}};
+    if (auto it = first.find(order); it != first.end()) {
+      leaf["prover"] = it->second->prover;
+      leaf["assignment"] = it->second->id;
+      leaf["due_at_ms"] = it->second->due_at;
     }
     leaves.emplace_back(std::move(leaf));
   }

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/base/resources.h"
 #include "server/db/pq.h"
 
 namespace proofbook::server {
@@ -324,6 +325,16 @@ void ExpectRows(SqlText& q, std::string_view what, size_t rows) {
   q.Int(static_cast<int64_t>(rows)) << ");\n";
 }
 
+// The seq of the batch's kAccepted event that `is` picks (its command's subject); 0 if none.
+template <typename Pred>
+int64_t AcceptanceSeq(const JournalBatch& b, Pred is) {
+  for (size_t j = 0; j < b.events.size(); ++j) {
+    const Event& e = b.events[j];
+    if (e.kind == EventKind::kAccepted && is(e)) return static_cast<int64_t>(b.first_seq + j);
+  }
+  return 0;
+}
+
 // Every account and market the batch's events create has its row fields (an extra), and every
 // extra is for one of them: else kInternal, and nothing is written.
 Status CheckCreated(const JournalBatch& b) {
@@ -432,14 +443,9 @@ Status WriteMarkets(SqlText& q, const JournalBatch& b) {
       return Status(StatusCode::kInternal, "journal: a created market has no market_extras entry");
     }
     // The seq of the CreateMarket acceptance, for markets.created_seq.
-    int64_t seq = 0;
-    for (size_t j = 0; j < b.events.size(); ++j) {
-      const Event& e = b.events[j];
-      if (e.kind == EventKind::kAccepted && e.command == matching::CommandKind::kCreateMarket &&
-          e.market == m.id) {
-        seq = static_cast<int64_t>(b.first_seq + j);
-      }
-    }
+    const int64_t seq = AcceptanceSeq(b, [&m](const Event& e) {
+      return e.command == matching::CommandKind::kCreateMarket && e.market == m.id;
+    });
     q.Row(i).Int(m.id) << ",";
     q.Text(x->slug) << ",";  // admin text: escaped
     q.Text(x->proof_system) << ",";
@@ -451,15 +457,6 @@ Status WriteMarkets(SqlText& q, const JournalBatch& b) {
   }
   q << ";\n";
   return Status::Ok();
-}
-
-// The seq of the first event of `kind` (and, for kAccepted, of `command`) about tree `tree`.
-int64_t TreeEventSeq(const JournalBatch& b, EventKind kind, matching::TreeId tree) {
-  for (size_t j = 0; j < b.events.size(); ++j) {
-    const Event& e = b.events[j];
-    if (e.kind == kind && e.tree == tree) return static_cast<int64_t>(b.first_seq + j);
-  }
-  return 0;
 }
 
 // The rows of the trees placed in this batch. Must precede their node orders.
@@ -479,12 +476,14 @@ void WriteNewTrees(SqlText& q, const JournalBatch& b) {
     q.Int(t.merge_price) << ",";
     q.Int(t.placed_at) << ",";
     q.Int(t.deadline) << ",";
-    q.Name(t.priority == matching::Priority::kPrice ? "price" : "time") << ",";
+    q.Name(PriorityName(t.priority)) << ",";
     q.Int(t.min_reputation) << ",";
-    q.Name(t.leaf_selection == matching::Selection::kVrf ? "vrf" : "best") << ",";
+    q.Name(SelectionName(t.leaf_selection)) << ",";
     q.Int(t.leaf_share_bps) << ",";
     q.Int(t.reserve) << ",";
-    q.Int(TreeEventSeq(b, EventKind::kAccepted, t.id)) << ")";
+    q.Int(AcceptanceSeq(b, [&t](const Event& e) {
+      return e.command == matching::CommandKind::kPlaceTree && e.tree == t.id;
+    })) << ")";
   }
   q << ";\n";
 }
@@ -583,11 +582,9 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
     c.Int(o.id).Int(o.account).Int(o.market);
     c.TextOrNull(extra.client_order_id).TextOrNull(extra.inputs_json);
     c.Int(o.max_price).Int(o.deadline).Int(o.placed_at);
-    c.Name(o.priority == matching::Priority::kPrice ? "price" : "time");
+    c.Name(PriorityName(o.priority));
     c.Int(o.min_reputation).Int(o.redundancy);
-    c.Name(o.selection == matching::Selection::kBest     ? "best"
-           : o.selection == matching::Selection::kDirect ? "direct"
-                                                         : "vrf");
+    c.Name(SelectionName(o.selection));
     c.Int(o.direct_prover).Int(o.exclusive_until).Bool(o.exclusive_ended);
     c.Int(o.vrf_draws).Name(matching::OrderStatusName(o.status));
     if (o.failure == matching::Reason::kNone) {

@@ -6,6 +6,7 @@
 #include "matching/rules.h"
 #include "matching/tree_shape.h"
 #include "matching/types.h"
+#include "server/base/resources.h"
 #include "server/db/pq.h"
 #include "server/db/rows.h"
 
@@ -78,11 +79,10 @@ void LoadTrees(pqxx::transaction_base& tx, matching::Snapshot& s) {
     t.merge_price = row[6].as<int64_t>();
     t.placed_at = row[7].as<int64_t>();
     t.deadline = row[8].as<int64_t>();
-    t.priority =
-        row[9].as<std::string>() == "time" ? matching::Priority::kTime : matching::Priority::kPrice;
+    t.priority = FromName(row[9], matching::Priority::kTime, PriorityName, "priority");
     t.min_reputation = row[10].as<int32_t>();
     t.leaf_selection =
-        row[11].as<std::string>() == "vrf" ? matching::Selection::kVrf : matching::Selection::kBest;
+        FromName(row[11], matching::Selection::kVrf, SelectionName, "leaf_selection");
     t.leaf_share_bps = row[12].as<int32_t>();
     t.reserve = row[13].as<int64_t>();
     t.nodes.assign(static_cast<size_t>(matching::TreeShape(t.leaves).nodes()), {});
