@@ -113,9 +113,10 @@ int main(int argc, char** argv) {
   market_create->add_option("--id", market_args.id, "Market slug: a-z, 0-9 and '-'")->required();
   market_create->add_option("--proof-system", market_args.proof_system, "e.g. groth16")->required();
   market_create
-      ->add_option("--verifier", market_args.verifier, "snarkjs-groth16 or sha256-preimage")
+      ->add_option("--verifier", market_args.verifier,
+                   "snarkjs-groth16, sha256-preimage or sha256-merge")
       ->required()
-      ->check(CLI::IsMember({"snarkjs-groth16", "sha256-preimage"}));
+      ->check(CLI::IsMember({"snarkjs-groth16", "sha256-preimage", "sha256-merge"}));
   market_create->add_option("--verification-key", market_args.verification_key_file,
                             "snarkjs's verification_key.json (snarkjs-groth16 only)");
   market_create->add_flag("--vrf-turns", market_args.vrf_turns,

@@ -1,7 +1,8 @@
 // proofbook-prover: a ready prover. Connects to /v1/prover/ws with its API key, stakes if
 // asked, posts its offers, proves each assignment with the real prover for the market
 // (snarkjs groth16 fullprove with the market's circuit files; sha256-preimage from the
-// order's "preimage" hint), streams the proof back and logs each job with its timing.
+// order's "preimage" hint; sha256-merge, a proof tree's merge, as SHA-256 of the two children's
+// digests the assignment carries), streams the proof back and logs each job with its timing.
 //
 // Bounded parallelism (the sum of the offers' capacities), reconnection with exponential
 // backoff and jitter, open assignments resumed after a reconnect (the server sends them
@@ -13,7 +14,8 @@
 // (`reassigned_away`) is still proven, after any fresh job, while the order's deadline is ahead
 // and the market pays an uncle reward (--no-uncles: dropped). A `released` job is dropped.
 // Misbehaviour for demos and tests, off by default: --fail-rate (skip the work, deliver garbage),
-// --delay-ms (deliver late), --tamper (alter one byte of every proof).
+// --delay-ms (deliver late), --tamper (alter one byte of every proof); --fault-market limits them
+// to one market's jobs (a prover that proves leaves honestly and fails merges).
 //
 // Threads: one io thread runs the WebSocket (all socket work happens there); `parallel`
 // worker threads prove. Workers hand proofs to the io thread with net::post.
@@ -90,7 +92,8 @@ struct Config {
   double fail_rate = 0;
   int64_t delay_ms = 0;
   bool tamper = false;
-  bool no_uncles = false;  // drop a job handed on to another prover
+  std::string fault_market;  // misbehave only on this market's jobs; empty: on all
+  bool no_uncles = false;    // drop a job handed on to another prover
   int64_t max_backoff_ms = 10000;
 };
 
@@ -695,7 +698,8 @@ class Prover {
     }
     const auto start = Clock::now();
     // --fail-rate: a prover that skips the work and sends garbage (so it needs no circuit).
-    const bool fail = Fails();
+    const bool faulty = c_.fault_market.empty() || c_.fault_market == job.market;
+    const bool fail = faulty && Fails();
     Attempt attempt = fail ? Attempt{Attempt::kProof,
                                      "garbage " + std::to_string(start.time_since_epoch().count())}
                            : Prove(job);
@@ -718,9 +722,11 @@ class Prover {
         return end("msg=job_abandoned assignment=" + std::to_string(a));
     }
     std::string& proof = attempt.text;
-    const char* fault = fail ? " fault=garbage" : c_.tamper ? " fault=tampered" : "";
-    if (c_.tamper && !fail) Tamper(proof);
-    if (c_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(c_.delay_ms));
+    const bool tamper = faulty && c_.tamper;
+    const char* fault = fail ? " fault=garbage" : tamper ? " fault=tampered" : "";
+    if (tamper && !fail) Tamper(proof);
+    if (faulty && c_.delay_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(c_.delay_ms));
     // Released, or an uncle job past the order's deadline, while it was proven.
     if (!Wanted(a, &why)) {
       return end("msg=job_dropped assignment=" + std::to_string(a) + " why=\"" + why + "\"");
@@ -764,6 +770,7 @@ class Prover {
     if (v == verifier_.end()) return Failed("unknown market " + job.market);
     const json::object* in = job.inputs.if_object();
     if (v->second == "sha256-preimage") return ProveSha256(in);
+    if (v->second == "sha256-merge") return ProveSha256Merge(in);
     if (v->second == "snarkjs-groth16") return ProveGroth16(job, in);
     return Failed("no prover for verifier " + v->second);
   }
@@ -785,6 +792,24 @@ class Prover {
       return Unprovable("the order's preimage does not hash to its sha256");
     }
     return Proof(std::move(preimage));
+  }
+
+  // A proof tree's merge: the 32 bytes of SHA-256(left || right), the children's digests as the
+  // assignment carries them (the server writes them into the merge's order when it places it).
+  static Attempt ProveSha256Merge(const json::object* in) {
+    std::string joined;
+    for (const char* child : {"left", "right"}) {
+      const json::value* digest = in ? in->if_contains(child) : nullptr;
+      auto bytes = digest != nullptr && digest->is_string()
+                       ? proofbook::clients::HexDecode(digest->as_string())
+                       : std::nullopt;
+      if (!bytes || bytes->size() != 32) {
+        return Unprovable(std::string("the merge's inputs carry no ") + child + " digest");
+      }
+      joined.append(bytes->begin(), bytes->end());
+    }
+    auto parent = proofbook::clients::HexDecode(proofbook::clients::Sha256Hex(joined));
+    return Proof(std::string(parent->begin(), parent->end()));
   }
 
   // snarkjs-groth16: full prove from the order's witness with the market's circuit.
@@ -915,6 +940,8 @@ int main(int argc, char** argv) {
   app.add_option("--delay-ms", c.delay_ms, "Wait this long before delivering each proof")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--tamper", c.tamper, "Alter one byte of every proof");
+  app.add_option("--fault-market", c.fault_market,
+                 "Apply --fail-rate, --tamper and --delay-ms only to this market's jobs");
   app.add_flag("--no-uncles", c.no_uncles,
                "Drop a job handed on to another prover after its due time, rather than prove it "
                "for the market's uncle reward until the order's deadline");

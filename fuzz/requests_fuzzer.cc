@@ -174,6 +174,9 @@ void PlaceTree(std::string_view body, std::size_t max_inputs_bytes) {
   auto leaf = markets.Lookup(r->leaf_market);
   FUZZ_CHECK(leaf.has_value() && leaf->id == t.leaf_market, r->leaf_market);
   FUZZ_CHECK(markets.Find(r->merge_market) == t.merge_market, r->merge_market);
+  auto merge = markets.Lookup(r->merge_market);
+  FUZZ_CHECK(merge.has_value() && merge->inputs.kind == server::InputCheck::Kind::kSha256Merge,
+             r->merge_market);
   FUZZ_CHECK(t.leaves >= 1 && t.leaves <= matching::kMaxTreeLeaves);
   FUZZ_CHECK(static_cast<std::size_t>(t.leaves) == r->leaf_inputs.size());
   FUZZ_CHECK(t.leaf_price >= 1 && t.leaf_price <= kMaxAmount);

@@ -14,6 +14,7 @@ namespace proofbook::fuzz {
 //   sha      sha256-preimage
 //   poseidon snarkjs-groth16, a key with nPublic 2
 //   g        snarkjs-groth16, a key without a usable nPublic
+//   merge    sha256-merge (a proof tree's merges)
 inline const server::MarketDirectory& TestMarkets() {
   static const server::MarketDirectory* const markets = [] {
     auto* d = new server::MarketDirectory;
@@ -21,6 +22,7 @@ inline const server::MarketDirectory& TestMarkets() {
     d->Add("sha", 1, server::InputCheckFor(server::kVerifierSha256Preimage, std::nullopt));
     d->Add("poseidon", 2, server::InputCheckFor(server::kVerifierGroth16, 2));
     d->Add("g", 3, server::InputCheckFor(server::kVerifierGroth16, std::nullopt));
+    d->Add("merge", 4, server::InputCheckFor(server::kVerifierSha256Merge, std::nullopt));
     return d;
   }();
   return *markets;

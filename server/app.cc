@@ -316,7 +316,8 @@ int RunServe(const Config& config) {
       config.node_path.empty() ? root + "/var/node/node_modules" : config.node_path;
   std::vector<std::unique_ptr<VerifierPool>> pools;
   std::map<std::string, VerifierPool*> pool_by_kind;
-  for (std::string_view kind_name : {kVerifierSha256Preimage, kVerifierGroth16}) {
+  for (std::string_view kind_name :
+       {kVerifierSha256Preimage, kVerifierSha256Merge, kVerifierGroth16}) {
     const std::string kind(kind_name);
     auto pool = std::make_unique<VerifierPool>(
         VerifierPool::Options{.kind = kind,

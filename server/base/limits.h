@@ -40,5 +40,8 @@ inline constexpr int64_t kMaxWaitMs = 30'000;
 // The verifier kinds a market may name (server/prover/verifiers/).
 inline constexpr std::string_view kVerifierGroth16 = "snarkjs-groth16";
 inline constexpr std::string_view kVerifierSha256Preimage = "sha256-preimage";
+// A proof tree's merge: the SHA-256 of its two children's digests (README "Prove a block as a
+// tree").
+inline constexpr std::string_view kVerifierSha256Merge = "sha256-merge";
 
 }  // namespace proofbook::server

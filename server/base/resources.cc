@@ -95,7 +95,8 @@ json::object OrderJson(const matching::OrderState& o, const std::string& market,
 json::object MarketJson(const std::string& id, const std::string& proof_system,
                         const std::string& verifier, const matching::MarketParams& p) {
   // Orders' inputs are checked when placed for these verifier kinds (server/core/input_check.h).
-  const bool inputs_checked = verifier == kVerifierGroth16 || verifier == kVerifierSha256Preimage;
+  const bool inputs_checked = verifier == kVerifierGroth16 || verifier == kVerifierSha256Preimage ||
+                              verifier == kVerifierSha256Merge;
   return json::object{{"id", id},
                       {"proof_system", proof_system},
                       {"verifier", verifier},

@@ -2,7 +2,9 @@
 
 #include <simdjson.h>
 
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "server/base/crypto.h"
 #include "server/base/limits.h"
@@ -72,6 +74,33 @@ Status CheckSha256(simdjson::dom::element inputs) {
   return Status::Ok();
 }
 
+Status CheckSha256Merge(simdjson::dom::element inputs) {
+  simdjson::dom::object object;
+  if (inputs.get_object().get(object)) {
+    return Bad("inputs", R"(inputs must be an object {"left": "<digest>", "right": "<digest>"})");
+  }
+  std::optional<simdjson::dom::element> left, right;
+  for (auto [key, value] : object) {
+    if (key == "left") {
+      left = value;
+    } else if (key == "right") {
+      right = value;
+    } else {
+      return Bad("inputs." + std::string(key),
+                 "unknown key '" + std::string(key) + "': inputs take only left and right");
+    }
+  }
+  for (auto [child, name] : {std::pair{left, "left"}, std::pair{right, "right"}}) {
+    std::string_view digest;
+    if (!child || child->get_string().get(digest) || !IsSha256Hex(digest)) {
+      return Bad(std::string("inputs.") + name, std::string("inputs.") + name +
+                                                    " must be 64 lower-case hex digits (a "
+                                                    "child's SHA-256 digest)");
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckGroth16(simdjson::dom::element inputs, std::optional<int64_t> n_public) {
   // The signals alone, or {"public": [...], "witness": {...}}: the verifier reads "public"
   // when it is an array, the prover "witness".
@@ -118,6 +147,8 @@ InputCheck InputCheckFor(std::string_view verifier, std::optional<int64_t> n_pub
   InputCheck check;
   if (verifier == kVerifierSha256Preimage) {
     check.kind = InputCheck::Kind::kSha256Preimage;
+  } else if (verifier == kVerifierSha256Merge) {
+    check.kind = InputCheck::Kind::kSha256Merge;
   } else if (verifier == kVerifierGroth16) {
     check.kind = InputCheck::Kind::kGroth16;
     if (n_public && *n_public >= 0 && *n_public <= kMaxNPublic) check.n_public = n_public;
@@ -149,7 +180,15 @@ Status CheckInputs(const InputCheck& check, std::string_view inputs) {
   if (ThreadParser().parse(inputs.data(), inputs.size()).get(root)) {
     return Bad("inputs", "inputs are not valid JSON");
   }
-  if (check.kind == InputCheck::Kind::kSha256Preimage) return CheckSha256(root);
+  switch (check.kind) {
+    case InputCheck::Kind::kSha256Preimage:
+      return CheckSha256(root);
+    case InputCheck::Kind::kSha256Merge:
+      return CheckSha256Merge(root);
+    case InputCheck::Kind::kGroth16:
+    case InputCheck::Kind::kUnchecked:
+      break;
+  }
   return CheckGroth16(root, check.n_public);
 }
 

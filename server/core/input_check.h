@@ -15,10 +15,13 @@
 //    signals, each a canonical decimal string (digits only, no sign, no leading zero but "0")
 //    below the BN254 scalar field modulus r. A market whose key has no usable nPublic (not an
 //    integer in 0..100000, the verifier's bound) gets every check but the count.
+//  - sha256-merge: a JSON object whose keys are exactly "left" and "right", each 64 lower-case hex
+//    digits (a proof tree's merge: its children's digests; the proof is SHA-256(left || right)
+//    of the decoded bytes).
 //  - any other verifier kind: anything is accepted.
 // As in JSON.parse, a key given twice counts with its last value.
 // A refusal is kUnprocessable with reason `invalid_inputs` and `field` the offending path
-// ("inputs", "inputs.sha256", "inputs.public[2]", "inputs[0]").
+// ("inputs", "inputs.sha256", "inputs.left", "inputs.public[2]", "inputs[0]").
 //
 // Pure functions: no I/O, no clocks, thread-safe. The inputs' JSON text is parsed in a
 // thread-local simdjson parser whose buffers are reused, so after a thread's first order a
@@ -39,7 +42,7 @@ inline constexpr int64_t kMaxNPublic = 100'000;
 // What a market's orders' inputs are checked against: a small value, kept per market by the
 // MarketDirectory.
 struct InputCheck {
-  enum class Kind { kUnchecked, kSha256Preimage, kGroth16 };
+  enum class Kind { kUnchecked, kSha256Preimage, kSha256Merge, kGroth16 };
   Kind kind = Kind::kUnchecked;
   // kGroth16: the verification key's nPublic, or nullopt when it has none usable.
   std::optional<int64_t> n_public;

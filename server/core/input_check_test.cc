@@ -152,6 +152,24 @@ TEST(InputCheck, Groth16WithoutUsableNPublicChecksAllButTheCount) {
   }
 }
 
+TEST(InputCheck, Sha256MergeTakesExactlyTwoChildDigests) {
+  const InputCheck merge = InputCheckFor("sha256-merge", std::nullopt);
+  const std::string l = Sha256Hex("l"), r = Sha256Hex("r");
+  EXPECT_EQ(Check(merge, R"({"left":")" + l + R"(","right":")" + r + R"("})"), "ok");
+  EXPECT_EQ(Check(merge, R"({"left":")" + l + R"("})"), "inputs.right");
+  EXPECT_EQ(Check(merge, R"({"right":")" + r + R"("})"), "inputs.left");
+  EXPECT_EQ(Check(merge, R"({"left":")" + l + R"(","right":")" + r + R"(","x":1})"), "inputs.x");
+  std::string upper = r;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(Check(merge, R"({"left":")" + l + R"(","right":")" + upper + R"("})"), "inputs.right");
+  EXPECT_EQ(Check(merge, R"({"left":")" + l + R"(","right":")" + r.substr(1) + R"("})"),
+            "inputs.right");
+  EXPECT_EQ(Check(merge, R"({"left":1,"right":")" + r + R"("})"), "inputs.left");
+  EXPECT_EQ(Check(merge, "[]"), "inputs");
+  EXPECT_EQ(Check(merge, "null"), "inputs");
+  EXPECT_EQ(Check(merge, ShaInputs(l)), "inputs.sha256");
+}
+
 TEST(InputCheck, OtherVerifierKindsAreNotChecked) {
   const InputCheck check = InputCheckFor("some-future-verifier", 2);
   EXPECT_FALSE(check.checked());

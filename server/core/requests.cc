@@ -111,6 +111,23 @@ Result<PlaceTreeRequest> ParsePlaceTree(std::string_view text, const MarketDirec
   if (!leaf) return UnknownMarket(*leaf_slug, "leaf_market");
   auto merge = markets.Lookup(*merge_slug);
   if (!merge) return UnknownMarket(*merge_slug, "merge_market");
+  // A merge's inputs are its children's outputs (migrations/0017_tree_outputs.sql): the merge
+  // market must take two SHA-256 digests, and the leaves must output one.
+  using Kind = InputCheck::Kind;
+  if (merge->inputs.kind != Kind::kSha256Merge) {
+    return Status(StatusCode::kUnprocessable,
+                  "merge_market must be a sha256-merge market (a merge proves SHA-256 of its "
+                  "two children's digests)",
+                  "merge_market")
+        .WithReason("incompatible_markets");
+  }
+  if (leaf->inputs.kind != Kind::kSha256Preimage && leaf->inputs.kind != Kind::kSha256Merge) {
+    return Status(StatusCode::kUnprocessable,
+                  "leaf_market must output a SHA-256 digest for the merges (sha256-preimage or "
+                  "sha256-merge)",
+                  "leaf_market")
+        .WithReason("incompatible_markets");
+  }
   // Leaves no proof could satisfy are refused here, each by its index.
   for (std::size_t i = 0; i < leaves->size(); ++i) {
     if (Status s = CheckInputs(leaf->inputs, (*leaves)[i]); !s.ok()) {
@@ -207,7 +224,8 @@ Result<CreateMarketRequest> ParseCreateMarket(std::string_view text, Envelope en
     }
   }
   PB_TAKE(proof_system, body->String("proof_system", kMaxProofSystemBytes));
-  PB_TAKE(verifier, body->Enum("verifier", {kVerifierGroth16, kVerifierSha256Preimage}));
+  PB_TAKE(verifier, body->Enum("verifier",
+                               {kVerifierGroth16, kVerifierSha256Preimage, kVerifierSha256Merge}));
   // snarkjs-groth16 checks proofs against the circuit's verification key (snarkjs's
   // verification_key.json); sha256-preimage has none.
   PB_TAKE(vk, body->Raw("verification_key", kMaxVerificationKeyBytes, kMaxInputsDepth));

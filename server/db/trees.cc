@@ -39,7 +39,7 @@ Result<json::object> ReadTree(DbSession& session, Reader reader, int64_t tree_id
   // The assignment that speaks for a node: its settled one, else its latest.
   for (const auto& r : tx.exec_params(
            "SELECT n.node, n.order_id, n.prover_id, n.done, o.status, o.deadline_ms, "
-           "a.prover_id, a.status, a.due_at_ms, encode(p.sha256, 'hex') "
+           "a.prover_id, a.status, a.due_at_ms, encode(p.sha256, 'hex'), n.output "
            "FROM tree_nodes n LEFT JOIN orders o ON o.id = n.order_id "
            "LEFT JOIN LATERAL (SELECT * FROM assignments x WHERE x.order_id = n.order_id "
            "ORDER BY (x.status = 'settled') DESC, x.id DESC LIMIT 1) a ON true "
@@ -64,8 +64,13 @@ Result<json::object> ReadTree(DbSession& session, Reader reader, int64_t tree_id
     if (r[3].as<bool>()) {
       o["state"] = "proven";
       if (!r[2].is_null()) o["prover"] = r[2].as<int64_t>();
+      if (!r[10].is_null()) o["output"] = r[10].as<std::string>();
     }
   }
+  // The root's output once it is proven: for a sha256 tree, the Merkle root of the leaves'
+  // digests (README "Prove a block as a tree").
+  const json::value* root_output = nodes.back().if_contains("output");
+  json::value root_value = root_output != nullptr ? *root_output : json::value(nullptr);
   json::array node_array;
   node_array.reserve(nodes.size());
   for (json::object& o : nodes) node_array.emplace_back(std::move(o));
@@ -83,6 +88,7 @@ Result<json::object> ReadTree(DbSession& session, Reader reader, int64_t tree_id
       {"reserve", t[10].as<int64_t>()},
       {"status", t[11].as<std::string>()},
       {"root", shape.root()},
+      {"root_output", std::move(root_value)},
       {"nodes", std::move(node_array)},
   };
   if (!t[12].is_null()) tree["failure"] = t[12].as<std::string>();

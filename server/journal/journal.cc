@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "matching/tree_shape.h"
 #include "server/base/resources.h"
 #include "server/db/pq.h"
 
@@ -488,10 +489,31 @@ void WriteNewTrees(SqlText& q, const JournalBatch& b) {
   q << ";\n";
 }
 
-// What the batch's tree events say: nodes placed and proven (tree_nodes), each touched open
-// tree's reserve (the merge price of every merge not placed yet), trees ended. After the node
-// orders' rows.
+// What the batch's tree events say (migrations/0016, 0017): every node of a tree placed here gets
+// its row (a merge or promotion naming its children); nodes placed and proven; a proven node's
+// output; a merge's inputs, its children's outputs, written into its order as it is placed; each
+// touched open tree's reserve (the merge price of every merge not placed yet); trees ended.
+// After the node orders' rows.
 void WriteTreeEvents(SqlText& q, const JournalBatch& b) {
+  size_t rows = 0;
+  for (const matching::TreeState& t : b.new_trees) {
+    const matching::TreeShape shape(t.leaves);
+    for (int32_t n = t.leaves; n < shape.nodes(); ++n) {
+      const int32_t left = shape.Node(shape.LevelOf(n) - 1, 2 * shape.PosOf(n));
+      q << (rows++ == 0 ? "INSERT INTO tree_nodes (tree_id, node, left_child, right_child) "
+                          "VALUES ("
+                        : ",(");
+      q.Int(t.id) << ",";
+      q.Int(n) << ",";
+      q.Int(left) << ",";
+      if (shape.IsMerge(n)) {
+        q.Int(left + 1) << ")";
+      } else {
+        q << "NULL)";
+      }
+    }
+  }
+  if (rows > 0) q << ";\n";
   std::vector<int64_t> touched;
   size_t placed = 0;
   for (const Event& e : b.events) {
@@ -502,21 +524,42 @@ void WriteTreeEvents(SqlText& q, const JournalBatch& b) {
     q.Int(e.order) << ")";
     touched.push_back(e.tree);
   }
-  if (placed > 0) q << ";\n";
-  size_t proven = 0;
+  if (placed > 0) q << " ON CONFLICT (tree_id, node) DO UPDATE SET order_id = excluded.order_id;\n";
+  // In event order: a merge's children are proven (a promotion after its child) before it is
+  // placed, possibly by the same command.
   for (const Event& e : b.events) {
-    if (e.kind != EventKind::kTreeNodeProven) continue;
-    q << (proven++ == 0 ? "INSERT INTO tree_nodes (tree_id, node, order_id, prover_id, done) "
-                          "VALUES ("
-                        : ",(");
-    q.Int(e.tree) << ",";
-    q.Int(e.value) << ",";
-    q.IdOrNull(e.order) << "::bigint,";
-    q.Int(e.account) << ",true)";
-  }
-  if (proven > 0) {
-    q << " ON CONFLICT (tree_id, node) DO UPDATE SET prover_id = excluded.prover_id, "
-         "done = true;\n";
+    if (e.kind == EventKind::kTreeNodeProven) {
+      q << "INSERT INTO tree_nodes (tree_id, node, order_id, prover_id, done, output) VALUES (";
+      q.Int(e.tree) << ",";
+      q.Int(e.value) << ",";
+      q.IdOrNull(e.order) << "::bigint,";
+      q.Int(e.account) << ",true,";
+      if (e.order != 0) {
+        q << "(SELECT tree_node_output(m.verifier, o.inputs) FROM orders o JOIN markets m ON "
+             "m.idx = o.market_idx WHERE o.id = ";
+        q.Int(e.order) << ")";
+      } else {  // a promotion: its child's
+        q << "(SELECT c.output FROM tree_nodes p JOIN tree_nodes c ON c.tree_id = p.tree_id AND "
+             "c.node = p.left_child WHERE p.tree_id = ";
+        q.Int(e.tree) << " AND p.node = ";
+        q.Int(e.value) << ")";
+      }
+      q << ") ON CONFLICT (tree_id, node) DO UPDATE SET prover_id = excluded.prover_id, "
+           "done = true, output = excluded.output;\n";
+      continue;
+    }
+    if (e.kind != EventKind::kTreeNodePlaced) continue;
+    // A tree's leaves are placed with it; every later placement is a merge.
+    auto tree = std::find_if(b.new_trees.begin(), b.new_trees.end(),
+                             [&e](const matching::TreeState& t) { return t.id == e.tree; });
+    if (tree != b.new_trees.end() && e.value < tree->leaves) continue;
+    q << "UPDATE orders SET inputs = (SELECT jsonb_build_object('left', l.output, 'right', "
+         "r.output) FROM tree_nodes p JOIN tree_nodes l ON l.tree_id = p.tree_id AND l.node = "
+         "p.left_child JOIN tree_nodes r ON r.tree_id = p.tree_id AND r.node = p.right_child "
+         "WHERE p.tree_id = ";
+    q.Int(e.tree) << " AND p.node = ";
+    q.Int(e.value) << " AND l.output IS NOT NULL AND r.output IS NOT NULL) WHERE id = ";
+    q.Int(e.order) << ";\n";
   }
   if (!touched.empty()) {
     std::sort(touched.begin(), touched.end());

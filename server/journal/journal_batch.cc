@@ -174,7 +174,9 @@ Status AppendToBatch(const matching::Engine& engine, std::span<const Event> even
   for (uint32_t i = 0; i < events.size(); ++i) CollectTouches(events[i], i, s);
   for (const Event& e : events) {
     if (e.kind == EventKind::kTreeNodePlaced) {
-      OrderExtra node;  // no client id, no inputs (yet: the tree's API will carry them)
+      // No client id. Inputs: a leaf's are the tree request's (the runner sets them), a merge's
+      // its children's outputs (the journal writes them, migrations/0017_tree_outputs.sql).
+      OrderExtra node;
       node.id = e.order;
       batch->order_extras.push_back(std::move(node));
     }

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <pqxx/pqxx>
 #include <random>
 #include <sstream>
@@ -19,6 +20,8 @@
 #include "matching/draw_source.h"
 #include "matching/engine.h"
 #include "matching/random_commands.h"
+#include "matching/tree_shape.h"
+#include "server/base/crypto.h"
 #include "server/journal/journal_batch.h"
 #include "server/journal/recovery.h"
 #include "server/journal/writer_lease.h"
@@ -719,7 +722,68 @@ TEST(Journal, ACreationWithoutItsRowFieldsFailsTheWholeBatch) {
 // Proof trees through the journal (issue #17): random trees under provers that prove, prove
 // wrong or miss, committed in random groups; after every batch LoadState gives back exactly the
 // engine (trees, their nodes, node orders with their takeover, next_tree), and the trees table
-// ends with every tree's outcome.
+// ends with every tree's outcome. Leaves carry sha256 digests and merges are sha256-merge: every
+// proven node's output and every merge's inputs are those of the Merkle tree computed here.
+std::string LeafDigest(matching::OrderId order) {
+  return server::Sha256Hex("leaf " + std::to_string(order));
+}
+
+// The parent digest of two hex digests: SHA-256 of their bytes.
+std::string MergeDigest(const std::string& left, const std::string& right) {
+  auto l = server::HexDecode(left), r = server::HexDecode(right);
+  std::string bytes(l->begin(), l->end());
+  bytes.append(r->begin(), r->end());
+  return server::Sha256Hex(bytes);
+}
+
+// Every tree's proven nodes' outputs and its merges' inputs against the Merkle tree of its
+// leaves' digests, computed here with TreeShape; counts the nodes checked in `checked`.
+void ExpectMerkleOutputs(pqxx::connection& conn, std::map<std::string, int>* checked) {
+  pqxx::read_transaction tx(conn);
+  for (const auto& t : tx.exec("SELECT id, leaves FROM trees ORDER BY id")) {
+    const int64_t tree = t[0].as<int64_t>();
+    const matching::TreeShape shape(t[1].as<int32_t>());
+    std::vector<std::optional<std::string>> want(static_cast<size_t>(shape.nodes()));
+    std::map<int32_t, std::pair<std::string, std::string>> rows;  // node -> (output, inputs)
+    for (const auto& r :
+         tx.exec("SELECT n.node, n.order_id, n.done, n.output, o.inputs::text FROM tree_nodes n "
+                 "LEFT JOIN orders o ON o.id = n.order_id WHERE n.tree_id = " +
+                 std::to_string(tree) + " ORDER BY n.node")) {
+      const auto node = r[0].as<int32_t>();
+      if (node < shape.LevelSize(0) && !r[1].is_null()) {
+        want[static_cast<size_t>(node)] = LeafDigest(r[1].as<int64_t>());
+      }
+      rows[node] = {r[3].is_null() ? "" : r[3].as<std::string>(),
+                    r[4].is_null() ? "" : r[4].as<std::string>()};
+      if (!r[2].as<bool>()) {
+        EXPECT_TRUE(r[3].is_null()) << "tree " << tree << " node " << node;
+      }
+    }
+    for (int32_t n = shape.LevelSize(0); n < shape.nodes(); ++n) {
+      const int32_t left = shape.Node(shape.LevelOf(n) - 1, 2 * shape.PosOf(n));
+      const auto& l = want[static_cast<size_t>(left)];
+      if (!shape.IsMerge(n)) {
+        want[static_cast<size_t>(n)] = l;
+        continue;
+      }
+      const auto& r = want[static_cast<size_t>(left + 1)];
+      if (l && r) want[static_cast<size_t>(n)] = MergeDigest(*l, *r);
+      // A merge's order carries its children's outputs.
+      if (l && r && !rows[n].second.empty()) {
+        EXPECT_EQ(rows[n].second, R"({"left": ")" + *l + R"(", "right": ")" + *r + R"("})")
+            << "tree " << tree << " node " << n;
+        ++(*checked)["merge inputs"];
+      }
+    }
+    for (const auto& [node, row] : rows) {
+      if (row.first.empty()) continue;
+      EXPECT_EQ(row.first, want[static_cast<size_t>(node)].value_or("?"))
+          << "tree " << tree << " node " << node;
+      ++(*checked)["outputs"];
+    }
+  }
+}
+
 TEST(Journal, ProofTreesLoadBackAsTheEngineAfterEveryBatch) {
   std::map<std::string, int> ended;  // over all seeds: both outcomes must occur
   for (uint64_t seed = 1; seed <= 4; ++seed) {
@@ -747,8 +811,15 @@ TEST(Journal, ProofTreesLoadBackAsTheEngineAfterEveryBatch) {
           batch.account_extras.back().key_hash[0] = static_cast<uint8_t>(e.account);
         }
         if (e.kind == EventKind::kAccepted && e.command == matching::CommandKind::kCreateMarket) {
-          batch.market_extras.push_back(
-              {e.market, "m" + std::to_string(e.market), "sha256", "sha256-preimage", ""});
+          batch.market_extras.push_back({e.market, "m" + std::to_string(e.market), "sha256",
+                                         e.market == 0 ? "sha256-preimage" : "sha256-merge", ""});
+        }
+        if (e.kind == EventKind::kTreeNodePlaced && e.market == 0) {  // a leaf: its digest
+          for (server::OrderExtra& x : batch.order_extras) {
+            if (x.id == e.order) {
+              x.inputs_json = R"({"sha256":")" + LeafDigest(e.order) + R"("})";
+            }
+          }
         }
         if (e.kind == EventKind::kTreeCompleted) outcome[e.tree] = "completed";
         if (e.kind == EventKind::kTreeFailed) outcome[e.tree] = "failed";
@@ -836,10 +907,12 @@ TEST(Journal, ProofTreesLoadBackAsTheEngineAfterEveryBatch) {
                "AND market_idx = 1"));
     EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM trees WHERE status <> 'open' AND reserve <> 0"),
               0);
+    ASSERT_NO_FATAL_FAILURE(ExpectMerkleOutputs(conn, &ended));
   }
   for (const auto& [what, n] : ended)
     std::cout << "[ journal  ] trees " << what << ": " << n << "\n";
-  for (const char* what : {"completed", "failed", "takeover", "merges"}) {
+  for (const char* what :
+       {"completed", "failed", "takeover", "merges", "merge inputs", "outputs"}) {
     EXPECT_GT(ended[what], 0) << what;
   }
 }

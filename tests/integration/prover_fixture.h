@@ -41,6 +41,11 @@ class ProverFixture : public ServerFixture {
            R"(","proof_system":"sha256","verifier":"sha256-preimage","min_stake":100)" + extra +
            "}");
   }
+  // A proof tree's merge market (sha256-merge).
+  void MergeMarket(const std::string& id, const std::string& extra = "") {
+    Market(R"({"id":")" + id +
+           R"(","proof_system":"sha256","verifier":"sha256-merge","min_stake":100)" + extra + "}");
+  }
   // A sequencer with 10,000 deposited; its key.
   std::string Sequencer() {
     auto [id, key] = Account("sequencer", "s");

@@ -798,7 +798,7 @@ namespace {
 TEST_F(ProverTest, ATreeIsPlacedProvedAndReadBackOverHttp) {
   StartServer();
   ShaMarket("sha");
-  ShaMarket("merge");
+  MergeMarket("merge");
   const std::string seq_key = Sequencer();
   auto [p, key] = Prover("p");
   WsClient ws(server_->port(), key);
@@ -836,6 +836,9 @@ TEST_F(ProverTest, ATreeIsPlacedProvedAndReadBackOverHttp) {
   EXPECT_EQ(node.at("prover").as_int64(), p);
   EXPECT_EQ(node.at("proof_sha256").as_string(), server::Sha256Hex("leaf"));
   EXPECT_EQ(read.at("reserve").as_int64(), 0);
+  // A lone leaf is the root: its output is its digest.
+  EXPECT_EQ(node.at("output").as_string(), server::Sha256Hex("leaf"));
+  EXPECT_EQ(read.at("root_output").as_string(), server::Sha256Hex("leaf"));
 
   // Another sequencer does not see it; an admin does.
   auto [other, other_key] = Account("sequencer", "o");
@@ -844,11 +847,15 @@ TEST_F(ProverTest, ATreeIsPlacedProvedAndReadBackOverHttp) {
   EXPECT_EQ(client_->Get("/v1/trees/999", seq_key).status, 404);
 
   // Refusals, each naming its field.
-  auto refused = [&](const std::string& body, int status, const std::string& field) {
+  auto refused = [&](const std::string& body, int status, const std::string& field,
+                     const std::string& code = "") {
     auto r = post(body);
     EXPECT_EQ(r.status, status) << body << " -> " << r.body;
     if (r.status >= 400) {
       EXPECT_EQ(Json(r).at("error").at("field").as_string(), field) << r.body;
+      if (!code.empty()) {
+        EXPECT_EQ(Json(r).at("error").at("code").as_string(), code) << r.body;
+      }
     }
   };
   refused(R"({"leaf_market":"sha","merge_market":"merge","leaves":[],"leaf_price":5,)"
@@ -866,10 +873,18 @@ TEST_F(ProverTest, ATreeIsPlacedProvedAndReadBackOverHttp) {
   refused(R"({"leaf_market":"sha","merge_market":"merge","leaves":[1],"leaf_price":5,)"
           R"("deadline_ms":60000,"colour":1})",
           400, "colour");
+  // A merge's inputs are its children's digests: only a sha256-merge market takes them, and
+  // only leaves that output a digest give them.
+  refused(R"({"leaf_market":"sha","merge_market":"sha","leaves":[)" + leaf +
+              R"(],"leaf_price":5,"deadline_ms":60000})",
+          422, "merge_market", "incompatible_markets");
+  refused(R"({"leaf_market":"merge","merge_market":"merge","leaves":[1],"leaf_price":5,)"
+          R"("deadline_ms":60000})",
+          422, "leaves", "invalid_inputs");
   // Merges are drawn among the children's provers: this server has no VRF key for "merge".
   refused(R"({"leaf_market":"sha","merge_market":"merge","leaves":[)" + leaf + "," + leaf +
               R"(],"leaf_price":5,"merge_price":5,"deadline_ms":60000})",
-          422, "merge_market");
+          422, "merge_market", "vrf_unavailable");
   EXPECT_EQ(client_->Request("POST", "/v1/trees", "{}", key).status, 403);  // a prover
 }
 

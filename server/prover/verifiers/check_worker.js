@@ -323,6 +323,31 @@ async function main() {
     `200-byte preimage); p50 ${sh.p50.toFixed(3)} ms, p99 ${sh.p99.toFixed(3)} ms; ` +
     `ready ${sready ? sready[1] : '?'} ms after start; RSS ${(srss / 1024).toFixed(0)} MiB`);
 
+  // --- sha256-merge -------------------------------------------------------------------------
+  const m = new Worker('sha256-merge');
+  const left = hash(Buffer.from('left')), right = hash(Buffer.from('right'));
+  const parent = crypto.createHash('sha256').update(Buffer.from(left, 'hex'))
+                       .update(Buffer.from(right, 'hex')).digest();
+  const mreq = { public: { left, right }, proof: parent.toString('base64') };
+  await check('merge parent digest -> valid', () => expectVerdict(m, mreq, { verdict: 'valid' }));
+  await check('merge children swapped -> invalid verification_failed',
+    () => expectVerdict(m, { ...mreq, public: { left: right, right: left } }, invalid('verification_failed')));
+  await check('merge digest as hex text, not bytes -> invalid verification_failed',
+    () => expectVerdict(m, { ...mreq, proof: b64(parent.toString('hex')) }, invalid('verification_failed')));
+  await check('merge of the hex text, not the digests -> invalid verification_failed', () => expectVerdict(m,
+    { ...mreq, proof: crypto.createHash('sha256').update(left + right).digest().toString('base64') },
+    invalid('verification_failed')));
+  await check('merge one child missing -> invalid bad_public_inputs',
+    () => expectVerdict(m, { ...mreq, public: { left } }, invalid('bad_public_inputs')));
+  await check('merge an extra key -> invalid bad_public_inputs',
+    () => expectVerdict(m, { ...mreq, public: { left, right, sha256: left } }, invalid('bad_public_inputs')));
+  await check('merge upper-case hex -> invalid bad_public_inputs',
+    () => expectVerdict(m, { ...mreq, public: { left: left.toUpperCase(), right } }, invalid('bad_public_inputs')));
+  await check('merge stdin EOF -> exit 0', async () => {
+    const { code, signal } = await m.end();
+    if (code !== 0) throw new Error(`exit ${code} ${signal || ''}`);
+  });
+
   // --- process-level behaviour ------------------------------------------------------------
   await check('frame over 64 MiB -> earlier requests answered, error reply, exit 2', async () => {
     const x = new Worker('sha256-preimage');

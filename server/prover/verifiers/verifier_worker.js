@@ -3,6 +3,7 @@
 //
 //   NODE_PATH=<repo>/var/node/node_modules node verifier_worker.js --kind snarkjs-groth16
 //   node verifier_worker.js --kind sha256-preimage
+//   node verifier_worker.js --kind sha256-merge
 //
 // One kind per process. Requests come on stdin and answers go to stdout, one per request and in
 // order, each framed as a 4-byte big-endian length and that many bytes of UTF-8 JSON (shapes,
@@ -102,6 +103,35 @@ function makeSha256Verifier() {
       }
       const digest = crypto.createHash('sha256').update(bytes).digest();
       if (!crypto.timingSafeEqual(digest, Buffer.from(pub.sha256, 'hex'))) {
+        throw new Invalid('verification_failed');
+      }
+    },
+  };
+}
+
+// --- sha256-merge -----------------------------------------------------------------------------
+
+// A proof tree's merge (README "Prove a block as a tree"): the order's inputs are its two
+// children's digests, {"left": hex, "right": hex}, and the proof is the 32 bytes of
+// SHA-256(left || right) over the decoded digests: the parent's digest. It proves the prover
+// computed that parent; no zero knowledge, no recursion.
+function makeSha256MergeVerifier() {
+  return {
+    ready: Promise.resolve(),
+    async verify(req) {
+      const bytes = decodeProof(req.proof);
+      const pub = req.public;
+      const keys = isObject(pub) ? Object.keys(pub) : [];
+      if (!isObject(pub) || keys.length !== 2 || typeof pub.left !== 'string' ||
+          typeof pub.right !== 'string' || !SHA256_HEX.test(pub.left) ||
+          !SHA256_HEX.test(pub.right)) {
+        throw new Invalid('bad_public_inputs');
+      }
+      const parent = crypto.createHash('sha256')
+                         .update(Buffer.from(pub.left, 'hex'))
+                         .update(Buffer.from(pub.right, 'hex'))
+                         .digest();
+      if (bytes.length !== parent.length || !crypto.timingSafeEqual(bytes, parent)) {
         throw new Invalid('verification_failed');
       }
     },
@@ -311,9 +341,10 @@ function main() {
   let verifier;
   try {
     if (kind === 'sha256-preimage') verifier = makeSha256Verifier();
+    else if (kind === 'sha256-merge') verifier = makeSha256MergeVerifier();
     else if (kind === 'snarkjs-groth16') verifier = makeGroth16Verifier();
     else {
-      log('usage: verifier_worker.js --kind snarkjs-groth16|sha256-preimage');
+      log('usage: verifier_worker.js --kind snarkjs-groth16|sha256-preimage|sha256-merge');
       process.exit(EXIT_USAGE);
     }
   } catch (e) {
