@@ -347,7 +347,7 @@ int RunServe(const Config& config) {
       g->DisconnectAll(kWsServiceRestart, "this server lost the write lease");
     }
   };
-  // Long polls on orders wake when a commit makes their order final; provers hear of theirs.
+  // Long polls on orders and trees wake when a commit makes them final; provers hear of theirs.
   auto on_commit = [&watch, &gateway_ptr](const JournalBatch& batch) {
     if (ProverGateway* g = gateway_ptr.load()) g->OnCommit(batch);
     std::vector<int64_t> finished;
@@ -357,6 +357,10 @@ int RunServe(const Config& config) {
           e.kind == matching::EventKind::kOrderCancelled ||
           e.kind == matching::EventKind::kOrderFailed) {
         finished.push_back(e.order);
+      }
+      if (e.kind == matching::EventKind::kTreeCompleted ||
+          e.kind == matching::EventKind::kTreeFailed) {
+        finished.push_back(TreeWatchKey(e.tree));
       }
     }
     if (!finished.empty()) watch.Notify(finished);

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <chrono>
+#include <memory>
 
 #include "server/api/api_history.h"
 #include "server/api/api_internal.h"
@@ -48,6 +50,44 @@ void RunDb(Database& db, Responder respond, std::function<HttpResponse(DbSession
   db.Run(
       "", [shared, query = std::move(query)](DbSession& session) { (*shared)(query(session)); },
       [shared](const Status& why) { (*shared)(ErrorResponse(why)); });
+}
+
+Result<int64_t> ParseWaitMs(const HttpRequest& req) {
+  auto query = ParseQuery(req.query, {"wait_ms"});
+  if (!query) return query.error();
+  int64_t wait_ms = 0;
+  for (const auto& [name, value] : *query) {
+    PathParams one{{name, value}};
+    auto n = PathId(one, name);
+    if (!n || *n > kMaxWaitMs) {
+      return Status(StatusCode::kInvalidArgument,
+                    "wait_ms must be 1.." + std::to_string(kMaxWaitMs), "wait_ms");
+    }
+    wait_ms = *n;
+  }
+  return wait_ms;
+}
+
+void LongPoll(ApiContext& ctx, int64_t key, int64_t wait_ms, std::function<void(Responder)> fetch,
+              std::function<bool(DbSession&)> worth_waiting, Responder respond) {
+  if (wait_ms == 0) return fetch(std::move(respond));
+  // Watch first, then look: if there is nothing to wait for (missing, not the caller's to see,
+  // already final), the look fires the watch at once; otherwise the commit that makes it final
+  // will, or the deadline.
+  auto shared = std::make_shared<Responder>(std::move(respond));
+  auto fire = [fetch, shared] { fetch([shared](HttpResponse r) { (*shared)(std::move(r)); }); };
+  auto deadline = OrderWatch::Clock::now() + std::chrono::milliseconds(wait_ms);
+  if (!ctx.watch.Watch(key, deadline, fire)) return fire();  // too many waiting: answer now
+  auto notify = [&watch = ctx.watch, key] {
+    int64_t ids[] = {key};
+    watch.Notify(ids);
+  };
+  ctx.db.Run(
+      "",
+      [worth_waiting = std::move(worth_waiting), notify](DbSession& session) {
+        if (!worth_waiting(session)) notify();
+      },
+      [notify](const Status&) { notify(); });
 }
 
 HttpResponse Json(const json::value& value, int status) {

@@ -59,6 +59,18 @@ Result<int64_t> QueryInt(std::string_view name, std::string_view text);
 // An id from a path segment, or an error naming it.
 Result<int64_t> PathId(const PathParams& params, std::string_view name);
 
+// The `wait_ms` query parameter of a long poll: 0 when absent, else 1..kMaxWaitMs; other
+// parameters are refused.
+Result<int64_t> ParseWaitMs(const HttpRequest& req);
+
+// A read that may wait (GET /v1/orders/{id}, /v1/trees/{id} with ?wait_ms): answers `fetch`
+// once `key` is notified on ctx.watch (the commit that made it final) or after `wait_ms`, or at
+// once when `worth_waiting` (run on a database worker) says there is nothing to wait for or the
+// database is away. Without wait_ms, fetch at once. The answer is always read from PostgreSQL,
+// so it is committed state.
+void LongPoll(ApiContext& ctx, int64_t key, int64_t wait_ms, std::function<void(Responder)> fetch,
+              std::function<bool(DbSession&)> worth_waiting, Responder respond);
+
 // Route registration, one function per file.
 void RegisterAdminApi(Router& router, ApiContext& ctx);
 void RegisterAccountApi(Router& router, ApiContext& ctx);

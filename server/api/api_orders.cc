@@ -52,49 +52,21 @@ void GetOrderRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& pa
   if (!who) return;
   auto id = PathId(params, "id");
   if (!id) return respond(ErrorResponse(id.error()));
-  auto query = ParseQuery(req.query, {"wait_ms"});
-  if (!query) return respond(ErrorResponse(query.error()));
-  int64_t wait_ms = 0;
-  for (const auto& [name, value] : *query) {
-    PathParams one{{name, value}};
-    auto n = PathId(one, name);
-    if (!n || *n > kMaxWaitMs) {
-      return respond(
-          ErrorResponse(Status(StatusCode::kInvalidArgument,
-                               "wait_ms must be 1.." + std::to_string(kMaxWaitMs), "wait_ms")));
-    }
-    wait_ms = *n;
-  }
+  auto wait_ms = ParseWaitMs(req);
+  if (!wait_ms) return respond(ErrorResponse(wait_ms.error()));
   const Reader reader = ReaderOf(*who);
   const int64_t order_id = *id;
-  auto fetch = [&db = ctx.db, reader, order_id](Responder r) {
-    RunDb(db, std::move(r), [reader, order_id](DbSession& session) {
-      return JsonOrError(ReadOrder(session, reader, order_id));
-    });
-  };
-  if (wait_ms == 0) return fetch(std::move(respond));
-
-  // Long poll: watch first, then look. If the order is already final, missing or not the
-  // caller's to see, the look fires the watch at once; otherwise the commit that finalises it
-  // will, or the deadline. Either way the answer is read from PostgreSQL, so it is always
-  // committed state.
-  auto shared = std::make_shared<Responder>(std::move(respond));
-  auto fire = [fetch, shared] { fetch([shared](HttpResponse r) { (*shared)(std::move(r)); }); };
-  auto deadline = OrderWatch::Clock::now() + std::chrono::milliseconds(wait_ms);
-  if (!ctx.watch.Watch(order_id, deadline, fire)) return fire();  // too many waiting: answer now
-  // Waiting only makes sense for an open order the caller may see; anything else (404, 403,
-  // already final) is answered at once by the fetch. An unreachable database stops the wait
-  // too, and the fetch reports it.
-  auto notify = [&watch = ctx.watch, order_id] {
-    int64_t ids[] = {order_id};
-    watch.Notify(ids);
-  };
-  ctx.db.Run(
-      "",
-      [reader, order_id, notify](DbSession& session) {
-        if (!OrderWorthWaitingFor(session, reader, order_id)) notify();
+  LongPoll(
+      ctx, order_id, *wait_ms,
+      [&db = ctx.db, reader, order_id](Responder r) {
+        RunDb(db, std::move(r), [reader, order_id](DbSession& session) {
+          return JsonOrError(ReadOrder(session, reader, order_id));
+        });
       },
-      [notify](const Status&) { notify(); });
+      [reader, order_id](DbSession& session) {
+        return OrderWorthWaitingFor(session, reader, order_id);
+      },
+      std::move(respond));
 }
 
 void ListOrdersRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {

@@ -60,10 +60,19 @@ void GetTreeRoute(ApiContext& ctx, const HttpRequest& req, const PathParams& par
   if (!who) return;
   auto id = PathId(params, "id");
   if (!id) return respond(ErrorResponse(id.error()));
-  RunDb(ctx.db, std::move(respond),
-        [reader = Reader{who->account, who->role}, tree = *id](DbSession& session) {
+  auto wait_ms = ParseWaitMs(req);
+  if (!wait_ms) return respond(ErrorResponse(wait_ms.error()));
+  const Reader reader{who->account, who->role};
+  const int64_t tree = *id;
+  LongPoll(
+      ctx, TreeWatchKey(tree), *wait_ms,
+      [&db = ctx.db, reader, tree](Responder r) {
+        RunDb(db, std::move(r), [reader, tree](DbSession& session) {
           return JsonOrError(ReadTree(session, reader, tree));
         });
+      },
+      [reader, tree](DbSession& session) { return TreeWorthWaitingFor(session, reader, tree); },
+      std::move(respond));
 }
 
 }  // namespace

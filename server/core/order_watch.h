@@ -4,6 +4,9 @@
 // fires exactly once, on one of those two threads, and must not block (it hands off to the
 // database pool). Bounded: at most `limit` waiters; Watch() refuses beyond (the caller answers
 // at once instead of waiting). Thread-safe.
+//
+// Keys: an order's id; a proof tree's is TreeWatchKey(id), its id negated (ids are > 0), so
+// GET /v1/trees/{id}?wait_ms shares the watch and its timer thread.
 #pragma once
 
 #include <chrono>
@@ -17,6 +20,8 @@
 #include <unordered_map>
 
 namespace proofbook::server {
+
+inline int64_t TreeWatchKey(int64_t tree) { return -tree; }
 
 class OrderWatch {
  public:

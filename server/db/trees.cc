@@ -97,4 +97,12 @@ Result<json::object> ReadTree(DbSession& session, Reader reader, int64_t tree_id
   return json::object{{"tree", std::move(tree)}};
 }
 
+bool TreeWorthWaitingFor(DbSession& session, Reader reader, int64_t tree_id) {
+  ReadSnapshot tx(Pq(session));
+  auto rows =
+      tx.exec_params("SELECT status = 'open' AND ($3 OR account_id = $2) FROM trees WHERE id = $1",
+                     tree_id, reader.account, reader.role == matching::Role::kAdmin);
+  return !rows.empty() && rows[0][0].as<bool>();
+}
+
 }  // namespace proofbook::server

@@ -845,6 +845,17 @@ TEST_F(ProverTest, ATreeIsPlacedProvedAndReadBackOverHttp) {
   EXPECT_EQ(client_->Get("/v1/trees/" + std::to_string(id), other_key).status, 404);
   EXPECT_EQ(client_->Get("/v1/trees/" + std::to_string(id), admin_key_).status, 200);
   EXPECT_EQ(client_->Get("/v1/trees/999", seq_key).status, 404);
+  // A long poll on a tree that is already final, or not the caller's, answers at once.
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(client_->Get("/v1/trees/" + std::to_string(id) + "?wait_ms=20000", seq_key).status,
+            200);
+  EXPECT_EQ(client_->Get("/v1/trees/" + std::to_string(id) + "?wait_ms=20000", other_key).status,
+            404);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  for (const char* bad : {"?wait_ms=abc", "?wait_ms=30001", "?colour=1"}) {
+    auto r = client_->Get("/v1/trees/" + std::to_string(id) + bad, seq_key);
+    EXPECT_EQ(r.status, 400) << bad << " -> " << r.body;
+  }
 
   // Refusals, each naming its field.
   auto refused = [&](const std::string& body, int status, const std::string& field,
