@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -193,10 +194,19 @@ std::string FormatSeconds(double s) {
   return text;
 }
 
-// Long polls GET /v1/orders/{id}?wait_ms= until the order is no longer open; the final answer.
-// Outages shorter than kMaxOutage are ridden out (the order lives on in the server).
-Expected<ApiReply> WaitUntilFinal(ApiClient& api, const json::object& placed, double timeout_s) {
-  const int64_t id = Int(placed, "id");
+// What a --wait waits for: GET `path`?wait_ms= answers {member: {"status": ...}} until the
+// status is no longer open; `progress` words the spinner from the latest answer's object.
+struct FinalWait {
+  std::string what;  // "order 7", "tree 3"
+  std::string path;
+  const char* member;
+  std::function<std::string(const json::object&)> progress;
+};
+
+// Long polls until the resource is no longer open; the final answer. Outages shorter than
+// kMaxOutage are ridden out (the order or tree lives on in the server).
+Expected<ApiReply> WaitUntilFinal(ApiClient& api, const FinalWait& w, const json::object& placed,
+                                  double timeout_s, const std::string& resume_command) {
   const auto start = Clock::now();
   std::optional<Clock::time_point> deadline;
   if (timeout_s > 0) {
@@ -205,23 +215,19 @@ Expected<ApiReply> WaitUntilFinal(ApiClient& api, const json::object& placed, do
   }
   bool in_outage = false;
   Clock::time_point outage_since{};
-  Spinner spinner(placed.contains("status") ? Progress(id, placed)
-                                            : "waiting for order " + std::to_string(id));
-  const std::string path = "/v1/orders/" + std::to_string(id);
+  Spinner spinner(placed.contains("status") ? w.progress(placed) : "waiting for " + w.what);
   for (;;) {
     int64_t wait_ms = spinner.active() ? kSpinnerPollMs : kMaxPollMs;
     if (deadline) {
       auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
       if (left <= 0) {
-        return CliError{kExitNoProof, "order " + std::to_string(id) + " is still open after " +
-                                          FormatSeconds(timeout_s) +
-                                          " (--wait-timeout); it goes on: proofbook order get " +
-                                          std::to_string(id)};
+        return CliError{kExitNoProof, w.what + " is still open after " + FormatSeconds(timeout_s) +
+                                          " (--wait-timeout); it goes on: " + resume_command};
       }
       wait_ms = std::min(wait_ms, left);
     }
-    auto reply = api.Get(path + "?wait_ms=" + std::to_string(std::max<int64_t>(wait_ms, 1)),
+    auto reply = api.Get(w.path + "?wait_ms=" + std::to_string(std::max<int64_t>(wait_ms, 1)),
                          std::chrono::milliseconds(wait_ms));
     if (!reply) {
       if (reply.error().exit_code != kExitUnavailable) return reply.error();
@@ -236,9 +242,9 @@ Expected<ApiReply> WaitUntilFinal(ApiClient& api, const json::object& placed, do
       continue;
     }
     in_outage = false;
-    const json::object& order = Obj(reply->json, "order");
-    if (Str(order, "status") != "open") return reply;
-    spinner.Update(Progress(id, order));
+    const json::object& o = Obj(reply->json, w.member);
+    if (Str(o, "status") != "open") return reply;
+    spinner.Update(w.progress(o));
   }
 }
 
@@ -460,7 +466,10 @@ Outcome OrderPlace(ApiClient& api, const OutputMode& mode, const OrderPlaceArgs&
                                         "client_order_id)"
                                       : " placed")
             << "; waiting until it is final\n";
-  auto final_reply = WaitUntilFinal(api, Obj(placed->json, "order"), args.wait_timeout_s);
+  const FinalWait w{"order " + std::to_string(id), "/v1/orders/" + std::to_string(id), "order",
+                    [id](const json::object& o) { return Progress(id, o); }};
+  auto final_reply = WaitUntilFinal(api, w, Obj(placed->json, "order"), args.wait_timeout_s,
+                                    "proofbook order get " + std::to_string(id));
   if (!final_reply) return final_reply.error();
   const json::object& order = Obj(final_reply->json, "order");
   const std::string status = Str(order, "status");
@@ -559,6 +568,134 @@ Outcome OrderCancel(ApiClient& api, const OutputMode& mode, int64_t id) {
     PrintJson(*r);
   } else {
     std::cout << "Order " << id << " cancelled; its escrow is back in your available balance.\n";
+  }
+  return Done{};
+}
+
+// ---- Proof trees --------------------------------------------------------------------------------
+
+namespace {
+
+int64_t ProvenNodes(const json::object& tree) {
+  int64_t proven = 0;
+  for (const auto& n : Arr(tree, "nodes")) {
+    if (n.is_object() && Str(n.as_object(), "state") == "proven") ++proven;
+  }
+  return proven;
+}
+
+// A digest cut to its first 16 hex digits for a table (--json has it whole).
+std::string ShortCell(const json::object& o, const char* name) {
+  std::string text = Cell(o, name);
+  return text.size() > 19 ? text.substr(0, 16) + "..." : text;
+}
+
+void PrintTree(std::ostream& out, const json::object& t) {
+  std::vector<std::pair<std::string, std::string>> fields = {{"tree", Cell(t, "id")}};
+  fields.emplace_back("status", Cell(t, "status"));
+  for (const char* name : {"failure", "failed_order"}) {
+    if (t.contains(name)) fields.emplace_back(name, Cell(t, name));
+  }
+  for (const char* name : {"leaf_market", "merge_market", "leaves", "leaf_price", "merge_price",
+                           "leaf_share_bps", "reserve"}) {
+    fields.emplace_back(name, Cell(t, name));
+  }
+  fields.emplace_back("placed_at", TimeCell(t, "placed_at_ms"));
+  fields.emplace_back("deadline", TimeCell(t, "deadline_ms"));
+  fields.emplace_back("nodes_proven", std::to_string(ProvenNodes(t)) + " of " +
+                                          std::to_string(Arr(t, "nodes").size()));
+  fields.emplace_back("root_output", Cell(t, "root_output"));
+  PrintFields(out, fields);
+  Table nodes({{"NODE", true},
+               {"LEVEL", true},
+               {"KIND"},
+               {"STATE"},
+               {"ORDER", true},
+               {"PROVER", true},
+               {"DUE_AT"},
+               {"OUTPUT"}});
+  for (const auto& item : Arr(t, "nodes")) {
+    const json::object& n = item.is_object() ? item.as_object() : EmptyObject();
+    nodes.AddRow({Cell(n, "node"), Cell(n, "level"), Cell(n, "kind"), Cell(n, "state"),
+                  Cell(n, "order"), Cell(n, "prover"), TimeCell(n, "due_at_ms"),
+                  ShortCell(n, "output")});
+  }
+  if (nodes.empty()) return;
+  out << '\n';
+  nodes.Print(out);
+}
+
+}  // namespace
+
+Outcome TreePlace(ApiClient& api, const OutputMode& mode, const TreePlaceArgs& args) {
+  auto leaves = ReadJsonArg("--leaves", args.leaves);
+  if (!leaves) return leaves.error();
+  if (!leaves->is_array()) {
+    return CliError{kExitUsage, "--leaves must be a JSON array: one leaf's inputs per element"};
+  }
+  json::object body{{"leaf_market", args.leaf_market},
+                    {"merge_market", args.merge_market},
+                    {"leaves", std::move(*leaves)},
+                    {"leaf_price", args.leaf_price},
+                    {"deadline_ms", args.deadline_ms}};
+  if (args.merge_price) body["merge_price"] = *args.merge_price;
+  if (args.min_reputation) body["min_reputation"] = *args.min_reputation;
+  if (args.leaf_share_bps) body["leaf_share_bps"] = *args.leaf_share_bps;
+  if (!args.priority.empty()) body["priority"] = args.priority;
+  if (!args.leaf_selection.empty()) body["leaf_selection"] = args.leaf_selection;
+  auto placed = api.Post("/v1/trees", body);
+  if (!placed) return placed.error();
+  const json::object& tree = Obj(placed->json, "tree");
+  const int64_t id = Int(tree, "id");
+  if (id <= 0) return CliError{kExitFailure, "the server's answer names no tree id"};
+  if (!args.wait) {
+    if (mode.json) {
+      PrintJson(*placed);
+    } else {
+      std::cout << "tree " << id << " placed: " << Cell(tree, "leaves") << " leaves, escrow "
+                << Cell(tree, "escrow") << ", root due " << TimeCell(tree, "deadline_ms")
+                << "\nfollow it: proofbook tree show " << id << "\n";
+    }
+    return Done{};
+  }
+  std::cerr << "tree " << id << " placed (" << Cell(tree, "leaves") << " leaves, escrow "
+            << Cell(tree, "escrow") << "); waiting for its root\n";
+  const FinalWait w{
+      "tree " + std::to_string(id), "/v1/trees/" + std::to_string(id), "tree",
+      [id](const json::object& t) {
+        const auto nodes = Arr(t, "nodes").size();
+        return "waiting for tree " + std::to_string(id) + ": " + std::to_string(ProvenNodes(t)) +
+               " of " + (nodes > 0 ? std::to_string(nodes) : std::string("?")) + " nodes proven";
+      }};
+  auto final_reply = WaitUntilFinal(api, w, json::object{}, args.wait_timeout_s,
+                                    "proofbook tree show " + std::to_string(id));
+  if (!final_reply) return final_reply.error();
+  const json::object& t = Obj(final_reply->json, "tree");
+  if (mode.json) {
+    PrintJson(*final_reply);
+  } else {
+    PrintTree(std::cout, t);
+  }
+  const std::string status = Str(t, "status");
+  if (status == "completed") {
+    (mode.json ? std::cerr : std::cout)
+        << "\nroot of tree " << id << " proven: " << Str(t, "root_output") << "\n";
+    return Done{};
+  }
+  std::string why = "tree " + std::to_string(id) + " ended " + status;
+  if (const std::string failure = Str(t, "failure"); !failure.empty()) {
+    why += " (" + failure + ", order " + Cell(t, "failed_order") + ")";
+  }
+  return CliError{kExitNoProof, why};
+}
+
+Outcome TreeShow(ApiClient& api, const OutputMode& mode, int64_t id) {
+  auto r = api.Get("/v1/trees/" + std::to_string(id));
+  if (!r) return r.error();
+  if (mode.json) {
+    PrintJson(*r);
+  } else {
+    PrintTree(std::cout, Obj(r->json, "tree"));
   }
   return Done{};
 }

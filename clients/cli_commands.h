@@ -45,6 +45,17 @@ struct OrderPlaceArgs {
   std::string out;            // empty: order-<id>.proof
 };
 
+// `proofbook tree place`: POST /v1/trees (README "Prove a block as a tree").
+struct TreePlaceArgs {
+  std::string leaf_market, merge_market;
+  std::string leaves;  // a JSON array of the leaves' inputs: the text, @file, or @- for stdin
+  int64_t leaf_price = 0, deadline_ms = 0;
+  std::optional<int64_t> merge_price, min_reputation, leaf_share_bps;
+  std::string priority, leaf_selection;  // empty: the server's default
+  bool wait = false;
+  double wait_timeout_s = 0;  // 0: until the tree is final
+};
+
 struct OrderListArgs {
   std::string status, market;
   int64_t limit = 0, cursor = 0;  // 0: the server's default / the first page
@@ -70,6 +81,11 @@ Outcome OrderPlace(ApiClient& api, const OutputMode& mode, const OrderPlaceArgs&
 Outcome OrderGet(ApiClient& api, const OutputMode& mode, int64_t id);
 Outcome OrderList(ApiClient& api, const OutputMode& mode, const OrderListArgs& args);
 Outcome OrderCancel(ApiClient& api, const OutputMode& mode, int64_t id);
+// Places a proof tree; with --wait, long-polls until its root is proven (exit 0, the root's
+// output printed) or the tree fails (exit 5).
+Outcome TreePlace(ApiClient& api, const OutputMode& mode, const TreePlaceArgs& args);
+// A tree with every node: its state, prover, due time and output.
+Outcome TreeShow(ApiClient& api, const OutputMode& mode, int64_t id);
 Outcome AccountShow(ApiClient& api, const OutputMode& mode);
 Outcome Settlements(ApiClient& api, const OutputMode& mode, const HistoryArgs& args);
 Outcome Slashings(ApiClient& api, const OutputMode& mode, const HistoryArgs& args);

@@ -37,7 +37,8 @@ Exit codes:
   3  the server refused the request (HTTP 4xx): the message shows its code, message, field
   4  the server is unavailable: cannot connect, HTTP 502/503/504, or no answer in time
   5  order place --wait ended without a proof: the order expired, failed or was cancelled,
-     or --wait-timeout passed (the order itself goes on))";
+     or --wait-timeout passed (the order itself goes on); tree place --wait: the tree
+     failed, or --wait-timeout passed)";
 
 CLI::Option* AddOptional(CLI::App* app, const std::string& name, std::optional<int64_t>& target,
                          const std::string& help) {
@@ -196,6 +197,48 @@ int main(int argc, char** argv) {
                    "proofs FILE.1, FILE.2, ...")
       ->needs(wait);
 
+  CLI::App* tree = app.add_subcommand("tree", "Sequencer: a block's whole proof as one tree");
+  tree->require_subcommand(1);
+  CLI::App* tree_place =
+      tree->add_subcommand("place", "Place a proof tree (escrows every leaf and merge)");
+  TreePlaceArgs tree_args;
+  tree_place->add_option("--leaf-market", tree_args.leaf_market, "The leaves' market")->required();
+  tree_place
+      ->add_option("--merge-market", tree_args.merge_market,
+                   "The merges' market (verifier sha256-merge)")
+      ->required();
+  tree_place
+      ->add_option("--leaves", tree_args.leaves,
+                   "The leaves' inputs, a JSON array (at most 4,096): JSON, @file.json, or @-")
+      ->required();
+  tree_place->add_option("--leaf-price", tree_args.leaf_price, "Most you pay per leaf")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  AddOptional(tree_place, "--merge-price", tree_args.merge_price,
+              "Most you pay per merge (required with more than one leaf)");
+  tree_place
+      ->add_option("--deadline-ms", tree_args.deadline_ms, "The root wanted within this many ms")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  AddOptional(tree_place, "--leaf-share-bps", tree_args.leaf_share_bps,
+              "The leaves' share of the time to the deadline, bps (default 5000)");
+  AddOptional(tree_place, "--min-reputation", tree_args.min_reputation,
+              "Lowest prover reputation, bps");
+  tree_place->add_option("--priority", tree_args.priority, "Rank offers by price or time")
+      ->check(CLI::IsMember({"price", "time"}));
+  tree_place->add_option("--leaf-selection", tree_args.leaf_selection, "best or vrf")
+      ->check(CLI::IsMember({"best", "vrf"}));
+  CLI::Option* tree_wait = tree_place->add_flag(
+      "--wait", tree_args.wait, "Block until the root is proven (exit 0) or the tree fails (5)");
+  tree_place
+      ->add_option("--wait-timeout", tree_args.wait_timeout_s,
+                   "With --wait: give up after this many seconds (exit 5; the tree goes on)")
+      ->check(CLI::PositiveNumber)
+      ->needs(tree_wait);
+  CLI::App* tree_show = tree->add_subcommand("show", "A tree with every node");
+  int64_t tree_id = 0;
+  tree_show->add_option("id", tree_id, "Tree id")->required()->check(CLI::PositiveNumber);
+
   CLI::App* get = order->add_subcommand("get", "One order with its assignments and inputs");
   int64_t get_id = 0;
   get->add_option("id", get_id, "Order id")->required()->check(CLI::PositiveNumber);
@@ -297,6 +340,10 @@ int main(int argc, char** argv) {
       outcome = MarketBook(api, mode, book_market, book_offers);
     } else if (place->parsed()) {
       outcome = OrderPlace(api, mode, place_args);
+    } else if (tree_place->parsed()) {
+      outcome = TreePlace(api, mode, tree_args);
+    } else if (tree_show->parsed()) {
+      outcome = TreeShow(api, mode, tree_id);
     } else if (get->parsed()) {
       outcome = OrderGet(api, mode, get_id);
     } else if (list->parsed()) {

@@ -1,17 +1,20 @@
 // Issue #17 end to end: a block proved as one tree. A real server (with an ECVRF master key, so
 // merges are drawn among their children's provers), real PostgreSQL, four real proofbook-prover
-// processes over WebSockets, real verifier workers (sha256-preimage leaves, sha256-merge merges).
-// One prover proves its leaves honestly and delivers garbage for every merge.
+// processes over WebSockets, real verifier workers (sha256-preimage leaves, sha256-merge merges),
+// and the real command line placing the tree and waiting for its root. One prover proves its
+// leaves honestly and delivers garbage for every merge.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "clients/common/process.h"
 #include "matching/tree_shape.h"
 #include "server/base/crypto.h"
 #include "tests/integration/prover_fixture.h"
@@ -47,6 +50,34 @@ class TreeTest : public ProverFixture {
     pqxx::connection conn(db_.url());
     pqxx::read_transaction tx(conn);
     return tx.exec1(sql)[0].as<int64_t>();
+  }
+
+  struct CliRun {
+    int exit_code = -1;
+    std::string out, err;
+  };
+  // The real `proofbook` command line with `key`, its output captured.
+  CliRun Cli(const std::string& key, std::vector<std::string> args) {
+    clients::ProcessOptions options;
+    options.argv = std::move(args);
+    options.argv.insert(options.argv.begin(), PROOFBOOK_CLI_BIN);
+    options.env = std::vector<std::string>{"PROOFBOOK_URL=" + Url(), "PROOFBOOK_API_KEY=" + key,
+                                           "HOME=" + dir_};
+    options.stdin_null = true;
+    options.stdout_to = clients::ProcessOutput::Capture();
+    options.stderr_to = clients::ProcessOutput::Capture();
+    clients::Process process(std::move(options));
+    EXPECT_TRUE(process.started()) << process.error();
+    CliRun run;
+    std::optional<int> status = process.Wait(std::chrono::seconds(90));
+    if (!status) {
+      status = process.Kill();
+      ADD_FAILURE() << "proofbook did not exit in time";
+    }
+    run.exit_code = clients::Process::ExitCode(*status);
+    run.out = process.Stdout();
+    run.err = process.Stderr();
+    return run;
   }
 
   std::string dir_;
@@ -110,26 +141,21 @@ TEST_F(TreeTest, ASixteenLeafTreeIsProvedDespiteAFaultyMergeProver) {
     leaves += std::string(i == 0 ? "" : ",") + R"({"sha256":")" + digests.back() +
               R"(","preimage":")" + preimage + R"("})";
   }
-  auto placed = client_->Request(
-      "POST", "/v1/trees",
-      R"({"leaf_market":"leaf","merge_market":"merge","leaves":[)" + leaves +
-          R"(],"leaf_price":100,"merge_price":100,"deadline_ms":60000,"leaf_share_bps":5000})",
-      seq_key);
-  ASSERT_EQ(placed.status, 201) << placed.body;
-  const int64_t tree_id = Json(placed).at("tree").at("id").as_int64();
-  EXPECT_EQ(Json(placed).at("tree").at("escrow").as_int64(), 16 * 100 + 15 * 100);
-
-  // Long poll for the root.
-  boost::json::object tree;
-  for (int i = 0; i < 4; ++i) {
-    auto r = client_->Get("/v1/trees/" + std::to_string(tree_id) + "?wait_ms=30000", seq_key);
-    ASSERT_EQ(r.status, 200) << r.body;
-    tree = Json(r).at("tree").as_object();
-    if (tree.at("status").as_string() != "open") break;
-  }
-  ASSERT_EQ(tree.at("status").as_string(), "completed")
-      << boost::json::serialize(tree) << "\nfaulty prover:\n"
-      << bad.Logs();
+  // Placed with the command line, which long-polls until the root is proven.
+  const std::string leaves_file = dir_ + "/leaves.json";
+  std::ofstream(leaves_file) << "[" << leaves << "]";
+  CliRun placed =
+      Cli(seq_key, {"--json", "tree", "place", "--leaf-market", "leaf", "--merge-market", "merge",
+                    "--leaves", "@" + leaves_file, "--leaf-price", "100", "--merge-price", "100",
+                    "--deadline-ms", "60000", "--wait", "--wait-timeout", "60"});
+  ASSERT_EQ(placed.exit_code, 0) << placed.out << placed.err << "\nfaulty prover:\n" << bad.Logs();
+  const boost::json::object tree = boost::json::parse(placed.out).at("tree").as_object();
+  ASSERT_EQ(tree.at("status").as_string(), "completed");
+  const int64_t tree_id = tree.at("id").as_int64();
+  EXPECT_NE(placed.err.find("tree " + std::to_string(tree_id) + " placed (16 leaves, escrow " +
+                            std::to_string(16 * 100 + 15 * 100) + ")"),
+            std::string::npos)
+      << placed.err;
 
   // The root is the Merkle root of the leaves' digests, and every node's output is its subtree's.
   const matching::TreeShape shape(kLeaves);
@@ -139,6 +165,16 @@ TEST_F(TreeTest, ASixteenLeafTreeIsProvedDespiteAFaultyMergeProver) {
     want.push_back(Parent(want[static_cast<size_t>(left)], want[static_cast<size_t>(left + 1)]));
   }
   EXPECT_EQ(tree.at("root_output").as_string(), want.back());
+  EXPECT_NE(placed.err.find("root of tree " + std::to_string(tree_id) + " proven: " + want.back()),
+            std::string::npos)
+      << placed.err;
+  // `tree show` for people: the tree, then a row per node.
+  CliRun shown = Cli(seq_key, {"tree", "show", std::to_string(tree_id)});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("root_output"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find(want.back()), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("31 of 31"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find(want[0].substr(0, 16) + "..."), std::string::npos) << shown.out;
   const auto& nodes = tree.at("nodes").as_array();
   ASSERT_EQ(nodes.size(), static_cast<size_t>(shape.nodes()));
   for (int32_t n = 0; n < shape.nodes(); ++n) {
