@@ -9,6 +9,14 @@
 //     Latency runs from the *scheduled* time, so a stalled server cannot hide its stall by
 //     slowing the generator down (coordinated omission, as wrk2 corrects it).
 //
+// Kinds: healthz (GET /healthz), orders (POST /v1/orders), trees: each request is POST
+// /v1/trees of --tree-leaves leaves (unique sha256 preimages, which proofbook-prover proves
+// from the hint), and the same connection then long-polls GET /v1/trees/{id}?wait_ms= until the
+// tree is final, so a connection holds one tree in flight. The report adds trees completed per
+// second and root latency: from the placement's scheduled time to the answer showing the root
+// proven (at most one long-poll round trip after the commit that proved it). Needs provers
+// (loadtest/trees.sh starts them).
+//
 // Every run is bounded: --duration seconds of sending, then at most --drain seconds for the
 // requests already due; whatever is still unanswered is counted as unfinished.
 //
@@ -58,7 +66,7 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Nanos = std::chrono::nanoseconds;
 
-enum class Kind { kHealthz, kOrders };
+enum class Kind { kHealthz, kOrders, kTrees };
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -77,6 +85,11 @@ struct Options {
   // Each order's inputs, which the market checks when the order is placed: --inputs, or a
   // sha256-preimage market's {"sha256": SHA-256 of "proofbook-load"}.
   json::value inputs;
+  // --kind trees: the markets, the number of leaves and the prices (max_price for a leaf, the
+  // merge price for a merge).
+  std::string leaf_market = "leaf", merge_market = "merge";
+  int tree_leaves = 16;
+  int64_t merge_price = 1;
   double max_error_rate = 0;
   bool json = false;
   std::string label;  // free text copied into the report
@@ -157,6 +170,10 @@ struct Tally {
   Histogram latency;
   Histogram send_lag;  // open loop: how late a request left compared with its schedule
   Clock::time_point last_completion{};
+  // --kind trees: final outcomes of the trees placed, and placement to root proven.
+  uint64_t trees_completed = 0, trees_failed = 0, trees_unresolved = 0;
+  Histogram root_latency;
+  Clock::time_point last_root{};
 
   void Merge(const Tally& o) {
     scheduled += o.scheduled;
@@ -167,6 +184,11 @@ struct Tally {
     for (const auto& [k, v] : o.failures) failures[k] += v;
     latency.Merge(o.latency);
     send_lag.Merge(o.send_lag);
+    trees_completed += o.trees_completed;
+    trees_failed += o.trees_failed;
+    trees_unresolved += o.trees_unresolved;
+    root_latency.Merge(o.root_latency);
+    last_root = std::max(last_root, o.last_root);
     last_completion = std::max(last_completion, o.last_completion);
   }
 };
@@ -181,7 +203,7 @@ class Worker {
       request_.target = "/healthz";
     } else {
       request_.method = "POST";
-      request_.target = "/v1/orders";
+      request_.target = opts_.kind == Kind::kTrees ? "/v1/trees" : "/v1/orders";
       request_.bearer = opts_.api_key;
       request_.content_type = "application/json";
     }
@@ -274,7 +296,89 @@ class Worker {
                                                    {"inputs", opts_.inputs},
                                                    {"client_order_id", id}});
     }
+    if (opts_.kind == Kind::kTrees) {
+      // Unique leaves: a sha256-preimage statement with its preimage as the prover's hint.
+      const std::string tree =
+          run_id_ + "-" + std::to_string(index_) + "-" + std::to_string(++order_seq_);
+      json::array leaves;
+      leaves.reserve(static_cast<std::size_t>(opts_.tree_leaves));
+      for (int i = 0; i < opts_.tree_leaves; ++i) {
+        std::string preimage = tree + "-" + std::to_string(i);
+        leaves.push_back(
+            json::object{{"sha256", clients::Sha256Hex(preimage)}, {"preimage", preimage}});
+      }
+      json::object body{{"leaf_market", opts_.leaf_market},
+                        {"merge_market", opts_.merge_market},
+                        {"leaves", std::move(leaves)},
+                        {"leaf_price", opts_.max_price},
+                        {"deadline_ms", opts_.deadline_ms}};
+      if (opts_.tree_leaves > 1) body["merge_price"] = opts_.merge_price;
+      request_.body = json::serialize(body);
+    }
     return clients::BuildRequest(request_, "", opts_.host, "proofbook-load", /*keep_alive=*/true);
+  }
+
+  // --kind trees: after a 201, long-polls the tree on the same connection until it is final or
+  // the run's drain ends; records the root latency from `scheduled`. False when the connection
+  // failed (it is closed).
+  asio::awaitable<bool> AwaitRoot(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                  const std::string& placed_body, Clock::time_point scheduled) {
+    json::error_code ec;
+    json::value placed = json::parse(placed_body, ec);
+    const json::value* id =
+        ec || !placed.is_object() ? nullptr : placed.as_object().if_contains("tree");
+    id = id != nullptr && id->is_object() ? id->as_object().if_contains("id") : nullptr;
+    if (id == nullptr || !id->is_int64()) {
+      ++tally_.failures["tree:no_id"];
+      co_return true;
+    }
+    clients::HttpRequest poll;
+    poll.target = "/v1/trees/" + std::to_string(id->as_int64()) + "?wait_ms=10000";
+    poll.bearer = opts_.api_key;
+    while (!stopped_) {
+      auto req = clients::BuildRequest(poll, "", opts_.host, "proofbook-load", true);
+      stream.expires_after(std::chrono::seconds(15));
+      auto [wec, written] =
+          co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
+      if (wec) {
+        Fail(stream, wec, "tree_poll_write");
+        break;
+      }
+      http::response<http::string_body> res;
+      auto [rec, read] =
+          co_await http::async_read(stream, buffer, res, asio::as_tuple(asio::use_awaitable));
+      if (rec) {
+        Fail(stream, rec, "tree_poll_read");
+        break;
+      }
+      if (res.result_int() != 200) {
+        ++tally_.failures["tree_poll:" + std::to_string(res.result_int())];
+        break;
+      }
+      json::value tree = json::parse(res.body(), ec);
+      const json::value* t =
+          ec || !tree.is_object() ? nullptr : tree.as_object().if_contains("tree");
+      const json::value* status =
+          t != nullptr && t->is_object() ? t->as_object().if_contains("status") : nullptr;
+      const std::string_view st =
+          status != nullptr && status->is_string() ? std::string_view(status->as_string()) : "";
+      if (st == "completed") {
+        ++tally_.trees_completed;
+        tally_.last_root = Clock::now();
+        tally_.root_latency.Record((tally_.last_root - scheduled).count());
+        co_return true;
+      }
+      if (st == "failed") {
+        ++tally_.trees_failed;
+        co_return true;
+      }
+      if (st != "open") {
+        ++tally_.failures["tree_poll:bad_answer"];
+        break;
+      }
+    }
+    ++tally_.trees_unresolved;
+    co_return stream.socket().is_open();
   }
 
   asio::awaitable<void> Loop(std::size_t conn) {
@@ -320,6 +424,9 @@ class Worker {
       ++tally_.statuses[static_cast<int>(res.result_int())];
       tally_.latency.Record((done - scheduled).count());
       tally_.last_completion = done;
+      if (opts_.kind == Kind::kTrees && res.result_int() == 201 && res.keep_alive()) {
+        if (!co_await AwaitRoot(stream, buffer, res.body(), scheduled)) continue;
+      }
       if (!res.keep_alive()) {
         beast::error_code ignored;
         stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -407,9 +514,30 @@ struct Summary {
   uint64_t unfinished = 0;
   uint64_t errors = 0;  // non-2xx + transport failures + unfinished
   double elapsed_s = 0;
+  double trees_elapsed_s = 0;  // to the last root proven, at least --duration
   double achieved_rate = 0;
   double error_rate = 0;
 };
+
+const char* KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kHealthz:
+      return "healthz";
+    case Kind::kOrders:
+      return "orders";
+    case Kind::kTrees:
+      return "trees";
+  }
+  return "?";
+}
+
+json::object LatencyJson(const Histogram& h) {
+  return json::object{{"p50", Ms(h.Quantile(0.50))},
+                      {"p90", Ms(h.Quantile(0.90))},
+                      {"p99", Ms(h.Quantile(0.99))},
+                      {"p999", Ms(h.Quantile(0.999))},
+                      {"max", Ms(h.max())}};
+}
 
 json::object ToJson(const Options& opts, const Summary& s) {
   json::object statuses;
@@ -417,9 +545,9 @@ json::object ToJson(const Options& opts, const Summary& s) {
   json::object failures;
   for (const auto& [step, n] : s.tally.failures) failures[step] = n;
   const Histogram& h = s.tally.latency;
-  return json::object{
+  json::object out{
       {"label", opts.label},
-      {"kind", opts.kind == Kind::kHealthz ? "healthz" : "orders"},
+      {"kind", KindName(opts.kind)},
       {"mode", opts.rate > 0 ? "fixed-rate" : "max-rate"},
       {"target_rate", opts.rate},
       {"connections", opts.connections},
@@ -436,15 +564,22 @@ json::object ToJson(const Options& opts, const Summary& s) {
       {"failures", failures},
       {"elapsed_s", s.elapsed_s},
       {"achieved_rate", s.achieved_rate},
-      {"latency_ms", json::object{{"p50", Ms(h.Quantile(0.50))},
-                                  {"p90", Ms(h.Quantile(0.90))},
-                                  {"p99", Ms(h.Quantile(0.99))},
-                                  {"p999", Ms(h.Quantile(0.999))},
-                                  {"max", Ms(h.max())}}},
+      {"latency_ms", LatencyJson(h)},
       {"send_lag_ms", json::object{{"p50", Ms(s.tally.send_lag.Quantile(0.50))},
                                    {"p99", Ms(s.tally.send_lag.Quantile(0.99))},
                                    {"max", Ms(s.tally.send_lag.max())}}},
   };
+  if (opts.kind == Kind::kTrees) {
+    out["trees"] = json::object{
+        {"leaves", opts.tree_leaves},
+        {"completed", s.tally.trees_completed},
+        {"failed", s.tally.trees_failed},
+        {"unresolved", s.tally.trees_unresolved},
+        {"elapsed_s", s.trees_elapsed_s},
+        {"completed_per_s", static_cast<double>(s.tally.trees_completed) / s.trees_elapsed_s},
+        {"root_latency_ms", LatencyJson(s.tally.root_latency)}};
+  }
+  return out;
 }
 
 void PrintText(const Options& opts, const Summary& s) {
@@ -454,8 +589,10 @@ void PrintText(const Options& opts, const Summary& s) {
                                : "max-rate";
   std::printf("proofbook-load%s%s: %s, %s, %d connections, %d thread(s), %.1f s\n",
               opts.label.empty() ? "" : " ", opts.label.c_str(),
-              opts.kind == Kind::kHealthz ? "GET /healthz" : "POST /v1/orders", mode.c_str(),
-              opts.connections, opts.threads, opts.duration_s);
+              opts.kind == Kind::kHealthz  ? "GET /healthz"
+              : opts.kind == Kind::kOrders ? "POST /v1/orders"
+                                           : "POST /v1/trees",
+              mode.c_str(), opts.connections, opts.threads, opts.duration_s);
   std::printf("  scheduled %" PRIu64 "  sent %" PRIu64 "  completed %" PRIu64
               "  unfinished %" PRIu64 "  connects %" PRIu64 "\n",
               s.tally.scheduled, s.tally.sent, s.tally.completed, s.unfinished, s.tally.connects);
@@ -472,6 +609,16 @@ void PrintText(const Options& opts, const Summary& s) {
   std::printf("  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f%s\n",
               Ms(h.Quantile(0.5)), Ms(h.Quantile(0.9)), Ms(h.Quantile(0.99)), Ms(h.Quantile(0.999)),
               Ms(h.max()), opts.rate > 0 ? "  (from scheduled time)" : "");
+  if (opts.kind == Kind::kTrees) {
+    const Histogram& r = s.tally.root_latency;
+    std::printf("  trees of %d leaves: completed %" PRIu64 " (%.2f trees/s)  failed %" PRIu64
+                "  unresolved %" PRIu64 "\n",
+                opts.tree_leaves, s.tally.trees_completed,
+                static_cast<double>(s.tally.trees_completed) / s.trees_elapsed_s,
+                s.tally.trees_failed, s.tally.trees_unresolved);
+    std::printf("  root latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", Ms(r.Quantile(0.5)),
+                Ms(r.Quantile(0.9)), Ms(r.Quantile(0.99)), Ms(r.max()));
+  }
   if (opts.rate > 0) {
     std::printf("  send lag ms: p50 %.3f  p99 %.3f  max %.3f\n", Ms(s.tally.send_lag.Quantile(0.5)),
                 Ms(s.tally.send_lag.Quantile(0.99)), Ms(s.tally.send_lag.max()));
@@ -484,8 +631,11 @@ int Main(int argc, char** argv) {
   app.add_option("--host", opts.host, "127.0.0.1, ::1 or localhost; nothing else is accepted")
       ->capture_default_str();
   app.add_option("--port", opts.port, "Server port")->required();
-  std::map<std::string, Kind> kinds{{"healthz", Kind::kHealthz}, {"orders", Kind::kOrders}};
-  app.add_option("--kind", opts.kind, "healthz: GET /healthz; orders: POST /v1/orders")
+  std::map<std::string, Kind> kinds{
+      {"healthz", Kind::kHealthz}, {"orders", Kind::kOrders}, {"trees", Kind::kTrees}};
+  app.add_option("--kind", opts.kind,
+                 "healthz: GET /healthz; orders: POST /v1/orders; trees: POST /v1/trees, then "
+                 "wait for the root")
       ->transform(CLI::CheckedTransformer(kinds, CLI::ignore_case))
       ->capture_default_str();
   app.add_option("-c,--connections", opts.connections, "Keep-alive connections")
@@ -512,6 +662,15 @@ int Main(int argc, char** argv) {
   app.add_option("--max-price", opts.max_price, "max_price of each order")->capture_default_str();
   app.add_option("--deadline-ms", opts.deadline_ms, "deadline_ms of each order")
       ->capture_default_str();
+  app.add_option("--leaf-market", opts.leaf_market, "trees: the leaves' market")
+      ->capture_default_str();
+  app.add_option("--merge-market", opts.merge_market, "trees: the merges' market")
+      ->capture_default_str();
+  app.add_option("--tree-leaves", opts.tree_leaves, "trees: leaves per tree")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--merge-price", opts.merge_price, "trees: merge_price (--max-price: leaf_price)")
+      ->capture_default_str();
   std::string inputs;
   app.add_option("--inputs", inputs,
                  "inputs of each order (JSON); default: a sha256-preimage market's "
@@ -528,8 +687,9 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  if (opts.kind == Kind::kOrders && opts.api_key.empty()) {
-    std::cerr << "proofbook-load: --kind orders needs --api-key (or PROOFBOOK_LOAD_API_KEY)\n";
+  if (opts.kind != Kind::kHealthz && opts.api_key.empty()) {
+    std::cerr << "proofbook-load: --kind orders and trees need --api-key (or "
+                 "PROOFBOOK_LOAD_API_KEY)\n";
     return 2;
   }
   if (inputs.empty()) {
@@ -608,6 +768,8 @@ int Main(int argc, char** argv) {
   const double nominal = opts.duration_s;
   double until_last = std::chrono::duration<double>(s.tally.last_completion - start).count();
   s.elapsed_s = std::max(nominal, until_last);
+  s.trees_elapsed_s =
+      std::max(nominal, std::chrono::duration<double>(s.tally.last_root - start).count());
   s.achieved_rate = s.elapsed_s > 0 ? static_cast<double>(s.tally.completed) / s.elapsed_s : 0;
   s.error_rate = s.tally.scheduled > 0
                      ? static_cast<double>(s.errors) / static_cast<double>(s.tally.scheduled)
