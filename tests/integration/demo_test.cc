@@ -50,5 +50,40 @@ TEST_F(DemoTest, FaultyProverIsSlashedAndTheHonestOneProvesAndIsPaid) {
   std::filesystem::remove_all(dir);
 }
 
+// The README's "Prove a block as a tree" demo: clients/tree_demo.sh against a server with a VRF
+// master key. The script checks the root is the Merkle root of the chunks and that the faulty
+// prover, and only it, was slashed; this test reads the takeover and the payments from the
+// database.
+TEST_F(DemoTest, ATreeIsProvedDespiteAFaultyMergeProver) {
+  char dir[] = "/tmp/proofbook-tree-demo-test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string key_file = std::string(dir) + "/vrf.key";
+  ASSERT_EQ(std::system(("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' >" + key_file).c_str()), 0);
+  StartServer({"--vrf-master-key-file", key_file});
+  const std::string log = std::string(dir) + "/demo.log";
+  const std::string command = "PROOFBOOK_URL=http://127.0.0.1:" + std::to_string(server_->port()) +
+                              " PROOFBOOK_ADMIN_KEY=" + admin_key_ +
+                              " PROOFBOOK_BIN_DIR=" PROOFBOOK_CLIENTS_DIR
+                              " bash " PROOFBOOK_SOURCE_DIR "/clients/tree_demo.sh >" +
+                              log + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string out = ReadFile(log);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_NE(out.find("demo: OK"), std::string::npos) << out;
+
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec1("SELECT status FROM trees")[0].as<std::string>(), "completed");
+  // Each slashed merge was taken over by an honest prover, who was paid for it.
+  auto takeovers = tx.exec(
+      "SELECT a.name FROM engine_events e JOIN accounts a ON a.id = e.account "
+      "WHERE e.kind = 'merge_takeover'");
+  EXPECT_GE(takeovers.size(), 1u);
+  EXPECT_EQ(takeovers.size(), tx.exec1("SELECT count(*) FROM slashings")[0].as<std::size_t>());
+  for (const auto& row : takeovers) EXPECT_EQ(row[0].as<std::string>().rfind("honest-", 0), 0u);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM settlements")[0].as<int>(), 15);  // every node once
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace proofbook::testing
