@@ -15,22 +15,31 @@
 namespace proofbook::testing {
 namespace {
 
-class DemoTest : public ServerFixture {};
+class DemoTest : public ServerFixture {
+ protected:
+  // Runs clients/`script` as a user would, against the server; its output. Fails the test unless
+  // it exits 0 and says "demo: OK".
+  std::string RunDemo(const std::string& script, const std::string& dir) {
+    const std::string log = dir + "/demo.log";
+    const std::string command =
+        "PROOFBOOK_URL=http://127.0.0.1:" + std::to_string(server_->port()) +
+        " PROOFBOOK_ADMIN_KEY=" + admin_key_ +
+        " PROOFBOOK_BIN_DIR=" PROOFBOOK_CLIENTS_DIR " bash " PROOFBOOK_SOURCE_DIR "/clients/" +
+        script + " >" + log + " 2>&1";
+    const int status = std::system(command.c_str());
+    const std::string out = ReadFile(log);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+    EXPECT_NE(out.find("demo: OK"), std::string::npos) << out;
+    return out;
+  }
+};
 
 TEST_F(DemoTest, FaultyProverIsSlashedAndTheHonestOneProvesAndIsPaid) {
   StartServer();
   char dir[] = "/tmp/proofbook-demo-test.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
-  const std::string log = std::string(dir) + "/demo.log";
-  const std::string command = "PROOFBOOK_URL=http://127.0.0.1:" + std::to_string(server_->port()) +
-                              " PROOFBOOK_ADMIN_KEY=" + admin_key_ +
-                              " PROOFBOOK_BIN_DIR=" PROOFBOOK_CLIENTS_DIR
-                              " bash " PROOFBOOK_SOURCE_DIR "/clients/demo.sh >" +
-                              log + " 2>&1";
-  const int status = std::system(command.c_str());
-  const std::string out = ReadFile(log);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
-  EXPECT_NE(out.find("demo: OK"), std::string::npos) << out;
+  const std::string out = RunDemo("demo.sh", dir);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   EXPECT_NE(out.find("result=rejected"), std::string::npos) << out;
   EXPECT_NE(out.find("result=accepted"), std::string::npos) << out;
 
@@ -60,16 +69,8 @@ TEST_F(DemoTest, ATreeIsProvedDespiteAFaultyMergeProver) {
   const std::string key_file = std::string(dir) + "/vrf.key";
   ASSERT_EQ(std::system(("od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' >" + key_file).c_str()), 0);
   StartServer({"--vrf-master-key-file", key_file});
-  const std::string log = std::string(dir) + "/demo.log";
-  const std::string command = "PROOFBOOK_URL=http://127.0.0.1:" + std::to_string(server_->port()) +
-                              " PROOFBOOK_ADMIN_KEY=" + admin_key_ +
-                              " PROOFBOOK_BIN_DIR=" PROOFBOOK_CLIENTS_DIR
-                              " bash " PROOFBOOK_SOURCE_DIR "/clients/tree_demo.sh >" +
-                              log + " 2>&1";
-  const int status = std::system(command.c_str());
-  const std::string out = ReadFile(log);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
-  EXPECT_NE(out.find("demo: OK"), std::string::npos) << out;
+  RunDemo("tree_demo.sh", dir);
+  ASSERT_FALSE(::testing::Test::HasFailure());
 
   pqxx::connection conn(db_.url());
   pqxx::read_transaction tx(conn);
