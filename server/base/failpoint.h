@@ -12,6 +12,10 @@
 //                       (server/prover/prover_gateway.cc)
 //   created_not_committed   the engine accepted a CreateAccount or CreateMarket, its batch
 //                       is not yet committed (server/core/engine_runner.cc)
+//
+// Delays (FailpointSleep) instead sleep PROOFBOOK_FAILPOINT_SLEEP_MS (default 100) each time:
+//   slow_header_check   a proof header's check against PostgreSQL
+//                       (server/prover/prover_gateway.cc)
 #pragma once
 
 #include <string_view>
@@ -20,7 +24,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <string>
+#include <thread>
 #endif
 
 namespace proofbook::server {
@@ -32,6 +39,18 @@ inline void Failpoint([[maybe_unused]] std::string_view name) {
   static constexpr char kLine[] = "failpoint reached: SIGKILL\n";
   [[maybe_unused]] ssize_t n = ::write(2, kLine, sizeof kLine - 1);
   ::kill(::getpid(), SIGKILL);
+#endif
+}
+
+inline void FailpointSleep([[maybe_unused]] std::string_view name) {
+#ifdef PROOFBOOK_FAILPOINTS
+  static const char* const armed = std::getenv("PROOFBOOK_FAILPOINT");
+  if (armed == nullptr || name != armed) return;
+  static const int ms = [] {
+    const char* v = std::getenv("PROOFBOOK_FAILPOINT_SLEEP_MS");
+    return v != nullptr ? std::atoi(v) : 100;
+  }();
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 #endif
 }
 

@@ -25,6 +25,9 @@ inline constexpr int64_t kMaxOfferLifeMs = 365LL * 24 * 3600 * 1000;
 inline constexpr int64_t kMaxOfferCapacity = 1024;
 // The largest max_proof_bytes a market may set, and its default.
 inline constexpr int64_t kMaxProofBytes = int64_t{64} << 20;
+// A proof this small is read while its header is checked against PostgreSQL, rather than after
+// (the prover gateway's OnProofHeader): Groth16 proofs (~800 bytes) and small preimages.
+inline constexpr std::size_t kReadAtOnceProofBytes = std::size_t{64} << 10;
 inline constexpr int64_t kDefaultMaxProofBytes = int64_t{1} << 20;
 // A market's verification key (snarkjs's verification_key.json), minified.
 inline constexpr std::size_t kMaxVerificationKeyBytes = std::size_t{1} << 20;

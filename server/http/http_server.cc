@@ -373,6 +373,12 @@ class WsSession : public WsPeer, public std::enable_shared_from_this<WsSession<S
     });
   }
 
+  void Post(std::function<void()> fn) override {
+    net::post(strand_, [self = this->shared_from_this(), fn = std::move(fn)] {
+      if (!self->finished_ && !self->closing_) fn();
+    });
+  }
+
  private:
   void OnAccept(beast::error_code ec) {
     if (ec) return Finish("handshake failed: " + ec.message());

@@ -52,6 +52,9 @@ class WsPeer {
   // From any thread: runs `fn` on the connection's strand, in order with the handler's other
   // events (not at all if the connection is already gone), then reads again.
   virtual void Resume(std::function<void()> fn) = 0;
+  // From any thread: runs `fn` on the connection's strand, in order with the handler's other
+  // events; not at all once the connection is closing or gone. Reads go on meanwhile.
+  virtual void Post(std::function<void()> fn) = 0;
 };
 
 class WsHandler {

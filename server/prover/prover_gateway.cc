@@ -102,6 +102,7 @@ struct ProverGateway::Connection : WsHandler {
 
   void OnClose(const std::string& why) override {
     EndProof();  // a proof cut short gives its budget back now, not when the session goes
+    parked_.clear();
     if (auto p = peer.lock()) gateway.Unregister(principal.account, p->id());
     spdlog::info("msg=prover_disconnected prover={} why={}", principal.account, LogValue(why));
   }
@@ -242,8 +243,25 @@ struct ProverGateway::Connection : WsHandler {
                   Status(StatusCode::kOverloaded,
                          "too many proof bytes in flight; send this proof again later", "size"));
     }
-    // No byte is taken before the database has seen the header: the prover's frames wait in
-    // the socket meanwhile.
+    if (bytes <= kReadAtOnceProofBytes) {
+      // A small proof's bytes are read while its header is checked. Holding the reads for the
+      // check's database round trip would hold every proof queued behind this one in the
+      // socket, uncredited: a prover delivering many at once would see the last ones count as
+      // late (loadtest/REPORT_TREES.md). Memory stays bounded by the budget reserved above.
+      const uint64_t serial =
+          StartReceiving(id, *assignment, bytes, std::string(sha->as_string()), std::move(budget),
+                         /*held_ms=*/0, /*checked=*/false);
+      gateway.CheckProofHeader(principal.account, *assignment, *size, std::string(sha->as_string()),
+                               [this, weak = peer, serial](HeaderCheck check) {
+                                 if (auto p = weak.lock()) {
+                                   p->Post([this, serial, check] { OnCheck(serial, check); });
+                                 }
+                               });
+      return;
+    }
+    // A large one: no byte is taken before the database has seen the header (a flood of large
+    // proofs for assignments not the sender's costs no memory); the prover's frames wait in the
+    // socket meanwhile, and the wait is credited to this proof.
     auto p = peer.lock();
     if (!p) return;
     p->Hold();
@@ -259,21 +277,33 @@ struct ProverGateway::Connection : WsHandler {
             const int64_t held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::steady_clock::now() - held_at)
                                         .count();
-            OnHeaderChecked(id, assignment, bytes, sha, std::move(budget), check, held_ms);
+            if (!Refused(id, assignment, bytes, check)) {
+              StartReceiving(id, assignment, bytes, sha, std::move(budget), held_ms,
+                             /*checked=*/true);
+            }
           });
         });
   }
 
-  // On the strand, with reads resumed after it.
-  void OnHeaderChecked(const json::value& id, int64_t assignment, std::size_t size,
-                       const std::string& sha, ProofBudget budget, const HeaderCheck& check,
-                       int64_t held_ms) {
-    if (!check.status.ok() || check.duplicate) {
-      proof_.discard = size;  // budget released as it goes out of scope
-      if (!check.status.ok()) return Fail(id, check.status);
-      return Send(
+  // A header the check refuses (its bytes to drop as they come) or finds delivered already
+  // (answered as a duplicate): true, and answered.
+  bool Refused(const json::value& id, int64_t assignment, std::size_t size,
+               const HeaderCheck& check) {
+    if (check.status.ok() && !check.duplicate) return false;
+    if (size > 0) proof_.discard = size;  // its budget goes with its owner, out of scope
+    if (!check.status.ok()) {
+      Fail(id, check.status);
+    } else {
+      Send(
           Message("proof_received", {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
     }
+    return true;
+  }
+
+  // On the strand: the proof whose bytes come next. Its serial.
+  uint64_t StartReceiving(const json::value& id, int64_t assignment, std::size_t size,
+                          const std::string& sha, ProofBudget budget, int64_t held_ms,
+                          bool checked) {
     proof_.active = true;
     proof_.id = id;
     proof_.assignment = assignment;
@@ -282,9 +312,11 @@ struct ProverGateway::Connection : WsHandler {
     proof_.bytes.clear();
     proof_.budget = std::move(budget);
     proof_.held_ms = held_ms;
+    proof_.checked = checked;
     // Announced bytes hold budget: they must come in time (a floor, plus a slow but honest
     // rate), or the connection goes and the budget with it.
     const uint64_t serial = ++serial_;
+    proof_.serial = serial;
     pending_->store(serial);
     const auto timeout = gateway.options().proof_receive_floor +
                          std::chrono::milliseconds(size / kMinProofBytesPerMs);
@@ -295,6 +327,29 @@ struct ProverGateway::Connection : WsHandler {
       if (auto r = reservation.lock()) r->Release();
       if (auto p = weak.lock()) p->Close(kWsPolicyViolation, "proof bytes not received in time");
     });
+    return serial;
+  }
+
+  // On the strand: the header check of a small proof, which may still be arriving, be complete
+  // and waiting for it, or be gone (dropped meanwhile: nothing to do).
+  void OnCheck(uint64_t serial, const HeaderCheck& check) {
+    if (proof_.active && proof_.serial == serial) {
+      if (check.status.ok() && !check.duplicate) {
+        proof_.checked = true;
+        return;
+      }
+      const std::size_t left = proof_.size - proof_.bytes.size();
+      const json::value id = proof_.id;
+      const int64_t assignment = proof_.assignment;
+      EndProof();
+      Refused(id, assignment, left, check);
+      return;
+    }
+    auto it = parked_.find(serial);
+    if (it == parked_.end()) return;
+    Proof p = std::move(it->second);
+    parked_.erase(it);
+    if (!Refused(p.id, p.assignment, 0, check)) Deliver(std::move(p));
   }
 
   // The proof being received (or dropped) is over.
@@ -322,9 +377,11 @@ struct ProverGateway::Connection : WsHandler {
       return Fail(p.id, Status(StatusCode::kInvalidArgument,
                                "the proof bytes do not match the header's sha256", "sha256"));
     }
-    gateway.Deliver(principal.account, peer, json::serialize(p.id), p.assignment,
-                    std::move(p.bytes), EngineRunner::WallClockMs() - p.held_ms,
-                    std::move(p.budget));
+    // Received now, less the time its header check held the reads.
+    p.received_at = EngineRunner::WallClockMs() - p.held_ms;
+    if (p.checked) return Deliver(std::move(p));
+    const uint64_t serial = p.serial;
+    parked_.emplace(serial, std::move(p));  // its header check is still out
   }
 
   void Send(std::string text) {
@@ -351,13 +408,23 @@ struct ProverGateway::Connection : WsHandler {
     ProofBudget budget;       // held until the bytes are stored (or dropped)
     std::size_t discard = 0;  // bytes of a refused header still to drop
     int64_t held_ms = 0;      // how long its header check held the reads
+    bool checked = false;     // its header check said ok
+    uint64_t serial = 0;
+    int64_t received_at = 0;  // once complete: when its last byte came (ms since the epoch)
   };
+
+  void Deliver(Proof p) {
+    gateway.Deliver(principal.account, peer, json::serialize(p.id), p.assignment,
+                    std::move(p.bytes), p.received_at, std::move(p.budget));
+  }
 
   ProverGateway& gateway;
   const Principal principal;
   const std::string digest;  // of the API key the connection was opened with
   std::weak_ptr<WsPeer> peer;
   Proof proof_;
+  // Complete small proofs whose header check is still out, by serial.
+  std::map<uint64_t, Proof> parked_;
   int errors = 0;
   uint64_t serial_ = 0;  // accepted proof headers
   // The serial of the proof whose bytes are awaited, 0 if none; read by the receive timer.
@@ -671,6 +738,7 @@ void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64
   services_.db.Run(
       "checking the proof header",
       [prover, assignment, size, sha256_hex, shared_done](DbSession& session) {
+        FailpointSleep("slow_header_check");
         std::optional<ProofSlot> slot = ReadProofSlot(session, assignment);
         HeaderCheck check;
         check.status = ProofFits(slot.has_value(), slot ? slot->prover : 0,

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -647,6 +648,43 @@ TEST_F(ProverTest, ACrashBetweenStoringAProofAndJournalingItsDeliveryDoesNotSlas
   EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<int64_t>(), 0);
   EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<int64_t>(), 1);
   EXPECT_EQ(tx.exec("SELECT status FROM assignments")[0][0].as<std::string>(), "settled");
+}
+
+// Proofs a prover sends back to back are each received when they arrive. A small proof's
+// header used to hold the connection's reads while PostgreSQL checked it (slowed to 150 ms each
+// here), uncredited to the proofs queued behind it: the 8th of 12 counted as received 1.2 s
+// after it was sent, past its due time, and was slashed. Now its bytes are read during the check.
+TEST_F(ProverTest, ProofsSentTogetherAreNotLateWhileTheirHeadersAreChecked) {
+  ::setenv("PROOFBOOK_FAILPOINT", "slow_header_check", 1);
+  ::setenv("PROOFBOOK_FAILPOINT_SLEEP_MS", "150", 1);
+  StartServer({"--db-threads", "16"});
+  ::unsetenv("PROOFBOOK_FAILPOINT");
+  ::unsetenv("PROOFBOOK_FAILPOINT_SLEEP_MS");
+  ShaMarket("sha", R"(,"min_slash":10)");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  constexpr int kProofs = 12;
+  Offer(ws, "sha", 300, /*est_ms=*/1000, /*capacity=*/kProofs);  // due 1.2 s after assignment
+  std::map<int64_t, std::string> preimage_of;                    // by order
+  for (int i = 0; i < kProofs; ++i) {
+    const std::string preimage = "together " + std::to_string(i);
+    preimage_of[PlaceOrder(seq_key, "sha", ShaInputs(preimage))] = preimage;
+  }
+  std::vector<std::pair<int64_t, std::string>> jobs;  // assignment, proof
+  for (int i = 0; i < kProofs; ++i) {
+    auto a = ws.ReadType("assignment");
+    ASSERT_TRUE(a.has_value()) << ws.error();
+    jobs.emplace_back(a->at("assignment").as_int64(), preimage_of.at(a->at("order").as_int64()));
+  }
+  for (const auto& [a, proof] : jobs) ASSERT_TRUE(ws.SendProof(a, proof));
+  for (int i = 0; i < kProofs; ++i) ASSERT_NO_FATAL_FAILURE(ExpectResult(ws, "accepted"));
+  pqxx::connection conn(db_.url());
+  pqxx::read_transaction tx(conn);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM slashings")[0].as<int64_t>(), 0);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM assignments WHERE status = 'settled'")[0].as<int64_t>(),
+            kProofs);
 }
 #endif
 
