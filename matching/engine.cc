@@ -35,7 +35,8 @@ Engine::Engine(EngineOptions options)
       order_ids_(options.orders),
       offer_ids_(options.offers),
       assignment_ids_(options.assignments),
-      draws_(options.draws) {
+      draws_(options.draws),
+      receipts_(options.receipts) {
   accounts_.Reserve(options.accounts);
   orders_.Reserve(options.orders);
   offers_.Reserve(options.offers);
@@ -1219,6 +1220,12 @@ void Engine::ProcessTimer(const Timer& t) {
     case TimerKind::kAssignmentDue: {
       uint32_t ah = assignment_ids_.Find(t.id);
       if (ah == kNil || assignments_[ah].status != AssignmentStatus::kAssigned) return;
+      if (receipts_ != nullptr && receipts_->Receiving(t.id)) {
+        // Its proof is on its way in (receipt_source.h): the delivery decides; look again at
+        // the next Tick.
+        timers_.Push({now_, TimerKind::kAssignmentDue, t.id});
+        return;
+      }
       uint32_t oh = assignments_[ah].order;
       FailAssignment(ah, Reason::kMissedDeadline);
       MaybeForgetOrder(oh);

@@ -32,6 +32,7 @@
 #include "matching/flat_id_map.h"
 #include "matching/object_pool.h"
 #include "matching/order_book.h"
+#include "matching/receipt_source.h"
 #include "matching/records.h"
 #include "matching/state.h"
 #include "matching/status.h"
@@ -51,6 +52,8 @@ struct EngineOptions {
   // The randomness of vrf orders (draw_source.h); not owned, must outlive the engine. Null:
   // vrf orders are rejected vrf_unavailable.
   DrawSource* draws = nullptr;
+  // Proofs received and not yet delivered (receipt_source.h); not owned. Null: none.
+  const ReceiptSource* receipts = nullptr;
 };
 
 class Engine {
@@ -257,7 +260,8 @@ class Engine {
   // Scratch for vrf selection, reused.
   std::vector<uint32_t> candidates_;
   std::vector<int64_t> weights_;
-  DrawSource* draws_;  // may be null (EngineOptions::draws)
+  DrawSource* draws_;              // may be null (EngineOptions::draws)
+  const ReceiptSource* receipts_;  // may be null (EngineOptions::receipts)
   // Offers whose capacity a release freed during the current command (DrainFreedOffers).
   std::vector<OfferId> freed_offers_;
 };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <set>
 #include <vector>
 
 #include "matching/rules.h"
@@ -132,7 +133,12 @@ class EngineTest : public ::testing::Test {
     return Do(ProofVerified{assignment});
   }
 
-  Engine engine_;
+  // Proofs "received and not yet delivered" (receipt_source.h): none unless a test says so.
+  struct Receipts final : ReceiptSource {
+    std::set<AssignmentId> receiving;
+    bool Receiving(AssignmentId a) const override { return receiving.count(a) != 0; }
+  } receipts_;
+  Engine engine_{EngineOptions{.receipts = &receipts_}};
   Timestamp now_ = 1'000;
   uint64_t ref_ = 0;
   std::vector<Event> last_;
@@ -493,6 +499,37 @@ TEST_F(EngineTest, DeliveryIsJudgedAtItsReceiptTime) {
   auto delivered = Of(ev, EventKind::kProofDelivered);
   ASSERT_EQ(delivered.size(), 1u);
   EXPECT_EQ(delivered[0].value, 0);
+  ExpectAccepted(Do(ProofVerified{a[0].assignment}));
+}
+
+// A proof received in time but still being stored when its due time passes: the Tick leaves the
+// miss to the delivery, which is judged at its receipt time; once the server says the receipt
+// is gone (its store failed), the next Tick settles the miss.
+TEST_F(EngineTest, ATickLeavesAMissToAProofStillBeingReceived) {
+  SetUpMarket();
+  Offer(kP1, 50, 1'000);
+  Offer(kP2, 60, 1'000);
+  auto a = Of(Do(OrderSpec(150, 10'000)), EventKind::kAssigned);
+  auto b = Of(Do(OrderSpec(150, 10'000)), EventKind::kAssigned);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  const Timestamp due = a[0].value;
+  receipts_.receiving = {a[0].assignment, b[0].assignment};
+  now_ = std::max(due, b[0].value) + 500;
+  EXPECT_TRUE(Of(Do(Tick{}), EventKind::kSlashed).empty());
+  now_ += 100;
+  EXPECT_TRUE(Of(Do(Tick{}), EventKind::kSlashed).empty());  // and again: still waiting
+  // a's proof arrives, received before its due time: on time.
+  auto ev = Do(ProofDelivered{kP1, a[0].assignment, 10, /*received_at=*/due - 1});
+  ExpectAccepted(ev);
+  EXPECT_TRUE(Of(ev, EventKind::kSlashed).empty());
+  EXPECT_EQ(Of(ev, EventKind::kProofDelivered)[0].value, 0);
+  // b's store failed: no longer receiving; the next Tick settles its miss.
+  receipts_.receiving.clear();
+  now_ += 100;
+  auto slashed = Of(Do(Tick{}), EventKind::kSlashed);
+  ASSERT_EQ(slashed.size(), 1u);
+  EXPECT_EQ(slashed[0].assignment, b[0].assignment);
   ExpectAccepted(Do(ProofVerified{a[0].assignment}));
 }
 

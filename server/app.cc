@@ -23,6 +23,7 @@
 #include "server/core/ledger_audit.h"
 #include "server/core/market_directory.h"
 #include "server/core/order_watch.h"
+#include "server/core/proof_receipts.h"
 #include "server/core/vrf_keyring.h"
 #include "server/db/database.h"
 #include "server/db/migrations.h"
@@ -365,12 +366,15 @@ int RunServe(const Config& config) {
     }
     if (!finished.empty()) watch.Notify(finished);
   };
+  // Proofs received and being stored: no Tick settles their assignments' misses meanwhile.
+  ProofReceipts receipts;
   EngineRunner runner(EngineRunner::Options{.database_url = config.database_url,
                                             .on_commit = on_commit,
                                             .on_rebuilt = on_rebuilt,
                                             .on_lease_lost = on_lease_lost,
                                             .lease = &lease,
-                                            .draws = &keyring},
+                                            .draws = &keyring,
+                                            .receipts = &receipts},
                       std::move(state).value());
   if (Status s = runner.Start(); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
@@ -406,7 +410,7 @@ int RunServe(const Config& config) {
           .proof_inflight_per_prover = config.proof_inflight_per_prover,
           .proof_inflight_total = config.proof_inflight_total,
           .proof_receive_floor = std::chrono::milliseconds(config.proof_receive_ms)},
-      ProverGateway::Services{ops, db, **auth, markets, limiter}, pool_by_kind);
+      ProverGateway::Services{ops, db, **auth, markets, limiter, &receipts}, pool_by_kind);
   gateway_ptr.store(&gateway);
   gateway.ResumeVerifications();
   HttpServer server(HttpServer::Options{.host = config.listen_host,

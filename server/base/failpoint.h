@@ -16,6 +16,8 @@
 // Delays (FailpointSleep) instead sleep PROOFBOOK_FAILPOINT_SLEEP_MS (default 100) each time:
 //   slow_header_check   a proof header's check against PostgreSQL
 //                       (server/prover/prover_gateway.cc)
+//   slow_proof_store    storing a received proof, before the engine hears of its delivery
+//                       (server/prover/prover_gateway.cc)
 #pragma once
 
 #include <string_view>

@@ -173,8 +173,8 @@ void EngineRunner::Stop() {
 }
 
 Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSession* conn) {
-  auto engine =
-      std::make_unique<matching::Engine>(matching::EngineOptions{.draws = options_.draws});
+  auto engine = std::make_unique<matching::Engine>(
+      matching::EngineOptions{.draws = options_.draws, .receipts = options_.receipts});
   if (Status s = engine->Restore(state.snapshot); !s.ok()) {
     return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
   }

@@ -108,6 +108,9 @@ class EngineRunner {
     WriterLease* lease = nullptr;
     // vrf orders' draws; null: they are refused vrf_unavailable. Outlives us.
     DrawRecorder* draws = nullptr;
+    // Proofs received and not yet delivered (matching/receipt_source.h); null: none. Outlives
+    // us.
+    const matching::ReceiptSource* receipts = nullptr;
   };
 
   // `state` must have been loaded after options.lease was acquired.

@@ -377,8 +377,12 @@ struct ProverGateway::Connection : WsHandler {
       return Fail(p.id, Status(StatusCode::kInvalidArgument,
                                "the proof bytes do not match the header's sha256", "sha256"));
     }
-    // Received now, less the time its header check held the reads.
+    // Received now, less the time its header check held the reads. Until the engine has the
+    // delivery, no Tick settles a miss for it (matching/receipt_source.h).
     p.received_at = EngineRunner::WallClockMs() - p.held_ms;
+    if (ProofReceipts* receipts = gateway.services().receipts) {
+      p.receipt = receipts->Receive(p.assignment);
+    }
     if (p.checked) return Deliver(std::move(p));
     const uint64_t serial = p.serial;
     parked_.emplace(serial, std::move(p));  // its header check is still out
@@ -410,12 +414,13 @@ struct ProverGateway::Connection : WsHandler {
     int64_t held_ms = 0;      // how long its header check held the reads
     bool checked = false;     // its header check said ok
     uint64_t serial = 0;
-    int64_t received_at = 0;  // once complete: when its last byte came (ms since the epoch)
+    int64_t received_at = 0;        // once complete: when its last byte came (ms since the epoch)
+    std::shared_ptr<void> receipt;  // once complete: its mark in ProofReceipts
   };
 
   void Deliver(Proof p) {
     gateway.Deliver(principal.account, peer, json::serialize(p.id), p.assignment,
-                    std::move(p.bytes), p.received_at, std::move(p.budget));
+                    std::move(p.bytes), p.received_at, std::move(p.budget), std::move(p.receipt));
   }
 
   ProverGateway& gateway;
@@ -766,7 +771,7 @@ void ProverGateway::CheckProofHeader(AccountId prover, int64_t assignment, int64
 
 void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
                             int64_t assignment, std::string proof, int64_t received_at,
-                            ProofBudget budget) {
+                            ProofBudget budget, std::shared_ptr<void> receipt) {
   auto tell = Teller(peer);
   boost::system::error_code ec;
   json::value id = json::parse(client_id, ec);
@@ -774,8 +779,9 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
   auto shared_budget = std::make_shared<ProofBudget>(std::move(budget));
   services_.db.Run(
       "storing the proof",
-      [this, prover, peer, id, assignment, shared_proof, tell, received_at,
-       shared_budget](DbSession& session) {
+      [this, prover, peer, id, assignment, shared_proof, tell, received_at, shared_budget,
+       receipt](DbSession& session) {
+        FailpointSleep("slow_proof_store");
         const auto size = static_cast<int64_t>(shared_proof->size());
         auto stored = StoreProof(session, assignment, prover, *shared_proof, received_at,
                                  [prover, size](const std::optional<ProofTarget>& t) {
@@ -785,19 +791,20 @@ void ProverGateway::Deliver(AccountId prover, std::weak_ptr<WsPeer> peer, std::s
         if (!stored) return tell(ErrorMessage(id, stored.error()));
         shared_budget->reset();  // stored: no longer in flight
         Failpoint("after_proof_stored");
-        Delivered(prover, peer, id, assignment, shared_proof, std::move(*stored));
+        Delivered(prover, peer, id, assignment, shared_proof, std::move(*stored), receipt);
       },
       [id, tell](const Status& why) { tell(ErrorMessage(id, why)); });
 }
 
 void ProverGateway::Delivered(AccountId prover, std::weak_ptr<WsPeer> peer, json::value id,
                               int64_t assignment, std::shared_ptr<std::string> proof,
-                              StoredProof stored) {
+                              StoredProof stored, std::shared_ptr<void> receipt) {
   auto tell = Teller(peer);
   // Stored; now the engine decides whether this delivery counts (owner, state, size, time).
   matching::ProofDelivered d{prover, assignment, static_cast<int64_t>(proof->size()),
                              stored.received_at};
-  services_.ops.DeliverProof(d, [this, prover, peer, id, assignment, proof, tell,
+  // The receipt mark lasts until the engine has answered (then it has the delivery).
+  services_.ops.DeliverProof(d, [this, prover, peer, id, assignment, proof, tell, receipt,
                                  stored = std::move(stored)](Result<bool> r) mutable {
     if (!r && stored.again && r.error().code() == StatusCode::kConflict) {
       // Journaled meanwhile (recovery adopted it, or an earlier attempt went through).

@@ -54,6 +54,7 @@
 #include "server/core/auth.h"
 #include "server/core/market_directory.h"
 #include "server/core/operations.h"
+#include "server/core/proof_receipts.h"
 #include "server/db/database.h"
 #include "server/db/proofs.h"
 #include "server/http/ws.h"
@@ -107,6 +108,8 @@ class ProverGateway : public WsEndpoint {
     Authenticator& auth;
     const MarketDirectory& markets;
     RateLimiter& limiter;
+    // Marked from a proof's last byte until the engine has its delivery. Null: none.
+    ProofReceipts* receipts = nullptr;
   };
   // `pools`: verifier kind ("sha256-preimage", ...) -> pool; they must outlive the gateway.
   ProverGateway(Options options, Services services, std::map<std::string, VerifierPool*> pools);
@@ -140,7 +143,8 @@ class ProverGateway : public WsEndpoint {
                         const std::string& sha256_hex, std::function<void(HeaderCheck)> done);
   // `received_at`: when the last byte arrived (the engine's clock, ms since the epoch).
   void Deliver(matching::AccountId prover, std::weak_ptr<WsPeer> peer, std::string client_id,
-               int64_t assignment, std::string proof, int64_t received_at, ProofBudget budget);
+               int64_t assignment, std::string proof, int64_t received_at, ProofBudget budget,
+               std::shared_ptr<void> receipt);
   const Services& services() const { return services_; }
   const Options& options() const { return options_; }
 
@@ -149,7 +153,8 @@ class ProverGateway : public WsEndpoint {
   bool SendToProver(matching::AccountId prover, const std::string& text);
   // A stored proof goes to the engine, then (delivered) to its verifier.
   void Delivered(matching::AccountId prover, std::weak_ptr<WsPeer> peer, boost::json::value id,
-                 int64_t assignment, std::shared_ptr<std::string> proof, StoredProof stored);
+                 int64_t assignment, std::shared_ptr<std::string> proof, StoredProof stored,
+                 std::shared_ptr<void> receipt = nullptr);
   void Verify(int64_t assignment, matching::AccountId prover, const std::string& verifier,
               std::string vk, std::string inputs, std::string proof, std::weak_ptr<WsPeer> peer);
   void PushAssignments(std::vector<matching::AssignmentState> assigned);
