@@ -25,7 +25,17 @@ namespace {
 
 namespace json = boost::json;
 
-class ProverTest : public ProverFixture {};
+class ProverTest : public ProverFixture {
+ protected:
+  // Starts the server with the delay failpoint `name` armed, `ms` each time (failpoint.h).
+  void StartServerSlowedAt(const char* name, const char* ms, std::vector<std::string> args = {}) {
+    ::setenv("PROOFBOOK_FAILPOINT", name, 1);
+    ::setenv("PROOFBOOK_FAILPOINT_SLEEP_MS", ms, 1);
+    StartServer(std::move(args));
+    ::unsetenv("PROOFBOOK_FAILPOINT");
+    ::unsetenv("PROOFBOOK_FAILPOINT_SLEEP_MS");
+  }
+};
 
 TEST_F(ProverTest, UpgradeNeedsAProverKey) {
   StartServer();
@@ -655,11 +665,7 @@ TEST_F(ProverTest, ACrashBetweenStoringAProofAndJournalingItsDeliveryDoesNotSlas
 // here), uncredited to the proofs queued behind it: the 8th of 12 counted as received 1.2 s
 // after it was sent, past its due time, and was slashed. Now its bytes are read during the check.
 TEST_F(ProverTest, ProofsSentTogetherAreNotLateWhileTheirHeadersAreChecked) {
-  ::setenv("PROOFBOOK_FAILPOINT", "slow_header_check", 1);
-  ::setenv("PROOFBOOK_FAILPOINT_SLEEP_MS", "150", 1);
-  StartServer({"--db-threads", "16"});
-  ::unsetenv("PROOFBOOK_FAILPOINT");
-  ::unsetenv("PROOFBOOK_FAILPOINT_SLEEP_MS");
+  StartServerSlowedAt("slow_header_check", "150", {"--db-threads", "16"});
   ShaMarket("sha", R"(,"min_slash":10)");
   const std::string seq_key = Sequencer();
   auto [p, key] = Prover("p");
@@ -702,11 +708,7 @@ TEST_F(ProverTest, ProofsSentTogetherAreNotLateWhileTheirHeadersAreChecked) {
 // a congested database would): no Tick settles a miss while the proof is on its way in, and the
 // delivery, judged at its receipt time, is on time and paid. It used to be slashed as a miss.
 TEST_F(ProverTest, AProofReceivedInTimeIsNotSlashedWhileItIsBeingStored) {
-  ::setenv("PROOFBOOK_FAILPOINT", "slow_proof_store", 1);
-  ::setenv("PROOFBOOK_FAILPOINT_SLEEP_MS", "1500", 1);
-  StartServer();
-  ::unsetenv("PROOFBOOK_FAILPOINT");
-  ::unsetenv("PROOFBOOK_FAILPOINT_SLEEP_MS");
+  StartServerSlowedAt("slow_proof_store", "1500");
   ShaMarket("sha", R"(,"min_slash":10)");
   const std::string seq_key = Sequencer();
   auto [p, key] = Prover("p");
