@@ -1220,14 +1220,20 @@ void Engine::ProcessTimer(const Timer& t) {
     case TimerKind::kAssignmentDue: {
       uint32_t ah = assignment_ids_.Find(t.id);
       if (ah == kNil || assignments_[ah].status != AssignmentStatus::kAssigned) return;
-      if (receipts_ != nullptr && receipts_->Receiving(t.id)) {
-        // Its proof is on its way in (receipt_source.h): the delivery decides; look again at
-        // the next Tick.
+      if (receipts_ != nullptr &&
+          receipts_->Receiving(t.id, assignments_[ah].prover, assignments_[ah].due_at)) {
+        // Its proof came in time and is on its way in (receipt_source.h): the delivery
+        // decides; look again at the next Tick.
         timers_.Push({now_, TimerKind::kAssignmentDue, t.id});
         return;
       }
       uint32_t oh = assignments_[ah].order;
+      // A timer put back for a receipt (at the Tick's time, not the due time) past the order's
+      // deadline: that deadline's timer fired then, so the late assignment lapses now.
+      const bool after_deadline =
+          t.time != assignments_[ah].due_at && orders_[oh].deadline < t.time;
       FailAssignment(ah, Reason::kMissedDeadline);
+      if (after_deadline) LapseLateAssignments(oh);
       MaybeForgetOrder(oh);
       return;
     }
@@ -1257,17 +1263,21 @@ void Engine::ProcessTimer(const Timer& t) {
       uint32_t oh = order_ids_.Find(t.id);
       if (oh == kNil) return;
       if (orders_[oh].status == OrderStatus::kOpen) ExpireOrder(oh);
-      OrderRecord& o = orders_[oh];
-      for (uint32_t h = o.assignments.head; h != kNil; h = assignments_[h].order_link.next) {
-        AssignmentRecord& a = assignments_[h];
-        if (a.status != AssignmentStatus::kLate) continue;
-        a.status = AssignmentStatus::kLapsed;
-        --o.pending_late;
-        EmitFor(EventKind::kAssignmentLapsed, a);
-      }
+      LapseLateAssignments(oh);
       MaybeForgetOrder(oh);
       return;
     }
+  }
+}
+
+void Engine::LapseLateAssignments(uint32_t order) {
+  OrderRecord& o = orders_[order];
+  for (uint32_t h = o.assignments.head; h != kNil; h = assignments_[h].order_link.next) {
+    AssignmentRecord& a = assignments_[h];
+    if (a.status != AssignmentStatus::kLate) continue;
+    a.status = AssignmentStatus::kLapsed;
+    --o.pending_late;
+    EmitFor(EventKind::kAssignmentLapsed, a);
   }
 }
 

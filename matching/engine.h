@@ -210,6 +210,8 @@ class Engine {
   void SettleEscrow(uint32_t order);
   void MaybeForgetOrder(uint32_t order);
   void ProcessTimer(const Timer& timer);
+  // The order's deadline passed: its late assignments lapse (kAssignmentLapsed).
+  void LapseLateAssignments(uint32_t order);
 
   // Lookups; kNil when absent.
   uint32_t AccountHandle(AccountId id) const { return account_ids_.Find(id); }

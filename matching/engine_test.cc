@@ -136,7 +136,9 @@ class EngineTest : public ::testing::Test {
   // Proofs "received and not yet delivered" (receipt_source.h): none unless a test says so.
   struct Receipts final : ReceiptSource {
     std::set<AssignmentId> receiving;
-    bool Receiving(AssignmentId a) const override { return receiving.count(a) != 0; }
+    bool Receiving(AssignmentId a, AccountId, Timestamp) const override {
+      return receiving.count(a) != 0;
+    }
   } receipts_;
   Engine engine_{EngineOptions{.receipts = &receipts_}};
   Timestamp now_ = 1'000;
@@ -531,6 +533,29 @@ TEST_F(EngineTest, ATickLeavesAMissToAProofStillBeingReceived) {
   ASSERT_EQ(slashed.size(), 1u);
   EXPECT_EQ(slashed[0].assignment, b[0].assignment);
   ExpectAccepted(Do(ProofVerified{a[0].assignment}));
+}
+
+// A miss left to a receipt past the order's deadline (its due time is the deadline): once the
+// receipt is gone the miss is settled and the late assignment lapses at once, as the deadline's
+// timer, already fired, would have done.
+TEST_F(EngineTest, AMissLeftToAReceiptPastTheDeadlineLapses) {
+  SetUpMarket();
+  Offer(kP1, 50, 1'000);
+  auto a = Of(Do(OrderSpec(150, 1'000)), EventKind::kAssigned);
+  ASSERT_EQ(a.size(), 1u);
+  receipts_.receiving = {a[0].assignment};
+  now_ += 1'500;  // past the due time and the order's deadline
+  auto ev = Do(Tick{});
+  EXPECT_TRUE(Of(ev, EventKind::kSlashed).empty());
+  EXPECT_EQ(Of(ev, EventKind::kOrderExpired).size(), 1u);
+  receipts_.receiving.clear();  // its store failed
+  now_ += 100;
+  ev = Do(Tick{});
+  EXPECT_EQ(Of(ev, EventKind::kSlashed).size(), 1u);
+  auto lapsed = Of(ev, EventKind::kAssignmentLapsed);
+  ASSERT_EQ(lapsed.size(), 1u);
+  EXPECT_EQ(lapsed[0].assignment, a[0].assignment);
+  EXPECT_FALSE(engine_.GetOrder(a[0].order).has_value());  // nothing left to wait for
 }
 
 TEST_F(EngineTest, AnOutageHandsBackTheTimeItTookFromDueTimes) {

@@ -27,6 +27,9 @@ constexpr std::chrono::seconds kVerdictRetryInterval{1};
 // An accepted proof's bytes must arrive within Options::proof_receive_floor plus their size at
 // this rate (1 MB/s: slow for loopback or a data centre, honest for a bad link).
 constexpr std::size_t kMinProofBytesPerMs = 1000;
+// Small proofs whose header checks may be in flight at once on one connection; beyond, a header
+// holds the reads as a large one does (one prover cannot fill the database's queue).
+constexpr int kMaxUncheckedHeaders = 8;
 
 std::string Message(std::string_view type, json::object fields) {
   fields.emplace("type", type);
@@ -102,7 +105,6 @@ struct ProverGateway::Connection : WsHandler {
 
   void OnClose(const std::string& why) override {
     EndProof();  // a proof cut short gives its budget back now, not when the session goes
-    parked_.clear();
     if (auto p = peer.lock()) gateway.Unregister(principal.account, p->id());
     spdlog::info("msg=prover_disconnected prover={} why={}", principal.account, LogValue(why));
   }
@@ -243,14 +245,18 @@ struct ProverGateway::Connection : WsHandler {
                   Status(StatusCode::kOverloaded,
                          "too many proof bytes in flight; send this proof again later", "size"));
     }
-    if (bytes <= kReadAtOnceProofBytes) {
+    if (bytes <= kReadAtOnceProofBytes && unchecked_ < kMaxUncheckedHeaders) {
       // A small proof's bytes are read while its header is checked. Holding the reads for the
       // check's database round trip would hold every proof queued behind this one in the
       // socket, uncredited: a prover delivering many at once would see the last ones count as
-      // late (loadtest/REPORT_TREES.md). Memory stays bounded by the budget reserved above.
-      const uint64_t serial =
-          StartReceiving(id, *assignment, bytes, std::string(sha->as_string()), std::move(budget),
-                         /*held_ms=*/0, /*checked=*/false);
+      // late (loadtest/REPORT_TREES.md). Memory stays bounded by the budget reserved above,
+      // the database's queue by the cap on checks in flight (beyond it: the held path). The
+      // check only refuses early: a proof complete before its answer is delivered at once, and
+      // storing it checks the same (owner, size; a redelivery and an assignment that takes no
+      // proof are sorted out there and by the engine, with the same codes).
+      const uint64_t serial = StartReceiving(id, *assignment, bytes, std::string(sha->as_string()),
+                                             std::move(budget), /*held_ms=*/0);
+      ++unchecked_;
       gateway.CheckProofHeader(principal.account, *assignment, *size, std::string(sha->as_string()),
                                [this, weak = peer, serial](HeaderCheck check) {
                                  if (auto p = weak.lock()) {
@@ -278,8 +284,7 @@ struct ProverGateway::Connection : WsHandler {
                                         std::chrono::steady_clock::now() - held_at)
                                         .count();
             if (!Refused(id, assignment, bytes, check)) {
-              StartReceiving(id, assignment, bytes, sha, std::move(budget), held_ms,
-                             /*checked=*/true);
+              StartReceiving(id, assignment, bytes, sha, std::move(budget), held_ms);
             }
           });
         });
@@ -302,8 +307,7 @@ struct ProverGateway::Connection : WsHandler {
 
   // On the strand: the proof whose bytes come next. Its serial.
   uint64_t StartReceiving(const json::value& id, int64_t assignment, std::size_t size,
-                          const std::string& sha, ProofBudget budget, int64_t held_ms,
-                          bool checked) {
+                          const std::string& sha, ProofBudget budget, int64_t held_ms) {
     proof_.active = true;
     proof_.id = id;
     proof_.assignment = assignment;
@@ -312,7 +316,6 @@ struct ProverGateway::Connection : WsHandler {
     proof_.bytes.clear();
     proof_.budget = std::move(budget);
     proof_.held_ms = held_ms;
-    proof_.checked = checked;
     // Announced bytes hold budget: they must come in time (a floor, plus a slow but honest
     // rate), or the connection goes and the budget with it.
     const uint64_t serial = ++serial_;
@@ -330,26 +333,17 @@ struct ProverGateway::Connection : WsHandler {
     return serial;
   }
 
-  // On the strand: the header check of a small proof, which may still be arriving, be complete
-  // and waiting for it, or be gone (dropped meanwhile: nothing to do).
+  // On the strand: the header check of a small proof. A refusal while its bytes still come
+  // drops them; once they are all in, the proof is on its way to the store, which answers.
   void OnCheck(uint64_t serial, const HeaderCheck& check) {
-    if (proof_.active && proof_.serial == serial) {
-      if (check.status.ok() && !check.duplicate) {
-        proof_.checked = true;
-        return;
-      }
-      const std::size_t left = proof_.size - proof_.bytes.size();
-      const json::value id = proof_.id;
-      const int64_t assignment = proof_.assignment;
-      EndProof();
-      Refused(id, assignment, left, check);
-      return;
-    }
-    auto it = parked_.find(serial);
-    if (it == parked_.end()) return;
-    Proof p = std::move(it->second);
-    parked_.erase(it);
-    if (!Refused(p.id, p.assignment, 0, check)) Deliver(std::move(p));
+    --unchecked_;
+    if (!proof_.active || proof_.serial != serial) return;
+    if (check.status.ok() && !check.duplicate) return;
+    const std::size_t left = proof_.size - proof_.bytes.size();
+    const json::value id = proof_.id;
+    const int64_t assignment = proof_.assignment;
+    EndProof();
+    Refused(id, assignment, left, check);
   }
 
   // The proof being received (or dropped) is over.
@@ -377,15 +371,13 @@ struct ProverGateway::Connection : WsHandler {
       return Fail(p.id, Status(StatusCode::kInvalidArgument,
                                "the proof bytes do not match the header's sha256", "sha256"));
     }
-    // Received now, less the time its header check held the reads. Until the engine has the
-    // delivery, no Tick settles a miss for it (matching/receipt_source.h).
+    // Received now, less the time its header check held the reads. Until the engine has
+    // answered the delivery, no Tick settles a miss for it (matching/receipt_source.h).
     p.received_at = EngineRunner::WallClockMs() - p.held_ms;
     if (ProofReceipts* receipts = gateway.services().receipts) {
-      p.receipt = receipts->Receive(p.assignment);
+      p.receipt = receipts->Receive(p.assignment, principal.account, p.received_at);
     }
-    if (p.checked) return Deliver(std::move(p));
-    const uint64_t serial = p.serial;
-    parked_.emplace(serial, std::move(p));  // its header check is still out
+    Deliver(std::move(p));
   }
 
   void Send(std::string text) {
@@ -412,7 +404,6 @@ struct ProverGateway::Connection : WsHandler {
     ProofBudget budget;       // held until the bytes are stored (or dropped)
     std::size_t discard = 0;  // bytes of a refused header still to drop
     int64_t held_ms = 0;      // how long its header check held the reads
-    bool checked = false;     // its header check said ok
     uint64_t serial = 0;
     int64_t received_at = 0;        // once complete: when its last byte came (ms since the epoch)
     std::shared_ptr<void> receipt;  // once complete: its mark in ProofReceipts
@@ -428,8 +419,7 @@ struct ProverGateway::Connection : WsHandler {
   const std::string digest;  // of the API key the connection was opened with
   std::weak_ptr<WsPeer> peer;
   Proof proof_;
-  // Complete small proofs whose header check is still out, by serial.
-  std::map<uint64_t, Proof> parked_;
+  int unchecked_ = 0;  // small proofs' header checks in flight
   int errors = 0;
   uint64_t serial_ = 0;  // accepted proof headers
   // The serial of the proof whose bytes are awaited, 0 if none; read by the receive timer.
@@ -806,8 +796,10 @@ void ProverGateway::Delivered(AccountId prover, std::weak_ptr<WsPeer> peer, json
   // The receipt mark lasts until the engine has answered (then it has the delivery).
   services_.ops.DeliverProof(d, [this, prover, peer, id, assignment, proof, tell, receipt,
                                  stored = std::move(stored)](Result<bool> r) mutable {
-    if (!r && stored.again && r.error().code() == StatusCode::kConflict) {
-      // Journaled meanwhile (recovery adopted it, or an earlier attempt went through).
+    if (!r && stored.again &&
+        (r.error().code() == StatusCode::kConflict || r.error().code() == StatusCode::kNotFound)) {
+      // Journaled meanwhile (recovery adopted it, or an earlier attempt went through; the
+      // engine may have forgotten the assignment since, once its order closed).
       return tell(
           Message("proof_received", {{"id", id}, {"assignment", assignment}, {"duplicate", true}}));
     }
