@@ -29,7 +29,7 @@ constexpr std::chrono::seconds kVerdictRetryInterval{1};
 constexpr std::size_t kMinProofBytesPerMs = 1000;
 // Small proofs whose header checks may be in flight at once on one connection; beyond, a header
 // holds the reads as a large one does (one prover cannot fill the database's queue).
-constexpr int kMaxUncheckedHeaders = 8;
+constexpr int kMaxUncheckedHeaders = 64;
 
 std::string Message(std::string_view type, json::object fields) {
   fields.emplace("type", type);
@@ -105,6 +105,10 @@ struct ProverGateway::Connection : WsHandler {
 
   void OnClose(const std::string& why) override {
     EndProof();  // a proof cut short gives its budget back now, not when the session goes
+    // Complete proofs still waiting for their header checks: stored now (the store checks the
+    // same owner and size), so a prover that hung up after sending loses nothing.
+    for (auto& [serial, p] : parked_) Deliver(std::move(p));
+    parked_.clear();
     if (auto p = peer.lock()) gateway.Unregister(principal.account, p->id());
     spdlog::info("msg=prover_disconnected prover={} why={}", principal.account, LogValue(why));
   }
@@ -249,13 +253,10 @@ struct ProverGateway::Connection : WsHandler {
       // A small proof's bytes are read while its header is checked. Holding the reads for the
       // check's database round trip would hold every proof queued behind this one in the
       // socket, uncredited: a prover delivering many at once would see the last ones count as
-      // late (loadtest/REPORT_TREES.md). Memory stays bounded by the budget reserved above,
-      // the database's queue by the cap on checks in flight (beyond it: the held path). The
-      // check only refuses early: a proof complete before its answer is delivered at once, and
-      // storing it checks the same (owner, size; a redelivery and an assignment that takes no
-      // proof are sorted out there and by the engine, with the same codes).
-      const uint64_t serial = StartReceiving(id, *assignment, bytes, std::string(sha->as_string()),
-                                             std::move(budget), /*held_ms=*/0);
+      // late (loadtest/REPORT_TREES.md). Memory stays bounded by the budget reserved above.
+      const uint64_t serial =
+          StartReceiving(id, *assignment, bytes, std::string(sha->as_string()), std::move(budget),
+                         /*held_ms=*/0, /*checked=*/false);
       ++unchecked_;
       gateway.CheckProofHeader(principal.account, *assignment, *size, std::string(sha->as_string()),
                                [this, weak = peer, serial](HeaderCheck check) {
@@ -284,7 +285,8 @@ struct ProverGateway::Connection : WsHandler {
                                         std::chrono::steady_clock::now() - held_at)
                                         .count();
             if (!Refused(id, assignment, bytes, check)) {
-              StartReceiving(id, assignment, bytes, sha, std::move(budget), held_ms);
+              StartReceiving(id, assignment, bytes, sha, std::move(budget), held_ms,
+                             /*checked=*/true);
             }
           });
         });
@@ -307,7 +309,8 @@ struct ProverGateway::Connection : WsHandler {
 
   // On the strand: the proof whose bytes come next. Its serial.
   uint64_t StartReceiving(const json::value& id, int64_t assignment, std::size_t size,
-                          const std::string& sha, ProofBudget budget, int64_t held_ms) {
+                          const std::string& sha, ProofBudget budget, int64_t held_ms,
+                          bool checked) {
     proof_.active = true;
     proof_.id = id;
     proof_.assignment = assignment;
@@ -316,6 +319,7 @@ struct ProverGateway::Connection : WsHandler {
     proof_.bytes.clear();
     proof_.budget = std::move(budget);
     proof_.held_ms = held_ms;
+    proof_.checked = checked;
     // Announced bytes hold budget: they must come in time (a floor, plus a slow but honest
     // rate), or the connection goes and the budget with it.
     const uint64_t serial = ++serial_;
@@ -333,17 +337,27 @@ struct ProverGateway::Connection : WsHandler {
     return serial;
   }
 
-  // On the strand: the header check of a small proof. A refusal while its bytes still come
-  // drops them; once they are all in, the proof is on its way to the store, which answers.
+  // On the strand: the header check of a small proof, which may still be arriving, be complete
+  // and waiting for it, or be gone (dropped meanwhile: nothing to do).
   void OnCheck(uint64_t serial, const HeaderCheck& check) {
     --unchecked_;
-    if (!proof_.active || proof_.serial != serial) return;
-    if (check.status.ok() && !check.duplicate) return;
-    const std::size_t left = proof_.size - proof_.bytes.size();
-    const json::value id = proof_.id;
-    const int64_t assignment = proof_.assignment;
-    EndProof();
-    Refused(id, assignment, left, check);
+    if (proof_.active && proof_.serial == serial) {
+      if (check.status.ok() && !check.duplicate) {
+        proof_.checked = true;
+        return;
+      }
+      const std::size_t left = proof_.size - proof_.bytes.size();
+      const json::value id = proof_.id;
+      const int64_t assignment = proof_.assignment;
+      EndProof();
+      Refused(id, assignment, left, check);
+      return;
+    }
+    auto it = parked_.find(serial);
+    if (it == parked_.end()) return;
+    Proof p = std::move(it->second);
+    parked_.erase(it);
+    if (!Refused(p.id, p.assignment, 0, check)) Deliver(std::move(p));
   }
 
   // The proof being received (or dropped) is over.
@@ -371,13 +385,15 @@ struct ProverGateway::Connection : WsHandler {
       return Fail(p.id, Status(StatusCode::kInvalidArgument,
                                "the proof bytes do not match the header's sha256", "sha256"));
     }
-    // Received now, less the time its header check held the reads. Until the engine has
-    // answered the delivery, no Tick settles a miss for it (matching/receipt_source.h).
+    // Received now, less the time its header check held the reads. Until the engine has the
+    // delivery, no Tick settles a miss for it (matching/receipt_source.h).
     p.received_at = EngineRunner::WallClockMs() - p.held_ms;
     if (ProofReceipts* receipts = gateway.services().receipts) {
       p.receipt = receipts->Receive(p.assignment, principal.account, p.received_at);
     }
-    Deliver(std::move(p));
+    if (p.checked) return Deliver(std::move(p));
+    const uint64_t serial = p.serial;
+    parked_.emplace(serial, std::move(p));  // its header check is still out
   }
 
   void Send(std::string text) {
@@ -404,6 +420,7 @@ struct ProverGateway::Connection : WsHandler {
     ProofBudget budget;       // held until the bytes are stored (or dropped)
     std::size_t discard = 0;  // bytes of a refused header still to drop
     int64_t held_ms = 0;      // how long its header check held the reads
+    bool checked = false;     // its header check said ok
     uint64_t serial = 0;
     int64_t received_at = 0;        // once complete: when its last byte came (ms since the epoch)
     std::shared_ptr<void> receipt;  // once complete: its mark in ProofReceipts
@@ -419,6 +436,8 @@ struct ProverGateway::Connection : WsHandler {
   const std::string digest;  // of the API key the connection was opened with
   std::weak_ptr<WsPeer> peer;
   Proof proof_;
+  // Complete small proofs whose header check is still out, by serial.
+  std::map<uint64_t, Proof> parked_;
   int unchecked_ = 0;  // small proofs' header checks in flight
   int errors = 0;
   uint64_t serial_ = 0;  // accepted proof headers
