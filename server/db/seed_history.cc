@@ -175,7 +175,7 @@ Result<SeedReport> SeedHistory(DbSession& session, const SeedOptions& o) {
       "UNION ALL SELECT good_a, id, offer, prover, market, price, t + 1000, t + 60000, "
       "'settled' FROM seed_o");
   tx.exec(
-      "INSERT INTO engine_events (seq, ref, at_ms, kind, command, reason, market, account, "
+      "INSERT INTO engine_events_archive (seq, ref, at_ms, kind, command, reason, market, account, "
       "to_account, order_id, offer_id, assignment_id, amount, value) "
       "SELECT b + 1, i, t + 1000, 'slashed'::event_kind, CASE reason WHEN 'invalid_proof' THEN "
       "'proof_rejected' ELSE 'tick' END::command_kind, reason::engine_reason, market, "

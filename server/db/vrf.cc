@@ -97,8 +97,8 @@ std::optional<OrderDraws> ReadOrderDraws(DbSession& session, matching::OrderId o
   // Each round: the candidates published together (kVrfCandidate, amount = the round's first
   // attempt), in rank order.
   std::map<int64_t, json::array> rounds;  // first attempt -> candidates
-  for (const auto& r : tx.exec_params("SELECT amount, offer_id, account, value FROM engine_events "
-                                      "WHERE order_id = $1 AND kind = 'vrf_candidate' ORDER BY seq",
+  for (const auto& r : tx.exec_params("SELECT first_attempt, offer_id, prover_id, weight FROM "
+                                      "vrf_candidates WHERE order_id = $1 ORDER BY seq",
                                       order)) {
     rounds[r[0].as<int64_t>()].push_back(json::object{{"offer", r[1].as<int64_t>()},
                                                       {"prover", r[2].as<int64_t>()},

@@ -9,6 +9,7 @@
 #include "matching/tree_shape.h"
 #include "server/base/resources.h"
 #include "server/db/pq.h"
+#include "server/journal/event_log.h"
 
 namespace proofbook::server {
 namespace {
@@ -19,9 +20,12 @@ using matching::EventKind;
 // Two lowercase hex digits a byte.
 void AppendHex(std::string& out, std::span<const uint8_t> v) {
   static constexpr char kDigits[] = "0123456789abcdef";
+  size_t at = out.size();
+  out.resize(at + 2 * v.size());
+  char* p = out.data() + at;
   for (uint8_t b : v) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
+    *p++ = kDigits[b >> 4];
+    *p++ = kDigits[b & 15];
   }
 }
 
@@ -187,13 +191,6 @@ class ArrayRows {
   size_t rows_ = 0;
 };
 
-constexpr Column kEventColumns[] = {
-    {"seq", "bigint"},           {"ref", "bigint"},           {"at_ms", "bigint"},
-    {"kind", "event_kind"},      {"command", "command_kind"}, {"reason", "engine_reason"},
-    {"field", "text"},           {"market", "integer"},       {"account", "bigint"},
-    {"to_account", "bigint"},    {"order_id", "bigint"},      {"offer_id", "bigint"},
-    {"assignment_id", "bigint"}, {"amount", "bigint"},        {"value", "bigint"},
-    {"tree_id", "bigint"}};
 constexpr Column kLedgerColumns[] = {{"seq", "bigint"},
                                      {"from_account", "bigint"},
                                      {"from_bucket", "ledger_bucket"},
@@ -242,26 +239,21 @@ void WriteDraws(ArrayRows& c, const JournalBatch& b) {
   }
 }
 
-void WriteEvents(ArrayRows& c, const JournalBatch& b) {
-  for (size_t i = 0; i < b.events.size(); ++i) {
-    const Event& e = b.events[i];
-    c.Int(static_cast<int64_t>(b.first_seq + i));
-    c.Int(static_cast<int64_t>(e.ref));  // the caller's correlation id, bit for bit
-    c.Int(e.now);
-    c.Name(matching::EventKindName(e.kind));
-    c.Name(matching::CommandKindName(e.command));
-    if (e.reason == matching::Reason::kNone) {
-      c.Null();
-    } else {
-      c.Name(matching::ReasonName(e.reason));
-    }
-    c.TextOrNull(e.field);
-    c.Int(e.market).Int(e.account).Int(e.to_account);
-    c.IdOrNull(e.order).IdOrNull(e.offer).IdOrNull(e.assignment);
-    c.Int(e.amount).Int(e.value);
-    c.IdOrNull(e.tree);
-    c.EndRow();
+// The batch's events as one journal_batches row (server/journal/event_log.h).
+void WriteEventLog(std::string& sql, const JournalBatch& b, EventLogWriter& writer,
+                   std::string& blob) {
+  if (b.events.empty()) return;
+  writer.Encode(b.events, blob);
+  sql += "INSERT INTO journal_batches (first_seq, last_seq, last_at_ms, events) VALUES (";
+  char buf[24];
+  for (int64_t v : {static_cast<int64_t>(b.first_seq), static_cast<int64_t>(b.last_seq()),
+                    b.events.back().now}) {
+    sql.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    sql += ',';
   }
+  sql += "'\\x";
+  AppendHex(sql, {reinterpret_cast<const uint8_t*>(blob.data()), blob.size()});
+  sql += "');\n";
 }
 
 // One ledger_entries row per kTransfer.
@@ -315,6 +307,24 @@ void WriteEventRows(SqlText& q, const JournalBatch& b) {
     q.Int(e.amount) << ",";
     q.Name(matching::ReasonName(e.reason)) << ",";
     q.Int(e.now) << ")";
+  }
+  if (n > 0) q << ";\n";
+
+  // VRF candidates: GET /v1/orders/{id}/draws reads them by order.
+  n = 0;
+  for (size_t i = 0; i < b.events.size(); ++i) {
+    const Event& e = b.events[i];
+    if (e.kind != EventKind::kVrfCandidate) continue;
+    if (n == 0) {
+      q << "INSERT INTO vrf_candidates (seq, order_id, first_attempt, offer_id, prover_id, "
+           "weight) VALUES ";
+    }
+    q.Row(n++).Int(static_cast<int64_t>(b.first_seq + i)) << ",";
+    q.Int(e.order) << ",";
+    q.Int(e.amount) << ",";
+    q.Int(e.offer) << ",";
+    q.Int(e.account) << ",";
+    q.Int(e.value) << ")";
   }
   if (n > 0) q << ";\n";
 }
@@ -816,9 +826,7 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   // orders and offers before assignments.
   if (Status s = WriteMarkets(q, batch); !s.ok()) return s;
   if (Status s = WriteNewAccounts(q, batch); !s.ok()) return s;
-  ArrayRows events(kEventColumns, event_columns_);
-  WriteEvents(events, batch);
-  events.AppendInsert(sql_, "engine_events");
+  WriteEventLog(sql_, batch, event_log_, event_blob_);
   ArrayRows ledger(kLedgerColumns, ledger_columns_);
   WriteLedger(ledger, batch);
   ledger.AppendInsert(sql_, "ledger_entries");

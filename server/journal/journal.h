@@ -3,13 +3,14 @@
 //
 // What a batch writes, atomically: the rows of the accounts (with their first API key) and
 // markets its commands created (from the batch's AccountExtra / MarketExtra: those rows exist
-// only once the engine's acceptance is committed), every event (engine_events), one
+// only once the engine's acceptance is committed), every event (one journal_batches row
+// per batch, server/journal/event_log.h; the view engine_events decodes it), one
 // ledger_entries row per kTransfer, settlements (kSettled, kUncleRewarded), slashings
 // (kSlashed), proof trees (new trees; tree_nodes from kTreeNodePlaced / kTreeNodeProven; each
 // touched tree's reserve; ended trees), the state images (accounts' balances, orders, offers,
 // assignments upserted), closed orders / assignments, offer status from kOfferCancelled /
-// kOfferExpired, and engine_state (ids and last_seq). The bulk tables (engine_events,
-// ledger_entries, new orders) go in as one array literal per column (INSERT ... SELECT FROM
+// kOfferExpired, and engine_state (ids and last_seq). The bulk tables (ledger_entries,
+// new orders) go in as one array literal per column (INSERT ... SELECT FROM
 // unnest); every other table gets one multi-row statement. A batch costs two round trips whatever
 // its size: BEGIN with the lock on engine_state, then every statement and the COMMIT.
 //
@@ -33,6 +34,7 @@
 
 #include "matching/status.h"
 #include "server/db/session.h"
+#include "server/journal/event_log.h"
 #include "server/journal/journal_batch.h"
 
 namespace proofbook::server {
@@ -48,8 +50,9 @@ class Journal {
   static void RollBack(DbSession& session, bool open);
 
   // Reused between batches.
-  std::vector<std::string> event_columns_, ledger_columns_, order_columns_,
-      draw_columns_;  // array literals
+  std::vector<std::string> ledger_columns_, order_columns_, draw_columns_;  // array literals
+  EventLogWriter event_log_;
+  std::string event_blob_;  // the batch's events, encoded
   std::string order_updates_;
   std::string sql_;
 };

@@ -1,8 +1,11 @@
 #include "server/journal/recovery.h"
 
 #include <algorithm>
+#include <set>
 #include <string>
 
+#include "matching/command.h"
+#include "matching/event.h"
 #include "matching/rules.h"
 #include "matching/tree_shape.h"
 #include "matching/types.h"
@@ -124,6 +127,26 @@ void LoadOffers(pqxx::transaction_base& tx, matching::Snapshot& s) {
   }
 }
 
+// The event log stores names as text (server/journal/event_log.h) that only the view
+// engine_events casts to the enum types, so a name without its migration would be written
+// without complaint and break every read of the view. Refuse to start instead.
+template <typename Kind>
+void CheckNames(pqxx::transaction_base& tx, const char* type, Kind first, Kind last,
+                std::string_view (*name)(Kind)) {
+  std::set<std::string, std::less<>> labels;
+  for (const auto& row :
+       tx.exec(std::string("SELECT unnest(enum_range(NULL::") + type + "))::text")) {
+    labels.insert(row[0].as<std::string>());
+  }
+  for (int k = static_cast<int>(first); k <= static_cast<int>(last); ++k) {
+    std::string_view n = name(static_cast<Kind>(k));
+    if (!n.empty() && !labels.contains(n)) {
+      throw BadValue(std::string(type) + " has no label '" + std::string(n) +
+                     "': the database lacks a migration");
+    }
+  }
+}
+
 }  // namespace
 
 Result<RecoveredState> LoadState(DbSession& session) {
@@ -142,10 +165,23 @@ Result<RecoveredState> LoadState(DbSession& session) {
     out.next_seq = ids[0][4].as<uint64_t>() + 1;
     out.snapshot.ids.next_tree = ids[0][5].as<int64_t>();
     // The last committed event's time: nothing that ran after it committed anything.
-    for (const auto& row : tx.exec("SELECT at_ms FROM engine_events ORDER BY seq DESC LIMIT 1")) {
+    // (journal_batches; before migration 0018, engine_events_archive).
+    for (const auto& row : tx.exec(
+             "SELECT at_ms FROM ((SELECT last_seq AS seq, last_at_ms AS at_ms FROM journal_batches "
+             "ORDER BY first_seq DESC LIMIT 1) UNION ALL (SELECT seq, at_ms FROM "
+             "engine_events_archive ORDER BY seq DESC LIMIT 1)) e ORDER BY seq DESC LIMIT 1")) {
       out.last_event_at = row[0].as<int64_t>();
     }
 
+    // The last enumerator of each kind (matching/event.h, command.h, types.h).
+    // The first and last enumerators of each kind (matching/event.h, command.h, types.h);
+    // Reason::kNone is written as NULL.
+    CheckNames(tx, "event_kind", matching::EventKind::kAccepted, matching::EventKind::kTreeFailed,
+               &matching::EventKindName);
+    CheckNames(tx, "command_kind", matching::CommandKind::kCreateAccount,
+               matching::CommandKind::kPlaceTree, &matching::CommandKindName);
+    CheckNames(tx, "engine_reason", matching::Reason::kInvalidArgument,
+               matching::Reason::kVerifierFailed, &matching::ReasonName);
     LoadAccounts(tx, out.snapshot);
     LoadMarkets(tx, out.snapshot);
     LoadTrees(tx, out.snapshot);

@@ -157,6 +157,7 @@ class JournaledRun {
     ASSERT_TRUE(s.ok()) << s.ToString();
     next_seq_ += events.size();
     for (const Event& e : events) Track(e);
+    events_.insert(events_.end(), events.begin(), events.end());
   }
 
   Status Flush(pqxx::connection& conn) {
@@ -219,9 +220,44 @@ class JournaledRun {
     }
     EXPECT_EQ(n, offer_status_.size());
     EXPECT_EQ(tx.exec("SELECT count(*) FROM engine_events")[0][0].as<uint64_t>(), next_seq_ - 1);
+    ExpectEventRows(tx);
     EXPECT_EQ(tx.exec("SELECT count(*) FROM ledger_entries")[0][0].as<size_t>(), transfers_);
     EXPECT_EQ(tx.exec("SELECT count(*) FROM settlements")[0][0].as<size_t>(), settlements_);
     EXPECT_EQ(tx.exec("SELECT count(*) FROM slashings")[0][0].as<size_t>(), slashings_);
+  }
+
+  // The view engine_events decodes the journal's event log (server/journal/event_log.h): every
+  // event comes back field for field, NULL where the event has none.
+  void ExpectEventRows(pqxx::transaction_base& tx) {
+    size_t i = 0;
+    int failures = 0;
+    for (const auto& r : tx.exec("SELECT seq, ref, at_ms, kind, command, reason, field, market, "
+                                 "account, to_account, order_id, offer_id, assignment_id, amount, "
+                                 "value, tree_id FROM engine_events ORDER BY seq")) {
+      ASSERT_LT(i, events_.size());
+      const Event& e = events_[i++];
+      auto id = [](const pqxx::field& f) { return f.is_null() ? int64_t{0} : f.as<int64_t>(); };
+      auto text = [](const pqxx::field& f) {
+        return f.is_null() ? std::string() : f.as<std::string>();
+      };
+      const bool same =
+          r[0].as<uint64_t>() == i && r[1].as<int64_t>() == static_cast<int64_t>(e.ref) &&
+          r[2].as<int64_t>() == e.now && text(r[3]) == matching::EventKindName(e.kind) &&
+          text(r[4]) == matching::CommandKindName(e.command) &&
+          text(r[5]) == (e.reason == matching::Reason::kNone
+                             ? std::string()
+                             : std::string(matching::ReasonName(e.reason))) &&
+          text(r[6]) == e.field && r[7].as<int64_t>() == e.market &&
+          r[8].as<int64_t>() == e.account && r[9].as<int64_t>() == e.to_account &&
+          id(r[10]) == e.order && id(r[11]) == e.offer && id(r[12]) == e.assignment &&
+          r[13].as<int64_t>() == e.amount && r[14].as<int64_t>() == e.value && id(r[15]) == e.tree;
+      if (!same && failures++ < 5) {
+        ADD_FAILURE() << "event " << i << " reads back as (" << r[3].c_str() << ", order "
+                      << id(r[10]) << ", amount " << r[13].c_str() << ", field " << text(r[6])
+                      << "), was " << matching::EventToString(e);
+      }
+    }
+    EXPECT_EQ(i, events_.size());
   }
 
   Engine& engine() { return engine_; }
@@ -325,6 +361,7 @@ class JournaledRun {
   bool created_rows_ = true;
   Journal journal_;
   uint64_t next_seq_ = 1;
+  std::vector<Event> events_;  // every event applied, in seq order
   std::vector<std::tuple<AccountId, std::string, OrderId>> client_orders_;
   std::map<OrderId, OrderStatus> order_status_;
   std::map<OrderId, int> verified_;
