@@ -252,7 +252,9 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
 
 void EngineRunner::LoadIdempotencyKeys(const RecoveredState& state) {
   client_orders_.clear();
+  client_orders_.reserve(state.client_orders.size());
   std::unordered_map<matching::OrderId, const std::string*> hashes;
+  hashes.reserve(state.client_order_hashes.size());
   for (const auto& [order, sha] : state.client_order_hashes) hashes[order] = &sha;
   for (const auto& [account, client_id, order] : state.client_orders) {
     auto it = hashes.find(order);

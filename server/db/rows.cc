@@ -11,36 +11,64 @@ using matching::OrderStatus;
 
 }  // namespace
 
-matching::OrderState OrderFromRow(const pqxx::row& row) {
+OrderColumns::OrderColumns(const pqxx::row& r)
+    : id(r.column_number("id")),
+      account(r.column_number("account_id")),
+      market(r.column_number("market_idx")),
+      max_price(r.column_number("max_price")),
+      deadline(r.column_number("deadline_ms")),
+      placed_at(r.column_number("placed_at_ms")),
+      priority(r.column_number("priority")),
+      min_reputation(r.column_number("min_reputation_bps")),
+      redundancy(r.column_number("redundancy")),
+      selection(r.column_number("selection")),
+      direct_prover(r.column_number("direct_prover")),
+      exclusive_until(r.column_number("exclusive_until_ms")),
+      exclusive_ended(r.column_number("exclusive_ended")),
+      vrf_draws(r.column_number("vrf_draws")),
+      status(r.column_number("status")),
+      failure(r.column_number("failure")),
+      verified(r.column_number("verified")),
+      escrow_left(r.column_number("escrow_left")),
+      needed(r.column_number("needed")),
+      tree(r.column_number("tree_id")),
+      tree_node(r.column_number("tree_node")),
+      takeover(r.column_number("takeover_prover")) {}
+
+matching::OrderState OrderFromRow(const pqxx::row& row, const OrderColumns& c) {
   matching::OrderState o;
-  o.id = row["id"].as<int64_t>();
-  o.account = row["account_id"].as<int64_t>();
-  o.market = row["market_idx"].as<uint32_t>();
-  o.max_price = row["max_price"].as<int64_t>();
-  o.deadline = row["deadline_ms"].as<int64_t>();
-  o.placed_at = row["placed_at_ms"].as<int64_t>();
-  o.priority = FromName(row["priority"], matching::Priority::kTime, PriorityName, "priority");
-  o.min_reputation = row["min_reputation_bps"].as<int32_t>();
-  o.redundancy = row["redundancy"].as<int32_t>();
-  o.selection = FromName(row["selection"], matching::Selection::kVrf, SelectionName, "selection");
-  o.direct_prover = row["direct_prover"].as<int64_t>();
-  o.exclusive_until = row["exclusive_until_ms"].as<int64_t>();
-  o.exclusive_ended = row["exclusive_ended"].as<bool>();
-  o.vrf_draws = row["vrf_draws"].as<uint32_t>();
-  o.status = FromName(row["status"], OrderStatus::kFailed, matching::OrderStatusName, "status");
-  if (!row["failure"].is_null()) {
-    o.failure = FromName(row["failure"], matching::Reason::kVerifierFailed, matching::ReasonName,
+  o.id = row[c.id].as<int64_t>();
+  o.account = row[c.account].as<int64_t>();
+  o.market = row[c.market].as<uint32_t>();
+  o.max_price = row[c.max_price].as<int64_t>();
+  o.deadline = row[c.deadline].as<int64_t>();
+  o.placed_at = row[c.placed_at].as<int64_t>();
+  o.priority = FromName(row[c.priority], matching::Priority::kTime, PriorityName, "priority");
+  o.min_reputation = row[c.min_reputation].as<int32_t>();
+  o.redundancy = row[c.redundancy].as<int32_t>();
+  o.selection = FromName(row[c.selection], matching::Selection::kVrf, SelectionName, "selection");
+  o.direct_prover = row[c.direct_prover].as<int64_t>();
+  o.exclusive_until = row[c.exclusive_until].as<int64_t>();
+  o.exclusive_ended = row[c.exclusive_ended].as<bool>();
+  o.vrf_draws = row[c.vrf_draws].as<uint32_t>();
+  o.status = FromName(row[c.status], OrderStatus::kFailed, matching::OrderStatusName, "status");
+  if (!row[c.failure].is_null()) {
+    o.failure = FromName(row[c.failure], matching::Reason::kVerifierFailed, matching::ReasonName,
                          "failure");
   }
-  o.verified = row["verified"].as<int32_t>();
-  o.escrow_left = row["escrow_left"].as<int64_t>();
-  o.needed = row["needed"].as<int32_t>();
-  if (!row["tree_id"].is_null()) {
-    o.tree = row["tree_id"].as<int64_t>();
-    o.tree_node = row["tree_node"].as<int32_t>();
-    if (!row["takeover_prover"].is_null()) o.takeover = row["takeover_prover"].as<int64_t>();
+  o.verified = row[c.verified].as<int32_t>();
+  o.escrow_left = row[c.escrow_left].as<int64_t>();
+  o.needed = row[c.needed].as<int32_t>();
+  if (!row[c.tree].is_null()) {
+    o.tree = row[c.tree].as<int64_t>();
+    o.tree_node = row[c.tree_node].as<int32_t>();
+    if (!row[c.takeover].is_null()) o.takeover = row[c.takeover].as<int64_t>();
   }
   return o;
+}
+
+matching::OrderState OrderFromRow(const pqxx::row& row) {
+  return OrderFromRow(row, OrderColumns(row));
 }
 
 matching::AssignmentState AssignmentFromRow(const pqxx::row& row) {

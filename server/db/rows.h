@@ -29,6 +29,15 @@ inline Enum FromName(const pqxx::field& f, Enum last, NameFn name, const char* w
   throw BadValue(std::string("unknown ") + what + " '" + std::string(text) + "'");
 }
 
+// The orders columns OrderFromRow reads, found once per result: a lookup by name per field
+// was a third of recovery's time with a million open orders (loadtest/REPORT_RESTART.md).
+struct OrderColumns {
+  explicit OrderColumns(const pqxx::row& r);  // any row of the result
+  pqxx::row::size_type id, account, market, max_price, deadline, placed_at, priority,
+      min_reputation, redundancy, selection, direct_prover, exclusive_until, exclusive_ended,
+      vrf_draws, status, failure, verified, escrow_left, needed, tree, tree_node, takeover;
+};
+matching::OrderState OrderFromRow(const pqxx::row& row, const OrderColumns& c);
 matching::OrderState OrderFromRow(const pqxx::row& row);
 // A markets row's engine parameters (by column name); BadValue if one is out of range.
 matching::MarketParams MarketParamsFromRow(const pqxx::row& row);

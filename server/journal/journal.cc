@@ -70,6 +70,7 @@ class SqlText {
   }
   // Row separator: "(" for the first row of a VALUES list, ",(" after.
   SqlText& Row(size_t i) { return *this << (i == 0 ? "(" : ",("); }
+  std::string& out() { return s_; }
 
  private:
   std::string& s_;
@@ -162,11 +163,30 @@ class ArrayRows {
     sql += "INSERT INTO ";
     sql += table;
     sql += " (";
+    AppendNames(sql);
+    sql += ") SELECT * FROM unnest(";
+    AppendArrays(sql);
+    sql += ");\n";
+  }
+  // Appends `unnest(...) AS alias (columns...)`: the rows as a table, for an UPDATE ... FROM.
+  void AppendTable(std::string& sql, std::string_view alias) const {
+    sql += "unnest(";
+    AppendArrays(sql);
+    sql += ") AS ";
+    sql += alias;
+    sql += " (";
+    AppendNames(sql);
+    sql += ")";
+  }
+
+ private:
+  void AppendNames(std::string& sql) const {
     for (size_t i = 0; i < columns_.size(); ++i) {
       if (i > 0) sql += ", ";
       sql += columns_[i].name;
     }
-    sql += ") SELECT * FROM unnest(";
+  }
+  void AppendArrays(std::string& sql) const {
     for (size_t i = 0; i < columns_.size(); ++i) {
       if (i > 0) sql += ",\n";
       sql += "'{";
@@ -175,10 +195,8 @@ class ArrayRows {
       sql += columns_[i].type;
       sql += "[]";
     }
-    sql += ");\n";
   }
 
- private:
   std::string& Next() {
     std::string& c = cols_[col_++];
     if (rows_ > 0) c += ',';
@@ -600,34 +618,39 @@ void WriteTreeEvents(SqlText& q, const JournalBatch& b) {
   }
 }
 
-// Orders placed in this batch (those with an OrderExtra) are new rows: COPY. Orders placed
-// earlier exist: only their changing fields are updated.
-void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
+// The fields of an order that change after its placement.
+constexpr Column kOrderUpdateColumns[] = {{"id", "bigint"},
+                                          {"exclusive_ended", "boolean"},
+                                          {"vrf_draws", "integer"},
+                                          {"status", "text"},
+                                          {"failure", "text"},
+                                          {"verified", "integer"},
+                                          {"escrow_left", "bigint"},
+                                          {"needed", "integer"},
+                                          {"direct_prover", "bigint"},
+                                          {"exclusive_until", "bigint"},
+                                          {"takeover", "bigint"}};
+
+// Orders placed in this batch (those with an OrderExtra) are new rows. Orders placed earlier
+// exist: only their changing fields are updated, from array literals as well (a VALUES list of
+// the same rows costs PostgreSQL a parse and analysis of every literal).
+void WriteOrders(ArrayRows& c, ArrayRows& changed, SqlText& q, const JournalBatch& b,
                  const std::vector<const OrderExtra*>& extras, size_t* extras_used) {
-  size_t updates = 0;
   for (const matching::OrderState& o : b.orders) {
     auto it = std::lower_bound(extras.begin(), extras.end(), o.id,
                                [](const OrderExtra* x, int64_t id) { return x->id < id; });
     if (it == extras.end() || (*it)->id != o.id) {
-      q << (updates++ == 0 ? "WITH v (id, exclusive_ended, vrf_draws, status, failure, verified, "
-                             "escrow_left, needed, direct_prover, exclusive_until, takeover) AS "
-                             "(VALUES ("
-                           : ",(");
-      q.Int(o.id) << ",";
-      q.Bool(o.exclusive_ended) << ",";
-      q.Int(o.vrf_draws) << ",";
-      q.Name(matching::OrderStatusName(o.status)) << ",";
+      changed.Int(o.id).Bool(o.exclusive_ended).Int(o.vrf_draws);
+      changed.Name(matching::OrderStatusName(o.status));
       if (o.failure == matching::Reason::kNone) {
-        q << "NULL::text,";
+        changed.Null();
       } else {
-        q.Name(matching::ReasonName(o.failure)) << ",";
+        changed.Name(matching::ReasonName(o.failure));
       }
-      q.Int(o.verified) << ",";
-      q.Int(o.escrow_left) << ",";
-      q.Int(o.needed) << ",";
-      q.Int(o.direct_prover) << ",";  // a tree's merge changes hands (takeover)
-      q.Int(o.exclusive_until) << ",";
-      q.Int(o.takeover) << ")";
+      changed.Int(o.verified).Int(o.escrow_left).Int(o.needed);
+      changed.Int(o.direct_prover);  // a tree's merge changes hands (takeover)
+      changed.Int(o.exclusive_until).Int(o.takeover);
+      changed.EndRow();
       continue;
     }
     const OrderExtra& extra = **it;
@@ -660,14 +683,17 @@ void WriteOrders(ArrayRows& c, SqlText& q, const JournalBatch& b,
     c.IdOrNull(o.takeover);
     c.EndRow();
   }
-  if (updates == 0) return;
+  if (changed.rows() == 0) return;
   // Placement fields never change, but for a tree merge's prover in line (takeover).
-  q << "), u AS (UPDATE orders o SET exclusive_ended = v.exclusive_ended, "
+  q << "WITH u AS (UPDATE orders o SET exclusive_ended = v.exclusive_ended, "
        "vrf_draws = v.vrf_draws, status = v.status, failure = v.failure, verified = v.verified, "
        "escrow_left = v.escrow_left, needed = v.needed, direct_prover = v.direct_prover, "
        "exclusive_until_ms = v.exclusive_until, takeover_prover = NULLIF(v.takeover, 0) "
-       "FROM v WHERE o.id = v.id RETURNING 1";
-  ExpectRows(q, "orders (id)", updates);
+       "FROM ";
+  std::string& sql = q.out();
+  changed.AppendTable(sql, "v");
+  q << " WHERE o.id = v.id RETURNING 1";
+  ExpectRows(q, "orders (id)", changed.rows());
 }
 
 void WriteOffers(SqlText& q, const JournalBatch& b) {
@@ -835,7 +861,8 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   size_t extras_used = 0;
   order_updates_.clear();
   SqlText updates(order_updates_, conn);
-  WriteOrders(orders, updates, batch, extras, &extras_used);
+  ArrayRows changed(kOrderUpdateColumns, order_update_columns_);
+  WriteOrders(orders, changed, updates, batch, extras, &extras_used);
   if (extras_used != extras.size()) {
     return Status(StatusCode::kInternal,
                   "journal: an order_extras entry has no order image in the batch");

@@ -50,7 +50,8 @@ class Journal {
   static void RollBack(DbSession& session, bool open);
 
   // Reused between batches.
-  std::vector<std::string> ledger_columns_, order_columns_, draw_columns_;  // array literals
+  std::vector<std::string> ledger_columns_, order_columns_, order_update_columns_,
+      draw_columns_;  // array literals
   EventLogWriter event_log_;
   std::string event_blob_;  // the batch's events, encoded
   std::string order_updates_;

@@ -57,7 +57,12 @@ void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
       "FROM orders WHERE id IN (";
   sql += kLiveOrders;
   sql += ") ORDER BY id";
-  for (const auto& row : tx.exec(sql)) s.orders.push_back(OrderFromRow(row));
+  pqxx::result orders = tx.exec(sql);
+  s.orders.reserve(orders.size());
+  if (!orders.empty()) {
+    const OrderColumns columns(orders[0]);
+    for (const auto& row : orders) s.orders.push_back(OrderFromRow(row, columns));
+  }
 
   sql = "SELECT * FROM assignments WHERE order_id IN (";
   sql += kLiveOrders;
@@ -187,9 +192,12 @@ Result<RecoveredState> LoadState(DbSession& session) {
     LoadTrees(tx, out.snapshot);
     LoadOrders(tx, out.snapshot);
     LoadOffers(tx, out.snapshot);
-    for (const auto& row :
-         tx.exec("SELECT account_id, client_order_id, id, encode(request_sha256, 'hex') "
-                 "FROM orders WHERE client_order_id IS NOT NULL ORDER BY id")) {
+    pqxx::result keys = tx.exec(
+        "SELECT account_id, client_order_id, id, encode(request_sha256, 'hex') "
+        "FROM orders WHERE client_order_id IS NOT NULL ORDER BY id");
+    out.client_orders.reserve(keys.size());
+    out.client_order_hashes.reserve(keys.size());
+    for (const auto& row : keys) {
       out.client_orders.emplace_back(row[0].as<int64_t>(), row[1].as<std::string>(),
                                      row[2].as<int64_t>());
       if (!row[3].is_null()) {
