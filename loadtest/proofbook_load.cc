@@ -93,6 +93,9 @@ struct Options {
   double max_error_rate = 0;
   bool json = false;
   std::string label;  // free text copied into the report
+  // --window W: also report each W seconds of the run apart (completions in the window, their
+  // rate and latency quantiles), for soak runs that must stay flat; 0: off.
+  double window_s = 0;
 };
 
 // Latency histogram with HDR-like log buckets: exact below 128 ns, then 64 sub-buckets per
@@ -174,6 +177,8 @@ struct Tally {
   uint64_t trees_completed = 0, trees_failed = 0, trees_unresolved = 0;
   Histogram root_latency;
   Clock::time_point last_root{};
+  // --window: completions and their latency by the window (from the start) they finished in.
+  std::vector<Histogram> windows;
 
   void Merge(const Tally& o) {
     scheduled += o.scheduled;
@@ -190,6 +195,8 @@ struct Tally {
     root_latency.Merge(o.root_latency);
     last_root = std::max(last_root, o.last_root);
     last_completion = std::max(last_completion, o.last_completion);
+    if (windows.size() < o.windows.size()) windows.resize(o.windows.size());
+    for (std::size_t i = 0; i < o.windows.size(); ++i) windows[i].Merge(o.windows[i]);
   }
 };
 
@@ -424,6 +431,7 @@ class Worker {
       ++tally_.statuses[static_cast<int>(res.result_int())];
       tally_.latency.Record((done - scheduled).count());
       tally_.last_completion = done;
+      if (opts_.window_s > 0) RecordWindow(done, (done - scheduled).count());
       if (opts_.kind == Kind::kTrees && res.result_int() == 201 && res.keep_alive()) {
         if (!co_await AwaitRoot(stream, buffer, res.body(), scheduled)) continue;
       }
@@ -438,6 +446,13 @@ class Worker {
     stream.socket().close(ignored);
     // The last loop to finish ends the drain early.
     if (--running_loops_ == 0 && stopper_ != nullptr) stopper_->cancel();
+  }
+
+  void RecordWindow(Clock::time_point done, int64_t latency_ns) {
+    const double since = std::chrono::duration<double>(done - start_).count();
+    const auto w = static_cast<std::size_t>(std::max(0.0, since) / opts_.window_s);
+    if (tally_.windows.size() <= w) tally_.windows.resize(w + 1);
+    tally_.windows[w].Record(latency_ns);
   }
 
   void Fail(beast::tcp_stream& stream, beast::error_code ec, const char* step) {
@@ -569,6 +584,19 @@ json::object ToJson(const Options& opts, const Summary& s) {
                                    {"p99", Ms(s.tally.send_lag.Quantile(0.99))},
                                    {"max", Ms(s.tally.send_lag.max())}}},
   };
+  if (opts.window_s > 0) {
+    json::array windows;
+    for (std::size_t i = 0; i < s.tally.windows.size(); ++i) {
+      const Histogram& w = s.tally.windows[i];
+      json::object o = LatencyJson(w);
+      o["start_s"] = static_cast<double>(i) * opts.window_s;
+      o["completed"] = w.total();
+      o["rate"] = static_cast<double>(w.total()) / opts.window_s;
+      windows.push_back(std::move(o));
+    }
+    out["window_s"] = opts.window_s;
+    out["windows"] = std::move(windows);
+  }
   if (opts.kind == Kind::kTrees) {
     out["trees"] = json::object{
         {"leaves", opts.tree_leaves},
@@ -618,6 +646,13 @@ void PrintText(const Options& opts, const Summary& s) {
                 s.tally.trees_failed, s.tally.trees_unresolved);
     std::printf("  root latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", Ms(r.Quantile(0.5)),
                 Ms(r.Quantile(0.9)), Ms(r.Quantile(0.99)), Ms(r.max()));
+  }
+  for (std::size_t i = 0; i < s.tally.windows.size(); ++i) {
+    const Histogram& w = s.tally.windows[i];
+    std::printf("  window %6.0f s: %" PRIu64 " completed (%.0f/s)  p50 %.3f  p99 %.3f  max %.3f\n",
+                static_cast<double>(i) * opts.window_s, w.total(),
+                static_cast<double>(w.total()) / opts.window_s, Ms(w.Quantile(0.5)),
+                Ms(w.Quantile(0.99)), Ms(w.max()));
   }
   if (opts.rate > 0) {
     std::printf("  send lag ms: p50 %.3f  p99 %.3f  max %.3f\n", Ms(s.tally.send_lag.Quantile(0.5)),
@@ -679,6 +714,9 @@ int Main(int argc, char** argv) {
                  "Exit 1 if (non-2xx + failed + unfinished) / scheduled exceeds this fraction")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  app.add_option("--window", opts.window_s,
+                 "Also report every this many seconds apart (rate, latency); 0: off")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", opts.json, "Print the report as one JSON object");
   app.add_option("--label", opts.label, "Name copied into the report");
   try {
