@@ -107,3 +107,35 @@ load_sequencer() {
 
 # load_server_rss_kib: the server's resident set, KiB.
 load_server_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
+
+# load_cleanup: the EXIT trap of soak.sh and restart.sh: the sampler (SAMPLER_PID, if any), the
+# server, the cluster and WORK go, however the script ends.
+load_cleanup() {
+  local rc=$?
+  set +e
+  [ -z "${SAMPLER_PID:-}" ] || kill "$SAMPLER_PID" 2>/dev/null
+  load_stop_server
+  if [ -n "${WORK:-}" ]; then
+    pg_stop "$WORK/data"
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+
+# load_start NAME: builds (unless LOADTEST_SKIP_BUILD=1), makes WORK (/tmp/proofbook-NAME.*),
+# the durable cluster, the schema and admin, serves with SERVE_ARGS (set here) and funds the
+# sequencer.
+load_start() {
+  if [ "${LOADTEST_SKIP_BUILD:-0}" != 1 ]; then
+    "$ROOT/proofbook.sh" build release
+    cmake --build --preset release --target proofbook-load
+  fi
+  command -v jq >/dev/null || die "jq is needed"
+  WORK=$(mktemp -d "/tmp/proofbook-$1.XXXXXX")
+  chmod 755 "$WORK"
+  load_cluster
+  load_migrate
+  SERVE_ARGS=(serve --listen 127.0.0.1:0 --port-file "$WORK/port" --log-level info --ip-request-rate 0)
+  load_serve "${SERVE_ARGS[@]}"
+  load_sequencer
+}

@@ -39,32 +39,10 @@ LOAD_BIN="$ROOT/build/release/loadtest/proofbook-load"
 
 WORK=""
 SERVER_PID=""
-cleanup() {
-  local rc=$?
-  set +e
-  load_stop_server
-  if [ -n "$WORK" ]; then
-    pg_stop "$WORK/data"
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
+SAMPLER_PID=""
+trap load_cleanup EXIT
 trap 'exit 130' INT TERM
-
-if [ "${LOADTEST_SKIP_BUILD:-0}" != 1 ]; then
-  "$ROOT/proofbook.sh" build release
-  cmake --build --preset release --target proofbook-load
-fi
-command -v jq >/dev/null || die "jq is needed"
-
-WORK=$(mktemp -d /tmp/proofbook-restart.XXXXXX)
-chmod 755 "$WORK"
-load_cluster
-load_migrate
-SERVE_ARGS=(serve --listen 127.0.0.1:0 --port-file "$WORK/port" --log-level info --ip-request-rate 0)
-load_serve "${SERVE_ARGS[@]}"
-load_sequencer
+load_start restart
 
 open_orders() {
   "${PSQL[@]}" -d proofbook -tA -c "SELECT count(*) FROM orders WHERE status = 'open'"

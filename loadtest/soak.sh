@@ -45,32 +45,9 @@ LOAD_BIN="$ROOT/build/release/loadtest/proofbook-load"
 WORK=""
 SERVER_PID=""
 SAMPLER_PID=""
-cleanup() {
-  local rc=$?
-  set +e
-  [ -z "$SAMPLER_PID" ] || kill "$SAMPLER_PID" 2>/dev/null
-  load_stop_server
-  if [ -n "$WORK" ]; then
-    pg_stop "$WORK/data"
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
+trap load_cleanup EXIT
 trap 'exit 130' INT TERM
-
-if [ "${LOADTEST_SKIP_BUILD:-0}" != 1 ]; then
-  "$ROOT/proofbook.sh" build release
-  cmake --build --preset release --target proofbook-load
-fi
-command -v jq >/dev/null || die "jq is needed"
-
-WORK=$(mktemp -d /tmp/proofbook-soak.XXXXXX)
-chmod 755 "$WORK"
-load_cluster
-load_migrate
-load_serve serve --listen 127.0.0.1:0 --port-file "$WORK/port" --log-level info --ip-request-rate 0
-load_sequencer
+load_start soak
 
 # One line per minute: seconds since start, server RSS (KiB), then for each of orders,
 # journal_batches (the events) and ledger_entries: heap (with TOAST) and index bytes, live and
