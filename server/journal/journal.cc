@@ -258,20 +258,14 @@ void WriteDraws(ArrayRows& c, const JournalBatch& b) {
 }
 
 // The batch's events as one journal_batches row (server/journal/event_log.h).
-void WriteEventLog(std::string& sql, const JournalBatch& b, EventLogWriter& writer,
-                   std::string& blob) {
+void WriteEventLog(SqlText& q, const JournalBatch& b, EventLogWriter& writer, std::string& blob) {
   if (b.events.empty()) return;
   writer.Encode(b.events, blob);
-  sql += "INSERT INTO journal_batches (first_seq, last_seq, last_at_ms, events) VALUES (";
-  char buf[24];
-  for (int64_t v : {static_cast<int64_t>(b.first_seq), static_cast<int64_t>(b.last_seq()),
-                    b.events.back().now}) {
-    sql.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
-    sql += ',';
-  }
-  sql += "'\\x";
-  AppendHex(sql, {reinterpret_cast<const uint8_t*>(blob.data()), blob.size()});
-  sql += "');\n";
+  q << "INSERT INTO journal_batches (first_seq, last_seq, last_at_ms, events) VALUES (";
+  q.Int(static_cast<int64_t>(b.first_seq)) << ",";
+  q.Int(static_cast<int64_t>(b.last_seq())) << ",";
+  q.Int(b.events.back().now) << ",";
+  q.Bytea({reinterpret_cast<const uint8_t*>(blob.data()), blob.size()}) << ");\n";
 }
 
 // One ledger_entries row per kTransfer.
@@ -290,61 +284,65 @@ void WriteLedger(ArrayRows& c, const JournalBatch& b) {
 }
 
 // settlements and slashings: rows derived from single events.
-void WriteEventRows(SqlText& q, const JournalBatch& b) {
+// One multi-row INSERT of `insert` (table and columns, up to VALUES) with a row per event that
+// `is` picks: its seq, then what `row` appends. Nothing when no event is picked.
+template <typename Is, typename Row>
+void WriteRowPerEvent(SqlText& q, const JournalBatch& b, std::string_view insert, Is is, Row row) {
   size_t n = 0;
   for (size_t i = 0; i < b.events.size(); ++i) {
     const Event& e = b.events[i];
-    if (e.kind != EventKind::kSettled && e.kind != EventKind::kUncleRewarded) continue;
-    if (n == 0) {
-      q << "INSERT INTO settlements (seq, assignment_id, order_id, prover_id, amount, kind, "
-           "at_ms) VALUES ";
-    }
+    if (!is(e)) continue;
+    if (n == 0) q << insert;
     q.Row(n++).Int(static_cast<int64_t>(b.first_seq + i)) << ",";
-    q.Int(e.assignment) << ",";
-    q.Int(e.order) << ",";
-    q.Int(e.account) << ",";
-    q.Int(e.amount) << ",";
-    q.Name(e.kind == EventKind::kSettled ? "settled" : "uncle") << ",";
-    q.Int(e.now) << ")";
+    row(e);
+    q << ")";
   }
   if (n > 0) q << ";\n";
+}
 
-  n = 0;
-  for (size_t i = 0; i < b.events.size(); ++i) {
-    const Event& e = b.events[i];
-    if (e.kind != EventKind::kSlashed) continue;
-    if (n == 0) {
-      q << "INSERT INTO slashings (seq, assignment_id, order_id, prover_id, market_idx, amount, "
-           "reason, at_ms) VALUES ";
-    }
-    q.Row(n++).Int(static_cast<int64_t>(b.first_seq + i)) << ",";
-    q.Int(e.assignment) << ",";
-    q.Int(e.order) << ",";
-    q.Int(e.account) << ",";
-    q.Int(e.market) << ",";
-    q.Int(e.amount) << ",";
-    q.Name(matching::ReasonName(e.reason)) << ",";
-    q.Int(e.now) << ")";
-  }
-  if (n > 0) q << ";\n";
-
+void WriteEventRows(SqlText& q, const JournalBatch& b) {
+  WriteRowPerEvent(
+      q, b,
+      "INSERT INTO settlements (seq, assignment_id, order_id, prover_id, amount, kind, at_ms) "
+      "VALUES ",
+      [](const Event& e) {
+        return e.kind == EventKind::kSettled || e.kind == EventKind::kUncleRewarded;
+      },
+      [&q](const Event& e) {
+        q.Int(e.assignment) << ",";
+        q.Int(e.order) << ",";
+        q.Int(e.account) << ",";
+        q.Int(e.amount) << ",";
+        q.Name(e.kind == EventKind::kSettled ? "settled" : "uncle") << ",";
+        q.Int(e.now);
+      });
+  WriteRowPerEvent(
+      q, b,
+      "INSERT INTO slashings (seq, assignment_id, order_id, prover_id, market_idx, amount, "
+      "reason, at_ms) VALUES ",
+      [](const Event& e) { return e.kind == EventKind::kSlashed; },
+      [&q](const Event& e) {
+        q.Int(e.assignment) << ",";
+        q.Int(e.order) << ",";
+        q.Int(e.account) << ",";
+        q.Int(e.market) << ",";
+        q.Int(e.amount) << ",";
+        q.Name(matching::ReasonName(e.reason)) << ",";
+        q.Int(e.now);
+      });
   // VRF candidates: GET /v1/orders/{id}/draws reads them by order.
-  n = 0;
-  for (size_t i = 0; i < b.events.size(); ++i) {
-    const Event& e = b.events[i];
-    if (e.kind != EventKind::kVrfCandidate) continue;
-    if (n == 0) {
-      q << "INSERT INTO vrf_candidates (seq, order_id, first_attempt, offer_id, prover_id, "
-           "weight) VALUES ";
-    }
-    q.Row(n++).Int(static_cast<int64_t>(b.first_seq + i)) << ",";
-    q.Int(e.order) << ",";
-    q.Int(e.amount) << ",";
-    q.Int(e.offer) << ",";
-    q.Int(e.account) << ",";
-    q.Int(e.value) << ")";
-  }
-  if (n > 0) q << ";\n";
+  WriteRowPerEvent(
+      q, b,
+      "INSERT INTO vrf_candidates (seq, order_id, first_attempt, offer_id, prover_id, weight) "
+      "VALUES ",
+      [](const Event& e) { return e.kind == EventKind::kVrfCandidate; },
+      [&q](const Event& e) {
+        q.Int(e.order) << ",";
+        q.Int(e.amount) << ",";
+        q.Int(e.offer) << ",";
+        q.Int(e.account) << ",";
+        q.Int(e.value);
+      });
 }
 
 // An UPDATE ... FROM (VALUES ...) that must hit exactly `rows` rows, else the batch fails.
@@ -852,7 +850,7 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   // orders and offers before assignments.
   if (Status s = WriteMarkets(q, batch); !s.ok()) return s;
   if (Status s = WriteNewAccounts(q, batch); !s.ok()) return s;
-  WriteEventLog(sql_, batch, event_log_, event_blob_);
+  WriteEventLog(q, batch, event_log_, event_blob_);
   ArrayRows ledger(kLedgerColumns, ledger_columns_);
   WriteLedger(ledger, batch);
   ledger.AppendInsert(sql_, "ledger_entries");

@@ -178,7 +178,6 @@ Result<RecoveredState> LoadState(DbSession& session) {
       out.last_event_at = row[0].as<int64_t>();
     }
 
-    // The last enumerator of each kind (matching/event.h, command.h, types.h).
     // The first and last enumerators of each kind (matching/event.h, command.h, types.h);
     // Reason::kNone is written as NULL.
     CheckNames(tx, "event_kind", matching::EventKind::kAccepted, matching::EventKind::kTreeFailed,
