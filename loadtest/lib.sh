@@ -108,8 +108,10 @@ load_sequencer() {
 # load_server_rss_kib: the server's resident set, KiB.
 load_server_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
 
-# load_cleanup: the EXIT trap of soak.sh and restart.sh: the sampler (SAMPLER_PID, if any), the
-# server, the cluster and WORK go, however the script ends.
+# load_cleanup: the EXIT trap of the durable benchmarks (run.sh, soak.sh, restart.sh): the
+# sampler or scraper (SAMPLER_PID, if any), the server, the cluster and WORK go, however the
+# script ends. LOADTEST_KEEP_LOGS=DIR keeps the server's and PostgreSQL's logs there; a failed
+# run shows the end of the server's log.
 load_cleanup() {
   local rc=$?
   set +e
@@ -117,6 +119,15 @@ load_cleanup() {
   load_stop_server
   if [ -n "${WORK:-}" ]; then
     pg_stop "$WORK/data"
+    if [ -n "${LOADTEST_KEEP_LOGS:-}" ]; then
+      mkdir -p "$LOADTEST_KEEP_LOGS"
+      cp "$WORK/server.log" "$LOADTEST_KEEP_LOGS/" 2>/dev/null || true
+      [ -f "$WORK/data/server.log" ] && cp "$WORK/data/server.log" "$LOADTEST_KEEP_LOGS/postgresql.log"
+    fi
+    if [ "$rc" != 0 ] && [ -f "$WORK/server.log" ]; then
+      log "server log (last 20 lines):"
+      tail -n 20 "$WORK/server.log" >&2
+    fi
     rm -rf "$WORK"
   fi
   exit "$rc"

@@ -44,6 +44,9 @@ LOADTEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # sourcing it runs no command. It also cd's to the repository root and sets ROOT.
 # shellcheck source=../proofbook.sh
 source "$LOADTEST_DIR/../proofbook.sh"
+# The durable set-up and clean-up the benchmarks share.
+# shellcheck source=lib.sh
+source "$LOADTEST_DIR/lib.sh"
 
 CONNECTIONS=${LOADTEST_CONNECTIONS:-64}
 THREADS=${LOADTEST_THREADS:-1}
@@ -60,31 +63,8 @@ LOAD_BIN="$ROOT/build/release/loadtest/proofbook-load"
 
 WORK=""
 SERVER_PID=""
-cleanup() {
-  local rc=$?
-  set +e
-  [ -z "${SCRAPER_PID:-}" ] || kill "$SCRAPER_PID" 2>/dev/null
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null
-  fi
-  if [ -n "$WORK" ]; then
-    pg_stop "$WORK/data"
-    if [ -n "${LOADTEST_KEEP_LOGS:-}" ]; then
-      mkdir -p "$LOADTEST_KEEP_LOGS"
-      cp "$WORK/server.log" "$LOADTEST_KEEP_LOGS/" 2>/dev/null || true
-      [ -f "$WORK/data/server.log" ] && cp "$WORK/data/server.log" "$LOADTEST_KEEP_LOGS/postgresql.log"
-    fi
-    if [ "$rc" != 0 ] && [ -f "$WORK/server.log" ]; then
-      log "server log (last 20 lines):"
-      tail -n 20 "$WORK/server.log" >&2
-    fi
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
+SAMPLER_PID=""  # the /metrics scraper (LOADTEST_SCRAPE)
+trap load_cleanup EXIT
 trap 'exit 130' INT TERM
 
 
@@ -109,8 +89,6 @@ PGBENCH="$PG_BIN/pgbench"
 [ -x "$PGBENCH" ] || die "no $PGBENCH (package postgresql-15 or postgresql-contrib)"
 
 # --- throwaway PostgreSQL, durable, and the server ----------------------------------------------
-# shellcheck source=lib.sh
-source "$LOADTEST_DIR/lib.sh"
 WORK=$(mktemp -d /tmp/proofbook-load.XXXXXX)
 chmod 755 "$WORK"
 load_cluster
@@ -194,7 +172,6 @@ snapshot_threads() {
 
 LOAD_COMMON=(--host 127.0.0.1 --port "$PORT" -t "$THREADS" --json)
 
-SCRAPER_PID=""
 if [ -n "${LOADTEST_SCRAPE:-}" ]; then
   log "scraping /metrics once a second throughout"
   (
@@ -203,7 +180,7 @@ if [ -n "${LOADTEST_SCRAPE:-}" ]; then
         true
     done
   ) &
-  SCRAPER_PID=$!
+  SAMPLER_PID=$!
 fi
 
 UPTIME_BEFORE=$(uptime)
@@ -283,7 +260,7 @@ PGBF_PCT=$(cat "$WORK"/pgbench_fixed.* 2>/dev/null | awk 'NF >= 7 { print ($3 + 
 read -r PGBF_P50 PGBF_P90 PGBF_P99 PGBF_P999 PGBF_MAX PGBF_N <<<"$PGBF_PCT"
 
 wait "${SNAPSHOT_PIDS[@]}"  # the top snapshots (not the server, also a child)
-[ -z "$SCRAPER_PID" ] || kill "$SCRAPER_PID" 2>/dev/null || true
+[ -z "$SAMPLER_PID" ] || kill "$SAMPLER_PID" 2>/dev/null || true
 
 # --- report ------------------------------------------------------------------------------------
 j() { jq -r "$2" "$WORK/$1.out"; }
