@@ -146,10 +146,18 @@ pg_stop() { pg_as "$PG_BIN/pg_ctl" -D "$1" -w -m fast stop >/dev/null 2>&1 || tr
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_port: a port nothing listens on, below the kernel's ephemeral range: a port in that
+# range may be the local end of one of this machine's outgoing connections (a load generator
+# holds hundreds), which the connect test cannot see and which makes PostgreSQL's bind fail
+# ("Address already in use").
 free_port() {
-  local port
+  local port low=20000 high=32767 ephemeral
+  if read -r ephemeral _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null &&
+    [ "$ephemeral" -gt $((low + 1000)) ]; then
+    high=$((ephemeral - 1))
+  fi
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((low + RANDOM % (high - low + 1)))
     port_in_use "$port" || { echo "$port"; return 0; }
   done
   die "no free port found"
