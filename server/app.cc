@@ -325,7 +325,8 @@ int RunServe(const Config& config) {
                               .argv = {config.node, script, "--kind", kind},
                               .env = {"NODE_PATH=" + node_path},
                               .workers = config.verifier_workers,
-                              .timeout = std::chrono::milliseconds(config.verifier_timeout_ms)});
+                              .timeout = std::chrono::milliseconds(config.verifier_timeout_ms),
+                              .max_batch = config.verifier_batch});
     if (Status s = pool->Start(); !s.ok()) {
       spdlog::error("msg=start_failed error={} hint=\"./proofbook.sh node-deps\"",
                     LogValue(s.ToString()));

@@ -156,6 +156,13 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PROOFBOOK_VERIFIER_TIMEOUT_MS")
       ->check(CLI::Range(10, 600000))
       ->capture_default_str();
+  serve
+      ->add_option("--verifier-batch", config.verifier_batch,
+                   "Proofs sent to a verifier worker at once; a Groth16 worker checks those of "
+                   "one key together (batch verification)")
+      ->envname("PROOFBOOK_VERIFIER_BATCH")
+      ->check(CLI::Range(1, 512))
+      ->capture_default_str();
   serve->add_option("--node", config.node, "Node.js program that runs the verifier workers")
       ->envname("PROOFBOOK_NODE")
       ->capture_default_str();

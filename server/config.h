@@ -57,11 +57,12 @@ struct Config {
   // Provers over WebSocket and proof verification (issue #6).
   int verifier_workers = 1;         // worker processes per verifier kind
   int verifier_timeout_ms = 10000;  // one verification; a worker past it is replaced
-  std::string node = "node";        // the Node.js the workers run on
-  std::string verifier_script;      // verifier_worker.js; default: the source tree's
-  std::string node_path;            // NODE_PATH for the workers; default: var/node's
-  int prover_grace_ms = 10000;      // a prover gone this long loses its offers
-  int ws_idle_timeout_s = 20;       // a silent WebSocket is pinged at half, closed at this
+  int verifier_batch = 32;      // proofs sent to a worker at once (Groth16 checks them together)
+  std::string node = "node";    // the Node.js the workers run on
+  std::string verifier_script;  // verifier_worker.js; default: the source tree's
+  std::string node_path;        // NODE_PATH for the workers; default: var/node's
+  int prover_grace_ms = 10000;  // a prover gone this long loses its offers
+  int ws_idle_timeout_s = 20;   // a silent WebSocket is pinged at half, closed at this
   std::size_t ws_max_queue = 1024;  // messages queued to one connection; beyond: closed
   // Proof bytes being received (announced by accepted `proof` headers, not yet stored): a
   // header that would take a prover, or the server, past its budget is refused (503).

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
 
+#include "server/base/crypto.h"
 #include "server/base/log.h"
 #include "server/base/metrics.h"
 
@@ -35,15 +37,34 @@ std::string Base64(std::string_view bytes) {
   return out;
 }
 
-bool WriteAll(int fd, const char* p, std::size_t n) {
+// Writes n bytes to the non-blocking `fd` before `deadline` (a worker that stops reading its
+// stdin must not hang the pool's thread). 0: done, 1: timeout, -1: error (the worker is gone).
+int WriteAll(int fd, const char* p, std::size_t n, Clock::time_point deadline) {
   while (n > 0) {
     ssize_t w = ::write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return 1;
+      pollfd pfd{fd, POLLOUT, 0};
+      int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
+      if (r < 0 && errno != EINTR) return -1;
+      if (r == 0) return 1;
+      continue;
+    }
+    if (w <= 0) return -1;
     p += w;
     n -= static_cast<std::size_t>(w);
   }
-  return true;
+  return 0;
+}
+
+void AppendFrame(std::string& out, std::string_view body) {
+  const auto n = static_cast<uint32_t>(body.size());
+  const char len[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8), static_cast<char>(n)};
+  out.append(len, 4);
+  out.append(body);
 }
 
 // Reads exactly n bytes before `deadline`. 0: done, 1: timeout, -1: EOF or error.
@@ -117,6 +138,9 @@ Status VerifierPool::Spawn(Worker& w) const {
     return Status(StatusCode::kUnavailable,
                   "cannot start verifier worker " + options_.argv[0] + ": " + std::strerror(rc));
   }
+  // Our end only (the child's stdin is another open file description): writes poll with a
+  // deadline instead of blocking.
+  ::fcntl(in[1], F_SETFL, ::fcntl(in[1], F_GETFL) | O_NONBLOCK);
   w.pid = pid;
   w.to_child = in[1];
   w.from_child = out[0];
@@ -195,105 +219,176 @@ std::vector<pid_t> VerifierPool::WorkerPids() const {
   return pids;
 }
 
-Verdict VerifierPool::Attempt(Worker& w, const VerifyJob& job, bool* broken) {
-  *broken = true;
-  const uint64_t request = next_request_.fetch_add(1);
-  std::string body = "{\"id\":" + std::to_string(request);
-  if (!job.vk_json.empty()) body += ",\"vk\":" + job.vk_json;
-  body += ",\"public\":" + (job.public_json.empty() ? std::string("null") : job.public_json);
-  body += ",\"proof\":\"" + Base64(job.proof) + "\"}";
-  const uint32_t n = static_cast<uint32_t>(body.size());
-  const char len[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                       static_cast<char>(n >> 8), static_cast<char>(n)};
-  if (!WriteAll(w.to_child, len, 4) || !WriteAll(w.to_child, body.data(), body.size())) {
-    return Verdict{Verdict::kFailed, "verifier_crashed"};
+std::vector<VerifierPool::Queued> VerifierPool::NextRound() {
+  std::vector<Queued> round;
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  if (stopping_) return round;
+  // A job that has already broken a worker goes alone; the others go as many as allowed.
+  std::size_t bytes = 0;
+  const auto max_batch = static_cast<std::size_t>(std::clamp(options_.max_batch, 1, 512));
+  while (!queue_.empty() && round.size() < max_batch && bytes < options_.max_batch_bytes) {
+    if (!round.empty() && (queue_.front().attempts > 0 || round.front().attempts > 0)) break;
+    const VerifyJob& j = queue_.front().job;
+    bytes += j.proof.size() * 4 / 3 + j.public_json.size() + 64;
+    round.push_back(std::move(queue_.front()));
+    queue_.pop_front();
   }
-  const auto deadline = Clock::now() + options_.timeout;
-  unsigned char head[4];
-  int r = ReadAll(w.from_child, reinterpret_cast<char*>(head), 4, deadline);
-  if (r != 0) return Verdict{Verdict::kFailed, r == 1 ? "verifier_timeout" : "verifier_crashed"};
-  const std::size_t size = (std::size_t{head[0]} << 24) | (std::size_t{head[1]} << 16) |
-                           (std::size_t{head[2]} << 8) | head[3];
-  if (size > kMaxAnswerBytes) return Verdict{Verdict::kFailed, "verifier_bad_answer"};
-  std::string answer(size, '\0');
-  r = ReadAll(w.from_child, answer.data(), size, deadline);
-  if (r != 0) return Verdict{Verdict::kFailed, r == 1 ? "verifier_timeout" : "verifier_crashed"};
+  return round;
+}
 
-  boost::system::error_code ec;
-  json::value v = json::parse(answer, ec);
-  const json::object* o = v.if_object();
-  if (ec || o == nullptr || !o->contains("id") || !(*o).at("id").is_int64() ||
-      (*o).at("id").as_int64() != static_cast<int64_t>(request)) {
-    return Verdict{Verdict::kFailed, "verifier_bad_answer"};
-  }
-  *broken = false;
-  if (const json::value* verdict = o->if_contains("verdict"); verdict && verdict->is_string()) {
-    if (verdict->as_string() == "valid") return Verdict{Verdict::kValid, ""};
-    if (verdict->as_string() == "invalid") {
-      const json::value* reason = o->if_contains("reason");
-      return Verdict{Verdict::kInvalid, reason && reason->is_string()
-                                            ? std::string(reason->as_string())
-                                            : std::string("invalid")};
+bool VerifierPool::Requeue(std::vector<Queued>& jobs) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return false;
+  for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) queue_.push_front(std::move(*it));
+  jobs.clear();
+  return true;
+}
+
+VerifierPool::RoundResult VerifierPool::Exchange(Slot& slot, const std::vector<Queued>& round) {
+  Worker& w = slot.worker;
+  RoundResult result;
+  result.broken = true;
+  std::vector<uint64_t> requests;
+  std::string out;
+  for (const Queued& q : round) {
+    const VerifyJob& job = q.job;
+    const uint64_t request = next_request_.fetch_add(1);
+    requests.push_back(request);
+    std::string body = "{\"id\":" + std::to_string(request);
+    if (!job.vk_json.empty()) {
+      // The key once per worker, then its id.
+      std::string id = Sha256Hex(job.vk_json);
+      body += ",\"vk_id\":\"" + id + "\"";
+      if (slot.vks_sent.insert(std::move(id)).second) body += ",\"vk\":" + job.vk_json;
     }
+    body += ",\"public\":" + (job.public_json.empty() ? std::string("null") : job.public_json);
+    body += ",\"proof\":\"" + Base64(job.proof) + "\"}";
+    AppendFrame(out, body);
   }
-  // {"error": ...}: the worker could not use the request, which is ours to fix.
-  const json::value* error = o->if_contains("error");
-  return Verdict{Verdict::kFailed,
-                 "verifier_error: " + (error && error->is_string() ? std::string(error->as_string())
-                                                                   : std::string("unknown"))};
+  auto deadline = Clock::now() + options_.timeout;
+  if (int r = WriteAll(w.to_child, out.data(), out.size(), deadline); r != 0) {
+    result.why = r == 1 ? "verifier_timeout" : "verifier_crashed";
+    return result;
+  }
+  rounds_.fetch_add(1);
+  for (uint64_t request : requests) {
+    unsigned char head[4];
+    int r = ReadAll(w.from_child, reinterpret_cast<char*>(head), 4, deadline);
+    if (r != 0) {
+      result.why = r == 1 ? "verifier_timeout" : "verifier_crashed";
+      return result;
+    }
+    const std::size_t size = (std::size_t{head[0]} << 24) | (std::size_t{head[1]} << 16) |
+                             (std::size_t{head[2]} << 8) | head[3];
+    if (size > kMaxAnswerBytes) {
+      result.why = "verifier_bad_answer";
+      return result;
+    }
+    std::string text(size, '\0');
+    r = ReadAll(w.from_child, text.data(), size, deadline);
+    if (r != 0) {
+      result.why = r == 1 ? "verifier_timeout" : "verifier_crashed";
+      return result;
+    }
+    deadline = Clock::now() + options_.timeout;
+
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    const json::object* o = v.if_object();
+    if (ec || o == nullptr || !o->contains("id") || !(*o).at("id").is_int64() ||
+        (*o).at("id").as_int64() != static_cast<int64_t>(request)) {
+      result.why = "verifier_bad_answer";
+      return result;
+    }
+    Answer answer;
+    if (const json::value* verdict = o->if_contains("verdict"); verdict && verdict->is_string()) {
+      if (verdict->as_string() == "valid") {
+        answer.verdict = Verdict{Verdict::kValid, ""};
+      } else {
+        const json::value* reason = o->if_contains("reason");
+        answer.verdict = Verdict{Verdict::kInvalid, reason && reason->is_string()
+                                                        ? std::string(reason->as_string())
+                                                        : std::string("invalid")};
+      }
+    } else {
+      // {"error": ...}: the worker could not use the request, which is ours to fix.
+      const json::value* error = o->if_contains("error");
+      const json::value* unknown = o->if_contains("unknown_vk");
+      answer.unknown_vk = unknown != nullptr && unknown->is_bool() && unknown->as_bool();
+      answer.verdict =
+          Verdict{Verdict::kFailed, "verifier_error: " + (error && error->is_string()
+                                                              ? std::string(error->as_string())
+                                                              : std::string("unknown"))};
+    }
+    result.answers.push_back(std::move(answer));
+  }
+  result.broken = false;
+  return result;
 }
 
 void VerifierPool::Run(std::size_t index) {
-  Worker& w = slots_[index].worker;
+  Slot& slot = slots_[index];
+  Worker& w = slot.worker;
   for (;;) {
-    Queued q;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) break;
-      q = std::move(queue_.front());
-      queue_.pop_front();
-    }
+    std::vector<Queued> round = NextRound();
+    if (round.empty()) break;  // stopping
     if (w.pid <= 0) {
       Worker fresh;
       if (Status s = Spawn(fresh); !s.ok()) {
         spdlog::error("msg=verifier_spawn_failed kind={} error={}", options_.kind,
                       LogValue(s.ToString()));
-        q.job.done(Verdict{Verdict::kFailed, "verifier_unavailable"});
+        for (Queued& q : round) q.job.done(Verdict{Verdict::kFailed, "verifier_unavailable"});
         std::this_thread::sleep_for(std::chrono::seconds(1));
         continue;
       }
       std::lock_guard lock(mu_);
       w = fresh;
+      slot.vks_sent.clear();
     }
     const auto start = Clock::now();
-    bool broken = false;
-    Verdict verdict = Attempt(w, q.job, &broken);
-    if (broken) {
-      ++q.attempts;
-      spdlog::warn("msg=verifier_worker_failed kind={} pid={} job={} attempt={} why={}",
-                   options_.kind, w.pid, q.job.id, q.attempts, verdict.reason);
+    RoundResult result = Exchange(slot, round);
+    std::vector<Queued> again;  // back to the queue, in order
+    for (std::size_t i = 0; i < result.answers.size(); ++i) {
+      Queued& q = round[i];
+      Answer& a = result.answers[i];
+      if (a.unknown_vk && q.attempts < options_.max_attempts) {
+        // Evicted by the worker (it holds 64 keys): forget it here, and send it again.
+        slot.vks_sent.erase(Sha256Hex(q.job.vk_json));
+        ++q.attempts;
+        again.push_back(std::move(q));
+        continue;
+      }
+      verified_.fetch_add(1);
+      q.job.done(a.verdict);
+    }
+    spdlog::debug(
+        "msg=verified kind={} jobs={} answered={} us={}", options_.kind, round.size(),
+        result.answers.size(),
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
+    if (result.broken) {
+      const Queued& first = round[result.answers.size()];
+      spdlog::warn(
+          "msg=verifier_worker_failed kind={} pid={} job={} attempt={} unanswered={} why={}",
+          options_.kind, w.pid, first.job.id, first.attempts + 1,
+          round.size() - result.answers.size(), result.why);
       {
         std::lock_guard lock(mu_);
         Kill(w);
       }
       restarts_.fetch_add(1);
-      if (q.attempts < options_.max_attempts) {
-        std::lock_guard lock(mu_);
-        if (!stopping_) {
-          queue_.push_front(std::move(q));
-          continue;
+      for (std::size_t i = result.answers.size(); i < round.size(); ++i) {
+        Queued& q = round[i];
+        if (++q.attempts < options_.max_attempts) {
+          again.push_back(std::move(q));
+        } else {
+          q.job.done(Verdict{Verdict::kFailed, result.why});
         }
       }
-      q.job.done(verdict);
-      continue;
     }
-    verified_.fetch_add(1);
-    spdlog::debug(
-        "msg=verified kind={} job={} verdict={} us={}", options_.kind, q.job.id,
-        static_cast<int>(verdict.kind),
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
-    q.job.done(verdict);
+    if (!again.empty() && !Requeue(again)) {
+      for (Queued& q : again) q.job.done(Verdict{Verdict::kFailed, std::string(kVerdictStopping)});
+    }
   }
   std::lock_guard lock(mu_);
   // Closing stdin lets the worker exit on EOF; Kill makes sure it does.

@@ -3,12 +3,20 @@
 // are each a 4-byte big-endian length and that many bytes of JSON (the framing and shapes are
 // in server/prover/verifiers/README.md).
 //
-// Each verification has a time limit. A worker that crashes, hangs past the limit, or answers
-// nonsense is killed (SIGKILL) and replaced, and its job goes back to the front of the queue;
-// after `max_attempts` such failures on one job the job ends as kFailed (the caller must not
-// blame the prover for that: the proof may be fine and our verifier broken). Verification never
-// runs on the engine thread or an io thread: callbacks run on the pool's worker threads and
-// must not block for long.
+// Jobs go to a worker in rounds of up to `max_batch` (and about `max_batch_bytes`): all are
+// written, then all answers read, in order. A Groth16 worker checks the proofs of one key that
+// arrive together as one batch (one final exponentiation; README beside the worker). A
+// verification key is sent to a worker once and then named by its id (the sha256 of its JSON
+// text); a worker that has dropped it answers `unknown_vk` and the job is sent again with it.
+//
+// Each answer has a time limit (counted from the round's send, then from the answer before). A
+// worker that crashes, hangs past the limit, or answers nonsense is killed (SIGKILL) and
+// replaced; the jobs of the round it had not answered go back to the front of the queue, and
+// each is then sent alone (so one poisonous job cannot take its batch with it). After
+// `max_attempts` such failures on one job the job ends as kFailed (the caller must not blame
+// the prover for that: the proof may be fine and our verifier broken). Verification never runs
+// on the engine thread or an io thread: callbacks run on the pool's worker threads and must not
+// block for long.
 //
 // Thread rules: Start/Stop from one thread; Submit from any thread.
 #pragma once
@@ -24,6 +32,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "matching/status.h"
@@ -58,9 +67,11 @@ class VerifierPool {
     std::vector<std::string> argv;  // the worker command line; argv[0] is looked up in PATH
     std::vector<std::string> env;   // extra NAME=value for the workers
     int workers = 1;
-    std::chrono::milliseconds timeout{10000};  // per verification
+    std::chrono::milliseconds timeout{10000};  // per answer
     int max_attempts = 3;
-    std::size_t max_queue = 10000;  // jobs waiting; beyond: Submit returns false
+    int max_batch = 32;                     // jobs per round to one worker (1-512)
+    std::size_t max_batch_bytes = 1 << 20;  // a round stops growing past this many bytes
+    std::size_t max_queue = 10000;          // jobs waiting; beyond: Submit returns false
   };
 
   explicit VerifierPool(Options options);
@@ -81,6 +92,7 @@ class VerifierPool {
   std::vector<pid_t> WorkerPids() const;
   uint64_t restarts() const { return restarts_.load(); }
   uint64_t verified() const { return verified_.load(); }
+  uint64_t rounds() const { return rounds_.load(); }  // rounds sent (verified / rounds: batch)
 
  private:
   struct Worker {
@@ -91,18 +103,32 @@ class VerifierPool {
   struct Slot {
     Worker worker;
     std::thread thread;
+    std::unordered_set<std::string> vks_sent;  // ids of the keys this worker was sent
   };
   struct Queued {
     VerifyJob job;
     int attempts = 0;
   };
+  // What became of a round: one answer per job, in order, for the first `answered` jobs.
+  struct Answer {
+    Verdict verdict;
+    bool unknown_vk = false;  // the worker no longer holds the key: send the job again with it
+  };
+  struct RoundResult {
+    std::vector<Answer> answers;
+    bool broken = false;  // the worker must be replaced; the rest of the round is unanswered
+    std::string why;      // when broken: verifier_crashed | verifier_timeout | verifier_bad_answer
+  };
 
   Status Spawn(Worker& w) const;
   void Kill(Worker& w);
   void Run(std::size_t slot);
-  // One attempt on `w`: a verdict, or nullopt-like kFailed with `broken` set when the worker
-  // must be replaced.
-  Verdict Attempt(Worker& w, const VerifyJob& job, bool* broken);
+  // Takes the next round from the queue (waiting for one); empty when stopping.
+  std::vector<Queued> NextRound();
+  // Sends `round` to the slot's worker and reads the answers.
+  RoundResult Exchange(Slot& slot, const std::vector<Queued>& round);
+  // Puts jobs back at the front of the queue, in their order; false when stopping.
+  bool Requeue(std::vector<Queued>& jobs);
 
   const Options options_;
   mutable std::mutex mu_;
@@ -113,6 +139,7 @@ class VerifierPool {
   std::atomic<uint64_t> next_request_{1};
   std::atomic<uint64_t> restarts_{0};
   std::atomic<uint64_t> verified_{0};
+  std::atomic<uint64_t> rounds_{0};
 };
 
 }  // namespace proofbook::server

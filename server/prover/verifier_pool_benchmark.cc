@@ -1,12 +1,15 @@
 // verifier_pool_benchmark: verifications per second of the VerifierPool with 1 and 2 real worker
 // processes (node server/prover/verifiers/verifier_worker.js), for sha256-preimage and for Groth16
-// (BN254, the fixtures of tests/fixtures/groth16.sh). Each iteration submits a window of jobs
-// and waits for all their verdicts, so the workers are never idle for want of work.
+// (BN254, the fixtures of tests/fixtures/groth16.sh), by the pool's batch size (jobs sent to a
+// worker at once; a Groth16 worker checks them together). Each iteration submits a window of
+// jobs and waits for all their verdicts, so the workers are never idle for want of work.
+// BM_Groth16/W/B: W workers, batches of up to B (B = 1: each proof checked alone).
 //
 //   cmake --build --preset release --target verifier_pool_benchmark
 //   build/release/server/prover/verifier_pool_benchmark
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
@@ -33,16 +36,19 @@ std::string ReadFile(const std::string& path) {
 
 void Run(benchmark::State& state, const std::string& kind, const VerifyJob& prototype) {
   const int workers = static_cast<int>(state.range(0));
+  const int batch = static_cast<int>(state.range(1));
   VerifierPool pool(VerifierPool::Options{
       .kind = kind,
       .argv = {"node", kRoot + "/server/prover/verifiers/verifier_worker.js", "--kind", kind},
       .env = {"NODE_PATH=" + kRoot + "/var/node/node_modules"},
-      .workers = workers});
+      .workers = workers,
+      .max_batch = batch});
   if (!pool.Start().ok()) {
     state.SkipWithError("the pool did not start");
     return;
   }
-  const int window = 8 * workers;
+  // Enough jobs that each worker has a full batch waiting while it checks the one before.
+  const int window = std::max(8, 2 * batch) * workers;
   std::mutex mu;
   std::condition_variable cv;
   int64_t jobs = 0;
@@ -69,6 +75,8 @@ void Run(benchmark::State& state, const std::string& kind, const VerifyJob& prot
   }
   if (wrong) state.SkipWithError("a valid proof did not verify");
   state.SetItemsProcessed(jobs);
+  state.counters["batch"] = static_cast<double>(pool.verified()) /
+                            static_cast<double>(std::max<uint64_t>(1, pool.rounds()));
 }
 
 void BM_Sha256Preimage(benchmark::State& state) {
@@ -94,11 +102,21 @@ void BM_Groth16(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Sha256Preimage)
-    ->Arg(1)
-    ->Arg(2)
+    ->Args({1, 1})
+    ->Args({1, 32})
+    ->Args({2, 32})
     ->UseRealTime()
     ->MinTime(2)
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Groth16)->Arg(1)->Arg(2)->UseRealTime()->MinTime(5)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Groth16)
+    ->Args({1, 1})
+    ->Args({1, 8})
+    ->Args({1, 32})
+    ->Args({1, 128})
+    ->Args({2, 1})
+    ->Args({2, 32})
+    ->UseRealTime()
+    ->MinTime(5)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

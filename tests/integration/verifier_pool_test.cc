@@ -87,6 +87,75 @@ TEST(VerifierPool, Groth16Verdicts) {
   EXPECT_EQ(g.reason, "malformed_proof");
 }
 
+// Many jobs at once go to the worker in rounds, and a Groth16 worker checks each round's proofs
+// together: every verdict is still the proof's own, and the key is sent once and then named by
+// its id. 66 copies of the key that differ only in white space are 66 ids, so the worker (which
+// holds 64) has dropped the first when it is named again: it answers unknown_vk and the pool
+// sends the key again.
+TEST(VerifierPool, Groth16BatchesGiveEachProofItsOwnVerdict) {
+  const std::string dir = kRoot + "/var/fixtures/groth16";
+  const std::string vk = ReadFile(dir + "/verification_key.json");
+  ASSERT_FALSE(vk.empty()) << "no fixtures under " << dir << ": run tests/fixtures/groth16.sh";
+  auto options = PoolOptions("snarkjs-groth16");
+  options.max_batch = 16;
+  VerifierPool pool(options);
+  ASSERT_TRUE(pool.Start().ok());
+  const char* cases[] = {"valid", "tampered", "wrong_input"};
+  struct Pending {
+    std::string expected;
+    std::future<Verdict> verdict;
+  };
+  std::vector<Pending> pending;
+  auto submit = [&](const std::string& key, const std::string& c) {
+    auto promise = std::make_shared<std::promise<Verdict>>();
+    pending.push_back({c, promise->get_future()});
+    ASSERT_TRUE(
+        pool.Submit(VerifyJob{.id = pending.size(),
+                              .vk_json = key,
+                              .public_json = ReadFile(dir + "/" + c + "/public.json"),
+                              .proof = ReadFile(dir + "/" + c + "/proof.json"),
+                              .done = [promise](const Verdict& v) { promise->set_value(v); }}));
+  };
+  for (int i = 0; i < 96; ++i) submit(vk, cases[i % 7 == 3 ? 1 : i % 11 == 5 ? 2 : 0]);
+  for (int i = 0; i < 66; ++i) submit(vk + std::string(static_cast<std::size_t>(i), ' '), "valid");
+  submit(vk, "valid");  // its id was dropped by the worker meanwhile
+  for (Pending& p : pending) {
+    ASSERT_EQ(p.verdict.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    Verdict v = p.verdict.get();
+    EXPECT_EQ(v.kind, p.expected == "valid" ? Verdict::kValid : Verdict::kInvalid)
+        << p.expected << ": " << v.reason;
+  }
+  EXPECT_EQ(pool.restarts(), 0u);
+  // Batches happened: fewer rounds than jobs (the first round may hold only the first job).
+  EXPECT_LT(pool.rounds() * 2, pool.verified());
+}
+
+// A worker killed with a round in hand: the answers it gave stand, the rest are sent again (each
+// alone) to its replacement, and every job gets its verdict.
+TEST(VerifierPool, WorkerKilledMidRoundLosesNoJob) {
+  auto options = PoolOptions("sha256-preimage", {"PROOFBOOK_VERIFIER_TEST_DELAY_MS=100"});
+  options.max_batch = 16;
+  VerifierPool pool(options);
+  ASSERT_TRUE(pool.Start().ok());
+  const pid_t first = pool.WorkerPids().at(0);
+  std::vector<std::future<Verdict>> verdicts;
+  for (int i = 0; i < 16; ++i) {
+    auto promise = std::make_shared<std::promise<Verdict>>();
+    verdicts.push_back(promise->get_future());
+    VerifyJob job = ShaJob("job " + std::to_string(i), "job " + std::to_string(i));
+    job.done = [promise](const Verdict& v) { promise->set_value(v); };
+    ASSERT_TRUE(pool.Submit(std::move(job)));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(550));  // a few answered, most not
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  for (auto& v : verdicts) {
+    ASSERT_EQ(v.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    EXPECT_EQ(v.get().kind, Verdict::kValid);
+  }
+  EXPECT_EQ(pool.restarts(), 1u);
+  EXPECT_EQ(pool.verified(), 16u);
+}
+
 // The worker dies (SIGKILL) while it holds a job: it is replaced and the job is done anyway.
 TEST(VerifierPool, WorkerKilledMidVerificationIsReplacedAndTheJobRetried) {
   // The worker's test hook: sleep this long before each answer.

@@ -23,9 +23,15 @@ const MAX_FRAME = 64 * 1024 * 1024;
 // worth parsing.
 const MAX_GROTH16_PROOF = 64 * 1024;
 const VK_CACHE_SIZE = 64;
-// Stop reading stdin while this many requests wait (the server sends one at a time; this only
-// bounds memory against a client that does not).
-const MAX_QUEUED = 64;
+// Stop reading stdin while this many requests wait (the server sends at most a batch at a
+// time; this only bounds memory against a client that does not).
+const MAX_QUEUED = 512;
+// Requests verified together at most (answers go out once the whole batch is checked).
+const MAX_BATCH = 128;
+// A key's id, as the pool names it (the sha256 hex of the key's JSON text).
+const VK_ID = /^[0-9A-Za-z_-]{1,128}$/;
+// The error for a vk_id this worker does not hold (never sent, or evicted): send the key again.
+const UNKNOWN_VK = 'unknown vk_id';
 
 // Test hook for the server's pool tests (a worker that is slow, or hangs past the pool's time
 // limit): wait this many milliseconds before each answer. Unset in production.
@@ -66,7 +72,6 @@ function parseKind(argv) {
 
 // --- helpers --------------------------------------------------------------------------------
 
-const DECIMAL = /^(0|[1-9][0-9]{0,79})$/;          // canonical, and short enough to bother
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 class Invalid extends Error {}       // -> {"verdict":"invalid","reason":message}
@@ -90,7 +95,7 @@ function decodeProof(proof) {
 function makeSha256Verifier() {
   return {
     ready: Promise.resolve(),
-    async verify(req) {
+    prepare(req) {
       const bytes = decodeProof(req.proof);
       // {"sha256": hex}, optionally with the demo's "preimage" hint for the prover (which the
       // verifier ignores: only the delivered bytes count).
@@ -118,7 +123,7 @@ function makeSha256Verifier() {
 function makeSha256MergeVerifier() {
   return {
     ready: Promise.resolve(),
-    async verify(req) {
+    prepare(req) {
       const bytes = decodeProof(req.proof);
       const pub = req.public;
       const keys = isObject(pub) ? Object.keys(pub) : [];
@@ -140,160 +145,84 @@ function makeSha256MergeVerifier() {
 
 // --- snarkjs-groth16 (BN254) ------------------------------------------------------------------
 
-// Builds the curve once, single-threaded. snarkjs.groth16.verify asks ffjavascript for the
-// curve by name on every call, and ffjavascript hands back whatever globalThis.curve_bn128
-// holds, else builds a multi-threaded one (one worker thread per core, which keep the process
-// alive and compete with the server for CPU). So the single-threaded curve is put there before
-// the first verification, and checked to still be there after each.
+// snarkjs's keys and proofs, checked with mcl-wasm (groth16_mcl.js): each proof on its own
+// (the pairing check snarkjs makes) or, when several proofs for one key are waiting, all of
+// them together with one final exponentiation (batch verification, bisected when it fails).
 function makeGroth16Verifier() {
-  const snarkjs = require('snarkjs');
-  // The ffjavascript that snarkjs itself loads (there may be several copies in node_modules).
-  const ffjavascript = require(require.resolve('ffjavascript', {
-    paths: [path.dirname(require.resolve('snarkjs'))],
-  }));
-  let curve = null;
-  const cache = new Map();  // sha256 of the vk's JSON text -> {vk} or {error}; oldest first
+  const { createGroth16 } = require('./groth16_mcl');
+  let g16 = null;
+  const ready = createGroth16().then((v) => { g16 = v; });
+  // vk id -> {vk} or {error}; oldest first. The id is the pool's (the sha256 of the key's
+  // JSON text, so that the key need not be sent again), else the sha256 of the key's JSON
+  // re-serialised here.
+  const cache = new Map();
+  let evicted = [];  // keys dropped from the cache, freed once the batch in hand is done
 
-  const ready = (async () => {
-    curve = await ffjavascript.buildBn128(true);
-    globalThis.curve_bn128 = curve;
-  })();
-
-  const q = () => curve.q;  // base field modulus
-  const r = () => curve.r;  // scalar field modulus
-
-  function fieldElement(v, modulus, what) {
-    if (typeof v !== 'string' || !DECIMAL.test(v)) throw new Error(`${what}: not a decimal string`);
-    const n = BigInt(v);
-    if (n >= modulus) throw new Error(`${what}: not below the field modulus`);
-    return n;
-  }
-  // snarkjs writes points projectively with z = 1 (["x","y","1"], G2: [[x0,x1],[y0,y1],["1","0"]]);
-  // only that form is taken, so one point has one encoding.
-  function g1(v, what) {
-    if (!Array.isArray(v) || v.length !== 3 || v[2] !== '1') throw new Error(`${what}: not a G1 point`);
-    return [fieldElement(v[0], q(), what), fieldElement(v[1], q(), what), 1n];
-  }
-  function g2(v, what) {
-    if (!Array.isArray(v) || v.length !== 3 || !Array.isArray(v[2]) || v[2].length !== 2 ||
-        v[2][0] !== '1' || v[2][1] !== '0') {
-      throw new Error(`${what}: not a G2 point`);
+  function cachedVk(req) {
+    const id = req.vk_id;
+    if (id !== undefined && (typeof id !== 'string' || !VK_ID.test(id))) {
+      throw new RequestError('vk_id must be 1-128 characters of [0-9A-Za-z_-]');
     }
-    const fq2 = (c, i) => {
-      if (!Array.isArray(c) || c.length !== 2) throw new Error(`${what}: not a G2 point`);
-      return [fieldElement(c[0], q(), `${what}[${i}]`), fieldElement(c[1], q(), `${what}[${i}]`)];
-    };
-    return [fq2(v[0], 0), fq2(v[1], 1), [1n, 0n]];
-  }
-  const onCurve1 = (p) => curve.G1.isValid(curve.G1.fromObject(p));
-  const onCurve2 = (p) => curve.G2.isValid(curve.G2.fromObject(p));
-
-  function curveName(name) {
-    return typeof name === 'string' && ['BN128', 'BN254', 'ALTBN128'].includes(
-      (name.toUpperCase().match(/[A-Z0-9]+/g) || []).join(''));
-  }
-
-  // The vk as snarkjs wants it (numbers as BigInt), checked once: the right protocol and
-  // curve, IC of nPublic + 1 points, every point on the curve. A bad vk is the market's
-  // configuration, not the prover's fault: an error, never an invalid verdict.
-  function loadVk(vk) {
-    if (!isObject(vk)) throw new Error('not an object');
-    if (vk.protocol !== 'groth16') throw new Error('protocol is not groth16');
-    if (!curveName(vk.curve)) throw new Error('curve is not bn128');
-    const nPublic = vk.nPublic;
-    if (!Number.isSafeInteger(nPublic) || nPublic < 0 || nPublic > 100000) throw new Error('bad nPublic');
-    if (!Array.isArray(vk.IC) || vk.IC.length !== nPublic + 1) throw new Error('IC must have nPublic + 1 points');
-    const out = {
-      protocol: 'groth16',
-      curve: vk.curve,
-      nPublic,
-      vk_alpha_1: g1(vk.vk_alpha_1, 'vk_alpha_1'),
-      vk_beta_2: g2(vk.vk_beta_2, 'vk_beta_2'),
-      vk_gamma_2: g2(vk.vk_gamma_2, 'vk_gamma_2'),
-      vk_delta_2: g2(vk.vk_delta_2, 'vk_delta_2'),
-      IC: vk.IC.map((p, i) => g1(p, `IC[${i}]`)),
-    };
-    for (const k of ['vk_alpha_1', ...out.IC.map((_, i) => i)]) {
-      const p = typeof k === 'number' ? out.IC[k] : out[k];
-      if (!onCurve1(p)) throw new Error(`${typeof k === 'number' ? `IC[${k}]` : k}: not on the curve`);
+    if (req.vk === undefined || req.vk === null) {
+      if (id === undefined) throw new RequestError('vk is required for snarkjs-groth16');
+      const entry = cache.get(id);
+      if (!entry) throw new RequestError(UNKNOWN_VK);
+      cache.delete(id);  // most recently used last
+      cache.set(id, entry);
+      if (entry.error) throw new RequestError(entry.error);
+      return entry.vk;
     }
-    for (const k of ['vk_beta_2', 'vk_gamma_2', 'vk_delta_2']) {
-      if (!onCurve2(out[k])) throw new Error(`${k}: not on the curve`);
-    }
-    return out;
-  }
-
-  function cachedVk(vk) {
-    if (vk === undefined || vk === null) throw new RequestError('vk is required for snarkjs-groth16');
-    const key = crypto.createHash('sha256').update(JSON.stringify(vk)).digest('hex');
+    const key = id !== undefined ? id : crypto.createHash('sha256').update(JSON.stringify(req.vk)).digest('hex');
     let entry = cache.get(key);
     if (entry) {
-      cache.delete(key);  // most recently used last
+      cache.delete(key);
     } else {
       try {
-        entry = { vk: loadVk(vk) };
+        entry = { vk: g16.loadVk(req.vk) };
         log(`vk ${key.slice(0, 12)} loaded (nPublic=${entry.vk.nPublic})`);
       } catch (e) {
         entry = { error: `bad verification key: ${e.message}` };
         log(`vk ${key.slice(0, 12)} rejected: ${e.message}`);
       }
-      if (cache.size >= VK_CACHE_SIZE) cache.delete(cache.keys().next().value);
+      if (cache.size >= VK_CACHE_SIZE) {
+        const oldest = cache.keys().next().value;
+        if (cache.get(oldest).vk) evicted.push(cache.get(oldest).vk);
+        cache.delete(oldest);
+      }
     }
     cache.set(key, entry);
     if (entry.error) throw new RequestError(entry.error);
     return entry.vk;
   }
 
-  function parseProof(bytes) {
-    if (bytes.length > MAX_GROTH16_PROOF) throw new Invalid('malformed_proof');
-    let p;
-    try {
-      p = JSON.parse(new util.TextDecoder('utf-8', { fatal: true }).decode(bytes));
-      if (!isObject(p)) throw new Error('not an object');
-      if (p.protocol !== undefined && p.protocol !== 'groth16') throw new Error('protocol');
-      if (p.curve !== undefined && !curveName(p.curve)) throw new Error('curve');
-      return {
-        pi_a: g1(p.pi_a, 'pi_a'),
-        pi_b: g2(p.pi_b, 'pi_b'),
-        pi_c: g1(p.pi_c, 'pi_c'),
-        protocol: 'groth16',
-        curve: 'bn128',
-      };
-    } catch (e) {
-      throw new Invalid('malformed_proof');
-    }
-  }
-
-  function parsePublic(pub, nPublic) {
-    if (!Array.isArray(pub) || pub.length !== nPublic) throw new Invalid('bad_public_inputs');
-    try {
-      return pub.map((s, i) => fieldElement(s, r(), `public[${i}]`));
-    } catch (e) {
-      throw new Invalid('bad_public_inputs');
-    }
-  }
-
-  let warnedCurve = false;
   return {
     ready,
-    async verify(req) {
-      const vk = cachedVk(req.vk);
+    // Everything but the pairing check; returns the proof to check with its key.
+    prepare(req) {
+      const vk = cachedVk(req);
       const bytes = decodeProof(req.proof);
       // Public inputs first: when they are bad no proof can be valid, and the prover is not
-      // to blame.
-      // The public signals, or {"public": [...], "witness": {...}} where the order also
-      // carries the witness for the prover; the verifier reads only "public".
+      // to blame. The public signals, or {"public": [...], "witness": {...}} where the order
+      // also carries the witness for the prover; the verifier reads only "public".
       const pub = isObject(req.public) && Array.isArray(req.public.public) ? req.public.public
                                                                           : req.public;
-      const signals = parsePublic(pub, vk.nPublic);
-      const proof = parseProof(bytes);
-      const ok = await snarkjs.groth16.verify(vk, signals, proof);
-      if (globalThis.curve_bn128 !== curve) {
-        if (!warnedCurve) log('snarkjs replaced the single-threaded curve; putting it back');
-        warnedCurve = true;
-        globalThis.curve_bn128 = curve;
+      const inputs = g16.parsePublic(vk, pub);
+      if (inputs === null) throw new Invalid('bad_public_inputs');
+      if (bytes.length > MAX_GROTH16_PROOF) throw new Invalid('malformed_proof');
+      let obj;
+      try {
+        obj = JSON.parse(new util.TextDecoder('utf-8', { fatal: true }).decode(bytes));
+      } catch (e) {
+        throw new Invalid('malformed_proof');
       }
-      if (ok !== true) throw new Invalid('verification_failed');
+      const proof = g16.parseProof(obj);
+      if (proof.reason) throw new Invalid(proof.reason);
+      return { group: vk, item: { proof, inputs } };
+    },
+    verifyBatch(vk, items) { return g16.verifyBatch(vk, items); },
+    endBatch() {
+      for (const vk of evicted) vk.destroy();
+      evicted = [];
     },
   };
 }
@@ -373,47 +302,95 @@ function main() {
     if (!busy) process.stdout.write('', () => process.exit(status));
   }
 
-  async function answer(body) {
+  // The request in `body`, checked as far as it can be alone: {reply} when that settles it,
+  // else {id, group, item}: a proof waiting for the pairing check with the others of its key.
+  function prepare(body) {
     let req;
     try {
       req = JSON.parse(new util.TextDecoder('utf-8', { fatal: true }).decode(body));
     } catch (e) {
-      return { id: null, error: 'request is not UTF-8 JSON' };
+      return { reply: { id: null, error: 'request is not UTF-8 JSON' } };
     }
-    if (!isObject(req)) return { id: null, error: 'request is not a JSON object' };
+    if (!isObject(req)) return { reply: { id: null, error: 'request is not a JSON object' } };
     if (!Number.isSafeInteger(req.id) || req.id < 0) {
-      return { id: null, error: 'request id must be an integer in [0, 2^53)' };
+      return { reply: { id: null, error: 'request id must be an integer in [0, 2^53)' } };
     }
     const id = req.id;
     try {
-      await verifier.ready;
-      await verifier.verify(req);
-      return { id, verdict: 'valid' };
+      const pending = verifier.prepare(req);
+      return pending ? { id, ...pending } : { reply: { id, verdict: 'valid' } };
     } catch (e) {
-      if (e instanceof Invalid) return { id, verdict: 'invalid', reason: e.message };
-      if (e instanceof RequestError) return { id, error: e.message };
-      log(`request ${id}: internal error: ${e && e.stack ? e.stack.split('\n', 2).join(' ') : e}`);
-      return { id, error: `internal error: ${e && e.message}` };
+      return { reply: failure(id, e) };
     }
+  }
+
+  function failure(id, e) {
+    if (e instanceof Invalid) return { id, verdict: 'invalid', reason: e.message };
+    if (e instanceof RequestError) {
+      return e.message === UNKNOWN_VK ? { id, error: e.message, unknown_vk: true } : { id, error: e.message };
+    }
+    log(`request ${id}: internal error: ${e && e.stack ? e.stack.split('\n', 2).join(' ') : e}`);
+    return { id, error: `internal error: ${e && e.message}` };
+  }
+
+  // Answers for `items` ({body} or {reply}), in their order: the proofs of one key that are
+  // waiting together are checked together.
+  function answerAll(items) {
+    const prepared = items.map((it) => (it.reply ? { reply: it.reply } : prepare(it.body)));
+    const groups = new Map();  // key -> indices into prepared
+    prepared.forEach((p, i) => {
+      if (p.reply) return;
+      if (!groups.has(p.group)) groups.set(p.group, []);
+      groups.get(p.group).push(i);
+    });
+    for (const [group, idx] of groups) {
+      try {
+        const ok = verifier.verifyBatch(group, idx.map((i) => prepared[i].item));
+        idx.forEach((i, k) => {
+          const id = prepared[i].id;
+          prepared[i].reply = ok[k] ? { id, verdict: 'valid' } : { id, verdict: 'invalid', reason: 'verification_failed' };
+        });
+      } catch (e) {
+        for (const i of idx) prepared[i].reply = failure(prepared[i].id, e);
+      }
+    }
+    if (verifier.endBatch) verifier.endBatch();
+    return prepared.map((p) => p.reply);
   }
 
   async function drain() {
     busy = true;
+    try {
+      await verifier.ready;
+    } catch (e) {
+      return;  // the ready handler above exits
+    }
     while (queue.length > 0) {
-      const item = queue.shift();
+      // Let stdin's callbacks run first: what has arrived meanwhile joins this batch.
+      await new Promise((resolve) => setImmediate(resolve));
+      const items = queue.splice(0, MAX_BATCH);
       if (paused && ending === null && queue.length < MAX_QUEUED / 4) {
         paused = false;
         process.stdin.resume();
       }
-      let reply;
+      let replies;
       try {
-        reply = frame(item.reply || await answer(item.body));
-      } catch (e) {  // e.g. an answer that cannot be serialised: never expected
-        reply = frame({ id: null, error: `internal error: ${e && e.message}` });
+        replies = answerAll(items);
+      } catch (e) {  // never expected: every request gets an error rather than no answer
+        log(`internal error: ${e && e.stack ? e.stack.split('\n', 2).join(' ') : e}`);
+        replies = items.map(() => ({ id: null, error: `internal error: ${e && e.message}` }));
       }
-      if (TEST_DELAY_MS > 0) await new Promise((resolve) => setTimeout(resolve, TEST_DELAY_MS));
-      if (!process.stdout.write(reply)) {
-        await new Promise((resolve) => process.stdout.once('drain', resolve));
+      for (const r of replies) {
+        let reply;
+        try {
+          reply = frame(r);
+        } catch (e) {  // e.g. an answer that cannot be serialised: never expected
+          reply = frame({ id: null, error: `internal error: ${e && e.message}` });
+        }
+        if (TEST_DELAY_MS > 0) await new Promise((resolve) => setTimeout(resolve, TEST_DELAY_MS));
+        if (!process.stdout.write(reply)) {
+          await new Promise((resolve) => process.stdout.once('drain', resolve));
+        }
       }
     }
     busy = false;
