@@ -858,6 +858,7 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
   }
   VerifyJob job;
   job.id = static_cast<uint64_t>(assignment);
+  job.source = static_cast<uint64_t>(prover);
   job.vk_json = std::move(vk);
   job.public_json = std::move(inputs);
   job.proof = std::move(proof);

@@ -262,6 +262,7 @@ VerifierPool::RoundResult VerifierPool::Exchange(Slot& slot, const std::vector<Q
       body += ",\"vk_id\":\"" + id + "\"";
       if (slot.vks_sent.insert(std::move(id)).second) body += ",\"vk\":" + job.vk_json;
     }
+    if (job.source != 0) body += ",\"source\":" + std::to_string(job.source);
     body += ",\"public\":" + (job.public_json.empty() ? std::string("null") : job.public_json);
     body += ",\"proof\":\"" + Base64(job.proof) + "\"}";
     AppendFrame(out, body);

@@ -54,6 +54,8 @@ struct Verdict {
 
 struct VerifyJob {
   uint64_t id = 0;          // the caller's (an assignment id); logged
+  uint64_t source = 0;      // who made the proof (the prover's account), 0 for unknown: a
+                            // Groth16 worker checks a source's proofs apart after one fails
   std::string vk_json;      // the market's verification key, JSON text; empty for none
   std::string public_json;  // the order's public inputs, JSON text
   std::string proof;        // the proof bytes

@@ -13,7 +13,8 @@
 // Every proof's expected verdict is snarkjs's. Then, for batches of 1, 2, 7 and 64 with bad
 // proofs at random positions (none, one, several, all), groth16_mcl.verifyBatch must give
 // exactly snarkjs's verdict for each proof; and the worker (verifier_worker.js, over its pipe
-// protocol, with many frames in one write so that it batches them) must too.
+// protocol, with many frames in one write so that it batches them) must too, and check a
+// source's proofs apart after one of them failed.
 //
 //   NODE_PATH=<repo>/var/node/node_modules node groth16_differential_test.js [--fixtures DIR]
 //
@@ -216,8 +217,25 @@ async function main() {
 
   // The worker, over its protocol: 64 frames in one write (it batches what it has read), the
   // key sent once and then named by its id.
-  await workerRound(vkJson, shuffle([...Array.from({ length: 56 }, () => pick(good)),
-                                     ...Array.from({ length: 8 }, () => pick(bad))]));
+  await workerRound(vkJson, [shuffle([...Array.from({ length: 56 }, () => pick(good)),
+                                      ...Array.from({ length: 8 }, () => pick(bad))])]);
+  // Sources: after source 9's proof failed the pairing check and source 8's B was outside G2,
+  // their next proofs are checked apart, at most 4 at a time, while the others' still go in
+  // one batch.
+  const from = (source, c) => ({ ...c, source });
+  const kind = (k) => pick(cases.filter((c) => c.kind === k));
+  await workerRound(vkJson, [
+    [from(9, kind('tampered')), from(8, kind('off_group')),
+     ...Array.from({ length: 14 }, (_, i) => from(1 + (i % 3), pick(good)))],
+    [...Array.from({ length: 10 }, (_, i) => from(8 + (i % 2), pick(good))),
+     ...Array.from({ length: 20 }, (_, i) => from(1 + (i % 3), pick(good)))],
+  ], (batches, answers) => {
+    const second = answers.slice(16);
+    const apart = second.slice(0, 10).every((a) => a.batch <= 4);
+    const together = second.slice(10).every((a) => a.batch === 20);
+    check('a source whose proof failed has its next proofs checked apart, 4 at most', apart && together,
+          JSON.stringify(second.map((a) => a.batch)));
+  });
   vk.destroy();
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);
@@ -230,21 +248,33 @@ function frame(obj) {
   return Buffer.concat([head, body]);
 }
 
-function workerRound(vkJson, batch) {
+// Sends `rounds` (arrays of cases; a case may name its `source`) to one worker, each round's
+// frames in one write once the answers to the round before are in; checks every verdict
+// against snarkjs's, then hands the rounds and answers to `more`.
+function workerRound(vkJson, rounds, more = () => {}) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(__dirname, 'verifier_worker.js'), '--kind', 'snarkjs-groth16'],
                         { stdio: ['pipe', 'pipe', 'inherit'] });
     const vkText = JSON.stringify(vkJson);
     const vkId = crypto.createHash('sha256').update(vkText).digest('hex');
-    const frames = batch.map((c, i) => frame({
-      id: i,
-      vk_id: vkId,
-      ...(i === 0 ? { vk: vkJson } : {}),
-      public: c.public,
-      proof: Buffer.from(JSON.stringify(c.proof)).toString('base64'),
-    }));
+    const batch = rounds.flat();
+    let sent = 0;
+    const send = (round) => {
+      child.stdin.write(Buffer.concat(round.map((c) => {
+        const i = sent++;
+        return frame({
+          id: i,
+          vk_id: vkId,
+          ...(i === 0 ? { vk: vkJson } : {}),
+          ...(c.source ? { source: c.source } : {}),
+          public: c.public,
+          proof: Buffer.from(JSON.stringify(c.proof)).toString('base64'),
+        });
+      })));
+    };
     let buf = Buffer.alloc(0);
     const answers = [];
+    let next = 1;
     child.stdout.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
@@ -252,19 +282,21 @@ function workerRound(vkJson, batch) {
         answers.push(JSON.parse(buf.subarray(4, 4 + n).toString('utf8')));
         buf = buf.subarray(4 + n);
       }
-      if (answers.length === batch.length) child.stdin.end();
+      if (answers.length === sent && next < rounds.length) send(rounds[next++]);
+      else if (answers.length === batch.length) child.stdin.end();
     });
     child.on('exit', (code) => {
       check('worker exits 0 at EOF', code === 0, `exit ${code}`);
       check('worker answers every frame', answers.length === batch.length, `${answers.length} answers`);
       const wrong = answers.filter((a, i) => a.id !== i ||
         (a.verdict === 'valid') !== batch[i].expected || (a.verdict !== 'valid' && a.verdict !== 'invalid'));
-      check('worker verdicts agree with snarkjs (64 frames in one write)', wrong.length === 0,
-            JSON.stringify(wrong.slice(0, 3)));
+      check(`worker verdicts agree with snarkjs (${rounds.map((r) => r.length).join(' + ')} frames)`,
+            wrong.length === 0, JSON.stringify(wrong.slice(0, 3)));
+      more(rounds, answers);
       console.log(`worker: ${answers.length} answers`);
       resolve();
     });
-    child.stdin.write(Buffer.concat(frames));
+    send(rounds[0]);
   });
 }
 

@@ -13,7 +13,8 @@
 // probability at most 2^-128. When a batch fails, the Miller loop of each proof is kept and
 // the batch is split in halves (bisection), re-using them, so that exactly the bad proofs are
 // rejected: a sub-batch then costs its fixed pairings and one final exponentiation. A left
-// half that passes means the bad proofs are in the right half, which is not checked again.
+// half that passes means the bad proofs are in the right half, which is not checked again; a
+// failed set of SMALL_SET proofs or fewer is checked proof by proof.
 //
 // Points must be in their prime-order groups for the combination to be sound: G1 on BN254 has
 // cofactor 1 (on the curve is enough); B is checked to be in G2. snarkjs checks only that B is
@@ -29,6 +30,8 @@ const Q = 2188824287183927522224640574525727508869631115729782366268903789464522
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 // BN254's parameter x (p and r are polynomials in it).
 const X0 = 4965661367192848881n;
+// A failed set this small is checked proof by proof rather than halved.
+const SMALL_SET = 4;
 // Pairs per millerLoopVec call: mcl-wasm copies the points onto its wasm stack.
 const MILLER_CHUNK = 16;
 
@@ -294,9 +297,17 @@ async function createGroth16() {
       for (const i of idx) e = mcl.mul(e, f[i]);
       return isOne(e);
     };
-    // idx is known to hold at least one bad proof.
+    // idx is known to hold at least one bad proof. Halves while it is large; a small set is
+    // checked proof by proof (fewer checks than halving when most of it is bad), the last
+    // one not at all when all the others pass.
     const split = (idx) => {
-      if (idx.length === 1) return;  // that one is bad
+      if (idx.length <= SMALL_SET) {
+        idx.forEach((i, k) => {
+          const last = k === idx.length - 1 && idx.slice(0, k).every((j) => ok[j]);
+          ok[i] = last ? false : check([i]);
+        });
+        return;
+      }
       const left = idx.slice(0, idx.length >> 1);
       const right = idx.slice(idx.length >> 1);
       if (check(left)) {

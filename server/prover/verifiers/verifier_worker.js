@@ -28,6 +28,12 @@ const VK_CACHE_SIZE = 64;
 const MAX_QUEUED = 512;
 // Requests verified together at most (answers go out once the whole batch is checked).
 const MAX_BATCH = 128;
+// A source (the prover, as the pool names it) whose proof failed the pairing check has its next
+// SUSPECT_PROOFS proofs checked apart from everyone else's, in batches of at most SUSPECT_BATCH:
+// a flood of bad proofs then fails only its own small batches, not honest provers' large ones.
+const SUSPECT_PROOFS = 32;
+const SUSPECT_BATCH = 4;
+const MAX_SUSPECTS = 10000;
 // A key's id, as the pool names it (the sha256 hex of the key's JSON text).
 const VK_ID = /^[0-9A-Za-z_-]{1,128}$/;
 // The error for a vk_id this worker does not hold (never sent, or evicted): send the key again.
@@ -316,11 +322,12 @@ function main() {
       return { reply: { id: null, error: 'request id must be an integer in [0, 2^53)' } };
     }
     const id = req.id;
+    const source = Number.isSafeInteger(req.source) && req.source > 0 ? req.source : null;
     try {
       const pending = verifier.prepare(req);
-      return pending ? { id, ...pending } : { reply: { id, verdict: 'valid' } };
+      return pending ? { id, source, ...pending } : { source, reply: { id, verdict: 'valid' } };
     } catch (e) {
-      return { reply: failure(id, e) };
+      return { source, reply: failure(id, e) };
     }
   }
 
@@ -333,28 +340,51 @@ function main() {
     return { id, error: `internal error: ${e && e.message}` };
   }
 
+  const suspects = new Map();  // source -> proofs still to check apart; oldest first
+
   // Answers for `items` ({body} or {reply}), in their order: the proofs of one key that are
-  // waiting together are checked together.
+  // waiting together are checked together, those of suspect sources in small batches apart.
   function answerAll(items) {
     const prepared = items.map((it) => (it.reply ? { reply: it.reply } : prepare(it.body)));
-    const groups = new Map();  // key -> indices into prepared
+    const groups = new Map();  // key -> {trusted: [indices], suspect: [indices]}
     prepared.forEach((p, i) => {
       if (p.reply) return;
-      if (!groups.has(p.group)) groups.set(p.group, []);
-      groups.get(p.group).push(i);
+      if (!groups.has(p.group)) groups.set(p.group, { trusted: [], suspect: [] });
+      groups.get(p.group)[suspects.has(p.source) ? 'suspect' : 'trusted'].push(i);
     });
-    for (const [group, idx] of groups) {
+    const batches = [];
+    for (const [group, { trusted, suspect }] of groups) {
+      if (trusted.length > 0) batches.push([group, trusted]);
+      for (let at = 0; at < suspect.length; at += SUSPECT_BATCH) {
+        batches.push([group, suspect.slice(at, at + SUSPECT_BATCH)]);
+      }
+    }
+    for (const [group, idx] of batches) {
       try {
         const ok = verifier.verifyBatch(group, idx.map((i) => prepared[i].item));
         idx.forEach((i, k) => {
-          const id = prepared[i].id;
-          prepared[i].reply = ok[k] ? { id, verdict: 'valid' } : { id, verdict: 'invalid', reason: 'verification_failed' };
+          const { id } = prepared[i];
+          prepared[i].reply = ok[k] ? { id, verdict: 'valid', batch: idx.length }
+                                    : { id, verdict: 'invalid', reason: 'verification_failed', batch: idx.length };
         });
       } catch (e) {
         for (const i of idx) prepared[i].reply = failure(prepared[i].id, e);
       }
     }
     if (verifier.endBatch) verifier.endBatch();
+    // A source whose proof failed (the pairing check, or a point off the curve or outside G2)
+    // is suspect for its next SUSPECT_PROOFS proofs.
+    for (const { source, reply } of prepared) {
+      if (source === null) continue;
+      if (reply.reason === 'verification_failed') {
+        suspects.delete(source);
+        suspects.set(source, SUSPECT_PROOFS);
+        if (suspects.size > MAX_SUSPECTS) suspects.delete(suspects.keys().next().value);
+      } else if (reply.verdict === 'valid' && suspects.has(source)) {
+        const left = suspects.get(source) - 1;
+        if (left > 0) suspects.set(source, left); else suspects.delete(source);
+      }
+    }
     return prepared.map((p) => p.reply);
   }
 
