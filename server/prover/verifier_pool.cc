@@ -219,10 +219,10 @@ std::vector<pid_t> VerifierPool::WorkerPids() const {
   return pids;
 }
 
-std::vector<VerifierPool::Queued> VerifierPool::NextRound() {
+std::vector<VerifierPool::Queued> VerifierPool::NextRound(bool wait) {
   std::vector<Queued> round;
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  if (wait) cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
   if (stopping_) return round;
   // A job that has already broken a worker goes alone; the others go as many as allowed.
   std::size_t bytes = 0;
@@ -245,16 +245,12 @@ bool VerifierPool::Requeue(std::vector<Queued>& jobs) {
   return true;
 }
 
-VerifierPool::RoundResult VerifierPool::Exchange(Slot& slot, const std::vector<Queued>& round) {
-  Worker& w = slot.worker;
-  RoundResult result;
-  result.broken = true;
-  std::vector<uint64_t> requests;
+bool VerifierPool::Send(Slot& slot, Round& round, std::string* why) {
   std::string out;
-  for (const Queued& q : round) {
+  for (const Queued& q : round.jobs) {
     const VerifyJob& job = q.job;
     const uint64_t request = next_request_.fetch_add(1);
-    requests.push_back(request);
+    round.requests.push_back(request);
     std::string body = "{\"id\":" + std::to_string(request);
     if (!job.vk_json.empty()) {
       // The key once per worker, then its id.
@@ -267,15 +263,23 @@ VerifierPool::RoundResult VerifierPool::Exchange(Slot& slot, const std::vector<Q
     body += ",\"proof\":\"" + Base64(job.proof) + "\"}";
     AppendFrame(out, body);
   }
-  auto deadline = Clock::now() + options_.timeout;
-  if (int r = WriteAll(w.to_child, out.data(), out.size(), deadline); r != 0) {
-    result.why = r == 1 ? "verifier_timeout" : "verifier_crashed";
-    return result;
+  const int r =
+      WriteAll(slot.worker.to_child, out.data(), out.size(), Clock::now() + options_.timeout);
+  if (r != 0) {
+    *why = r == 1 ? "verifier_timeout" : "verifier_crashed";
+    return false;
   }
   rounds_.fetch_add(1);
-  for (uint64_t request : requests) {
+  return true;
+}
+
+VerifierPool::RoundResult VerifierPool::Receive(Slot& slot, const Round& round) {
+  RoundResult result;
+  result.broken = true;
+  auto deadline = Clock::now() + options_.timeout;
+  for (uint64_t request : round.requests) {
     unsigned char head[4];
-    int r = ReadAll(w.from_child, reinterpret_cast<char*>(head), 4, deadline);
+    int r = ReadAll(slot.worker.from_child, reinterpret_cast<char*>(head), 4, deadline);
     if (r != 0) {
       result.why = r == 1 ? "verifier_timeout" : "verifier_crashed";
       return result;
@@ -287,7 +291,7 @@ VerifierPool::RoundResult VerifierPool::Exchange(Slot& slot, const std::vector<Q
       return result;
     }
     std::string text(size, '\0');
-    r = ReadAll(w.from_child, text.data(), size, deadline);
+    r = ReadAll(slot.worker.from_child, text.data(), size, deadline);
     if (r != 0) {
       result.why = r == 1 ? "verifier_timeout" : "verifier_crashed";
       return result;
@@ -331,30 +335,67 @@ VerifierPool::RoundResult VerifierPool::Exchange(Slot& slot, const std::vector<Q
 void VerifierPool::Run(std::size_t index) {
   Slot& slot = slots_[index];
   Worker& w = slot.worker;
+  std::deque<Round> flight;  // written, answers not read yet; at most two
+  // Every job of `flight` not answered yet is charged an attempt and queued again (alone), or
+  // fails after max_attempts; the worker is replaced.
+  auto broke = [&](const std::string& why, std::size_t answered_in_front) {
+    std::size_t unanswered = 0;
+    std::vector<Queued> again;
+    std::vector<Queued> failed;  // told once the worker is replaced
+    for (std::size_t r = 0; r < flight.size(); ++r) {
+      for (std::size_t i = r == 0 ? answered_in_front : 0; i < flight[r].jobs.size(); ++i) {
+        Queued& q = flight[r].jobs[i];
+        if (unanswered++ == 0) {
+          spdlog::warn("msg=verifier_worker_failed kind={} pid={} job={} attempt={} why={}",
+                       options_.kind, w.pid, q.job.id, q.attempts + 1, why);
+        }
+        (++q.attempts < options_.max_attempts ? again : failed).push_back(std::move(q));
+      }
+    }
+    flight.clear();
+    {
+      std::lock_guard lock(mu_);
+      Kill(w);
+    }
+    restarts_.fetch_add(1);
+    for (Queued& q : failed) q.job.done(Verdict{Verdict::kFailed, why});
+    if (!again.empty() && !Requeue(again)) {
+      for (Queued& q : again) q.job.done(Verdict{Verdict::kFailed, std::string(kVerdictStopping)});
+    }
+  };
   for (;;) {
-    std::vector<Queued> round = NextRound();
-    if (round.empty()) break;  // stopping
-    if (w.pid <= 0) {
-      Worker fresh;
-      if (Status s = Spawn(fresh); !s.ok()) {
-        spdlog::error("msg=verifier_spawn_failed kind={} error={}", options_.kind,
-                      LogValue(s.ToString()));
-        for (Queued& q : round) q.job.done(Verdict{Verdict::kFailed, "verifier_unavailable"});
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (flight.size() < 2) {
+      std::vector<Queued> jobs = NextRound(/*wait=*/flight.empty());
+      if (jobs.empty() && flight.empty()) break;  // stopping
+      if (!jobs.empty()) {
+        if (w.pid <= 0) {  // only with nothing in flight
+          Worker fresh;
+          if (Status s = Spawn(fresh); !s.ok()) {
+            spdlog::error("msg=verifier_spawn_failed kind={} error={}", options_.kind,
+                          LogValue(s.ToString()));
+            for (Queued& q : jobs) q.job.done(Verdict{Verdict::kFailed, "verifier_unavailable"});
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            continue;
+          }
+          std::lock_guard lock(mu_);
+          w = fresh;
+          slot.vks_sent.clear();
+        }
+        flight.push_back(Round{std::move(jobs), {}});
+        std::string why;
+        if (!Send(slot, flight.back(), &why)) broke(why, 0);
         continue;
       }
-      std::lock_guard lock(mu_);
-      w = fresh;
-      slot.vks_sent.clear();
     }
     const auto start = Clock::now();
-    RoundResult result = Exchange(slot, round);
+    RoundResult result = Receive(slot, flight.front());
+    Round& round = flight.front();
     std::vector<Queued> again;  // back to the queue, in order
     for (std::size_t i = 0; i < result.answers.size(); ++i) {
-      Queued& q = round[i];
+      Queued& q = round.jobs[i];
       Answer& a = result.answers[i];
       if (a.unknown_vk && q.attempts < options_.max_attempts) {
-        // Evicted by the worker (it holds 64 keys): forget it here, and send it again.
+        // Dropped by the worker (it holds 64 keys): forget it here, and send it again.
         slot.vks_sent.erase(Sha256Hex(q.job.vk_json));
         ++q.attempts;
         again.push_back(std::move(q));
@@ -364,31 +405,16 @@ void VerifierPool::Run(std::size_t index) {
       q.job.done(a.verdict);
     }
     spdlog::debug(
-        "msg=verified kind={} jobs={} answered={} us={}", options_.kind, round.size(),
+        "msg=verified kind={} jobs={} answered={} us={}", options_.kind, round.jobs.size(),
         result.answers.size(),
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
-    if (result.broken) {
-      const Queued& first = round[result.answers.size()];
-      spdlog::warn(
-          "msg=verifier_worker_failed kind={} pid={} job={} attempt={} unanswered={} why={}",
-          options_.kind, w.pid, first.job.id, first.attempts + 1,
-          round.size() - result.answers.size(), result.why);
-      {
-        std::lock_guard lock(mu_);
-        Kill(w);
-      }
-      restarts_.fetch_add(1);
-      for (std::size_t i = result.answers.size(); i < round.size(); ++i) {
-        Queued& q = round[i];
-        if (++q.attempts < options_.max_attempts) {
-          again.push_back(std::move(q));
-        } else {
-          q.job.done(Verdict{Verdict::kFailed, result.why});
-        }
-      }
-    }
     if (!again.empty() && !Requeue(again)) {
       for (Queued& q : again) q.job.done(Verdict{Verdict::kFailed, std::string(kVerdictStopping)});
+    }
+    if (result.broken) {
+      broke(result.why, result.answers.size());
+    } else {
+      flight.pop_front();
     }
   }
   std::lock_guard lock(mu_);

@@ -4,10 +4,12 @@
 // in server/prover/verifiers/README.md).
 //
 // Jobs go to a worker in rounds of up to `max_batch` (and about `max_batch_bytes`): all are
-// written, then all answers read, in order. A Groth16 worker checks the proofs of one key that
-// arrive together as one batch (one final exponentiation; README beside the worker). A
-// verification key is sent to a worker once and then named by its id (the sha256 of its JSON
-// text); a worker that has dropped it answers `unknown_vk` and the job is sent again with it.
+// written, then all answers read, in order; while the answers to one round are awaited, the
+// next round is already written (two in flight), so the worker finds work when it is done. A
+// Groth16 worker checks the proofs of one key that arrive together as one batch (one final
+// exponentiation; README beside the worker). A verification key is sent to a worker once and then
+// named by its id (the sha256 of its JSON text); a worker that has dropped it answers `unknown_vk`
+// and the job is sent again with it.
 //
 // Each answer has a time limit (counted from the round's send, then from the answer before). A
 // worker that crashes, hangs past the limit, or answers nonsense is killed (SIGKILL) and
@@ -111,6 +113,11 @@ class VerifierPool {
     VerifyJob job;
     int attempts = 0;
   };
+  // A round written to a worker, its answers not read yet.
+  struct Round {
+    std::vector<Queued> jobs;
+    std::vector<uint64_t> requests;  // the request id of each job
+  };
   // What became of a round: one answer per job, in order, for the first `answered` jobs.
   struct Answer {
     Verdict verdict;
@@ -125,10 +132,13 @@ class VerifierPool {
   Status Spawn(Worker& w) const;
   void Kill(Worker& w);
   void Run(std::size_t slot);
-  // Takes the next round from the queue (waiting for one); empty when stopping.
-  std::vector<Queued> NextRound();
-  // Sends `round` to the slot's worker and reads the answers.
-  RoundResult Exchange(Slot& slot, const std::vector<Queued>& round);
+  // Takes the next round's jobs from the queue (waiting for some if `wait`); empty when
+  // stopping, or when nothing is queued and not `wait`.
+  std::vector<Queued> NextRound(bool wait);
+  // Writes `round` to the slot's worker; false when the worker is gone or stopped reading.
+  bool Send(Slot& slot, Round& round, std::string* why);
+  // Reads the answers to `round`.
+  RoundResult Receive(Slot& slot, const Round& round);
   // Puts jobs back at the front of the queue, in their order; false when stopping.
   bool Requeue(std::vector<Queued>& jobs);
 

@@ -29,8 +29,9 @@ const MAX_QUEUED = 512;
 // Requests verified together at most (answers go out once the whole batch is checked).
 const MAX_BATCH = 128;
 // A source (the prover, as the pool names it) whose proof failed the pairing check has its next
-// SUSPECT_PROOFS proofs checked apart from everyone else's, in batches of at most SUSPECT_BATCH:
-// a flood of bad proofs then fails only its own small batches, not honest provers' large ones.
+// SUSPECT_PROOFS proofs checked apart from everyone else's, in batches of at most SUSPECT_BATCH,
+// or one by one while its last two or more failed: a flood of bad proofs then fails only its own
+// small checks, not honest provers' large batches.
 const SUSPECT_PROOFS = 32;
 const SUSPECT_BATCH = 4;
 const MAX_SUSPECTS = 10000;
@@ -340,24 +341,27 @@ function main() {
     return { id, error: `internal error: ${e && e.message}` };
   }
 
-  const suspects = new Map();  // source -> proofs still to check apart; oldest first
+  // source -> {left: proofs still to check apart, failed: proofs failed in a row}; oldest first
+  const suspects = new Map();
 
   // Answers for `items` ({body} or {reply}), in their order: the proofs of one key that are
   // waiting together are checked together, those of suspect sources in small batches apart.
   function answerAll(items) {
     const prepared = items.map((it) => (it.reply ? { reply: it.reply } : prepare(it.body)));
-    const groups = new Map();  // key -> {trusted: [indices], suspect: [indices]}
+    const groups = new Map();  // key -> {trusted, suspect, alone: [indices]}
     prepared.forEach((p, i) => {
       if (p.reply) return;
-      if (!groups.has(p.group)) groups.set(p.group, { trusted: [], suspect: [] });
-      groups.get(p.group)[suspects.has(p.source) ? 'suspect' : 'trusted'].push(i);
+      if (!groups.has(p.group)) groups.set(p.group, { trusted: [], suspect: [], alone: [] });
+      const suspect = suspects.get(p.source);
+      groups.get(p.group)[!suspect ? 'trusted' : suspect.failed >= 2 ? 'alone' : 'suspect'].push(i);
     });
     const batches = [];
-    for (const [group, { trusted, suspect }] of groups) {
+    for (const [group, { trusted, suspect, alone }] of groups) {
       if (trusted.length > 0) batches.push([group, trusted]);
       for (let at = 0; at < suspect.length; at += SUSPECT_BATCH) {
         batches.push([group, suspect.slice(at, at + SUSPECT_BATCH)]);
       }
+      for (const i of alone) batches.push([group, [i]]);
     }
     for (const [group, idx] of batches) {
       try {
@@ -376,13 +380,14 @@ function main() {
     // is suspect for its next SUSPECT_PROOFS proofs.
     for (const { source, reply } of prepared) {
       if (source === null) continue;
+      const suspect = suspects.get(source);
       if (reply.reason === 'verification_failed') {
         suspects.delete(source);
-        suspects.set(source, SUSPECT_PROOFS);
+        suspects.set(source, { left: SUSPECT_PROOFS, failed: suspect ? suspect.failed + 1 : 1 });
         if (suspects.size > MAX_SUSPECTS) suspects.delete(suspects.keys().next().value);
-      } else if (reply.verdict === 'valid' && suspects.has(source)) {
-        const left = suspects.get(source) - 1;
-        if (left > 0) suspects.set(source, left); else suspects.delete(source);
+      } else if (reply.verdict === 'valid' && suspect) {
+        suspect.failed = 0;
+        if (--suspect.left === 0) suspects.delete(source);
       }
     }
     return prepared.map((p) => p.reply);
