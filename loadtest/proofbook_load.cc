@@ -17,6 +17,13 @@
 // proven (at most one long-poll round trip after the commit that proved it). Needs provers
 // (loadtest/trees.sh starts them).
 //
+// settle (loadtest/settle_load.h, issue #19): -c sequencer connections place orders on a Groth16
+// market while one WebSocket per prover key (--prover-keys) answers each assignment at once with
+// a pre-made proof (--valid-proof), a share of them (--invalid-share) invalid (--invalid-proof);
+// reports orders settled per second and proof sent -> settlement latency. --rate 0 is closed
+// loop on settlement there: each connection waits for its order's payment before the next. It
+// runs on one thread (--threads does not apply); loadtest/settle.sh sets it up.
+//
 // Every run is bounded: --duration seconds of sending, then at most --drain seconds for the
 // requests already due; whatever is still unanswered is counted as unfinished.
 //
@@ -34,16 +41,18 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -54,6 +63,8 @@
 
 #include "clients/common/hex.h"
 #include "clients/common/http_message.h"
+#include "loadtest/histogram.h"
+#include "loadtest/settle_load.h"
 
 namespace proofbook::loadtest {
 namespace {
@@ -66,7 +77,7 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Nanos = std::chrono::nanoseconds;
 
-enum class Kind { kHealthz, kOrders, kTrees };
+enum class Kind { kHealthz, kOrders, kTrees, kSettle };
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -96,70 +107,14 @@ struct Options {
   // --window W: also report each W seconds of the run apart (completions in the window, their
   // rate and latency quantiles), for soak runs that must stay flat; 0: off.
   double window_s = 0;
-};
-
-// Latency histogram with HDR-like log buckets: exact below 128 ns, then 64 sub-buckets per
-// power of two, so any recorded value is reported within 1/64 (1.6 %) above its true value.
-// Fixed size (~30 KiB), so a long run costs no more memory than a short one.
-class Histogram {
- public:
-  void Record(int64_t ns) {
-    if (ns < 0) ns = 0;
-    auto v = static_cast<uint64_t>(ns);
-    ++counts_[Index(v)];
-    ++total_;
-    max_ = std::max(max_, v);
-  }
-
-  void Merge(const Histogram& other) {
-    for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
-    total_ += other.total_;
-    max_ = std::max(max_, other.max_);
-  }
-
-  uint64_t total() const { return total_; }
-  uint64_t max() const { return max_; }
-
-  // The smallest bucket upper bound at or below which a fraction q of the values lie; the
-  // exact maximum for q = 1.
-  uint64_t Quantile(double q) const {
-    if (total_ == 0) return 0;
-    if (q >= 1) return max_;
-    auto rank = static_cast<uint64_t>(q * static_cast<double>(total_));
-    if (rank >= total_) rank = total_ - 1;
-    uint64_t seen = 0;
-    for (std::size_t i = 0; i < counts_.size(); ++i) {
-      seen += counts_[i];
-      if (seen > rank) return std::min(UpperBound(i), max_);
-    }
-    return max_;
-  }
-
- private:
-  static constexpr int kSubBits = 7;  // 128 linear slots, then 64 per octave
-  static constexpr uint64_t kLinear = uint64_t{1} << kSubBits;
-  static constexpr uint64_t kHalf = kLinear / 2;
-  static constexpr std::size_t kBuckets = kLinear + (64 - kSubBits) * kHalf;
-
-  static std::size_t Index(uint64_t v) {
-    if (v < kLinear) return static_cast<std::size_t>(v);
-    int msb = 63 - std::countl_zero(v);  // >= kSubBits
-    int shift = msb - (kSubBits - 1);    // >= 1
-    uint64_t sub = v >> shift;           // in [kHalf, kLinear)
-    return static_cast<std::size_t>(kLinear + (shift - 1) * kHalf + (sub - kHalf));
-  }
-
-  static uint64_t UpperBound(std::size_t index) {
-    if (index < kLinear) return index;
-    std::size_t k = index - kLinear;
-    int shift = static_cast<int>(k / kHalf) + 1;
-    uint64_t sub = kHalf + k % kHalf;
-    return ((sub + 1) << shift) - 1;
-  }
-
-  std::array<uint64_t, kBuckets> counts_{};
-  uint64_t total_ = 0;
-  uint64_t max_ = 0;
+  // --kind settle: files of API keys (one a line) and of the pre-made proofs, the share of
+  // proofs sent invalid, and each prover's offer.
+  std::string sequencer_keys_file, prover_keys_file;
+  std::string valid_proof_file, invalid_proof_file;
+  double invalid_share = 0;
+  int64_t offer_price = 1;
+  int64_t offer_est_ms = 10000;
+  int offer_capacity = 64;
 };
 
 // What one worker saw. Owned by the worker's thread while it runs; merged afterwards.
@@ -522,8 +477,6 @@ std::string MakeRunId() {
   return buf;
 }
 
-double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
-
 struct Summary {
   Tally tally;
   uint64_t unfinished = 0;
@@ -542,6 +495,8 @@ const char* KindName(Kind kind) {
       return "orders";
     case Kind::kTrees:
       return "trees";
+    case Kind::kSettle:
+      return "settle";
   }
   return "?";
 }
@@ -660,17 +615,98 @@ void PrintText(const Options& opts, const Summary& s) {
   }
 }
 
+// The file's lines that are not empty, or nullopt if it cannot be read.
+std::optional<std::vector<std::string>> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    if (!line.empty()) lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+std::optional<std::string> ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// --kind settle: the options checked and handed to SettleLoad; the exit status as Main's.
+int RunSettle(const Options& opts, tcp::endpoint target) {
+  SettleOptions s;
+  s.host = opts.host;
+  s.port = opts.port;
+  s.market = opts.market;
+  s.sequencers = opts.connections;
+  s.rate = opts.rate;
+  s.duration_s = opts.duration_s;
+  s.drain_s = opts.drain_s;
+  s.timeout_s = opts.timeout_s;
+  s.max_price = opts.max_price;
+  s.deadline_ms = opts.deadline_ms;
+  s.inputs = opts.inputs;
+  s.invalid_share = opts.invalid_share;
+  s.offer_price = opts.offer_price;
+  s.offer_est_ms = opts.offer_est_ms;
+  s.offer_capacity = opts.offer_capacity;
+  s.label = opts.label;
+  auto fail = [](const std::string& why) {
+    std::cerr << "proofbook-load: " << why << "\n";
+    return 2;
+  };
+  if (opts.sequencer_keys_file.empty()) {
+    s.sequencer_keys = {opts.api_key};
+  } else {
+    auto keys = ReadLines(opts.sequencer_keys_file);
+    if (!keys || keys->empty())
+      return fail("no key in --sequencer-keys " + opts.sequencer_keys_file);
+    s.sequencer_keys = std::move(*keys);
+  }
+  auto provers = opts.prover_keys_file.empty() ? std::nullopt : ReadLines(opts.prover_keys_file);
+  if (!provers || provers->empty()) return fail("--kind settle needs --prover-keys (a key a line)");
+  s.prover_keys = std::move(*provers);
+  auto valid = opts.valid_proof_file.empty() ? std::nullopt : ReadBytes(opts.valid_proof_file);
+  if (!valid || valid->empty()) return fail("--kind settle needs --valid-proof");
+  s.valid_proof = std::move(*valid);
+  if (opts.invalid_share > 0) {
+    auto invalid =
+        opts.invalid_proof_file.empty() ? std::nullopt : ReadBytes(opts.invalid_proof_file);
+    if (!invalid || invalid->empty()) return fail("--invalid-share > 0 needs --invalid-proof");
+    s.invalid_proof = std::move(*invalid);
+  }
+  SettleLoad load(std::move(s), target);
+  std::string why;
+  if (!load.Setup(&why)) return fail("set-up: " + why);
+  load.Run();
+  if (opts.json) {
+    std::cout << json::serialize(load.ReportJson()) << "\n";
+  } else {
+    load.PrintText();
+  }
+  const double error_rate = load.ErrorRate();
+  if (error_rate > opts.max_error_rate) {
+    std::cerr << "proofbook-load: error rate " << error_rate << " exceeds --max-error-rate "
+              << opts.max_error_rate << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Options opts;
   CLI::App app{"proofbook-load: HTTP load generator for proofbook-server (loopback only)"};
   app.add_option("--host", opts.host, "127.0.0.1, ::1 or localhost; nothing else is accepted")
       ->capture_default_str();
   app.add_option("--port", opts.port, "Server port")->required();
-  std::map<std::string, Kind> kinds{
-      {"healthz", Kind::kHealthz}, {"orders", Kind::kOrders}, {"trees", Kind::kTrees}};
+  std::map<std::string, Kind> kinds{{"healthz", Kind::kHealthz},
+                                    {"orders", Kind::kOrders},
+                                    {"trees", Kind::kTrees},
+                                    {"settle", Kind::kSettle}};
   app.add_option("--kind", opts.kind,
                  "healthz: GET /healthz; orders: POST /v1/orders; trees: POST /v1/trees, then "
-                 "wait for the root")
+                 "wait for the root; settle: orders proved by this tool's provers until paid")
       ->transform(CLI::CheckedTransformer(kinds, CLI::ignore_case))
       ->capture_default_str();
   app.add_option("-c,--connections", opts.connections, "Keep-alive connections")
@@ -717,6 +753,31 @@ int Main(int argc, char** argv) {
   app.add_option("--window", opts.window_s,
                  "Also report every this many seconds apart (rate, latency); 0: off")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--sequencer-keys", opts.sequencer_keys_file,
+                 "settle: file of sequencer API keys, one a line, cycled over the connections "
+                 "(default: --api-key for all)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--prover-keys", opts.prover_keys_file,
+                 "settle: file of prover API keys (staked), one a line: a WebSocket and an offer "
+                 "each")
+      ->check(CLI::ExistingFile);
+  app.add_option("--valid-proof", opts.valid_proof_file, "settle: a proof that verifies (bytes)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--invalid-proof", opts.invalid_proof_file,
+                 "settle: a proof that does not (bytes); needed when --invalid-share > 0")
+      ->check(CLI::ExistingFile);
+  app.add_option("--invalid-share", opts.invalid_share,
+                 "settle: share of all proofs sent that are invalid (a refused proof's order is "
+                 "answered validly by the next prover)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--offer-price", opts.offer_price, "settle: each prover's offer price")
+      ->capture_default_str();
+  app.add_option("--offer-est-ms", opts.offer_est_ms, "settle: each prover's offer est_ms")
+      ->capture_default_str();
+  app.add_option("--offer-capacity", opts.offer_capacity, "settle: each prover's offer capacity")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   app.add_flag("--json", opts.json, "Print the report as one JSON object");
   app.add_option("--label", opts.label, "Name copied into the report");
   try {
@@ -725,9 +786,14 @@ int Main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  if (opts.kind != Kind::kHealthz && opts.api_key.empty()) {
-    std::cerr << "proofbook-load: --kind orders and trees need --api-key (or "
-                 "PROOFBOOK_LOAD_API_KEY)\n";
+  if (opts.kind != Kind::kHealthz && opts.api_key.empty() && opts.sequencer_keys_file.empty()) {
+    std::cerr << "proofbook-load: --kind orders, trees and settle need --api-key (or "
+                 "PROOFBOOK_LOAD_API_KEY; settle: or --sequencer-keys)\n";
+    return 2;
+  }
+  if (opts.kind == Kind::kSettle && inputs.empty()) {
+    std::cerr << "proofbook-load: --kind settle needs --inputs (the public signals the proofs "
+                 "verify against, e.g. {\"public\": [...]})\n";
     return 2;
   }
   if (inputs.empty()) {
@@ -748,6 +814,7 @@ int Main(int argc, char** argv) {
     std::cerr << "proofbook-load: " << why << "\n";
     return 2;
   }
+  if (opts.kind == Kind::kSettle) return RunSettle(opts, *target);
 
   const std::string run_id = MakeRunId();
   std::vector<std::unique_ptr<Worker>> workers;
