@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -322,7 +323,8 @@ int RunServe(const Config& config) {
     const std::string kind(kind_name);
     auto pool = std::make_unique<VerifierPool>(
         VerifierPool::Options{.kind = kind,
-                              .argv = {config.node, script, "--kind", kind},
+                              .argv = {config.node, script, "--kind", kind, "--max-batch",
+                                       std::to_string(std::min(config.verifier_batch, 128))},
                               .env = {"NODE_PATH=" + node_path},
                               .workers = config.verifier_workers,
                               .timeout = std::chrono::milliseconds(config.verifier_timeout_ms),

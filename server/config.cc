@@ -158,8 +158,9 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->capture_default_str();
   serve
       ->add_option("--verifier-batch", config.verifier_batch,
-                   "Proofs sent to a verifier worker at once; a Groth16 worker checks those of "
-                   "one key together (batch verification)")
+                   "Proofs sent to a verifier worker at once (two such rounds in flight); a "
+                   "Groth16 worker checks those of one key together, up to this many (at most "
+                   "128; 1: each proof alone)")
       ->envname("PROOFBOOK_VERIFIER_BATCH")
       ->check(CLI::Range(1, 512))
       ->capture_default_str();

@@ -42,7 +42,8 @@ void Run(benchmark::State& state, const std::string& kind, const std::vector<Ver
   const int batch = static_cast<int>(state.range(1));
   VerifierPool pool(VerifierPool::Options{
       .kind = kind,
-      .argv = {"node", kRoot + "/server/prover/verifiers/verifier_worker.js", "--kind", kind},
+      .argv = {"node", kRoot + "/server/prover/verifiers/verifier_worker.js", "--kind", kind,
+               "--max-batch", std::to_string(std::min(batch, 128))},
       .env = {"NODE_PATH=" + kRoot + "/var/node/node_modules"},
       .workers = workers,
       .max_batch = batch});

@@ -44,10 +44,10 @@ const b64 = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).to
 // One worker process, spoken to as the server does. Answers come back in request order, so
 // each reply settles the oldest pending promise.
 class Worker {
-  constructor(kind) {
+  constructor(kind, extraArgs = []) {
     this.kind = kind;
     this.spawnedAt = process.hrtime.bigint();
-    this.proc = spawn(process.argv[0], [WORKER, '--kind', kind], {
+    this.proc = spawn(process.argv[0], [WORKER, '--kind', kind, ...extraArgs], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, NODE_PATH: process.env.NODE_PATH || path.join(ROOT, 'var/node/node_modules') },
     });
@@ -382,6 +382,11 @@ async function main() {
   });
   await check('unknown kind -> exit 64', async () => {
     const x = new Worker('plonk');
+    const { code } = await x.exited;
+    if (code !== 64) throw new Error(`exit ${code}`);
+  });
+  await check('--max-batch out of range -> exit 64', async () => {
+    const x = new Worker('sha256-preimage', ['--max-batch', '0']);
     const { code } = await x.exited;
     if (code !== 64) throw new Error(`exit ${code}`);
   });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // verifier_worker.js — a long-lived proof verifier for the proofbook server (server/verifier_pool).
 //
-//   NODE_PATH=<repo>/var/node/node_modules node verifier_worker.js --kind snarkjs-groth16
+//   NODE_PATH=<repo>/var/node/node_modules node verifier_worker.js --kind snarkjs-groth16 [--max-batch N]
 //   node verifier_worker.js --kind sha256-preimage
 //   node verifier_worker.js --kind sha256-merge
 //
@@ -26,7 +26,8 @@ const VK_CACHE_SIZE = 64;
 // Stop reading stdin while this many requests wait (the server sends at most a batch at a
 // time; this only bounds memory against a client that does not).
 const MAX_QUEUED = 512;
-// Requests verified together at most (answers go out once the whole batch is checked).
+// Requests taken and verified together at most (answers go out once the whole batch is
+// checked); --max-batch lowers it (1: every proof checked alone).
 const MAX_BATCH = 128;
 // A source (the prover, as the pool names it) whose proof failed the pairing check has its next
 // SUSPECT_PROOFS proofs checked apart from everyone else's, in batches of at most SUSPECT_BATCH,
@@ -66,15 +67,25 @@ for (const name of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
 
 // --- command line ---------------------------------------------------------------------------
 
-function parseKind(argv) {
-  let kind = null;
+// --kind K [--max-batch N]; null when the command line is not that.
+function parseArgs(argv) {
+  const out = { kind: null, maxBatch: MAX_BATCH };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--kind' && i + 1 < argv.length) kind = argv[++i];
-    else if (a.startsWith('--kind=')) kind = a.slice('--kind='.length);
-    else return null;
+    const [name, inline] = argv[i].startsWith('--') && argv[i].includes('=')
+      ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)]
+      : [argv[i], undefined];
+    const value = inline !== undefined ? inline : argv[++i];
+    if (value === undefined) return null;
+    if (name === '--kind') {
+      out.kind = value;
+    } else if (name === '--max-batch' && /^[0-9]{1,3}$/.test(value) && Number(value) >= 1 &&
+               Number(value) <= MAX_BATCH) {
+      out.maxBatch = Number(value);
+    } else {
+      return null;
+    }
   }
-  return kind;
+  return out.kind === null ? null : out;
 }
 
 // --- helpers --------------------------------------------------------------------------------
@@ -273,14 +284,15 @@ function frame(obj) {
 // --- main loop --------------------------------------------------------------------------------
 
 function main() {
-  const kind = parseKind(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2));
+  const kind = args && args.kind;
   let verifier;
   try {
     if (kind === 'sha256-preimage') verifier = makeSha256Verifier();
     else if (kind === 'sha256-merge') verifier = makeSha256MergeVerifier();
     else if (kind === 'snarkjs-groth16') verifier = makeGroth16Verifier();
     else {
-      log('usage: verifier_worker.js --kind snarkjs-groth16|sha256-preimage|sha256-merge');
+      log('usage: verifier_worker.js --kind snarkjs-groth16|sha256-preimage|sha256-merge [--max-batch 1-128]');
       process.exit(EXIT_USAGE);
     }
   } catch (e) {
@@ -403,7 +415,7 @@ function main() {
     while (queue.length > 0) {
       // Let stdin's callbacks run first: what has arrived meanwhile joins this batch.
       await new Promise((resolve) => setImmediate(resolve));
-      const items = queue.splice(0, MAX_BATCH);
+      const items = queue.splice(0, args.maxBatch);
       if (paused && ending === null && queue.length < MAX_QUEUED / 4) {
         paused = false;
         process.stdin.resume();
