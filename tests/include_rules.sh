@@ -63,7 +63,7 @@ allow server/prover matching/ server/base/ server/http/ server/core/ server/db/s
   server/db/database.h server/db/proofs.h server/journal/journal_batch.h server/prover/
 allow clients clients/ vrf/
 allow clients/common clients/common/
-allow loadtest clients/
+allow loadtest clients/ loadtest/
 
 # Libraries: the engine uses the standard library only (tests and benchmarks their frameworks);
 # libpqxx only in db/ and journal/; Beast and Asio only in http/ (and the clients).

@@ -253,7 +253,7 @@ function frame(obj) {
 // against snarkjs's, then hands the rounds and answers to `more`.
 function workerRound(vkJson, rounds, more = () => {}) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'verifier_worker.js'), '--kind', 'snarkjs-groth16'],
+    const child = spawn(process.argv[0], [path.join(__dirname, 'verifier_worker.js'), '--kind', 'snarkjs-groth16'],
                         { stdio: ['pipe', 'pipe', 'inherit'] });
     const vkText = JSON.stringify(vkJson);
     const vkId = crypto.createHash('sha256').update(vkText).digest('hex');
