@@ -27,6 +27,9 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxAnswerBytes = 1 << 20;
+// A job whose key the worker keeps dropping (more keys in use than it holds) is sent again with
+// the key this many times, then ends with the worker's error.
+constexpr int kMaxVkResends = 3;
 
 std::string Base64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
@@ -224,7 +227,9 @@ std::vector<VerifierPool::Queued> VerifierPool::NextRound(bool wait) {
   std::unique_lock lock(mu_);
   if (wait) cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
   if (stopping_) return round;
-  // A job that has already broken a worker goes alone; the others go as many as allowed.
+  // A job that has already broken a worker goes alone, with nothing else in flight; the others
+  // go as many as allowed.
+  if (!wait && !queue_.empty() && queue_.front().attempts > 0) return round;
   std::size_t bytes = 0;
   const auto max_batch = static_cast<std::size_t>(std::clamp(options_.max_batch, 1, 512));
   while (!queue_.empty() && round.size() < max_batch && bytes < options_.max_batch_bytes) {
@@ -336,20 +341,24 @@ void VerifierPool::Run(std::size_t index) {
   Slot& slot = slots_[index];
   Worker& w = slot.worker;
   std::deque<Round> flight;  // written, answers not read yet; at most two
-  // Every job of `flight` not answered yet is charged an attempt and queued again (alone), or
-  // fails after max_attempts; the worker is replaced.
+  // The worker is replaced. The oldest round's unanswered jobs are charged an attempt and
+  // queued again (to go alone), or fail after max_attempts; the next round's go back uncharged
+  // (the worker may not have started them: it answers in order).
   auto broke = [&](const std::string& why, std::size_t answered_in_front) {
-    std::size_t unanswered = 0;
     std::vector<Queued> again;
     std::vector<Queued> failed;  // told once the worker is replaced
     for (std::size_t r = 0; r < flight.size(); ++r) {
       for (std::size_t i = r == 0 ? answered_in_front : 0; i < flight[r].jobs.size(); ++i) {
         Queued& q = flight[r].jobs[i];
-        if (unanswered++ == 0) {
+        if (r == 0 && i == answered_in_front) {
           spdlog::warn("msg=verifier_worker_failed kind={} pid={} job={} attempt={} why={}",
                        options_.kind, w.pid, q.job.id, q.attempts + 1, why);
         }
-        (++q.attempts < options_.max_attempts ? again : failed).push_back(std::move(q));
+        if (r == 0 && ++q.attempts >= options_.max_attempts) {
+          failed.push_back(std::move(q));
+        } else {
+          again.push_back(std::move(q));
+        }
       }
     }
     flight.clear();
@@ -364,7 +373,8 @@ void VerifierPool::Run(std::size_t index) {
     }
   };
   for (;;) {
-    if (flight.size() < 2) {
+    // A second round goes beside the first only when the first is not a lone retry.
+    if (flight.empty() || (flight.size() == 1 && flight.front().jobs.front().attempts == 0)) {
       std::vector<Queued> jobs = NextRound(/*wait=*/flight.empty());
       if (jobs.empty() && flight.empty()) break;  // stopping
       if (!jobs.empty()) {
@@ -394,10 +404,10 @@ void VerifierPool::Run(std::size_t index) {
     for (std::size_t i = 0; i < result.answers.size(); ++i) {
       Queued& q = round.jobs[i];
       Answer& a = result.answers[i];
-      if (a.unknown_vk && q.attempts < options_.max_attempts) {
-        // Dropped by the worker (it holds 64 keys): forget it here, and send it again.
+      if (a.unknown_vk && q.vk_resends < kMaxVkResends) {
+        // Dropped by the worker (it holds 64 keys): forget it here, and send it again with it.
         slot.vks_sent.erase(Sha256Hex(q.job.vk_json));
-        ++q.attempts;
+        ++q.vk_resends;
         again.push_back(std::move(q));
         continue;
       }

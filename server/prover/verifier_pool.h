@@ -11,14 +11,16 @@
 // named by its id (the sha256 of its JSON text); a worker that has dropped it answers `unknown_vk`
 // and the job is sent again with it.
 //
-// Each answer has a time limit (counted from the round's send, then from the answer before). A
-// worker that crashes, hangs past the limit, or answers nonsense is killed (SIGKILL) and
-// replaced; the jobs of the round it had not answered go back to the front of the queue, and
-// each is then sent alone (so one poisonous job cannot take its batch with it). After
-// `max_attempts` such failures on one job the job ends as kFailed (the caller must not blame
-// the prover for that: the proof may be fine and our verifier broken). Verification never runs
-// on the engine thread or an io thread: callbacks run on the pool's worker threads and must not
-// block for long.
+// Each answer has a time limit (counted from when the pool starts reading the round's answers,
+// after writing the next round, then from the answer before). A worker that crashes, hangs past
+// the limit, or answers nonsense is killed (SIGKILL) and replaced; the jobs of the oldest round
+// it had not answered are charged an attempt and go back to the front of the queue, each to be
+// sent alone with nothing else in flight (so one poisonous job cannot take its batch with it);
+// the next round's jobs go back uncharged. After `max_attempts` such failures on one job the
+// job ends as kFailed (the caller must not blame the prover for that: the proof may be fine and
+// our verifier broken). An honest job is charged at most once for another's failure. Verification
+// never runs on the engine thread or an io thread: callbacks run on the pool's worker threads and
+// must not block for long.
 //
 // Thread rules: Start/Stop from one thread; Submit from any thread.
 #pragma once
@@ -111,7 +113,8 @@ class VerifierPool {
   };
   struct Queued {
     VerifyJob job;
-    int attempts = 0;
+    int attempts = 0;    // workers it broke (or was in flight on when one broke)
+    int vk_resends = 0;  // times sent again because the worker had dropped its key
   };
   // A round written to a worker, its answers not read yet.
   struct Round {
@@ -133,7 +136,8 @@ class VerifierPool {
   void Kill(Worker& w);
   void Run(std::size_t slot);
   // Takes the next round's jobs from the queue (waiting for some if `wait`); empty when
-  // stopping, or when nothing is queued and not `wait`.
+  // stopping, or when nothing is queued and not `wait`, or when the next job must go alone
+  // (it has broken a worker) and not `wait` (another round is in flight).
   std::vector<Queued> NextRound(bool wait);
   // Writes `round` to the slot's worker; false when the worker is gone or stopped reading.
   bool Send(Slot& slot, Round& round, std::string* why);

@@ -156,6 +156,36 @@ TEST(VerifierPool, WorkerKilledMidRoundLosesNoJob) {
   EXPECT_EQ(pool.verified(), 16u);
 }
 
+// A job that kills every worker it reaches (the worker's crash test hook), amid a stream of
+// honest jobs in rounds of 16 with two rounds in flight: it alone ends kFailed after its
+// attempts; every honest job gets its verdict, charged at most once for the crashes it shared.
+TEST(VerifierPool, APoisonousJobFailsAloneAndTakesNoHonestJobWithIt) {
+  auto options = PoolOptions("sha256-preimage", {"PROOFBOOK_VERIFIER_TEST_CRASH_ON=poison"});
+  options.max_batch = 16;
+  VerifierPool pool(options);
+  ASSERT_TRUE(pool.Start().ok());
+  std::vector<std::future<Verdict>> verdicts;
+  for (int i = 0; i < 40; ++i) {
+    auto promise = std::make_shared<std::promise<Verdict>>();
+    verdicts.push_back(promise->get_future());
+    const std::string preimage = i == 5 ? "poison" : "honest " + std::to_string(i);
+    VerifyJob job = ShaJob(preimage, preimage);
+    job.done = [promise](const Verdict& v) { promise->set_value(v); };
+    ASSERT_TRUE(pool.Submit(std::move(job)));
+  }
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(verdicts[i].wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    Verdict v = verdicts[i].get();
+    if (i == 5) {
+      EXPECT_EQ(v.kind, Verdict::kFailed);
+      EXPECT_EQ(v.reason, "verifier_crashed");
+    } else {
+      EXPECT_EQ(v.kind, Verdict::kValid) << "job " << i << ": " << v.reason;
+    }
+  }
+  EXPECT_EQ(pool.restarts(), 3u);  // the poison's three attempts, nothing more
+}
+
 // The worker dies (SIGKILL) while it holds a job: it is replaced and the job is done anyway.
 TEST(VerifierPool, WorkerKilledMidVerificationIsReplacedAndTheJobRetried) {
   // The worker's test hook: sleep this long before each answer.

@@ -215,6 +215,23 @@ async function main() {
     console.log(`batches of ${size}: checked`);
   }
 
+  // A key of 6,000 public inputs (the fixture's IC[1] repeated): the multi-scalar
+  // multiplication must fit mcl's stack, so the proof gets a verdict (false), not an error.
+  {
+    const big = { ...vkJson, nPublic: 6000, IC: [vkJson.IC[0], ...Array(6000).fill(vkJson.IC[1])] };
+    const bigVk = g16.loadVk(big);
+    let verdict;
+    try {
+      const inputs = g16.parsePublic(bigVk, Array(6000).fill('1'));
+      const proof = g16.parseProof(valid.proof);
+      [verdict] = g16.verifyBatch(bigVk, [{ proof, inputs }, { proof, inputs }]);
+    } catch (e) {
+      verdict = e.message;
+    }
+    bigVk.destroy();
+    check('a key of 6,000 public inputs gives a verdict', verdict === false, String(verdict));
+  }
+
   // The worker, over its protocol: 64 frames in one write (it batches what it has read), the
   // key sent once and then named by its id.
   await workerRound(vkJson, [shuffle([...Array.from({ length: 56 }, () => pick(good)),

@@ -48,6 +48,10 @@ const TEST_DELAY_MS = (() => {
   return v && /^[0-9]{1,7}$/.test(v) ? Number(v) : 0;
 })();
 
+// Test hook for the pool's tests (a proof that kills its worker): exit 1 on reading a request
+// whose proof is these bytes. Unset in production.
+const TEST_CRASH_ON = process.env.PROOFBOOK_VERIFIER_TEST_CRASH_ON || null;
+
 const EXIT_EOF = 0;
 const EXIT_INTERNAL = 1;
 const EXIT_FRAME_TOO_LONG = 2;
@@ -335,6 +339,11 @@ function main() {
       return { reply: { id: null, error: 'request id must be an integer in [0, 2^53)' } };
     }
     const id = req.id;
+    if (TEST_CRASH_ON !== null && typeof req.proof === 'string' &&
+        Buffer.from(req.proof, 'base64').toString('utf8') === TEST_CRASH_ON) {
+      log(`request ${id}: test hook PROOFBOOK_VERIFIER_TEST_CRASH_ON: exiting`);
+      process.exit(EXIT_INTERNAL);
+    }
     const source = Number.isSafeInteger(req.source) && req.source > 0 ? req.source : null;
     try {
       const pending = verifier.prepare(req);
