@@ -1,6 +1,6 @@
 # proofbook in containers (README, "Containers"). Stages:
 #   build      compiles proofbook-server, proofbook and proofbook-prover (release preset)
-#   node-deps  npm ci of the verifiers' lock file (snarkjs, circomlib, circom2)
+#   node-deps  npm ci of the verifiers' lock file (mcl-wasm, snarkjs, circomlib, circom2)
 #   runtime    (the default, also named `server`) the three programs, Node.js, the verifiers and their packages, the
 #              container scripts; runs as the non-root user `proofbook`; HEALTHCHECK on /healthz
 #   demo       runtime + python3 and clients/demo.sh (docker-compose.yml's `demo` profile)
