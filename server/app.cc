@@ -328,7 +328,8 @@ int RunServe(const Config& config) {
                               .env = {"NODE_PATH=" + node_path},
                               .workers = config.verifier_workers,
                               .timeout = std::chrono::milliseconds(config.verifier_timeout_ms),
-                              .max_batch = config.verifier_batch});
+                              .max_batch = config.verifier_batch,
+                              .max_queue = static_cast<std::size_t>(config.verifier_max_queue)});
     if (Status s = pool->Start(); !s.ok()) {
       spdlog::error("msg=start_failed error={} hint=\"./proofbook.sh node-deps\"",
                     LogValue(s.ToString()));

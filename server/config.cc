@@ -157,6 +157,13 @@ ParsedArgs ParseCommandLine(int argc, const char* const* argv) {
       ->check(CLI::Range(10, 600000))
       ->capture_default_str();
   serve
+      ->add_option("--verifier-max-queue", config.verifier_max_queue,
+                   "Proofs waiting for a verifier worker per kind; a proof beyond is left "
+                   "stored and verified once there is room (retried every second)")
+      ->envname("PROOFBOOK_VERIFIER_MAX_QUEUE")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  serve
       ->add_option("--verifier-batch", config.verifier_batch,
                    "Proofs sent to a verifier worker at once (two such rounds in flight); a "
                    "Groth16 worker checks those of one key together, up to this many (at most "

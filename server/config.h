@@ -57,6 +57,7 @@ struct Config {
   // Provers over WebSocket and proof verification (issue #6).
   int verifier_workers = 1;         // worker processes per verifier kind
   int verifier_timeout_ms = 10000;  // one verification; a worker past it is replaced
+  int verifier_max_queue = 10000;   // proofs waiting per verifier kind; beyond: verified later
   int verifier_batch = 32;      // proofs sent to a worker at once (Groth16 checks them together)
   std::string node = "node";    // the Node.js the workers run on
   std::string verifier_script;  // verifier_worker.js; default: the source tree's

@@ -884,10 +884,29 @@ void ProverGateway::Verify(int64_t assignment, AccountId prover, const std::stri
     ApplyVerdict(assignment, prover, kind, v.reason, peer, 0);
   };
   if (!it->second->Submit(std::move(job))) {
-    spdlog::error("msg=verifier_queue_full kind={} assignment={}", verifier, assignment);
-    std::lock_guard lock(mu_);
-    verifying_.erase(assignment);
+    spdlog::warn("msg=verifier_queue_full kind={} assignment={} action=verify_later", verifier,
+                 assignment);
+    {
+      std::lock_guard lock(mu_);
+      verifying_.erase(assignment);
+    }
+    ResumeVerificationsLater();
   }
+}
+
+void ProverGateway::ResumeVerificationsLater() {
+  {
+    std::lock_guard lock(mu_);
+    if (resume_scheduled_) return;
+    resume_scheduled_ = true;
+  }
+  Later(kVerdictRetryInterval, [this] {
+    {
+      std::lock_guard lock(mu_);
+      resume_scheduled_ = false;
+    }
+    ResumeVerifications();
+  });
 }
 
 void ProverGateway::ApplyVerdict(int64_t assignment, AccountId prover, VerdictKind verdict,

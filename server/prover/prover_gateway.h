@@ -121,6 +121,9 @@ class ProverGateway : public WsEndpoint {
   void OnCommit(const JournalBatch& batch);
   // At start-up: verify again every delivered proof that has no verdict yet.
   void ResumeVerifications();
+  // ResumeVerifications a second from now, once however often asked meanwhile: a proof the
+  // verifier's full queue refused is verified once there is room (it stays stored, delivered).
+  void ResumeVerificationsLater();
   // Closes every prover connection with `code` (they reconnect, to the writer if there is
   // another): for a server that lost the write lease, whose assignments nobody would tell.
   void DisconnectAll(WsCloseCode code, const std::string& reason);
@@ -177,6 +180,7 @@ class ProverGateway : public WsEndpoint {
   std::unordered_map<matching::AccountId, std::size_t> inflight_;  // proof bytes per prover
   std::size_t inflight_total_ = 0;
   std::unordered_set<int64_t> verifying_;  // assignments whose proof is with a verifier
+  bool resume_scheduled_ = false;          // ResumeVerificationsLater is pending
   // Provers whose last connection went, with when their offers go.
   std::multimap<std::chrono::steady_clock::time_point, matching::AccountId> offline_;
   std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> later_;

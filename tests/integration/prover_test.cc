@@ -706,6 +706,45 @@ TEST_F(ProverTest, ProofsSentTogetherAreNotLateWhileTheirHeadersAreChecked) {
             kProofs);
 }
 
+// More proofs at once than the verifier's queue holds (1 here, the worker slowed to 100 ms an
+// answer): the ones it refuses stay stored and delivered and are verified a second later, until
+// every one is paid. They used to wait for the next restart.
+TEST_F(ProverTest, ProofsTheVerifiersFullQueueRefusedAreVerifiedLater) {
+  // The workers inherit the server's environment: the worker's test hook slows each answer.
+  ::setenv("PROOFBOOK_VERIFIER_TEST_DELAY_MS", "100", 1);
+  StartServer({"--verifier-max-queue", "1", "--verifier-batch", "1"});
+  ::unsetenv("PROOFBOOK_VERIFIER_TEST_DELAY_MS");
+  ShaMarket("sha", R"(,"min_slash":10)");
+  const std::string seq_key = Sequencer();
+  auto [p, key] = Prover("p");
+  WsClient ws(server_->port(), key);
+  ASSERT_TRUE(ws.ok());
+  constexpr int kProofs = 8;
+  Offer(ws, "sha", 300, /*est_ms=*/20000, /*capacity=*/kProofs);
+  std::map<int64_t, std::string> preimage_of;  // by order
+  for (int i = 0; i < kProofs; ++i) {
+    const std::string preimage = "queued " + std::to_string(i);
+    preimage_of[PlaceOrder(seq_key, "sha", ShaInputs(preimage))] = preimage;
+  }
+  std::map<int64_t, std::string> jobs;
+  while (jobs.size() < static_cast<std::size_t>(kProofs)) {
+    auto a = ws.ReadType("assignment");
+    ASSERT_TRUE(a.has_value()) << ws.error();
+    jobs[a->at("assignment").as_int64()] = preimage_of.at(a->at("order").as_int64());
+  }
+  for (const auto& [a, proof] : jobs) ASSERT_TRUE(ws.SendProof(a, proof));
+  int accepted = 0;
+  while (accepted < kProofs) {
+    auto m = ws.ReadType("proof_result", 15000);
+    ASSERT_TRUE(m.has_value()) << ws.error() << " after " << accepted << " accepted";
+    EXPECT_EQ(m->at("result").as_string(), "accepted") << boost::json::serialize(*m);
+    ++accepted;
+  }
+  const std::string log = server_->Logs();
+  EXPECT_NE(log.find("msg=verifier_queue_full"), std::string::npos)
+      << "the queue never filled: the test did not test anything";
+}
+
 // A proof received before its due time but stored after it (the store slowed to 1.5 s here, as
 // a congested database would): no Tick settles a miss while the proof is on its way in, and the
 // delivery, judged at its receipt time, is on time and paid. It used to be slashed as a miss.
