@@ -121,7 +121,7 @@ class VerifierPool {
     std::vector<Queued> jobs;
     std::vector<uint64_t> requests;  // the request id of each job
   };
-  // What became of a round: one answer per job, in order, for the first `answered` jobs.
+  // What became of a round: one answer per job, in order, for its first answers.size() jobs.
   struct Answer {
     Verdict verdict;
     bool unknown_vk = false;  // the worker no longer holds the key: send the job again with it

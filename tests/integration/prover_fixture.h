@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 #include <utility>
@@ -103,6 +104,27 @@ class ProverFixture : public ServerFixture {
     auto assignment = ws.ReadType("assignment");
     EXPECT_TRUE(assignment.has_value()) << ws.error();
     return assignment.value_or(boost::json::object{});
+  }
+  // Places `n` orders in the sha256-preimage market `market` (preimages `prefix` 0..n-1) and
+  // reads their assignments on `ws`: assignment -> the preimage that proves it. An assignment
+  // may come twice (pushed, and sent again with the open ones as the connection opened): the
+  // second is the same job. Empty on failure, which is then reported.
+  std::map<int64_t, std::string> PlaceShaJobs(WsClient& ws, const std::string& seq_key,
+                                              const std::string& market, const std::string& prefix,
+                                              int n) {
+    std::map<int64_t, std::string> preimage_of;  // by order
+    for (int i = 0; i < n; ++i) {
+      const std::string preimage = prefix + std::to_string(i);
+      preimage_of[PlaceOrder(seq_key, market, ShaInputs(preimage))] = preimage;
+    }
+    std::map<int64_t, std::string> jobs;
+    while (jobs.size() < static_cast<std::size_t>(n)) {
+      auto a = ws.ReadType("assignment");
+      EXPECT_TRUE(a.has_value()) << ws.error();
+      if (!a) return {};
+      jobs[a->at("assignment").as_int64()] = preimage_of.at(a->at("order").as_int64());
+    }
+    return jobs;
   }
   // Sleeps until the wall clock (the server's time, ms since the epoch) is past `ms`.
   static void SleepPastWallClockMs(int64_t ms) {

@@ -673,19 +673,9 @@ TEST_F(ProverTest, ProofsSentTogetherAreNotLateWhileTheirHeadersAreChecked) {
   ASSERT_TRUE(ws.ok());
   constexpr int kProofs = 12;
   Offer(ws, "sha", 300, /*est_ms=*/1000, /*capacity=*/kProofs);  // due 1.2 s after assignment
-  std::map<int64_t, std::string> preimage_of;                    // by order
-  for (int i = 0; i < kProofs; ++i) {
-    const std::string preimage = "together " + std::to_string(i);
-    preimage_of[PlaceOrder(seq_key, "sha", ShaInputs(preimage))] = preimage;
-  }
-  // Assignment -> proof. An assignment may come twice (pushed, and sent again with the open
-  // ones as the connection opened): the second is the same job.
-  std::map<int64_t, std::string> jobs;
-  while (jobs.size() < static_cast<std::size_t>(kProofs)) {
-    auto a = ws.ReadType("assignment");
-    ASSERT_TRUE(a.has_value()) << ws.error();
-    jobs[a->at("assignment").as_int64()] = preimage_of.at(a->at("order").as_int64());
-  }
+  const std::map<int64_t, std::string> jobs =
+      PlaceShaJobs(ws, seq_key, "sha", "together ", kProofs);
+  ASSERT_EQ(jobs.size(), static_cast<std::size_t>(kProofs));
   for (const auto& [a, proof] : jobs) ASSERT_TRUE(ws.SendProof(a, proof));
   // Every proof verified, whatever else comes meanwhile (kept for the failure message).
   std::string seen;
@@ -721,17 +711,8 @@ TEST_F(ProverTest, ProofsTheVerifiersFullQueueRefusedAreVerifiedLater) {
   ASSERT_TRUE(ws.ok());
   constexpr int kProofs = 8;
   Offer(ws, "sha", 300, /*est_ms=*/20000, /*capacity=*/kProofs);
-  std::map<int64_t, std::string> preimage_of;  // by order
-  for (int i = 0; i < kProofs; ++i) {
-    const std::string preimage = "queued " + std::to_string(i);
-    preimage_of[PlaceOrder(seq_key, "sha", ShaInputs(preimage))] = preimage;
-  }
-  std::map<int64_t, std::string> jobs;
-  while (jobs.size() < static_cast<std::size_t>(kProofs)) {
-    auto a = ws.ReadType("assignment");
-    ASSERT_TRUE(a.has_value()) << ws.error();
-    jobs[a->at("assignment").as_int64()] = preimage_of.at(a->at("order").as_int64());
-  }
+  const std::map<int64_t, std::string> jobs = PlaceShaJobs(ws, seq_key, "sha", "queued ", kProofs);
+  ASSERT_EQ(jobs.size(), static_cast<std::size_t>(kProofs));
   for (const auto& [a, proof] : jobs) ASSERT_TRUE(ws.SendProof(a, proof));
   int accepted = 0;
   while (accepted < kProofs) {
