@@ -83,19 +83,23 @@ struct Column {
   const char* type;
 };
 
-// Rows for `INSERT INTO t (c1, c2, ...) SELECT * FROM unnest('{...}'::type1[], ...)`: one array
-// literal per column, filled a row at a time. PostgreSQL reads an array literal with one cheap
-// input call per element, where a multi-row VALUES list costs a parse and analysis of every
-// literal: half the backend CPU per order, for the same rows (loadtest/REPORT.md). Unlike COPY,
-// the statement rides in the batch's single round trip.
+// Rows as one array per column, filled a row at a time, for one of two uses:
+//  - kParameters: each column becomes a parameter of the prepared journal_write() call
+//    (migrations/0019_journal_write.sql), an array in PostgreSQL's text input form. PostgreSQL
+//    reads it with one cheap input call per element, where the same rows as SQL text cost a
+//    lexing, an analysis and a plan of every statement of every batch (loadtest/REPORT.md).
+//  - kSqlText: `INSERT INTO t (c1, ...) SELECT * FROM unnest('{...}'::type1[], ...)` in the
+//    SQL text a batch's rarer tables still take (the `post` part of journal_write).
 //
 // Quoting, inside out: a text element is "double quoted" with backslash and " escaped for
-// array_in; the literal is a standard SQL string (the journal sets standard_conforming_strings
-// for its transaction), where ' doubles. NUL cannot be stored in text: callers reject it.
+// array_in; as SQL text the literal is a standard SQL string (journal_write sets
+// standard_conforming_strings), where ' doubles as well. NUL cannot be stored in text: callers
+// reject it.
 class ArrayRows {
  public:
-  ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage)
-      : columns_(columns), cols_(storage) {
+  enum Form { kParameters, kSqlText };
+  ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage, Form form)
+      : columns_(columns), cols_(storage), form_(form) {
     cols_.resize(columns.size());
     for (std::string& c : cols_) c.clear();
   }
@@ -133,7 +137,7 @@ class ArrayRows {
           c += "\\\"";
           break;
         case '\'':
-          c += "''";
+          c += form_ == kSqlText ? "''" : "'";
           break;
         default:
           c += ch;
@@ -157,7 +161,17 @@ class ArrayRows {
   }
   size_t rows() const { return rows_; }
 
-  // Appends the INSERT (nothing when there are no rows), ended by ";\n".
+  // kParameters: appends each column's array to `params`, in column order.
+  void AppendParameters(std::vector<std::string>& params) const {
+    for (const std::string& c : cols_) {
+      std::string& p = params.emplace_back();
+      p.reserve(c.size() + 2);
+      p += '{';
+      p += c;
+      p += '}';
+    }
+  }
+  // kSqlText: appends the INSERT (nothing when there are no rows), ended by ";\n".
   void AppendInsert(std::string& sql, std::string_view table) const {
     if (rows_ == 0) return;
     sql += "INSERT INTO ";
@@ -167,16 +181,6 @@ class ArrayRows {
     sql += ") SELECT * FROM unnest(";
     AppendArrays(sql);
     sql += ");\n";
-  }
-  // Appends `unnest(...) AS alias (columns...)`: the rows as a table, for an UPDATE ... FROM.
-  void AppendTable(std::string& sql, std::string_view alias) const {
-    sql += "unnest(";
-    AppendArrays(sql);
-    sql += ") AS ";
-    sql += alias;
-    sql += " (";
-    AppendNames(sql);
-    sql += ")";
   }
 
  private:
@@ -205,6 +209,7 @@ class ArrayRows {
 
   std::span<const Column> columns_;
   std::vector<std::string>& cols_;
+  Form form_;
   size_t col_ = 0;
   size_t rows_ = 0;
 };
@@ -255,17 +260,6 @@ void WriteDraws(ArrayRows& c, const JournalBatch& b) {
     c.Bytes(d.alpha).Bytes(d.pi).Bytes(d.beta);
     c.EndRow();
   }
-}
-
-// The batch's events as one journal_batches row (server/journal/event_log.h).
-void WriteEventLog(SqlText& q, const JournalBatch& b, EventLogWriter& writer, std::string& blob) {
-  if (b.events.empty()) return;
-  writer.Encode(b.events, blob);
-  q << "INSERT INTO journal_batches (first_seq, last_seq, last_at_ms, events) VALUES (";
-  q.Int(static_cast<int64_t>(b.first_seq)) << ",";
-  q.Int(static_cast<int64_t>(b.last_seq())) << ",";
-  q.Int(b.events.back().now) << ",";
-  q.Bytea({reinterpret_cast<const uint8_t*>(blob.data()), blob.size()}) << ");\n";
 }
 
 // One ledger_entries row per kTransfer.
@@ -414,27 +408,22 @@ Status WriteNewAccounts(SqlText& q, const JournalBatch& b) {
   return Status::Ok();
 }
 
-void WriteAccounts(SqlText& q, const JournalBatch& b) {
-  if (b.accounts.empty()) return;
-  // The row (and its role) exists: inserted by an earlier batch, or by WriteNewAccounts in this
-  // one. Only balances move.
-  q << "WITH v (id, role, available, escrowed, staked, reputation_bps, last_slashed_at_ms) AS "
-       "(VALUES ";
-  for (size_t i = 0; i < b.accounts.size(); ++i) {
-    const matching::AccountState& a = b.accounts[i];
-    q.Row(i).Int(a.id) << ",";
-    q.Name(matching::RoleName(a.role)) << ",";
-    q.Int(a.available) << ",";
-    q.Int(a.escrowed) << ",";
-    q.Int(a.staked) << ",";
-    q.Int(a.reputation) << ",";
-    q.Int(a.last_slashed_at) << ")";
+constexpr Column kAccountColumns[] = {{"id", "bigint"},
+                                      {"role", "text"},
+                                      {"available", "bigint"},
+                                      {"escrowed", "bigint"},
+                                      {"staked", "bigint"},
+                                      {"reputation_bps", "integer"},
+                                      {"last_slashed_at_ms", "bigint"}};
+
+// The balances of every touched account. The row (and its role) exists: inserted by an earlier
+// batch, or by WriteNewAccounts in this one; journal_write checks that every one matched.
+void WriteAccounts(ArrayRows& c, const JournalBatch& b) {
+  for (const matching::AccountState& a : b.accounts) {
+    c.Int(a.id).Name(matching::RoleName(a.role));
+    c.Int(a.available).Int(a.escrowed).Int(a.staked).Int(a.reputation).Int(a.last_slashed_at);
+    c.EndRow();
   }
-  q << "), u AS (UPDATE accounts a SET available = v.available, escrowed = v.escrowed, "
-       "staked = v.staked, reputation_bps = v.reputation_bps, "
-       "last_slashed_at_ms = v.last_slashed_at_ms FROM v "
-       "WHERE a.id = v.id AND a.role = v.role RETURNING 1";
-  ExpectRows(q, "accounts (id and role)", b.accounts.size());
 }
 
 // The rows of the markets created in this batch: the admin's fields (MarketExtra) and the
@@ -630,9 +619,8 @@ constexpr Column kOrderUpdateColumns[] = {{"id", "bigint"},
                                           {"takeover", "bigint"}};
 
 // Orders placed in this batch (those with an OrderExtra) are new rows. Orders placed earlier
-// exist: only their changing fields are updated, from array literals as well (a VALUES list of
-// the same rows costs PostgreSQL a parse and analysis of every literal).
-void WriteOrders(ArrayRows& c, ArrayRows& changed, SqlText& q, const JournalBatch& b,
+// exist: only their changing fields are updated (journal_write checks that every one matched).
+void WriteOrders(ArrayRows& c, ArrayRows& changed, const JournalBatch& b,
                  const std::vector<const OrderExtra*>& extras, size_t* extras_used) {
   for (const matching::OrderState& o : b.orders) {
     auto it = std::lower_bound(extras.begin(), extras.end(), o.id,
@@ -681,17 +669,6 @@ void WriteOrders(ArrayRows& c, ArrayRows& changed, SqlText& q, const JournalBatc
     c.IdOrNull(o.takeover);
     c.EndRow();
   }
-  if (changed.rows() == 0) return;
-  // Placement fields never change, but for a tree merge's prover in line (takeover).
-  q << "WITH u AS (UPDATE orders o SET exclusive_ended = v.exclusive_ended, "
-       "vrf_draws = v.vrf_draws, status = v.status, failure = v.failure, verified = v.verified, "
-       "escrow_left = v.escrow_left, needed = v.needed, direct_prover = v.direct_prover, "
-       "exclusive_until_ms = v.exclusive_until, takeover_prover = NULLIF(v.takeover, 0) "
-       "FROM ";
-  std::string& sql = q.out();
-  changed.AppendTable(sql, "v");
-  q << " WHERE o.id = v.id RETURNING 1";
-  ExpectRows(q, "orders (id)", changed.rows());
 }
 
 void WriteOffers(SqlText& q, const JournalBatch& b) {
@@ -822,22 +799,36 @@ void WriteDepositReferences(SqlText& q, const JournalBatch& b) {
   q << ";\n";
 }
 
-void WriteEngineState(SqlText& q, const JournalBatch& b) {
-  q << "UPDATE engine_state SET next_order = ";
-  q.Int(b.ids.next_order) << ", next_offer = ";
-  q.Int(b.ids.next_offer) << ", next_assignment = ";
-  q.Int(b.ids.next_assignment) << ", external_net = ";
-  q.Int(b.ids.external_net) << ", next_tree = ";
-  q.Int(b.ids.next_tree) << ", last_seq = ";
-  q.Int(static_cast<int64_t>(b.last_seq())) << ";\n";
+// The prepared call (migrations/0019_journal_write.sql): 12 scalars, then the array columns of
+// ledger_entries, new orders, changed orders and accounts, in the order of kLedgerColumns,
+// kOrderColumns, kOrderUpdateColumns and kAccountColumns.
+constexpr char kWriteStatement[] = "journal_write";
+constexpr int kScalarParameters = 12;
+constexpr int kArrayParameters = std::size(kLedgerColumns) + std::size(kOrderColumns) +
+                                 std::size(kOrderUpdateColumns) + std::size(kAccountColumns);
+static_assert(kScalarParameters + kArrayParameters == 66, "journal_write takes 66 parameters");
+
+const std::string& WriteDefinition() {
+  static const std::string definition = [] {
+    std::string d = "SELECT journal_write(";
+    for (int i = 1; i <= kScalarParameters + kArrayParameters; ++i) {
+      if (i > 1) d += ',';
+      d += '$';
+      d += std::to_string(i);
+    }
+    d += ')';
+    return d;
+  }();
+  return definition;
 }
 
 }  // namespace
 
 Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   pqxx::connection& conn = Pq(session);
-  sql_.clear();
-  SqlText q(sql_, conn);
+  pre_.clear();
+  post_.clear();
+  arrays_.clear();
 
   std::vector<const OrderExtra*> extras;
   extras.reserve(batch.order_extras.size());
@@ -846,41 +837,67 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
             [](const OrderExtra* a, const OrderExtra* b) { return a->id < b->id; });
 
   if (Status s = CheckCreated(batch); !s.ok()) return s;
-  // Parents before children: new markets and accounts first, events before settlements,
-  // orders and offers before assignments.
-  if (Status s = WriteMarkets(q, batch); !s.ok()) return s;
-  if (Status s = WriteNewAccounts(q, batch); !s.ok()) return s;
-  WriteEventLog(q, batch, event_log_, event_blob_);
-  ArrayRows ledger(kLedgerColumns, ledger_columns_);
+  // Parents before children: new markets, accounts and trees first (pre), events before
+  // settlements, orders and offers before assignments (post).
+  SqlText pre(pre_, conn);
+  if (Status s = WriteMarkets(pre, batch); !s.ok()) return s;
+  if (Status s = WriteNewAccounts(pre, batch); !s.ok()) return s;
+  WriteNewTrees(pre, batch);  // before their node orders
+
+  event_log_.Encode(batch.events, event_blob_);
+  ArrayRows ledger(kLedgerColumns, ledger_columns_, ArrayRows::kParameters);
   WriteLedger(ledger, batch);
-  ledger.AppendInsert(sql_, "ledger_entries");
-  WriteNewTrees(q, batch);  // before their node orders
-  ArrayRows orders(kOrderColumns, order_columns_);
+  ledger.AppendParameters(arrays_);
+  ArrayRows orders(kOrderColumns, order_columns_, ArrayRows::kParameters);
+  ArrayRows changed(kOrderUpdateColumns, order_update_columns_, ArrayRows::kParameters);
   size_t extras_used = 0;
-  order_updates_.clear();
-  SqlText updates(order_updates_, conn);
-  ArrayRows changed(kOrderUpdateColumns, order_update_columns_);
-  WriteOrders(orders, changed, updates, batch, extras, &extras_used);
+  WriteOrders(orders, changed, batch, extras, &extras_used);
   if (extras_used != extras.size()) {
     return Status(StatusCode::kInternal,
                   "journal: an order_extras entry has no order image in the batch");
   }
-  orders.AppendInsert(sql_, "orders");
-  sql_ += order_updates_;
-  WriteTreeEvents(q, batch);
-  ArrayRows draws(kDrawColumns, draw_columns_);
+  orders.AppendParameters(arrays_);
+  changed.AppendParameters(arrays_);
+  ArrayRows accounts(kAccountColumns, account_columns_, ArrayRows::kParameters);
+  WriteAccounts(accounts, batch);
+  accounts.AppendParameters(arrays_);
+
+  SqlText post(post_, conn);
+  WriteTreeEvents(post, batch);
+  ArrayRows draws(kDrawColumns, draw_columns_, ArrayRows::kSqlText);
   WriteDraws(draws, batch);
-  draws.AppendInsert(sql_, "vrf_draws");
-  WriteAccounts(q, batch);
-  WriteOffers(q, batch);
-  WriteAssignments(q, batch);
-  WriteClosed(q, batch);
-  WriteEventRows(q, batch);
-  WriteDepositReferences(q, batch);
-  WriteEngineState(q, batch);
-  q << "COMMIT;";
+  draws.AppendInsert(post_, "vrf_draws");
+  WriteOffers(post, batch);
+  WriteAssignments(post, batch);
+  WriteClosed(post, batch);
+  WriteEventRows(post, batch);
+  WriteDepositReferences(post, batch);
   return Status::Ok();
 }
+
+namespace {
+
+// What journal_write answered, as a Status ("ok" and "done" are ok: a "done" batch was committed
+// by an earlier attempt whose answer was lost).
+Status FromAnswer(const std::string& answer, const JournalBatch& batch) {
+  if (answer == "ok" || answer == "done") return Status::Ok();
+  if (answer.starts_with("fenced ")) {
+    // Another writer took the lease since this engine was built: its seqs are not ours.
+    return Status(StatusCode::kUnavailable, "journal: fenced: the database's writer epoch is " +
+                                                answer.substr(7) + ", this batch's " +
+                                                std::to_string(batch.writer_epoch) +
+                                                " (another server took the write lease)")
+        .WithReason("write_lease_lost");
+  }
+  if (answer.starts_with("gap ")) {
+    return Status(StatusCode::kInternal, "journal: batch starts at seq " +
+                                             std::to_string(batch.first_seq) +
+                                             " but the journal ends at " + answer.substr(4));
+  }
+  return Status(StatusCode::kInternal, "journal: journal_write answered '" + answer + "'");
+}
+
+}  // namespace
 
 Status Journal::WriteBatch(DbSession& session, const JournalBatch& batch) {
   pqxx::connection& conn = Pq(session);
@@ -888,53 +905,44 @@ Status Journal::WriteBatch(DbSession& session, const JournalBatch& batch) {
   if (batch.first_seq == 0) {
     return Status(StatusCode::kInternal, "journal: batch has no first_seq (seqs start at 1)");
   }
-  // Two round trips: open the transaction and lock the journal's end, then everything else
-  // with the COMMIT. pqxx's own transaction classes would add a round trip for BEGIN and one
-  // for COMMIT, so the block is driven by hand on a nontransaction.
+  // Built before anything is sent: a malformed batch never reaches PostgreSQL.
+  if (Status s = BuildSql(session, batch); !s.ok()) return s;
   bool open = false;
   try {
+    conn.prepare(kWriteStatement, WriteDefinition());  // once per connection; then a lookup
     pqxx::nontransaction tx(conn, "journal");
-    // The row lock orders this batch against a take-over's epoch bump (writer_lease.cc).
-    // standard_conforming_strings is PostgreSQL's default; the array literals rely on it.
+    auto call = [&] {
+      const matching::EngineIds& ids = batch.ids;
+      return tx
+          .exec_prepared1(kWriteStatement, static_cast<int64_t>(batch.writer_epoch),
+                          static_cast<int64_t>(batch.first_seq),
+                          static_cast<int64_t>(batch.last_seq()), batch.events.back().now,
+                          pqxx::binarystring(event_blob_), pre_, post_, ids.next_order,
+                          ids.next_offer, ids.next_assignment, ids.external_net, ids.next_tree,
+                          pqxx::prepare::make_dynamic_params(arrays_))[0]
+          .as<std::string>();
+    };
+    // One round trip: the call is its own transaction. It takes the row lock on engine_state
+    // if free, checks the fence and the seqs, and writes everything or (saying why) nothing.
+    std::string answer = call();
+    if (answer != "busy") return FromAnswer(answer, batch);
+    // The lock is held (a take-over bumping the epoch, a stuck database): wait for it in a
+    // transaction of our own, then call inside it and COMMIT apart. Should this server die
+    // while it waits, nothing of the batch was sent, so nothing commits on its own later.
     open = true;
-    pqxx::result r = tx.exec(
-        "BEGIN; SET LOCAL standard_conforming_strings = on; "
-        "SELECT last_seq, writer_epoch, writer_epoch_seq FROM engine_state FOR UPDATE");
+    pqxx::result r = tx.exec("BEGIN; SELECT 1 FROM engine_state FOR UPDATE");
     if (r.size() != 1) {
       tx.exec("ROLLBACK");
       return Status(StatusCode::kInternal, "journal: engine_state row missing");
     }
-    const uint64_t last = r[0][0].as<uint64_t>();
-    const uint64_t epoch = r[0][1].as<uint64_t>();
-    const uint64_t epoch_seq = r[0][2].as<uint64_t>();
-    Status s = Status::Ok();
-    if (epoch != batch.writer_epoch) {
-      // Another writer took the lease since this engine was built: its seqs are not ours.
-      s = Status(StatusCode::kUnavailable, "journal: fenced: the database's writer epoch is " +
-                                               std::to_string(epoch) + ", this batch's " +
-                                               std::to_string(batch.writer_epoch) +
-                                               " (another server took the write lease)")
-              .WithReason("write_lease_lost");
-    } else if (batch.first_seq > epoch_seq && batch.last_seq() <= last) {
-      // Within our own epoch only we write: these seqs are this batch, committed by an earlier
-      // attempt whose answer was lost.
-    } else if (batch.first_seq != last + 1) {
-      s = Status(StatusCode::kInternal, "journal: batch starts at seq " +
-                                            std::to_string(batch.first_seq) +
-                                            " but the journal ends at " + std::to_string(last));
-    } else {
-      s = BuildSql(session, batch);
-      if (s.ok()) {
-        tx.exec(sql_);  // ends with COMMIT
-        return Status::Ok();
-      }
-    }
-    tx.exec("ROLLBACK");
-    return s;
+    answer = call();
+    tx.exec(answer == "ok" ? "COMMIT" : "ROLLBACK");
+    return FromAnswer(answer, batch);
   } catch (const pqxx::broken_connection& e) {
-    // Lost before, during or after the COMMIT: the retry's last_seq check sorts it out.
+    // Lost before, during or after the commit: the retry's seq check sorts it out.
     return Status(StatusCode::kUnavailable, std::string("journal: connection lost: ") + e.what());
   } catch (const pqxx::sql_error& e) {
+    // Nothing was committed: the call's own transaction rolled back, or ours is ended here.
     Status s(StatusCode::kInternal,
              "journal: batch refused (SQLSTATE " + e.sqlstate() + "): " + e.what());
     RollBack(session, open);
@@ -946,13 +954,12 @@ Status Journal::WriteBatch(DbSession& session, const JournalBatch& batch) {
   }
 }
 
-// After an error inside the block the session is in a failed transaction: end it, so the
-// connection can take the next batch. A failure here surfaces on the next use.
+// After an error inside the transaction block the session is in a failed transaction: end it,
+// so the connection can take the next batch. A failure here surfaces on the next use.
 void Journal::RollBack(DbSession& session, bool open) {
-  pqxx::connection& conn = Pq(session);
   if (!open) return;
   try {
-    pqxx::nontransaction tx(conn, "journal_rollback");
+    pqxx::nontransaction tx(Pq(session), "journal_rollback");
     tx.exec("ROLLBACK");
   } catch (const std::exception&) {
   }

@@ -9,14 +9,21 @@
 // (kSlashed), proof trees (new trees; tree_nodes from kTreeNodePlaced / kTreeNodeProven; each
 // touched tree's reserve; ended trees), the state images (accounts' balances, orders, offers,
 // assignments upserted), closed orders / assignments, offer status from kOfferCancelled /
-// kOfferExpired, and engine_state (ids and last_seq). The bulk tables (ledger_entries,
-// new orders) go in as one array literal per column (INSERT ... SELECT FROM
-// unnest); every other table gets one multi-row statement. A batch costs two round trips whatever
-// its size: BEGIN with the lock on engine_state, then every statement and the COMMIT.
+// kOfferExpired, and engine_state (ids and last_seq).
+//
+// How: one call of the prepared statement `SELECT journal_write($1, ..., $66)`
+// (migrations/0019_journal_write.sql), its own transaction. The bulk rows (ledger entries, new
+// orders, changed orders, account balances) are its array parameters, one array per column, so
+// PostgreSQL neither lexes nor re-plans them; the rarer tables (new accounts, markets and trees,
+// tree nodes, draws, offers, assignments, closed records, settlements, slashings, deposit
+// references) go as SQL text it runs before and after them. One round trip a batch while the
+// row lock on engine_state is free; when it is not, the server waits for it in a transaction of
+// its own and sends the call only then (three round trips), so a batch never commits by itself
+// after its server died waiting.
 //
 // Fenced, exactly once: engine_state's last_seq, writer_epoch and writer_epoch_seq are read
-// under a row lock first. A batch whose writer_epoch is not the database's is refused
-// (kUnavailable, reason write_lease_lost): another server took the write lease
+// under the row lock first, inside journal_write. A batch whose writer_epoch is not the database's
+// is refused (kUnavailable, reason write_lease_lost): another server took the write lease
 // (server/journal/writer_lease.h). Within its own epoch, a batch wholly in (writer_epoch_seq,
 // last_seq] was committed by an earlier attempt whose COMMIT outcome was unknown: WriteBatch
 // returns ok and writes nothing. Seqs are never taken as our own across epochs: another writer's
@@ -45,17 +52,18 @@ class Journal {
   Status WriteBatch(DbSession& session, const JournalBatch& batch);
 
  private:
-  // Fills sql_ with the batch's statements and the COMMIT; kInternal if the batch is malformed.
+  // Fills the call's parameters: event_blob_, pre_, post_ and arrays_; kInternal if the batch
+  // is malformed.
   Status BuildSql(DbSession& session, const JournalBatch& batch);
   static void RollBack(DbSession& session, bool open);
 
   // Reused between batches.
-  std::vector<std::string> ledger_columns_, order_columns_, order_update_columns_,
-      draw_columns_;  // array literals
+  std::vector<std::string> ledger_columns_, order_columns_, order_update_columns_, account_columns_,
+      draw_columns_;  // one array's elements a column
   EventLogWriter event_log_;
-  std::string event_blob_;  // the batch's events, encoded
-  std::string order_updates_;
-  std::string sql_;
+  std::string event_blob_;           // the batch's events, encoded
+  std::string pre_, post_;           // SQL text run before / after the bulk rows
+  std::vector<std::string> arrays_;  // the array parameters
 };
 
 }  // namespace proofbook::server

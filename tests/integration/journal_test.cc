@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -16,6 +17,7 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "matching/draw_source.h"
 #include "matching/engine.h"
@@ -552,6 +554,58 @@ TEST(WriterLease, ASecondHolderIsRefusedAndTakesOverWhenTheFirstGoes) {
   auto e3 = second.Acquire();
   ASSERT_TRUE(e3.has_value()) << e3.error().ToString();
   EXPECT_EQ(*e3, *e2 + 1);
+}
+
+// journal_write does not wait for the row lock on engine_state: a batch that finds it held waits
+// for it in a transaction of its own (so a server that dies waiting leaves nothing to commit,
+// tests/integration/prover_test.cc), then commits once it is free, or sees the lease it lost.
+TEST(Journal, ABatchWaitsForTheHeldRowLockThenCommitsOrSeesTheFence) {
+  TestDatabase db;
+  db.Migrate();
+  pqxx::connection conn(db.url());
+  RandomCommands::Shape shape;
+  auto lease = std::make_unique<WriterLease>(db.url());
+  auto epoch = lease->Acquire();
+  ASSERT_TRUE(epoch.has_value()) << epoch.error().ToString();
+  JournaledRun run(11, shape);
+  run.set_epoch(*epoch);
+  for (int i = 0; i < 30; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  JournalBatch batch = run.batch();
+  batch.writer_epoch = *epoch;
+
+  for (bool take_over : {false, true}) {
+    pqxx::connection locker(db.url());
+    auto hold = std::make_unique<pqxx::work>(locker);
+    hold->exec("SELECT 1 FROM engine_state FOR UPDATE");
+    std::atomic<bool> done = false;
+    Status s = Status::Ok();
+    std::thread writer([&] {
+      pqxx::connection own(db.url());
+      Journal journal;
+      s = journal.WriteBatch(*::proofbook::server::BorrowSession(own), batch);
+      done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(done.load()) << "the batch did not wait for the lock";
+    if (take_over) {
+      // What WriterLease::Acquire does for a new server, in the lock holder's transaction.
+      hold->exec(
+          "UPDATE engine_state SET writer_epoch = writer_epoch + 1, "
+          "writer_epoch_seq = last_seq");
+    }
+    hold->commit();
+    writer.join();
+    if (!take_over) {
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      EXPECT_EQ(Scalar(conn, "SELECT last_seq FROM engine_state"),
+                static_cast<int64_t>(batch.last_seq()));
+    } else {
+      EXPECT_EQ(s.wire_code(), "write_lease_lost") << s.ToString();
+      EXPECT_EQ(Scalar(conn, "SELECT last_seq FROM engine_state"),
+                static_cast<int64_t>(batch.last_seq()));
+    }
+  }
+  EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
 }
 
 TEST(Journal, BatchThatSkipsSeqsIsRefused) {
