@@ -1,15 +1,26 @@
 // FlatIdMap: int64 id -> uint32 handle, open addressing with linear probing and
 // backward-shift deletion (no tombstones), power-of-two capacity, load <= 1/2.
 //
+// Growing is incremental: the table of twice the capacity is allocated zeroed (calloc: fresh
+// pages cost nothing until touched) and every later Insert or Erase moves kMoveStep slots of the
+// old table into it, so no single command pays for rehashing millions of ids (a stall of tens
+// of milliseconds on the engine thread with a million open orders: loadtest/REPORT.md, issue
+// #18). While it moves, Find looks in the new table, then the old one; an id is in exactly one
+// of them. The old table takes no new ids: an id found there on Insert or Erase is marked moved
+// (a tombstone, which keeps its probe runs intact) and, for Insert, written to the new table.
+// Moving ends before the new table is a third full, so it never has to grow while moving.
+//
 // O(1) expected find/insert/erase; allocates only when it grows past its high-water mark, so
-// steady-state commands do not touch the heap. Keys must not be INT64_MIN (the empty marker).
-// Not thread-safe.
+// steady-state commands do not touch the heap. Keys must not be INT64_MIN or INT64_MIN + 1
+// (the empty and moved markers). Not thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <vector>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
 
 #include "matching/object_pool.h"
 
@@ -17,61 +28,139 @@ namespace proofbook::matching {
 
 class FlatIdMap {
  public:
-  explicit FlatIdMap(size_t initial_capacity = 64) { Rehash(RoundUp(initial_capacity * 2)); }
+  explicit FlatIdMap(size_t initial_capacity = 64) : table_(RoundUp(initial_capacity * 2)) {}
 
   // kNil when absent.
   uint32_t Find(int64_t key) const {
-    for (size_t i = Slot(key);; i = (i + 1) & mask_) {
-      if (slots_[i].key == key) return slots_[i].value;
-      if (slots_[i].key == kEmpty) return kNil;
-    }
+    const uint64_t k = Stored(key);
+    uint32_t v = table_.Find(k);
+    if (v == kNil && moving()) v = old_.Find(k);
+    return v;
   }
 
   // Inserts or overwrites.
   void Insert(int64_t key, uint32_t value) {
-    if ((size_ + 1) * 2 > slots_.size()) Rehash(slots_.size() * 2);
-    for (size_t i = Slot(key);; i = (i + 1) & mask_) {
-      if (slots_[i].key == key) {
-        slots_[i].value = value;
-        return;
-      }
-      if (slots_[i].key == kEmpty) {
-        slots_[i] = {key, value};
-        ++size_;
-        return;
-      }
+    const uint64_t k = Stored(key);
+    if (!moving() && (size_ + 1) * 2 > table_.capacity()) {
+      old_ = std::move(table_);
+      table_ = Table(old_.capacity() * 2);
+      cursor_ = 0;
     }
+    if (moving()) {
+      if (old_.MarkMoved(k)) --size_;  // written to the new table below
+      MoveSome();
+    }
+    if (table_.Insert(k, value)) ++size_;
   }
 
   bool Erase(int64_t key) {
-    size_t i = Slot(key);
-    for (;; i = (i + 1) & mask_) {
-      if (slots_[i].key == key) break;
-      if (slots_[i].key == kEmpty) return false;
-    }
-    // Backward shift: pull later members of the probe run into the hole.
-    size_t hole = i;
-    for (size_t j = (hole + 1) & mask_; slots_[j].key != kEmpty; j = (j + 1) & mask_) {
-      size_t home = Slot(slots_[j].key);
-      // Move j into the hole unless its home lies cyclically in (hole, j].
-      bool home_after_hole = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-      if (!home_after_hole) {
-        slots_[hole] = slots_[j];
-        hole = j;
-      }
-    }
-    slots_[hole].key = kEmpty;
-    --size_;
-    return true;
+    const uint64_t k = Stored(key);
+    const bool erased = table_.Erase(k) || (moving() && old_.MarkMoved(k));
+    if (erased) --size_;
+    if (moving()) MoveSome();
+    return erased;
   }
 
   size_t size() const { return size_; }
 
  private:
-  static constexpr int64_t kEmpty = std::numeric_limits<int64_t>::min();
+  static constexpr size_t kMoveStep = 8;  // old slots moved per Insert / Erase while growing
+  // Stored keys: the id with its top bit flipped, so a zeroed table is an empty one.
+  static constexpr uint64_t kEmpty = 0;  // INT64_MIN
+  static constexpr uint64_t kMoved = 1;  // INT64_MIN + 1; only in a table being moved from
+  static uint64_t Stored(int64_t key) { return static_cast<uint64_t>(key) ^ (uint64_t{1} << 63); }
+
   struct Entry {
-    int64_t key = kEmpty;
-    uint32_t value = kNil;
+    uint64_t key;
+    uint32_t value;
+  };
+
+  class Table {
+   public:
+    Table() = default;
+    explicit Table(size_t capacity)
+        : slots_(static_cast<Entry*>(std::calloc(capacity, sizeof(Entry)))), mask_(capacity - 1) {
+      if (!slots_) throw std::bad_alloc();
+      for (size_t c = capacity; c > 1; c >>= 1) --shift_;
+    }
+    Table(const Table& o) : Table(o.capacity() == 0 ? Table() : Table(o.capacity())) {
+      if (o.slots_) std::memcpy(slots_.get(), o.slots_.get(), o.capacity() * sizeof(Entry));
+    }
+    Table& operator=(const Table& o) {
+      if (this != &o) *this = Table(o);
+      return *this;
+    }
+    Table(Table&&) noexcept = default;
+    Table& operator=(Table&&) noexcept = default;
+
+    size_t capacity() const { return slots_ ? mask_ + 1 : 0; }
+    Entry& slot(size_t i) { return slots_.get()[i]; }
+    const Entry& slot(size_t i) const { return slots_.get()[i]; }
+
+    // Probes past moved markers; stops at an empty slot.
+    uint32_t Find(uint64_t k) const {
+      for (size_t i = Home(k);; i = (i + 1) & mask_) {
+        if (slot(i).key == k) return slot(i).value;
+        if (slot(i).key == kEmpty) return kNil;
+      }
+    }
+    // True when k was new. The table must have room (load <= 1/2 is the caller's).
+    bool Insert(uint64_t k, uint32_t value) {
+      for (size_t i = Home(k);; i = (i + 1) & mask_) {
+        if (slot(i).key == k) {
+          slot(i).value = value;
+          return false;
+        }
+        if (slot(i).key == kEmpty) {
+          slot(i) = {k, value};
+          return true;
+        }
+      }
+    }
+    // Backward shift: pulls later members of the probe run into the hole. Not for a table that
+    // holds moved markers.
+    bool Erase(uint64_t k) {
+      size_t i = Home(k);
+      for (;; i = (i + 1) & mask_) {
+        if (slot(i).key == k) break;
+        if (slot(i).key == kEmpty) return false;
+      }
+      size_t hole = i;
+      for (size_t j = (hole + 1) & mask_; slot(j).key != kEmpty; j = (j + 1) & mask_) {
+        const size_t home = Home(slot(j).key);
+        // Move j into the hole unless its home lies cyclically in (hole, j].
+        const bool home_after_hole =
+            hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (!home_after_hole) {
+          slot(hole) = slot(j);
+          hole = j;
+        }
+      }
+      slot(hole).key = kEmpty;
+      return true;
+    }
+    // Marks k moved (a tombstone) if it is here.
+    bool MarkMoved(uint64_t k) {
+      for (size_t i = Home(k);; i = (i + 1) & mask_) {
+        if (slot(i).key == k) {
+          slot(i).key = kMoved;
+          return true;
+        }
+        if (slot(i).key == kEmpty) return false;
+      }
+    }
+
+   private:
+    // Fibonacci hashing: the top bits of key * 2^64/phi spread sequential ids evenly.
+    size_t Home(uint64_t k) const {
+      return static_cast<size_t>((k * 0x9e3779b97f4a7c15ULL) >> shift_);
+    }
+    struct Free {
+      void operator()(Entry* p) const { std::free(p); }
+    };
+    std::unique_ptr<Entry, Free> slots_;
+    size_t mask_ = 0;
+    int shift_ = 64;  // 64 - log2(capacity)
   };
 
   static size_t RoundUp(size_t n) {
@@ -79,26 +168,25 @@ class FlatIdMap {
     while (c < n) c *= 2;
     return c;
   }
-  // Fibonacci hashing: the top bits of key * 2^64/phi spread sequential ids evenly.
-  size_t Slot(int64_t key) const {
-    uint64_t x = static_cast<uint64_t>(key) * 0x9e3779b97f4a7c15ULL;
-    return static_cast<size_t>(x >> shift_);
-  }
-  void Rehash(size_t capacity) {
-    std::vector<Entry> old = std::move(slots_);
-    slots_.assign(capacity, Entry{});
-    mask_ = capacity - 1;
-    shift_ = 64;
-    for (size_t c = capacity; c > 1; c >>= 1) --shift_;
-    size_ = 0;
-    for (const Entry& e : old) {
-      if (e.key != kEmpty) Insert(e.key, e.value);
+
+  bool moving() const { return old_.capacity() != 0; }
+  // Moves the next kMoveStep slots of the old table; frees it after its last.
+  void MoveSome() {
+    const size_t end =
+        cursor_ + kMoveStep < old_.capacity() ? cursor_ + kMoveStep : old_.capacity();
+    for (; cursor_ < end; ++cursor_) {
+      Entry& e = old_.slot(cursor_);
+      if (e.key != kEmpty && e.key != kMoved) {
+        table_.Insert(e.key, e.value);
+        e.key = kMoved;
+      }
     }
+    if (cursor_ == old_.capacity()) old_ = Table();
   }
 
-  std::vector<Entry> slots_;
-  size_t mask_ = 0;
-  int shift_ = 64;  // 64 - log2(capacity)
+  Table table_;
+  Table old_;          // while growing: the table being moved from; else empty
+  size_t cursor_ = 0;  // old slots below this are moved
   size_t size_ = 0;
 };
 

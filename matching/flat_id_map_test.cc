@@ -45,5 +45,61 @@ TEST(FlatIdMap, AgreesWithUnorderedMapUnderRandomInsertsAndErases) {
   }
 }
 
+// Growing moves the old table a few slots per Insert / Erase: every id must stay findable, exactly
+// once, at every step of a move, whatever is inserted (over an id still in the old table), erased
+// (from either table) or copied meanwhile.
+TEST(FlatIdMap, EveryIdStaysFindableWhileATableGrowsStepByStep) {
+  std::mt19937_64 rng(11);
+  FlatIdMap m(16);
+  std::unordered_map<int64_t, uint32_t> ref;
+  int64_t next = 1;
+  int checks = 0;
+  while (next < 300'000) {
+    const int op = static_cast<int>(rng() % 8);
+    if (op < 5) {  // mostly new ids, as the engine makes them
+      const uint32_t v = static_cast<uint32_t>(rng());
+      m.Insert(next, v);
+      ref[next++] = v;
+    } else if (op < 7) {  // an older id: overwritten, or erased
+      const int64_t key = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(next));
+      if (op == 5) {
+        const uint32_t v = static_cast<uint32_t>(rng());
+        m.Insert(key, v);
+        ref[key] = v;
+      } else {
+        ASSERT_EQ(m.Erase(key), ref.erase(key) == 1) << key;
+      }
+    } else {
+      const int64_t key = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(next));
+      auto it = ref.find(key);
+      ASSERT_EQ(m.Find(key), it == ref.end() ? kNil : it->second) << key;
+    }
+    ASSERT_EQ(m.size(), ref.size());
+    // A full check now and then, and near each power of two, where a move is under way.
+    const bool near_growth = (ref.size() & (ref.size() - 1)) == 0 || (next & 0x3fff) == 0;
+    if (near_growth && checks < 400) {
+      ++checks;
+      const FlatIdMap copy = m;  // a copy taken mid-move is the same map
+      for (const auto& [k, v] : ref) {
+        ASSERT_EQ(m.Find(k), v) << k;
+        ASSERT_EQ(copy.Find(k), v) << k;
+      }
+    }
+  }
+  for (const auto& [k, v] : ref) ASSERT_EQ(m.Find(k), v);
+  EXPECT_EQ(m.Find(next + 1), kNil);
+  EXPECT_EQ(m.Find(-5), kNil);
+}
+
+// Negative ids and 0 (the treasury account) are ids like any other.
+TEST(FlatIdMap, ZeroAndNegativeIdsAreKeys) {
+  FlatIdMap m(2);
+  for (int64_t k = -100; k <= 100; ++k) m.Insert(k, static_cast<uint32_t>(k + 1000));
+  for (int64_t k = -100; k <= 100; ++k) ASSERT_EQ(m.Find(k), static_cast<uint32_t>(k + 1000));
+  EXPECT_TRUE(m.Erase(0));
+  EXPECT_EQ(m.Find(0), kNil);
+  EXPECT_EQ(m.size(), 200u);
+}
+
 }  // namespace
 }  // namespace proofbook::matching

@@ -1,8 +1,9 @@
 // ObjectPool<T>: a free-list pool of T addressed by uint32 handles, plus intrusive
 // doubly-linked lists threaded through T by member pointer.
 //
-// Handles stay valid until Free(); references do not survive an Allocate() (the storage may
-// grow), so code keeps handles across calls that can allocate. Once the pool has grown to the
+// Handles stay valid until Free(). The storage grows a chunk at a time and never moves
+// (matching/chunked_vector.h: no stall copying millions of records), but code still keeps
+// handles, not references, across calls that can allocate. Once the pool has grown to the
 // working-set size, Allocate/Free never touch the heap. Not thread-safe.
 #pragma once
 
@@ -10,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "matching/chunked_vector.h"
 
 namespace proofbook::matching {
 
@@ -65,9 +68,9 @@ class ObjectPool {
   size_t size() const { return live_count_; }
 
  private:
-  std::vector<T> items_;
-  std::vector<uint8_t> live_;
-  std::vector<uint32_t> free_;
+  ChunkedVector<T> items_;
+  ChunkedVector<uint8_t> live_;
+  ChunkedVector<uint32_t> free_;
   size_t live_count_ = 0;
 };
 
