@@ -77,10 +77,6 @@ const Status kCommitFailed(StatusCode::kUnavailable,
 const Status kRecovering(StatusCode::kUnavailable,
                          "the engine is recovering from a database outage");
 
-std::string ClientOrderKey(matching::AccountId account, const std::string& client_order_id) {
-  return std::to_string(account) + ":" + client_order_id;
-}
-
 // Appends `from`'s images into `into`, the later image of a record replacing the earlier.
 template <typename T>
 void MergeImages(std::vector<T>& into, std::vector<T>& from) {
@@ -251,15 +247,14 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
 }
 
 void EngineRunner::LoadIdempotencyKeys(const RecoveredState& state) {
-  client_orders_.clear();
-  client_orders_.reserve(state.client_orders.size());
+  client_orders_.Clear();
   std::unordered_map<matching::OrderId, const std::string*> hashes;
   hashes.reserve(state.client_order_hashes.size());
   for (const auto& [order, sha] : state.client_order_hashes) hashes[order] = &sha;
   for (const auto& [account, client_id, order] : state.client_orders) {
     auto it = hashes.find(order);
-    client_orders_[ClientOrderKey(account, client_id)] =
-        ClientOrder{order, it == hashes.end() ? std::string() : *it->second};
+    client_orders_.Insert(account, client_id, order,
+                          it == hashes.end() ? std::string() : *it->second);
   }
   deposit_references_.clear();
   for (const auto& [reference, account, amount] : state.deposit_references) {
@@ -310,13 +305,12 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
   Pending pending{std::move(s.committed)};
 
   const auto* order = std::get_if<matching::PlaceOrder>(&s.command.body);
-  std::string key;
   if (order != nullptr && !s.extra.client_order_id.empty()) {
-    key = ClientOrderKey(order->account, s.extra.client_order_id);
-    if (auto it = client_orders_.find(key); it != client_orders_.end()) {
+    if (const ClientOrderIndex::Entry* found =
+            client_orders_.Find(order->account, s.extra.client_order_id)) {
       // A replay: nothing is applied; the answer still waits for the batch that holds the
       // original, so it never reports an order that is not yet durable.
-      const ClientOrder& original = it->second;
+      const ClientOrderIndex::Entry& original = *found;
       if (!original.request_sha256.empty() && !s.extra.request_sha256.empty() &&
           original.request_sha256 != s.extra.request_sha256) {
         pending.status = Status(StatusCode::kConflict,
@@ -371,7 +365,10 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
   }
   if (order != nullptr && accepted) {
     s.extra.id = events.front().order;
-    if (!key.empty()) client_orders_[key] = ClientOrder{s.extra.id, s.extra.request_sha256};
+    if (!s.extra.client_order_id.empty()) {
+      client_orders_.Insert(order->account, s.extra.client_order_id, s.extra.id,
+                            s.extra.request_sha256);
+    }
     current_->data.order_extras.push_back(std::move(s.extra));
   }
   if (accepted && !std::holds_alternative<std::monostate>(s.created)) {

@@ -46,6 +46,7 @@
 #include "matching/mpsc_ring.h"
 #include "matching/spsc_ring.h"
 #include "matching/status.h"
+#include "server/core/client_order_index.h"
 #include "server/journal/journal_batch.h"
 #include "server/journal/recovery.h"
 #include "server/journal/writer_lease.h"
@@ -168,11 +169,7 @@ class EngineRunner {
   // Owned by the engine thread (set up before it starts).
   std::unique_ptr<matching::Engine> engine_;
   RecoveredState recovered_;
-  struct ClientOrder {
-    matching::OrderId order = 0;
-    std::string request_sha256;  // hex; empty: not recorded (placed before migration 0008)
-  };
-  std::unordered_map<std::string, ClientOrder> client_orders_;  // "account:client id"
+  ClientOrderIndex client_orders_;
   struct DepositKey {
     matching::AccountId account;
     matching::Amount amount;
