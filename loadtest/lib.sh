@@ -17,7 +17,8 @@ wait_for() {
 # The durability settings every durable benchmark runs with: all on, as in production, so that
 # each COMMIT waits for its WAL fsync.
 LOAD_PG_SETTINGS=("fsync = on" "synchronous_commit = on" "full_page_writes = on"
-  "max_connections = 200" "log_checkpoints = on" "log_autovacuum_min_duration = 0")
+  "max_connections = 200" "log_checkpoints = on" "log_autovacuum_min_duration = 0"
+  "${PG_SERVE_SETTINGS[@]}")
 # LOADTEST_PG_SETTINGS="name=value ...": more settings for the benchmark's cluster (no spaces
 # inside one), e.g. max_wal_size=8GB.
 read -r -a _load_pg_extra <<<"${LOADTEST_PG_SETTINGS:-}"
