@@ -34,9 +34,12 @@ PG_USER=proofbook                     # the database superuser inside private cl
 # container's entrypoint writes the same), measured in loadtest/REPORT.md (issue #18): a new
 # WAL segment is not zero-filled first (16 MB written and flushed on the committing path every
 # ~2 s at 5,000 orders/s: 17 ms stalls; WAL records carry CRCs, so crash safety is unchanged),
-# and checkpoints come every 4 GB of WAL rather than every ~0.5 GB (each one's writeback
-# slows the journal's WAL flushes for its whole length).
-PG_SERVE_SETTINGS=("wal_init_zero = off" "max_wal_size = 4GB")
+# checkpoints come every 4 GB of WAL rather than every ~0.5 GB (each one's writeback slows the
+# journal's WAL flushes for its whole length), and a backend that evicts dirty pages has the
+# kernel write them back every 256 kB (once the tables outgrow shared_buffers, ~400,000
+# orders, the evicted pages piled up in the page cache and were written back ~30 s later all
+# at once, behind which every WAL flush waited: a p99 of 24-47 ms at 5,000/s, 5 ms with it).
+PG_SERVE_SETTINGS=("wal_init_zero = off" "max_wal_size = 4GB" "backend_flush_after = 256kB")
 PRIVATE_PG_DIR="$ROOT/var/pg"   # or elsewhere as root: see private_pg_dir
 PRIVATE_PG_PORT="${PROOFBOOK_PG_PORT:-54329}"
 

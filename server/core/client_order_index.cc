@@ -50,6 +50,11 @@ void ClientOrderIndex::Insert(matching::AccountId account, std::string_view clie
   heads_.Insert(hash, index);
 }
 
+void ClientOrderIndex::Reserve(size_t n) {
+  if (entries_.empty()) heads_ = matching::FlatIdMap(n);
+  entries_.reserve(n);
+}
+
 void ClientOrderIndex::Clear() {
   heads_ = matching::FlatIdMap();
   entries_.clear();

@@ -41,6 +41,8 @@ class ClientOrderIndex {
   void Insert(matching::AccountId account, std::string_view client_id, matching::OrderId order,
               std::string request_sha256);
   void Clear();
+  // Sizes an empty index for n entries (recovery knows how many it loads).
+  void Reserve(size_t n);
   size_t size() const { return entries_.size(); }
 
  private:

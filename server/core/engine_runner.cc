@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <unordered_map>
 #include <vector>
 
@@ -169,8 +170,14 @@ void EngineRunner::Stop() {
 }
 
 Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSession* conn) {
-  auto engine = std::make_unique<matching::Engine>(
-      matching::EngineOptions{.draws = options_.draws, .receipts = options_.receipts});
+  // Sized for what is restored: the rebuild then grows nothing.
+  matching::EngineOptions sizes{.draws = options_.draws, .receipts = options_.receipts};
+  const matching::Snapshot& snap = state.snapshot;
+  sizes.accounts = std::max(sizes.accounts, snap.accounts.size());
+  sizes.orders = std::max(sizes.orders, snap.orders.size());
+  sizes.offers = std::max(sizes.offers, snap.offers.size());
+  sizes.assignments = std::max(sizes.assignments, snap.assignments.size());
+  auto engine = std::make_unique<matching::Engine>(sizes);
   if (Status s = engine->Restore(state.snapshot); !s.ok()) {
     return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
   }
@@ -248,6 +255,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
 
 void EngineRunner::LoadIdempotencyKeys(const RecoveredState& state) {
   client_orders_.Clear();
+  client_orders_.Reserve(state.client_orders.size());
   std::unordered_map<matching::OrderId, const std::string*> hashes;
   hashes.reserve(state.client_order_hashes.size());
   for (const auto& [order, sha] : state.client_order_hashes) hashes[order] = &sha;
