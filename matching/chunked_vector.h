@@ -39,10 +39,10 @@ class ChunkedVector {
   void pop_back() { --size_; }
   void clear() { size_ = 0; }  // keeps the chunks
 
-  // Makes the chunks for n elements now, so growing up to n allocates nothing.
-  void reserve(size_t n) {
-    while (chunks_.size() * kChunk < n) chunks_.push_back(std::make_unique<T[]>(kChunk));
-  }
+  // Room in the chunk index for n elements. The chunks themselves are made as elements come
+  // (one allocation per kChunk of them), so memory that is reserved but never used is never
+  // touched (a made chunk is written whole: its elements are value-initialised).
+  void reserve(size_t n) { chunks_.reserve((n + kChunk - 1) / kChunk); }
 
  private:
   std::vector<std::unique_ptr<T[]>> chunks_;  // one pointer per kChunk elements: small to copy

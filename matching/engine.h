@@ -42,8 +42,9 @@
 namespace proofbook::matching {
 
 struct EngineOptions {
-  // Initial pool sizes; they grow on demand. Sizing them for the expected working set keeps
-  // even the first commands allocation-free.
+  // Initial sizes: the id maps are made this big, and the pools and the timer heap get room in
+  // their chunk indexes; they grow on demand, a chunk of 4096 records at a time (one
+  // allocation each, never a copy), so only what is used is touched.
   size_t accounts = 1024;
   size_t orders = 4096;
   size_t offers = 16384;
