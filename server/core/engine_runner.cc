@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "server/base/failpoint.h"
@@ -582,11 +583,16 @@ void EngineRunner::JournalLoop() {
       }
       Merge(*batch, *later);
     }
-    // However this batch ends, the engine thread may hand over the next one after it.
+    // However this batch ends, the engine thread may hand over the next one after it: once it
+    // is committed, before its replies are answered (rendering ~100 replies is ~1 ms the commit
+    // pipeline need not wait for: the next batch is handed over meanwhile and written after).
     struct Done {
       EngineRunner* self;
       int popped;
-      ~Done() { self->JournalDone(popped); }
+      void Release() {
+        if (popped > 0) self->JournalDone(std::exchange(popped, 0));
+      }
+      ~Done() { Release(); }
     } done{this, popped};
     if (failed_.load() || batch->epoch != epoch_.load()) {
       Answer(batch->pending, &kCommitFailed);
@@ -607,6 +613,7 @@ void EngineRunner::JournalLoop() {
     metrics.journal_commit_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count());
     if (status.ok()) {
+      done.Release();
       commits_.fetch_add(1, std::memory_order_relaxed);
       metrics.journal_batch_events.Observe(static_cast<double>(batch->data.events.size()));
       CountOutcomes(batch->data.events);

@@ -153,7 +153,7 @@ class EngineRunner {
   Status AppendWithDraws(const matching::Engine& engine, std::span<const matching::Event> events,
                          JournalBatch& batch);
   bool HandOver(bool force);
-  void JournalDone(int batches);  // journal thread: `batches` popped batches are answered
+  void JournalDone(int batches);  // journal thread: `batches` popped batches are written
   void LoadIdempotencyKeys(const RecoveredState& state);
   // Builds the engine from `state` under fencing epoch `epoch` and journals the delivery of its
   // stored proofs (on `conn`, opened if null and needed); the runner's engine, keys, next seq
@@ -200,7 +200,7 @@ class EngineRunner {
   // older ones are dropped, and the journal refuses them anyway.
   std::atomic<uint64_t> epoch_{0};
   std::atomic<uint64_t> commits_{0};
-  // Batches handed to the journal thread and not yet answered. While one is being written the
+  // Batches handed to the journal thread and not yet written. While one is being written the
   // engine thread keeps growing the next instead of handing over small ones: one batch in
   // flight, one filling, so a commit carries everything that arrived during the previous one.
   std::atomic<int> in_flight_{0};

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "matching/random_commands.h"
 #include "matching/tree_shape.h"
 #include "server/base/crypto.h"
+#include "server/core/engine_runner.h"
 #include "server/journal/journal_batch.h"
 #include "server/journal/recovery.h"
 #include "server/journal/writer_lease.h"
@@ -1067,6 +1069,54 @@ TEST(Journal, LargeBatchWriteAndLoadTimes) {
             << loaded->snapshot.offers.size() << " offers, " << loaded->client_orders.size()
             << " client order ids)\n";
   run.Verify(conn);
+}
+
+// The engine thread hands the journal its next batch as soon as the last one is committed,
+// while the journal thread is still answering that one's replies (issue #18: answering ~100
+// replies took ~1 ms of the commit pipeline). Seen from inside a reply's Committed callback,
+// which runs on the journal thread: a command submitted there reaches the journal's ring
+// before the callback returns.
+TEST(EngineRunnerPipeline, TheNextBatchIsHandedOverWhileTheLastOneIsAnswered) {
+  TestDatabase db;
+  db.Migrate();
+  WriterLease lease(db.url());
+  ASSERT_TRUE(lease.Acquire().has_value());
+  pqxx::connection conn(db.url());
+  Result<RecoveredState> state = LoadState(*::proofbook::server::BorrowSession(conn));
+  ASSERT_TRUE(state.has_value()) << state.error().ToString();
+  EngineRunner::Options options;
+  options.database_url = db.url();
+  options.lease = &lease;
+  EngineRunner runner(std::move(options), std::move(*state));
+  ASSERT_TRUE(runner.Start().ok());
+  auto submit = [&runner](AccountId id, Committed committed) {
+    auto s = std::make_unique<Submission>();
+    s->command.body = matching::CreateAccount{id, matching::Role::kSequencer};
+    AccountExtra extra{id, "pipeline-" + std::to_string(id), {}};
+    extra.key_hash[0] = static_cast<uint8_t>(id);  // API key digests are unique
+    s->created = std::move(extra);
+    s->reply = [](const Engine&, std::span<const Event>, OrderId) {};
+    s->committed = std::move(committed);
+    return runner.Submit(std::move(s));
+  };
+  std::promise<bool> handed_over;
+  std::promise<Status> second;
+  ASSERT_TRUE(submit(9001, [&](const Status& first) {
+    EXPECT_TRUE(first.ok()) << first.ToString();
+    EXPECT_TRUE(submit(9002, [&](const Status& s) { second.set_value(s); }));
+    bool queued = false;
+    for (int i = 0; i < 2000 && !queued; ++i) {
+      queued = runner.journal_depth() > 0;
+      if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    handed_over.set_value(queued);
+  }));
+  EXPECT_TRUE(handed_over.get_future().get()) << "the second batch waited for the first's replies";
+  Status written = second.get_future().get();
+  EXPECT_TRUE(written.ok()) << written.ToString();
+  runner.Stop();
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM accounts WHERE id IN (9001, 9002)"), 2);
+  EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
 }
 
 }  // namespace
