@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "matching/tree_shape.h"
+#include "server/base/crypto.h"
 #include "server/base/resources.h"
 #include "server/db/pq.h"
 #include "server/journal/event_log.h"
@@ -84,27 +86,48 @@ struct Column {
 };
 
 // Rows as one array per column, filled a row at a time, for one of two uses:
-//  - kParameters: each column becomes a parameter of the prepared journal_write() call
-//    (migrations/0019_journal_write.sql), an array in PostgreSQL's text input form. PostgreSQL
-//    reads it with one cheap input call per element, where the same rows as SQL text cost a
-//    lexing, an analysis and a plan of every statement of every batch (loadtest/REPORT.md).
+//  - kBinary: each column becomes a parameter of the prepared journal_write() call
+//    (migrations/0019_journal_write.sql), an array in PostgreSQL's binary form (array_send:
+//    dimensions, element type, then each element as its length and its binary value). Its
+//    receive functions copy integers and bytes: where the text form cost array_in a scan of
+//    every element and an input call (~10 % of the journal backend, loadtest/REPORT.md), and
+//    the server the escaping of every text and the printing of every number.
 //  - kSqlText: `INSERT INTO t (c1, ...) SELECT * FROM unnest('{...}'::type1[], ...)` in the
 //    SQL text a batch's rarer tables still take (the `post` part of journal_write).
 //
-// Quoting, inside out: a text element is "double quoted" with backslash and " escaped for
-// array_in; as SQL text the literal is a standard SQL string (journal_write sets
+// Quoting of the text form, inside out: a text element is "double quoted" with backslash and "
+// escaped for array_in; the literal is a standard SQL string (journal_write sets
 // standard_conforming_strings), where ' doubles as well. NUL cannot be stored in text: callers
 // reject it.
 class ArrayRows {
  public:
-  enum Form { kParameters, kSqlText };
-  ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage, Form form)
+  enum Form { kBinary, kSqlText };
+  ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage, Form form,
+            const JournalEnumOids& enums = {})
       : columns_(columns), cols_(storage), form_(form) {
     cols_.resize(columns.size());
     for (std::string& c : cols_) c.clear();
+    if (form_ == kBinary) {
+      types_.reserve(columns.size());
+      for (const Column& c : columns) types_.push_back(ElementOf(c.type, enums));
+      has_null_.assign(columns.size(), false);
+    }
   }
 
   ArrayRows& Int(int64_t v) {
+    if (form_ == kBinary) {
+      const Element e = types_[col_];
+      std::string& c = Next();
+      if (e.kind == kInt4) {
+        PutBe32(c, 4);
+        PutBe32(c, static_cast<uint32_t>(static_cast<int32_t>(v)));
+      } else {
+        PutBe32(c, 8);
+        PutBe32(c, static_cast<uint32_t>(static_cast<uint64_t>(v) >> 32));
+        PutBe32(c, static_cast<uint32_t>(v));
+      }
+      return *this;
+    }
     std::string& c = Next();
     char buf[24];
     auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
@@ -112,20 +135,40 @@ class ArrayRows {
     return *this;
   }
   ArrayRows& Null() {
+    if (form_ == kBinary) {
+      has_null_[col_] = true;
+      PutBe32(Next(), 0xffffffffu);  // length -1
+      return *this;
+    }
     Next() += "NULL";
     return *this;
   }
   ArrayRows& IdOrNull(int64_t id) { return id == 0 ? Null() : Int(id); }
   ArrayRows& Bool(bool b) {
+    if (form_ == kBinary) {
+      std::string& c = Next();
+      PutBe32(c, 1);
+      c += b ? '\1' : '\0';
+      return *this;
+    }
     Next() += b ? 't' : 'f';
     return *this;
   }
   // An engine enum name: lowercase snake_case, nothing to quote.
   ArrayRows& Name(std::string_view name) {
+    if (form_ == kBinary) return Raw(name);
     Next() += name;
     return *this;
   }
   ArrayRows& Text(std::string_view text) {
+    if (form_ == kBinary) {
+      if (types_[col_].kind != kJsonb) return Raw(text);
+      std::string& c = Next();  // jsonb's binary form: version 1, then the JSON text
+      PutBe32(c, static_cast<uint32_t>(text.size() + 1));
+      c += '\1';
+      c += text;
+      return *this;
+    }
     std::string& c = Next();
     c += '"';
     for (char ch : text) {
@@ -137,7 +180,7 @@ class ArrayRows {
           c += "\\\"";
           break;
         case '\'':
-          c += form_ == kSqlText ? "''" : "'";
+          c += "''";
           break;
         default:
           c += ch;
@@ -147,28 +190,53 @@ class ArrayRows {
     return *this;
   }
   ArrayRows& TextOrNull(std::string_view text) { return text.empty() ? Null() : Text(text); }
-  // bytea in hex form (\x and two digits a byte), the backslash escaped for array_in.
   ArrayRows& Bytes(std::span<const uint8_t> v) {
+    if (form_ == kBinary) {
+      return Raw(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
+    }
+    // bytea in hex form (\x and two digits a byte), the backslash escaped for array_in.
     std::string& c = Next();
     c += "\"\\\\x";
     AppendHex(c, v);
     c += '"';
     return *this;
   }
+  // bytea from its hex digits; hex that is not (an odd length, a non-digit) makes ok() false.
+  ArrayRows& HexBytes(std::string_view hex) {
+    if (form_ != kBinary) {
+      std::string& c = Next();
+      c += "\"\\\\x";
+      c += hex;
+      c += '"';
+      return *this;
+    }
+    std::optional<std::vector<uint8_t>> bytes = HexDecode(hex);
+    if (!bytes) {
+      ok_ = false;
+      return Null();
+    }
+    return Bytes(*bytes);
+  }
   void EndRow() {
     col_ = 0;
     ++rows_;
   }
   size_t rows() const { return rows_; }
+  bool ok() const { return ok_; }
 
-  // kParameters: appends each column's array to `params`, in column order.
+  // kBinary: appends each column's array to `params`, in column order.
   void AppendParameters(std::vector<std::string>& params) const {
-    for (const std::string& c : cols_) {
+    for (size_t i = 0; i < cols_.size(); ++i) {
       std::string& p = params.emplace_back();
-      p.reserve(c.size() + 2);
-      p += '{';
-      p += c;
-      p += '}';
+      p.reserve(cols_[i].size() + 20);
+      PutBe32(p, rows_ > 0 ? 1 : 0);  // dimensions
+      PutBe32(p, has_null_[i] ? 1 : 0);
+      PutBe32(p, types_[i].oid);
+      if (rows_ > 0) {
+        PutBe32(p, static_cast<uint32_t>(rows_));
+        PutBe32(p, 1);  // lower bound
+      }
+      p += cols_[i];
     }
   }
   // kSqlText: appends the INSERT (nothing when there are no rows), ended by ";\n".
@@ -184,6 +252,36 @@ class ArrayRows {
   }
 
  private:
+  enum Kind : uint8_t { kInt8, kInt4, kBytesLike, kJsonb };
+  struct Element {
+    Kind kind;
+    uint32_t oid;
+  };
+  // PostgreSQL's OIDs of the built-in types (src/include/catalog/pg_type.dat); an unknown
+  // type gets 0, which PostgreSQL refuses ("wrong element type"): nothing is written.
+  static Element ElementOf(std::string_view type, const JournalEnumOids& enums) {
+    if (type == "bigint") return {kInt8, 20};
+    if (type == "integer") return {kInt4, 23};
+    if (type == "boolean") return {kBytesLike, 16};
+    if (type == "bytea") return {kBytesLike, 17};
+    if (type == "text") return {kBytesLike, 25};
+    if (type == "jsonb") return {kJsonb, 3802};
+    if (type == "ledger_bucket") return {kBytesLike, enums.ledger_bucket};
+    if (type == "transfer_reason") return {kBytesLike, enums.transfer_reason};
+    return {kBytesLike, 0};
+  }
+  static void PutBe32(std::string& s, uint32_t v) {
+    const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
+    s.append(b, 4);
+  }
+  // An element of the binary form that is its bytes: text, an enum label, bytea.
+  ArrayRows& Raw(std::string_view bytes) {
+    std::string& c = Next();
+    PutBe32(c, static_cast<uint32_t>(bytes.size()));
+    c += bytes;
+    return *this;
+  }
   void AppendNames(std::string& sql) const {
     for (size_t i = 0; i < columns_.size(); ++i) {
       if (i > 0) sql += ", ";
@@ -203,15 +301,18 @@ class ArrayRows {
 
   std::string& Next() {
     std::string& c = cols_[col_++];
-    if (rows_ > 0) c += ',';
+    if (rows_ > 0 && form_ == kSqlText) c += ',';
     return c;
   }
 
   std::span<const Column> columns_;
   std::vector<std::string>& cols_;
   Form form_;
+  std::vector<Element> types_;  // kBinary: each column's element type
+  std::vector<bool> has_null_;  // kBinary: whether the column has a NULL
   size_t col_ = 0;
   size_t rows_ = 0;
+  bool ok_ = true;
 };
 
 constexpr Column kLedgerColumns[] = {{"seq", "bigint"},
@@ -658,7 +759,7 @@ void WriteOrders(ArrayRows& c, ArrayRows& changed, const JournalBatch& b,
     if (extra.request_sha256.empty()) {
       c.Null();
     } else {
-      c.Text("\\x" + extra.request_sha256);  // bytea's hex input form
+      c.HexBytes(extra.request_sha256);
     }
     c.IdOrNull(o.tree);
     if (o.tree == 0) {
@@ -845,20 +946,23 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   WriteNewTrees(pre, batch);  // before their node orders
 
   event_log_.Encode(batch.events, event_blob_);
-  ArrayRows ledger(kLedgerColumns, ledger_columns_, ArrayRows::kParameters);
+  ArrayRows ledger(kLedgerColumns, ledger_columns_, ArrayRows::kBinary, enums_);
   WriteLedger(ledger, batch);
   ledger.AppendParameters(arrays_);
-  ArrayRows orders(kOrderColumns, order_columns_, ArrayRows::kParameters);
-  ArrayRows changed(kOrderUpdateColumns, order_update_columns_, ArrayRows::kParameters);
+  ArrayRows orders(kOrderColumns, order_columns_, ArrayRows::kBinary, enums_);
+  ArrayRows changed(kOrderUpdateColumns, order_update_columns_, ArrayRows::kBinary, enums_);
   size_t extras_used = 0;
   WriteOrders(orders, changed, batch, extras, &extras_used);
   if (extras_used != extras.size()) {
     return Status(StatusCode::kInternal,
                   "journal: an order_extras entry has no order image in the batch");
   }
+  if (!orders.ok()) {
+    return Status(StatusCode::kInternal, "journal: an order's request_sha256 is not hex");
+  }
   orders.AppendParameters(arrays_);
   changed.AppendParameters(arrays_);
-  ArrayRows accounts(kAccountColumns, account_columns_, ArrayRows::kParameters);
+  ArrayRows accounts(kAccountColumns, account_columns_, ArrayRows::kBinary, enums_);
   WriteAccounts(accounts, batch);
   accounts.AppendParameters(arrays_);
 
@@ -905,11 +1009,16 @@ Status Journal::WriteBatch(DbSession& session, const JournalBatch& batch) {
   if (batch.first_seq == 0) {
     return Status(StatusCode::kInternal, "journal: batch has no first_seq (seqs start at 1)");
   }
-  // Built before anything is sent: a malformed batch never reaches PostgreSQL.
+  if (Status s = LookUpTypes(session); !s.ok()) return s;
+  // Built before anything of it is sent: a malformed batch never reaches PostgreSQL.
   if (Status s = BuildSql(session, batch); !s.ok()) return s;
   bool open = false;
   try {
     conn.prepare(kWriteStatement, WriteDefinition());  // once per connection; then a lookup
+    // Sent in binary form: libpqxx 6.4 marks a binarystring parameter so (a copy each).
+    std::vector<pqxx::binarystring> binary;
+    binary.reserve(arrays_.size());
+    for (const std::string& a : arrays_) binary.emplace_back(a.data(), a.size());
     pqxx::nontransaction tx(conn, "journal");
     auto call = [&] {
       const matching::EngineIds& ids = batch.ids;
@@ -919,7 +1028,7 @@ Status Journal::WriteBatch(DbSession& session, const JournalBatch& batch) {
                           static_cast<int64_t>(batch.last_seq()), batch.events.back().now,
                           pqxx::binarystring(event_blob_), pre_, post_, ids.next_order,
                           ids.next_offer, ids.next_assignment, ids.external_net, ids.next_tree,
-                          pqxx::prepare::make_dynamic_params(arrays_))[0]
+                          pqxx::prepare::make_dynamic_params(binary))[0]
           .as<std::string>();
     };
     // One round trip: the call is its own transaction. It takes the row lock on engine_state
@@ -951,6 +1060,26 @@ Status Journal::WriteBatch(DbSession& session, const JournalBatch& batch) {
     Status s(StatusCode::kInternal, std::string("journal: ") + e.what());
     RollBack(session, open);
     return s;
+  }
+}
+
+// The journal's enum types' OIDs, read once a connection (a new connection may be to a
+// database whose types were made again).
+Status Journal::LookUpTypes(DbSession& session) {
+  pqxx::connection& conn = Pq(session);
+  try {
+    const int backend = conn.backendpid();
+    if (backend != 0 && backend == types_backend_) return Status::Ok();
+    pqxx::nontransaction tx(conn, "journal_types");
+    pqxx::row r = tx.exec1("SELECT 'ledger_bucket'::regtype::oid, 'transfer_reason'::regtype::oid");
+    enums_.ledger_bucket = r[0].as<uint32_t>();
+    enums_.transfer_reason = r[1].as<uint32_t>();
+    types_backend_ = conn.backendpid();
+    return Status::Ok();
+  } catch (const pqxx::broken_connection& e) {
+    return Status(StatusCode::kUnavailable, std::string("journal: connection lost: ") + e.what());
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, std::string("journal: the enum types: ") + e.what());
   }
 }
 

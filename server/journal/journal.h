@@ -36,6 +36,7 @@
 // fresh connection) or kInternal (the batch broke a constraint; nothing was committed).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,13 @@
 #include "server/journal/journal_batch.h"
 
 namespace proofbook::server {
+
+// The journal's two enum types, whose OIDs the database chose: an array parameter in binary
+// form names its element type, and PostgreSQL checks it.
+struct JournalEnumOids {
+  uint32_t ledger_bucket = 0;
+  uint32_t transfer_reason = 0;
+};
 
 class Journal {
  public:
@@ -56,6 +64,7 @@ class Journal {
   // is malformed.
   Status BuildSql(DbSession& session, const JournalBatch& batch);
   static void RollBack(DbSession& session, bool open);
+  Status LookUpTypes(DbSession& session);
 
   // Reused between batches.
   std::vector<std::string> ledger_columns_, order_columns_, order_update_columns_, account_columns_,
@@ -63,7 +72,9 @@ class Journal {
   EventLogWriter event_log_;
   std::string event_blob_;           // the batch's events, encoded
   std::string pre_, post_;           // SQL text run before / after the bulk rows
-  std::vector<std::string> arrays_;  // the array parameters
+  std::vector<std::string> arrays_;  // the array parameters, in binary form
+  JournalEnumOids enums_;            // the enum types' OIDs in the database written to
+  int types_backend_ = 0;            // the backend they were read from
 };
 
 }  // namespace proofbook::server

@@ -184,6 +184,9 @@ class JournaledRun {
     EXPECT_EQ(loaded->next_seq, next_seq_);
     EXPECT_EQ(loaded->client_orders, client_orders_);
     EXPECT_EQ(loaded->client_order_hashes.size(), client_orders_.size());  // each has its hash
+    for (const auto& [order, hash] : loaded->client_order_hashes) {
+      ASSERT_EQ(hash, RequestHash(order)) << "order " << order;
+    }
     Engine restored;
     Status s = restored.Restore(loaded->snapshot);
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -270,6 +273,17 @@ class JournaledRun {
   uint64_t next_seq() const { return next_seq_; }
 
  private:
+  // The request hash an order is placed with: hex of 32 bytes that differ by order.
+  static std::string RequestHash(OrderId order) {
+    std::string hex;
+    for (int i = 0; i < 32; ++i) {
+      const unsigned byte =
+          static_cast<unsigned>((order * 37 + static_cast<OrderId>(i) * 11) & 0xff);
+      hex += "0123456789abcdef"[byte >> 4];
+      hex += "0123456789abcdef"[byte & 15];
+    }
+    return hex;
+  }
   void Track(const Event& e) {
     switch (e.kind) {
       case EventKind::kAccepted:
@@ -278,9 +292,9 @@ class JournaledRun {
           verified_[e.order] = 0;
           // As the HTTP handler will: every placed order carries its idempotency key.
           std::string key = "c-" + std::to_string(e.order);
-          batch_.order_extras.push_back(
-              {e.order, key, R"({"public_inputs":[)" + std::to_string(e.order) + "]}",
-               std::string(64, "0123456789abcdef"[e.order % 16])});  // a request hash
+          batch_.order_extras.push_back({e.order, key,
+                                         R"({"public_inputs":[)" + std::to_string(e.order) + "]}",
+                                         RequestHash(e.order)});
           client_orders_.emplace_back(e.account, key, e.order);
         }
         if (e.command == matching::CommandKind::kPlaceOffer) offer_status_[e.offer] = "open";
