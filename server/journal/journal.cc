@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -119,6 +120,8 @@ class ArrayRows {
       const Element e = types_[col_];
       std::string& c = Next();
       if (e.kind == kInt4) {
+        // Out of an integer column's range: refused, as PostgreSQL refuses the text form.
+        if (v < INT32_MIN || v > INT32_MAX) ok_ = false;
         PutBe32(c, 4);
         PutBe32(c, static_cast<uint32_t>(static_cast<int32_t>(v)));
       } else {
@@ -201,7 +204,8 @@ class ArrayRows {
     c += '"';
     return *this;
   }
-  // bytea from its hex digits; hex that is not (an odd length, a non-digit) makes ok() false.
+  // bytea from its hex digits; hex that is not (an odd length, a non-digit) makes ok() false,
+  // as does an integer out of an `integer` column's range.
   ArrayRows& HexBytes(std::string_view hex) {
     if (form_ != kBinary) {
       std::string& c = Next();
@@ -957,14 +961,18 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
     return Status(StatusCode::kInternal,
                   "journal: an order_extras entry has no order image in the batch");
   }
-  if (!orders.ok()) {
-    return Status(StatusCode::kInternal, "journal: an order's request_sha256 is not hex");
-  }
   orders.AppendParameters(arrays_);
   changed.AppendParameters(arrays_);
   ArrayRows accounts(kAccountColumns, account_columns_, ArrayRows::kBinary, enums_);
   WriteAccounts(accounts, batch);
   accounts.AppendParameters(arrays_);
+  for (const ArrayRows* rows : {&ledger, &orders, &changed, &accounts}) {
+    if (!rows->ok()) {
+      return Status(StatusCode::kInternal,
+                    "journal: a value does not fit its column (an integer out of range, a "
+                    "request_sha256 that is not hex)");
+    }
+  }
 
   SqlText post(post_, conn);
   WriteTreeEvents(post, batch);

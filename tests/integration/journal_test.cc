@@ -717,6 +717,18 @@ TEST(Journal, ConstraintViolationFailsTheWholeBatch) {
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM orders"), orders);
   EXPECT_EQ(Scalar(conn, "SELECT ledger_imbalance()"), 0);
 
+  // A value its column cannot hold (an engine count past an `integer` column's range) is
+  // refused before anything is sent, never cut down to fit.
+  JournalBatch wide = run.batch();
+  ASSERT_FALSE(wide.orders.empty());
+  wide.orders.back().vrf_draws = 3'000'000'000u;
+  s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), wide);
+  EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
+  // Ours, not PostgreSQL's CHECK on the value cut to 32 bits (negative).
+  EXPECT_NE(s.message().find("does not fit its column"), std::string::npos) << s.message();
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM orders"), orders);
+
   // The connection is still good, and the corrected batch goes through.
   ASSERT_TRUE(run.Flush(conn).ok());
   run.Verify(conn);
