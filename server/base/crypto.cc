@@ -31,21 +31,26 @@ std::string Sha256Hex(std::string_view data) {
   return HexEncode(digest.data(), digest.size());
 }
 
-std::optional<std::vector<uint8_t>> HexDecode(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
+bool HexDecodeInto(std::string_view hex, uint8_t* out) {
   auto digit = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  std::vector<uint8_t> out(hex.size() / 2);
-  for (std::size_t i = 0; i < out.size(); ++i) {
+  for (std::size_t i = 0; i < hex.size() / 2; ++i) {
     int hi = digit(hex[2 * i]);
     int lo = digit(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
+    if (hi < 0 || lo < 0) return false;
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
+  return true;
+}
+
+std::optional<std::vector<uint8_t>> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::vector<uint8_t> out(hex.size() / 2);
+  if (!HexDecodeInto(hex, out.data())) return std::nullopt;
   return out;
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -80,146 +79,91 @@ class SqlText {
   pqxx::connection& conn_;
 };
 
-// One column of a table. `type` is the element type of the column's array.
+// One column of a table: `name` is the column journal_write's array parameter fills, `type`
+// the element type of that array.
 struct Column {
   const char* name;
   const char* type;
 };
 
-// Rows as one array per column, filled a row at a time, for one of two uses:
-//  - kBinary: each column becomes a parameter of the prepared journal_write() call
-//    (migrations/0019_journal_write.sql), an array in PostgreSQL's binary form (array_send:
-//    dimensions, element type, then each element as its length and its binary value). Its
-//    receive functions copy integers and bytes: where the text form cost array_in a scan of
-//    every element and an input call (~10 % of the journal backend, loadtest/REPORT.md), and
-//    the server the escaping of every text and the printing of every number.
-//  - kSqlText: `INSERT INTO t (c1, ...) SELECT * FROM unnest('{...}'::type1[], ...)` in the
-//    SQL text a batch's rarer tables still take (the `post` part of journal_write).
-//
-// Quoting of the text form, inside out: a text element is "double quoted" with backslash and "
-// escaped for array_in; the literal is a standard SQL string (journal_write sets
-// standard_conforming_strings), where ' doubles as well. NUL cannot be stored in text: callers
-// reject it.
+// Rows as one array per column, filled a row at a time: each column becomes a parameter of the
+// prepared journal_write() call (migrations/0019_journal_write.sql), an array in PostgreSQL's
+// binary form (array_send: dimensions, element type, then each element as its length and its
+// binary value). Its receive functions copy integers and bytes, where the text form cost
+// array_in a scan of every element and an input call (~10 % of the journal backend,
+// loadtest/REPORT.md), and the server the escaping of every text and the printing of every
+// number. A value that does not fit its column (an integer out of an `integer`'s range, a
+// request hash that is not hex) makes ok() false: the batch is refused before it is sent.
 class ArrayRows {
  public:
-  enum Form { kBinary, kSqlText };
-  ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage, Form form,
-            const JournalEnumOids& enums = {})
-      : columns_(columns), cols_(storage), form_(form) {
+  ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage,
+            const JournalEnumOids& enums)
+      : cols_(storage) {
     cols_.resize(columns.size());
     for (std::string& c : cols_) c.clear();
-    if (form_ == kBinary) {
-      types_.reserve(columns.size());
-      for (const Column& c : columns) types_.push_back(ElementOf(c.type, enums));
-      has_null_.assign(columns.size(), false);
-    }
+    types_.reserve(columns.size());
+    for (const Column& c : columns) types_.push_back(ElementOf(c.type, enums));
+    has_null_.assign(columns.size(), false);
   }
 
   ArrayRows& Int(int64_t v) {
-    if (form_ == kBinary) {
-      const Element e = types_[col_];
-      std::string& c = Next();
-      if (e.kind == kInt4) {
-        // Out of an integer column's range: refused, as PostgreSQL refuses the text form.
-        if (v < INT32_MIN || v > INT32_MAX) ok_ = false;
-        PutBe32(c, 4);
-        PutBe32(c, static_cast<uint32_t>(static_cast<int32_t>(v)));
-      } else {
-        PutBe32(c, 8);
-        PutBe32(c, static_cast<uint32_t>(static_cast<uint64_t>(v) >> 32));
-        PutBe32(c, static_cast<uint32_t>(v));
-      }
-      return *this;
-    }
+    const Element e = types_[col_];
     std::string& c = Next();
-    char buf[24];
-    auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-    c.append(buf, end);
+    if (e.kind == kInt4) {
+      // Out of an integer column's range: refused, as PostgreSQL refuses the text form.
+      if (v < INT32_MIN || v > INT32_MAX) ok_ = false;
+      PutBe32(c, 4);
+      PutBe32(c, static_cast<uint32_t>(static_cast<int32_t>(v)));
+    } else {
+      PutBe32(c, 8);
+      PutBe32(c, static_cast<uint32_t>(static_cast<uint64_t>(v) >> 32));
+      PutBe32(c, static_cast<uint32_t>(v));
+    }
     return *this;
   }
   ArrayRows& Null() {
-    if (form_ == kBinary) {
-      has_null_[col_] = true;
-      PutBe32(Next(), 0xffffffffu);  // length -1
-      return *this;
-    }
-    Next() += "NULL";
+    has_null_[col_] = true;
+    PutBe32(Next(), 0xffffffffu);  // length -1
     return *this;
   }
   ArrayRows& IdOrNull(int64_t id) { return id == 0 ? Null() : Int(id); }
   ArrayRows& Bool(bool b) {
-    if (form_ == kBinary) {
-      std::string& c = Next();
-      PutBe32(c, 1);
-      c += b ? '\1' : '\0';
-      return *this;
-    }
-    Next() += b ? 't' : 'f';
-    return *this;
-  }
-  // An engine enum name: lowercase snake_case, nothing to quote.
-  ArrayRows& Name(std::string_view name) {
-    if (form_ == kBinary) return Raw(name);
-    Next() += name;
-    return *this;
-  }
-  ArrayRows& Text(std::string_view text) {
-    if (form_ == kBinary) {
-      if (types_[col_].kind != kJsonb) return Raw(text);
-      std::string& c = Next();  // jsonb's binary form: version 1, then the JSON text
-      PutBe32(c, static_cast<uint32_t>(text.size() + 1));
-      c += '\1';
-      c += text;
-      return *this;
-    }
     std::string& c = Next();
-    c += '"';
-    for (char ch : text) {
-      switch (ch) {
-        case '\\':
-          c += "\\\\";
-          break;
-        case '"':
-          c += "\\\"";
-          break;
-        case '\'':
-          c += "''";
-          break;
-        default:
-          c += ch;
-      }
-    }
-    c += '"';
+    PutBe32(c, 1);
+    c += b ? '\1' : '\0';
+    return *this;
+  }
+  // An engine enum name (lowercase snake_case) into a text or enum column.
+  ArrayRows& Name(std::string_view name) { return Raw(name); }
+  ArrayRows& Text(std::string_view text) {
+    if (types_[col_].kind != kJsonb) return Raw(text);
+    std::string& c = Next();  // jsonb's binary form: version 1, then the JSON text
+    PutBe32(c, static_cast<uint32_t>(text.size() + 1));
+    c += '\1';
+    c += text;
     return *this;
   }
   ArrayRows& TextOrNull(std::string_view text) { return text.empty() ? Null() : Text(text); }
   ArrayRows& Bytes(std::span<const uint8_t> v) {
-    if (form_ == kBinary) {
-      return Raw(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
-    }
-    // bytea in hex form (\x and two digits a byte), the backslash escaped for array_in.
-    std::string& c = Next();
-    c += "\"\\\\x";
-    AppendHex(c, v);
-    c += '"';
-    return *this;
+    return Raw(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
   }
-  // bytea from its hex digits; hex that is not (an odd length, a non-digit) makes ok() false,
-  // as does an integer out of an `integer` column's range.
+  // bytea from its hex digits, decoded straight into the column; hex that is not (an odd
+  // length, a non-digit) makes ok() false.
   ArrayRows& HexBytes(std::string_view hex) {
-    if (form_ != kBinary) {
-      std::string& c = Next();
-      c += "\"\\\\x";
-      c += hex;
-      c += '"';
-      return *this;
+    std::string& c = cols_[col_];
+    const size_t at = c.size();
+    const size_t n = hex.size() / 2;
+    if (hex.size() % 2 == 0) {
+      PutBe32(c, static_cast<uint32_t>(n));
+      c.resize(at + 4 + n);
+      if (HexDecodeInto(hex, reinterpret_cast<uint8_t*>(c.data() + at + 4))) {
+        ++col_;
+        return *this;
+      }
+      c.resize(at);
     }
-    std::optional<std::vector<uint8_t>> bytes = HexDecode(hex);
-    if (!bytes) {
-      ok_ = false;
-      return Null();
-    }
-    return Bytes(*bytes);
+    ok_ = false;
+    return Null();
   }
   void EndRow() {
     col_ = 0;
@@ -228,7 +172,7 @@ class ArrayRows {
   size_t rows() const { return rows_; }
   bool ok() const { return ok_; }
 
-  // kBinary: appends each column's array to `params`, in column order.
+  // Appends each column's array to `params`, in column order.
   void AppendParameters(std::vector<std::string>& params) const {
     for (size_t i = 0; i < cols_.size(); ++i) {
       std::string& p = params.emplace_back();
@@ -243,17 +187,6 @@ class ArrayRows {
       p += cols_[i];
     }
   }
-  // kSqlText: appends the INSERT (nothing when there are no rows), ended by ";\n".
-  void AppendInsert(std::string& sql, std::string_view table) const {
-    if (rows_ == 0) return;
-    sql += "INSERT INTO ";
-    sql += table;
-    sql += " (";
-    AppendNames(sql);
-    sql += ") SELECT * FROM unnest(";
-    AppendArrays(sql);
-    sql += ");\n";
-  }
 
  private:
   enum Kind : uint8_t { kInt8, kInt4, kBytesLike, kJsonb };
@@ -262,7 +195,8 @@ class ArrayRows {
     uint32_t oid;
   };
   // PostgreSQL's OIDs of the built-in types (src/include/catalog/pg_type.dat); an unknown
-  // type gets 0, which PostgreSQL refuses ("wrong element type"): nothing is written.
+  // type gets 0, which PostgreSQL refuses ("wrong element type"): nothing is written. Derived
+  // each batch: a few string compares a column, well under a microsecond a batch.
   static Element ElementOf(std::string_view type, const JournalEnumOids& enums) {
     if (type == "bigint") return {kInt8, 20};
     if (type == "integer") return {kInt4, 23};
@@ -279,41 +213,18 @@ class ArrayRows {
                        static_cast<char>(v >> 8), static_cast<char>(v)};
     s.append(b, 4);
   }
-  // An element of the binary form that is its bytes: text, an enum label, bytea.
+  // An element that is its bytes: text, an enum label, bytea.
   ArrayRows& Raw(std::string_view bytes) {
     std::string& c = Next();
     PutBe32(c, static_cast<uint32_t>(bytes.size()));
     c += bytes;
     return *this;
   }
-  void AppendNames(std::string& sql) const {
-    for (size_t i = 0; i < columns_.size(); ++i) {
-      if (i > 0) sql += ", ";
-      sql += columns_[i].name;
-    }
-  }
-  void AppendArrays(std::string& sql) const {
-    for (size_t i = 0; i < columns_.size(); ++i) {
-      if (i > 0) sql += ",\n";
-      sql += "'{";
-      sql += cols_[i];
-      sql += "}'::";
-      sql += columns_[i].type;
-      sql += "[]";
-    }
-  }
+  std::string& Next() { return cols_[col_++]; }
 
-  std::string& Next() {
-    std::string& c = cols_[col_++];
-    if (rows_ > 0 && form_ == kSqlText) c += ',';
-    return c;
-  }
-
-  std::span<const Column> columns_;
   std::vector<std::string>& cols_;
-  Form form_;
-  std::vector<Element> types_;  // kBinary: each column's element type
-  std::vector<bool> has_null_;  // kBinary: whether the column has a NULL
+  std::vector<Element> types_;  // each column's element type
+  std::vector<bool> has_null_;  // whether the column has a NULL
   size_t col_ = 0;
   size_t rows_ = 0;
   bool ok_ = true;
@@ -355,16 +266,22 @@ constexpr Column kOrderColumns[] = {{"id", "bigint"},
                                     {"tree_id", "bigint"},
                                     {"tree_node", "integer"},
                                     {"takeover_prover", "bigint"}};
-constexpr Column kDrawColumns[] = {
-    {"order_id", "bigint"}, {"attempt", "integer"}, {"market_idx", "integer"}, {"key_id", "bigint"},
-    {"epoch", "bigint"},    {"alpha", "bytea"},     {"pi", "bytea"},           {"beta", "bytea"}};
-
-void WriteDraws(ArrayRows& c, const JournalBatch& b) {
-  for (const VrfDrawRecord& d : b.draws) {
-    c.Int(d.order).Int(d.attempt).Int(d.market).Int(d.key_id).Int(d.epoch);
-    c.Bytes(d.alpha).Bytes(d.pi).Bytes(d.beta);
-    c.EndRow();
+void WriteDraws(SqlText& q, const JournalBatch& b) {
+  if (b.draws.empty()) return;
+  q << "INSERT INTO vrf_draws (order_id, attempt, market_idx, key_id, epoch, alpha, pi, beta) "
+       "VALUES ";
+  for (size_t i = 0; i < b.draws.size(); ++i) {
+    const VrfDrawRecord& d = b.draws[i];
+    q.Row(i).Int(d.order) << ",";
+    q.Int(d.attempt) << ",";
+    q.Int(d.market) << ",";
+    q.Int(d.key_id) << ",";
+    q.Int(d.epoch) << ",";
+    q.Bytea(d.alpha) << ",";
+    q.Bytea(d.pi) << ",";
+    q.Bytea(d.beta) << ")";
   }
+  q << ";\n";
 }
 
 // One ledger_entries row per kTransfer.
@@ -950,11 +867,11 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   WriteNewTrees(pre, batch);  // before their node orders
 
   event_log_.Encode(batch.events, event_blob_);
-  ArrayRows ledger(kLedgerColumns, ledger_columns_, ArrayRows::kBinary, enums_);
+  ArrayRows ledger(kLedgerColumns, ledger_columns_, enums_);
   WriteLedger(ledger, batch);
   ledger.AppendParameters(arrays_);
-  ArrayRows orders(kOrderColumns, order_columns_, ArrayRows::kBinary, enums_);
-  ArrayRows changed(kOrderUpdateColumns, order_update_columns_, ArrayRows::kBinary, enums_);
+  ArrayRows orders(kOrderColumns, order_columns_, enums_);
+  ArrayRows changed(kOrderUpdateColumns, order_update_columns_, enums_);
   size_t extras_used = 0;
   WriteOrders(orders, changed, batch, extras, &extras_used);
   if (extras_used != extras.size()) {
@@ -963,7 +880,7 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   }
   orders.AppendParameters(arrays_);
   changed.AppendParameters(arrays_);
-  ArrayRows accounts(kAccountColumns, account_columns_, ArrayRows::kBinary, enums_);
+  ArrayRows accounts(kAccountColumns, account_columns_, enums_);
   WriteAccounts(accounts, batch);
   accounts.AppendParameters(arrays_);
   for (const ArrayRows* rows : {&ledger, &orders, &changed, &accounts}) {
@@ -976,9 +893,7 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
 
   SqlText post(post_, conn);
   WriteTreeEvents(post, batch);
-  ArrayRows draws(kDrawColumns, draw_columns_, ArrayRows::kSqlText);
-  WriteDraws(draws, batch);
-  draws.AppendInsert(post_, "vrf_draws");
+  WriteDraws(post, batch);
   WriteOffers(post, batch);
   WriteAssignments(post, batch);
   WriteClosed(post, batch);

@@ -67,8 +67,8 @@ class Journal {
   Status LookUpTypes(DbSession& session);
 
   // Reused between batches.
-  std::vector<std::string> ledger_columns_, order_columns_, order_update_columns_, account_columns_,
-      draw_columns_;  // one array's elements a column
+  std::vector<std::string> ledger_columns_, order_columns_, order_update_columns_,
+      account_columns_;  // one array's elements a column
   EventLogWriter event_log_;
   std::string event_blob_;           // the batch's events, encoded
   std::string pre_, post_;           // SQL text run before / after the bulk rows

@@ -729,6 +729,18 @@ TEST(Journal, ConstraintViolationFailsTheWholeBatch) {
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM engine_events"), events);
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM orders"), orders);
 
+  // So is a request hash that is not hex (a non-digit, an odd length): it is decoded straight
+  // into its array, and a half-decoded value must not be sent.
+  for (const std::string& hash : {std::string(63, 'a') + "g", std::string(63, 'a')}) {
+    JournalBatch unhex = run.batch();
+    ASSERT_FALSE(unhex.order_extras.empty());
+    unhex.order_extras.back().request_sha256 = hash;
+    s = journal.WriteBatch(*::proofbook::server::BorrowSession(conn), unhex);
+    EXPECT_EQ(s.code(), StatusCode::kInternal) << hash << ": " << s.ToString();
+    EXPECT_NE(s.message().find("does not fit its column"), std::string::npos) << s.message();
+    EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM orders"), orders);
+  }
+
   // The connection is still good, and the corrected batch goes through.
   ASSERT_TRUE(run.Flush(conn).ok());
   run.Verify(conn);
