@@ -7,11 +7,40 @@
 
 namespace proofbook::server {
 
+namespace {
+
+// OpenSSL 3 looks an algorithm up in its provider store (a lock and a search) on every
+// EVP_Digest given EVP_sha256(), and makes and frees a context each call: 405 ns for a 43-byte
+// API key where the hashing is 110 (measured on this machine, session 17). The algorithm is
+// fetched once, and each thread keeps its context.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) throw std::runtime_error("EVP_MD_fetch(SHA256) failed");
+    return m;  // kept for the process's life
+  }();
+  return md;
+}
+
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  DigestContext() = default;
+  DigestContext(const DigestContext&) = delete;
+  DigestContext& operator=(const DigestContext&) = delete;
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
 Sha256Digest Sha256(std::string_view data) {
+  thread_local DigestContext context;
   Sha256Digest out{};
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("EVP_Digest(sha256) failed");
+  EVP_MD_CTX* ctx = context.ctx;
+  if (ctx == nullptr || EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 || len != out.size()) {
+    throw std::runtime_error("SHA-256 failed");
   }
   return out;
 }
