@@ -101,12 +101,12 @@ install_node_deps() {
   echo "$want" >"$stamp"
 }
 
+# Configures every time (a second or two): a preset whose flags changed is applied to an existing
+# build folder too, not only to a fresh clone's.
 build() {
   local preset=$1
   shift
-  if [ ! -f "build/$preset/build.ninja" ]; then
-    cmake --preset "$preset" >/dev/null
-  fi
+  cmake --preset "$preset" --log-level=ERROR >/dev/null
   cmake --build --preset "$preset" -j "$(nproc)" "$@"
 }
 
