@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -150,7 +151,7 @@ Result<TlsContext> MakeTlsContext(const std::string& cert_file, const std::strin
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(Options o, const Router& r) : options(std::move(o)), router(r), acceptor(ioc) {
+  Impl(Options o, const Router& r) : options(std::move(o)), router(r) {
     uint8_t seed[4];
     SecureRandom(seed, sizeof seed);
     request_id_prefix = HexEncode(seed, sizeof seed);
@@ -161,6 +162,11 @@ struct HttpServer::Impl {
                        next_request_id.fetch_add(1, std::memory_order_relaxed));
   }
 
+  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (int i = 0; i < std::max(n, 1); ++i) out.push_back(std::make_unique<net::io_context>(1));
+    return out;
+  }
   void DoAccept();
   // Starts serving an accepted connection (after its TLS detection, on a TLS server).
   void Serve(beast::tcp_stream stream, Strand strand, std::shared_ptr<void> place,
@@ -204,9 +210,15 @@ struct HttpServer::Impl {
   const Router& router;
   std::string request_id_prefix;
 
-  net::io_context ioc;
-  tcp::acceptor acceptor;
-  net::steady_timer accept_retry{ioc};
+  // One io_context a thread, each connection on one of them (round robin): one context shared
+  // by the threads made every handler take its scheduler's lock and the threads wake each
+  // other (2 threads on 2 cores: /healthz cost 41-45 us of server CPU against 26-28 us on one
+  // thread). The first also accepts.
+  std::vector<std::unique_ptr<net::io_context>> contexts = MakeContexts(options.io_threads);
+  std::vector<decltype(net::make_work_guard(std::declval<net::io_context&>()))> work;
+  std::size_t next_context = 0;  // the accept handler's only
+  tcp::acceptor acceptor{*contexts.front()};
+  net::steady_timer accept_retry{*contexts.front()};
   std::vector<std::thread> threads;
   std::atomic<uint32_t> next_request_id{0};
   uint16_t bound_port = 0;
@@ -887,7 +899,7 @@ class TlsDetector : public std::enable_shared_from_this<TlsDetector> {
 }  // namespace
 
 void HttpServer::Impl::DoAccept() {
-  Strand strand = net::make_strand(ioc);
+  Strand strand = net::make_strand(*contexts[next_context++ % contexts.size()]);
   acceptor.async_accept(strand, [this, strand](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;  // Stop()
     if (ec) {
@@ -936,7 +948,7 @@ Status HttpServer::Start() {
     if (Status loaded = s.LoadTls(); !loaded.ok()) return loaded;
   }
   beast::error_code ec;
-  tcp::resolver resolver(s.ioc);
+  tcp::resolver resolver(*s.contexts.front());
   auto endpoints =
       resolver.resolve(s.options.host, std::to_string(s.options.port), tcp::resolver::passive, ec);
   if (ec || endpoints.empty()) {
@@ -956,8 +968,9 @@ Status HttpServer::Start() {
   }
   s.bound_port = s.acceptor.local_endpoint().port();
   s.DoAccept();
-  for (int i = 0; i < s.options.io_threads; ++i) {
-    s.threads.emplace_back([&s] { s.ioc.run(); });
+  for (auto& context : s.contexts) {
+    s.work.push_back(net::make_work_guard(*context));  // run() until Stop, with or without work
+    s.threads.emplace_back([context = context.get()] { context->run(); });
   }
   return Status::Ok();
 }
@@ -978,14 +991,15 @@ void HttpServer::SetWebSocket(std::string path, WsEndpoint* endpoint, WsOptions 
 void HttpServer::Stop() {
   Impl& s = *impl_;
   if (s.threads.empty()) return;
-  net::post(s.ioc, [&s] {
+  net::post(*s.contexts.front(), [&s] {
     beast::error_code ec;
     s.acceptor.close(ec);
     s.accept_retry.cancel();
   });
-  s.ioc.stop();
+  for (auto& context : s.contexts) context->stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
+  s.work.clear();
 }
 
 }  // namespace proofbook::server

@@ -1,9 +1,9 @@
-// HttpServer: HTTP/1.1 with keep-alive over Boost.Beast, on `io_threads` threads sharing one
-// io_context; each connection runs on its own strand. One request at a time per connection
-// (no pipelining): the request goes to the Router and the connection waits for its Responder,
-// which may fire from any thread. Limits are enforced while reading: a body over body_limit
-// is 413, headers over header_limit are 431, a malformed request is 400, each followed by
-// close; a connection idle past idle_timeout is closed. Every response is logged with its
+// HttpServer: HTTP/1.1 with keep-alive over Boost.Beast, on `io_threads` threads, each running
+// an io_context of its own; each connection runs on its own strand on one of them. One request at a
+// time per connection (no pipelining): the request goes to the Router and the connection waits for
+// its Responder, which may fire from any thread. Limits are enforced while reading: a body over
+// body_limit is 413, headers over header_limit are 431, a malformed request is 400, each followed
+// by close; a connection idle past idle_timeout is closed. Every response is logged with its
 // request id, method, path, status and latency.
 //
 // One path may be a WebSocket endpoint (server/http/ws.h): its upgrade requests become WsSessions
