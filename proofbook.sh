@@ -106,7 +106,7 @@ install_node_deps() {
 build() {
   local preset=$1
   shift
-  cmake --preset "$preset" --log-level=ERROR >/dev/null
+  cmake --preset "$preset" --log-level=ERROR >/dev/null || return 1
   cmake --build --preset "$preset" -j "$(nproc)" "$@"
 }
 

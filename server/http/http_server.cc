@@ -210,16 +210,6 @@ struct HttpServer::Impl {
   const Router& router;
   std::string request_id_prefix;
 
-  // One io_context a thread, each connection on one of them (round robin): one context shared
-  // by the threads made every handler take its scheduler's lock and the threads wake each
-  // other (2 threads on 2 cores: /healthz cost 41-45 us of server CPU against 26-28 us on one
-  // thread). The first also accepts.
-  std::vector<std::unique_ptr<net::io_context>> contexts = MakeContexts(options.io_threads);
-  std::vector<decltype(net::make_work_guard(std::declval<net::io_context&>()))> work;
-  std::size_t next_context = 0;  // the accept handler's only
-  tcp::acceptor acceptor{*contexts.front()};
-  net::steady_timer accept_retry{*contexts.front()};
-  std::vector<std::thread> threads;
   std::atomic<uint32_t> next_request_id{0};
   uint16_t bound_port = 0;
 
@@ -245,6 +235,19 @@ struct HttpServer::Impl {
   // The TLS context new connections take (each keeps its own until it ends); SIGHUP swaps it.
   std::mutex tls_mu;
   TlsContext tls_context;
+
+  // One io_context a thread, each connection on one of them (round robin): one context shared
+  // by the threads made every handler take its scheduler's lock and the threads wake each
+  // other (2 threads on 2 cores: /healthz cost 41-45 us of server CPU against 26-28 us on one
+  // thread). The first also accepts. Last of the members: destroying a context destroys the
+  // handlers still queued on it, and with them sessions whose places (Admit) use the members
+  // above.
+  std::vector<std::unique_ptr<net::io_context>> contexts = MakeContexts(options.io_threads);
+  std::vector<decltype(net::make_work_guard(std::declval<net::io_context&>()))> work;
+  std::size_t next_context = 0;  // the accept handler's only
+  tcp::acceptor acceptor{*contexts.front()};
+  net::steady_timer accept_retry{*contexts.front()};
+  std::vector<std::thread> threads;
 };
 
 std::shared_ptr<void> HttpServer::Impl::Admit(const std::string& ip) {

@@ -416,6 +416,13 @@ TEST_F(ServerTest, ErrorBodiesAreUtf8WhateverThePathHeld) {
 
 TEST_F(ServerTest, SigtermStopsCleanly) {
   ServerProcess server(db_.url());
+  // Idle keep-alive connections on every io thread: the server stops with their sessions still
+  // waiting for a request, and gives back their places as it is torn down.
+  std::vector<std::unique_ptr<HttpClient>> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<HttpClient>(server.port()));
+    ASSERT_EQ(idle.back()->Get("/healthz").status, 200);
+  }
   int status = server.Terminate();
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
