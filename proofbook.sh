@@ -12,8 +12,8 @@
 #                           exit non-zero on any failure; `test -R X` filters both runs;
 #                           then `fuzz 30` (below; PROOFBOOK_TEST_FUZZ_SECONDS=0: replay only)
 #   ./proofbook.sh fuzz [seconds]  build the libFuzzer targets (fuzz preset: clang), replay their
-#                           seed corpora and fuzz/regressions, then fuzz each for `seconds`
-#                           (600 by default; 0: replay only); non-zero on any crash, whose
+#                           seed corpora and fuzz/regressions, then fuzz each for `seconds`,
+#                           a core each (600 by default; 0: replay only); non-zero on any crash, whose
 #                           input is kept in fuzz/crashers/<target>/ (fuzz/README.md)
 #   ./proofbook.sh format   rewrite the C++ sources as clang-format wants them
 #   ./proofbook.sh stop-db  stop the private PostgreSQL started by `run`
@@ -281,7 +281,7 @@ cmd_test() {
   # server exit non-zero, which fails the test that stopped it). Arguments such as `-R X`
   # filter this run too.
   build tsan --target tsan_suite
-  TSAN_OPTIONS="exitcode=66" ctest --preset tsan --timeout 600 "$@" || rc=$?
+  TSAN_OPTIONS="exitcode=66" ctest --preset tsan -j "$(nproc)" --timeout 600 "$@" || rc=$?
   # The parsers under libFuzzer (fuzz/README.md): the corpora replayed, then a short run of each
   # target; a crash fails the test command (its input is kept in fuzz/crashers/).
   cmd_fuzz "${PROOFBOOK_TEST_FUZZ_SECONDS:-30}" || rc=1
@@ -292,13 +292,33 @@ cmd_test() {
   return "$rc"
 }
 
-# The libFuzzer targets (fuzz/CMakeLists.txt), each run in turn.
+# The libFuzzer targets (fuzz/CMakeLists.txt), run as many at a time as there are cores.
 FUZZ_TARGETS=(requests_fuzzer prover_ws_fuzzer http_parse_fuzzer input_check_fuzzer)
 
+# fuzz_target target seconds: one libFuzzer run; its summary (or, on a finding, the end of its
+# log) is printed when it ends.
+fuzz_target() {
+  local target=$1 seconds=$2
+  local scratch="$ROOT/var/fuzz/$target" crashers="$ROOT/fuzz/crashers/$target"
+  local log_file="$ROOT/var/fuzz/$target.log"
+  mkdir -p "$scratch" "$crashers"
+  # -timeout: an input that takes 10 s is a hang, reported like a crash.
+  if "$ROOT/build/fuzz/fuzz/$target" -max_total_time="$seconds" -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$crashers/" \
+    "$scratch" "$ROOT/fuzz/corpus/$target" >"$log_file" 2>&1; then
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+      "$log_file" | sed "s/^/  $target: /" >&2 || true
+  else
+    log "$target FAILED: the input is in fuzz/crashers/$target/; the end of its log:"
+    tail -n 40 "$log_file" >&2
+    return 1
+  fi
+}
+
 # cmd_fuzz [seconds]: build the fuzz preset, replay every seed corpus and regression (ctest), then
-# fuzz each target for `seconds`. New inputs go to var/fuzz/<target> (the seed corpus in
-# fuzz/corpus/ is only read); a crash, leak, timeout or out-of-memory input is saved as
-# fuzz/crashers/<target>/<kind>-<sha1> and fails the command.
+# fuzz each target for `seconds`, one target a core at a time. New inputs go to var/fuzz/<target>
+# (the seed corpus in fuzz/corpus/ is only read); a crash, leak, timeout or out-of-memory input
+# is saved as fuzz/crashers/<target>/<kind>-<sha1> and fails the command.
 cmd_fuzz() {
   local seconds=${1:-600}
   [[ "$seconds" =~ ^[0-9]+$ ]] || die "fuzz: seconds must be a whole number, not '$seconds'"
@@ -308,25 +328,17 @@ cmd_fuzz() {
   local rc=0
   ctest --preset fuzz --timeout 600 || rc=1
   [ "$seconds" = 0 ] && return "$rc"
-  local target scratch crashers log_file
+  local target pid pids=()
   for target in "${FUZZ_TARGETS[@]}"; do
-    scratch="$ROOT/var/fuzz/$target"
-    crashers="$ROOT/fuzz/crashers/$target"
-    log_file="$ROOT/var/fuzz/$target.log"
-    mkdir -p "$scratch" "$crashers"
     log "fuzzing $target for ${seconds} s (log: var/fuzz/$target.log)"
-    # -timeout: an input that takes 10 s is a hang, reported like a crash.
-    if "$ROOT/build/fuzz/fuzz/$target" -max_total_time="$seconds" -timeout=10 \
-      -print_final_stats=1 -artifact_prefix="$crashers/" \
-      "$scratch" "$ROOT/fuzz/corpus/$target" >"$log_file" 2>&1; then
-      grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
-        "$log_file" | sed "s/^/  $target: /" >&2 || true
-    else
-      rc=1
-      log "$target FAILED: the input is in fuzz/crashers/$target/; the end of its log:"
-      tail -n 40 "$log_file" >&2
+    fuzz_target "$target" "$seconds" &
+    pids+=("$!")
+    if [ ${#pids[@]} -ge "$(nproc)" ]; then
+      for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+      pids=()
     fi
   done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
   return "$rc"
 }
 

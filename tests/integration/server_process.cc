@@ -37,13 +37,20 @@ std::unique_ptr<clients::Process> Spawn(std::vector<std::string> args, const std
   return process;
 }
 
+// The server binary the tests start: this build's, unless PROOFBOOK_TEST_SERVER_BIN names another
+// (the tsan preset runs the debug build's API and prover tests against its TSan-built server).
+std::string ServerBin() {
+  const char* bin = std::getenv("PROOFBOOK_TEST_SERVER_BIN");
+  return bin != nullptr && *bin != '\0' ? bin : PROOFBOOK_SERVER_BIN;
+}
+
 }  // namespace
 
 ServerProcess::ServerProcess(const std::string& database_url, std::vector<std::string> extra_args)
     : dir_(MakeTempDir()) {
   std::string port_file = dir_ + "/port";
-  std::vector<std::string> args = {PROOFBOOK_SERVER_BIN, "serve",   "--database-url", database_url,
-                                   "--port-file",        port_file, "--log-level",    "info"};
+  std::vector<std::string> args = {ServerBin(),   "serve",   "--database-url", database_url,
+                                   "--port-file", port_file, "--log-level",    "info"};
   // Any free port, unless the test names one (to restart a server where clients expect it).
   if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
     args.insert(args.end(), {"--listen", "127.0.0.1:0"});
@@ -97,7 +104,7 @@ void ServerProcess::Kill9() { process_->Kill(); }
 std::string ServerProcess::Logs() const { return process_->Stdout(); }
 
 CommandResult RunServerCommand(const std::vector<std::string>& args) {
-  std::vector<std::string> full = {PROOFBOOK_SERVER_BIN};
+  std::vector<std::string> full = {ServerBin()};
   full.insert(full.end(), args.begin(), args.end());
   auto process = Spawn(std::move(full), "");
   CommandResult result;
