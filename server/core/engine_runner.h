@@ -140,6 +140,13 @@ class EngineRunner {
     return pushed > popped ? pushed - popped : 0;
   }
   std::size_t journal_depth() const { return journal_ring_.size_approx(); }
+  // Batches handed to the journal and not yet committed (or failed).
+  int batches_in_flight() const { return in_flight_.load(); }
+  // How many times a submission woke the sleeping engine thread (none while a batch is in
+  // flight: Submit).
+  uint64_t submission_wakeups() const {
+    return submission_wakeups_.load(std::memory_order_relaxed);
+  }
 
   struct Pending;  // a built reply waiting for its batch COMMIT
   struct Batch;
@@ -154,6 +161,10 @@ class EngineRunner {
                          JournalBatch& batch);
   bool HandOver(bool force);
   void JournalDone(int batches);  // journal thread: `batches` popped batches are written
+  // Wakes the thread parked on `cv` if `sleeping` says it is about to or does; the work it must
+  // see was published before the call.
+  // Returns whether it woke it.
+  bool WakeIfSleeping(std::atomic<bool>& sleeping, std::condition_variable& cv);
   void LoadIdempotencyKeys(const RecoveredState& state);
   // Builds the engine from `state` under fencing epoch `epoch` and journals the delivery of its
   // stored proofs (on `conn`, opened if null and needed); the runner's engine, keys, next seq
@@ -183,13 +194,16 @@ class EngineRunner {
   matching::MpscRing<Submission*> inbox_;
   std::atomic<uint64_t> inbox_pushed_{0};  // submissions taken by inbox_, for inbox_depth()
   std::atomic<uint64_t> inbox_popped_{0};  // engine thread only writes
+  std::atomic<uint64_t> submission_wakeups_{0};
   matching::SpscRing<Batch*> journal_ring_;
 
   // Wake-ups: the engine thread parks here when idle; the journal thread too.
   std::mutex mu_;
   std::condition_variable engine_cv_;
   std::condition_variable journal_cv_;
-  std::atomic<bool> engine_sleeping_{false};  // set under mu_; producers notify only then
+  // Set true under mu_ by the thread itself before it looks for work a last time; the first
+  // producer to see it true clears it and wakes the thread (WakeIfSleeping), the others need not.
+  std::atomic<bool> engine_sleeping_{false};
   std::atomic<bool> journal_sleeping_{false};
   bool engine_done_ = false;  // guarded by mu_: the engine thread has handed over its last batch
 
