@@ -295,8 +295,9 @@ bool EngineRunner::Submit(std::unique_ptr<Submission> submission) {
 }
 
 bool EngineRunner::WakeIfSleeping(std::atomic<bool>& sleeping, std::condition_variable& cv) {
-  // The sleeper stores `sleeping` (seq_cst), then looks for work; the producer publishes work,
-  // then reads `sleeping`: with the fence, at least one of the two sees the other's store.
+  // The sleeper stores `sleeping`, fences, then looks for work (and at in_flight_); the producer
+  // publishes work (or changes in_flight_), fences, then reads `sleeping`: at least one of the
+  // two sees the other's store. A wake-up lost anyway would cost the tick (10 ms), not a hang.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!sleeping.load(std::memory_order_relaxed) || !sleeping.exchange(false)) return false;
   // The sleeper holds mu_ from storing `sleeping` until it waits: once mu_ is ours it either
@@ -506,6 +507,7 @@ void EngineRunner::EngineLoop() {
     if (worked) continue;
     std::unique_lock lock(mu_);
     engine_sleeping_.store(true);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with WakeIfSleeping's
     // Sleep unless there is work to do now: a filled batch the journal can take, or submissions
     // while no batch is being committed. Those that come while one is wait for JournalDone (or
     // the tick): they could not be answered before the next commit anyway (Submit).
@@ -579,7 +581,8 @@ void EngineRunner::JournalLoop() {
     if (!journal_ring_.try_pop(raw)) {
       std::unique_lock lock(mu_);
       if (engine_done_ && journal_ring_.size_approx() == 0) return;
-      journal_sleeping_.store(true);  // seq_cst: before the look at the ring below
+      journal_sleeping_.store(true);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with WakeIfSleeping's
       if (journal_ring_.size_approx() == 0) {
         journal_cv_.wait_for(lock, std::chrono::milliseconds(5));
       }
