@@ -10,7 +10,10 @@
 #                                3. POST /v1/orders, fixed 5,000/s, 15 s (latency from schedule)
 #                                3b. the same at 10,000/s
 #                                4. pgbench, one single-row INSERT per transaction, -c 8 -j 2 -T 10
-#                              print a Markdown table and write it to loadtest/REPORT.md.
+#                              print a Markdown table and write it to loadtest/REPORT.md, with
+#                              CPU per request, the server's own commit and order histograms
+#                              (GET /metrics, before and after each run) and the storage's
+#                              fdatasync time (pg_test_fsync, 1 s a method, before the server starts).
 #                              Server and cluster are removed however the run ends.
 #
 # Environment (defaults in brackets):
@@ -93,6 +96,12 @@ WORK=$(mktemp -d /tmp/proofbook-load.XXXXXX)
 chmod 755 "$WORK"
 load_cluster
 PG_SETTINGS=("${LOAD_PG_SETTINGS[@]}")
+# The storage's floor under every commit: one 8 kB write + fdatasync (PostgreSQL's default
+# wal_sync_method) into the cluster's filesystem, nothing else running; 1 s a method.
+FSYNC_FLOOR=$("$PG_BIN/pg_test_fsync" -s 1 -f "$WORK/fsync.probe" 2>/dev/null |
+  awk '/one 8kB write/ { one = 1 } one && $1 == "fdatasync" { printf "one 8 kB write + fdatasync %s µs (%s a second, pg_test_fsync)", $4, $2; exit }')
+rm -f "$WORK/fsync.probe"
+[ -n "$FSYNC_FLOOR" ] || FSYNC_FLOOR="(pg_test_fsync gave no figure)"
 load_migrate
 # One client address drives the whole load: no per-address request limit.
 SERVE_ARGS=(serve --listen 127.0.0.1:0 --port-file "$WORK/port" --log-level "$LOG_LEVEL"
@@ -134,15 +143,43 @@ pg_counters() {
                (SELECT wal_bytes FROM pg_stat_wal)" | tail -n 1
 }
 
+# The server's own latency histograms (GET /metrics): the journal's commits, and POST
+# /v1/orders from routing to reply. Read before and after each run, so a run's tail can be
+# split into the commit's part and the rest (the load generator's, the run queue's).
+server_histograms() {
+  curl -sS -H "Authorization: Bearer $ADMIN_KEY" "http://127.0.0.1:$PORT/metrics" 2>/dev/null |
+    grep -E '^proofbook_journal_commit_seconds_|^proofbook_http_request_duration_seconds_[a-z]+[{]route="/v1/orders"' ||
+    true
+}
+# histogram_row NAME TITLE METRIC: count, mean and the share under 5 / 10 / 25 ms of METRIC's
+# observations during run NAME, as a Markdown row.
+histogram_row() {
+  awk -v title="$2" -v m="$3" '
+    { key = $1 }
+    FNR == NR { before[key] = $2; next }
+    index(key, m "_") != 1 { next }
+    { d = $2 - before[key]
+      if (index(key, m "_count") == 1) n = d
+      else if (index(key, m "_sum") == 1) s = d
+      else if (key ~ /le="0\.005"/) a = d
+      else if (key ~ /le="0\.01"/) b = d
+      else if (key ~ /le="0\.025"/) c = d }
+    END {
+      if (n <= 0) { printf "| %s | 0 | | | | |\n", title; exit }
+      printf "| %s | %d | %.2f | %.1f %% | %.1f %% | %.1f %% |\n", title, n, 1000 * s / n,
+        100 * a / n, 100 * b / n, 100 * c / n }' "$WORK/$1.metrics0" "$WORK/$1.metrics1"
+}
+
 declare -A CPU_SERVER CPU_PG CPU_LOAD WAL_SYNCS XACTS WALL
 # measure NAME COMMAND...: runs COMMAND, records CPU of server, cluster and the command, and
 # the cluster's WAL flushes and commits during it.
 measure() {
   local name=$1
   shift
-  local s0 p0 c0 t0 t1 rc=0
+  local s0 p0 t0 t1 rc=0
   s0=$(server_cpu); p0=$(pg_cpu); read -r w0 x0 _ <<<"$(pg_counters)"
   server_thread_ticks >"$WORK/$name.threads0"
+  server_histograms >"$WORK/$name.metrics0"
   t0=$(date +%s.%N)
   # bash's `time` reports the command's own CPU; TIMEFORMAT keeps it parseable.
   { TIMEFORMAT='%U %S'; time "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; } 2>"$WORK/$name.time" || rc=$?
@@ -150,6 +187,7 @@ measure() {
   local s1 p1 w1 x1
   s1=$(server_cpu); p1=$(pg_cpu); read -r w1 x1 _ <<<"$(pg_counters)"
   server_thread_ticks >"$WORK/$name.threads1"
+  server_histograms >"$WORK/$name.metrics1"
   WALL[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
   CPU_SERVER[$name]=$(awk -v d=$((s1 - s0)) -v h="$clk_tck" 'BEGIN { printf "%.2f", d / h }')
   CPU_PG[$name]=$(awk -v d=$((p1 - p0)) -v h="$clk_tck" 'BEGIN { printf "%.2f", d / h }')
@@ -373,6 +411,24 @@ cpu_row() {  # NAME TITLE COMPLETED
   echo "Open-loop send lag at $RATE/s (how late requests left compared with their schedule: all connections busy):" \
     "p50 $(fmt_ms "$(j orders_fixed '.send_lag_ms.p50')") ms, p99 $(fmt_ms "$(j orders_fixed '.send_lag_ms.p99')") ms," \
     "max $(fmt_ms "$(j orders_fixed '.send_lag_ms.max')") ms."
+  echo
+  echo "Inside the server (its own histograms, \`GET /metrics\`, before and after each run): the journal's" \
+    "commits, and each order from routing to its reply (which holds the wait for the commit in" \
+    "flight and for its own). What the load generator's p99 has beyond the second is outside the" \
+    "server's handlers: the sockets, the load generator and the run queue of $(nproc) cores." \
+    "The storage alone: $FSYNC_FLOOR."
+  echo
+  echo "| Run | what | count | mean ms | under 5 ms | under 10 ms | under 25 ms |"
+  echo "|---|---|---|---|---|---|---|"
+  for n in orders_wide orders_fixed orders_high; do
+    case $n in
+      orders_wide) title="orders max-rate, $FIXED_CONNECTIONS conns" ;;
+      orders_fixed) title="orders fixed $RATE/s" ;;
+      *) title="orders fixed $HIGH_RATE/s" ;;
+    esac
+    histogram_row "$n" "$title | journal commits" proofbook_journal_commit_seconds
+    histogram_row "$n" "$title | orders, routing to reply" proofbook_http_request_duration_seconds
+  done
   echo
   for n in healthz orders_max orders_wide orders_fixed pgbench; do
     echo "<details><summary>top during $n</summary>"
