@@ -1,20 +1,26 @@
 // FlatIdMap: int64 id -> uint32 handle, open addressing with linear probing and
 // backward-shift deletion (no tombstones), power-of-two capacity, load <= 1/2.
 //
-// Growing is incremental: the table of twice the capacity is allocated zeroed (calloc: fresh
-// pages cost nothing until touched) and every later Insert or Erase moves kMoveStep slots of the
-// old table into it, so no single command pays for rehashing millions of ids (a stall of tens
-// of milliseconds on the engine thread with a million open orders: loadtest/REPORT.md, issue
-// #18). While it moves, Find looks in the new table, then the old one; an id is in exactly one
-// of them. The old table takes no new ids: an id found there on Insert or Erase is marked moved
-// (a tombstone, which keeps its probe runs intact) and, for Insert, written to the new table.
-// Moving ends before the new table is a third full, so it never has to grow while moving.
+// Growing is incremental: every Insert or Erase after a growth moves kMoveStep slots of the old
+// table into the new one, so no single command pays for rehashing millions of ids (a stall of
+// tens of milliseconds on the engine thread with a million open orders: loadtest/REPORT.md,
+// issue #18). While it moves, Find looks in the new table, then the old one; an id is in exactly
+// one of them. The old table takes no new ids: an id found there on Insert or Erase is marked
+// moved (a tombstone, which keeps its probe runs intact) and, for Insert, written to the new
+// table. Moving ends before the new table is a third full, so it never has to grow while moving.
+//
+// The new table is zeroed ahead of time, a slice per Insert, from 3/8 load on (kZeroStep): a
+// table that was only calloc'd has its pages faulted in by the first few thousand random
+// inserts after the growth, all at once, and on the VM loadtest/ runs on a page fault costs
+// ~23 us, so the 128 MiB table of 2^23 slots was ~0.75 s of engine thread in a few seconds (the
+// soak's 1.5-3 s stalls at 2^21 open orders, two such maps: loadtest/REPORT.md, session 21).
 //
 // O(1) expected find/insert/erase; allocates only when it grows past its high-water mark, so
 // steady-state commands do not touch the heap. Keys must not be INT64_MIN or INT64_MIN + 1
 // (the empty and moved markers). Not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,6 +35,15 @@ namespace proofbook::matching {
 class FlatIdMap {
  public:
   explicit FlatIdMap(size_t initial_capacity = 64) : table_(RoundUp(initial_capacity * 2)) {}
+  // A copy is the same map; a half-zeroed next table is not copied (the copy zeroes its own).
+  FlatIdMap(const FlatIdMap& o)
+      : table_(o.table_), old_(o.old_), cursor_(o.cursor_), size_(o.size_) {}
+  FlatIdMap& operator=(const FlatIdMap& o) {
+    if (this != &o) *this = FlatIdMap(o);
+    return *this;
+  }
+  FlatIdMap(FlatIdMap&&) noexcept = default;
+  FlatIdMap& operator=(FlatIdMap&&) noexcept = default;
 
   // kNil when absent.
   uint32_t Find(int64_t key) const {
@@ -41,10 +56,12 @@ class FlatIdMap {
   // Inserts or overwrites.
   void Insert(int64_t key, uint32_t value) {
     const uint64_t k = Stored(key);
-    if (!moving() && (size_ + 1) * 2 > table_.capacity()) {
-      old_ = std::move(table_);
-      table_ = Table(old_.capacity() * 2);
-      cursor_ = 0;
+    if (!moving()) {
+      if ((size_ + 1) * 2 > table_.capacity()) {
+        Grow();
+      } else if (size_ * 8 >= table_.capacity() * 3) {
+        ZeroSomeOfNext();
+      }
     }
     if (moving()) {
       if (old_.MarkMoved(k)) --size_;  // written to the new table below
@@ -65,6 +82,9 @@ class FlatIdMap {
 
  private:
   static constexpr size_t kMoveStep = 8;  // old slots moved per Insert / Erase while growing
+  // Next-table slots zeroed per Insert from 3/8 load: the 2c slots need 16 an Insert over the
+  // c/8 Inserts to 1/2 load; 32 finishes at 7/16, with room for Inserts that overwrite.
+  static constexpr size_t kZeroStep = 32;
   // Stored keys: the id with its top bit flipped, so a zeroed table is an empty one.
   static constexpr uint64_t kEmpty = 0;  // INT64_MIN
   static constexpr uint64_t kMoved = 1;  // INT64_MIN + 1; only in a table being moved from
@@ -78,10 +98,16 @@ class FlatIdMap {
   class Table {
    public:
     Table() = default;
-    explicit Table(size_t capacity)
-        : slots_(static_cast<Entry*>(std::calloc(capacity, sizeof(Entry)))), mask_(capacity - 1) {
-      if (!slots_) throw std::bad_alloc();
-      for (size_t c = capacity; c > 1; c >>= 1) --shift_;
+    // Zeroed (an empty table).
+    explicit Table(size_t capacity) : Table(capacity, std::calloc(capacity, sizeof(Entry))) {}
+    // Not zeroed: the caller zeroes it before any other use.
+    static Table Uninitialised(size_t capacity) {
+      Table t(capacity, std::malloc(capacity * sizeof(Entry)));
+#ifndef NDEBUG
+      // Debug builds fill it with keys, so a slot used before it is zeroed shows in the tests.
+      std::memset(t.slots_.get(), 0xa5, capacity * sizeof(Entry));
+#endif
+      return t;
     }
     Table(const Table& o) : Table(o.capacity() == 0 ? Table() : Table(o.capacity())) {
       if (o.slots_) std::memcpy(slots_.get(), o.slots_.get(), o.capacity() * sizeof(Entry));
@@ -151,6 +177,10 @@ class FlatIdMap {
     }
 
    private:
+    Table(size_t capacity, void* slots) : slots_(static_cast<Entry*>(slots)), mask_(capacity - 1) {
+      if (!slots_) throw std::bad_alloc();
+      for (size_t c = capacity; c > 1; c >>= 1) --shift_;
+    }
     // Fibonacci hashing: the top bits of key * 2^64/phi spread sequential ids evenly.
     size_t Home(uint64_t k) const {
       return static_cast<size_t>((k * 0x9e3779b97f4a7c15ULL) >> shift_);
@@ -170,6 +200,28 @@ class FlatIdMap {
   }
 
   bool moving() const { return old_.capacity() != 0; }
+  // Zeroes the next kZeroStep slots of the next table, making it first.
+  void ZeroSomeOfNext() {
+    if (next_.capacity() == 0) {
+      next_ = Table::Uninitialised(table_.capacity() * 2);
+      zeroed_ = 0;
+    }
+    const size_t n = std::min(kZeroStep, next_.capacity() - zeroed_);
+    std::memset(&next_.slot(zeroed_), 0, n * sizeof(Entry));
+    zeroed_ += n;
+  }
+  // The table moves to old_ and the next one (zeroed by now, or made zeroed here) takes its place.
+  void Grow() {
+    old_ = std::move(table_);
+    if (next_.capacity() == 0) {
+      table_ = Table(old_.capacity() * 2);
+    } else {
+      std::memset(&next_.slot(zeroed_), 0, (next_.capacity() - zeroed_) * sizeof(Entry));
+      table_ = std::move(next_);
+      next_ = Table();
+    }
+    cursor_ = 0;
+  }
   // Moves the next kMoveStep slots of the old table; frees it after its last.
   void MoveSome() {
     const size_t end =
@@ -187,6 +239,8 @@ class FlatIdMap {
   Table table_;
   Table old_;          // while growing: the table being moved from; else empty
   size_t cursor_ = 0;  // old slots below this are moved
+  Table next_;         // from 3/8 load: the next table, zeroed below zeroed_; else empty
+  size_t zeroed_ = 0;
   size_t size_ = 0;
 };
 

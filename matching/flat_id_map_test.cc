@@ -91,6 +91,33 @@ TEST(FlatIdMap, EveryIdStaysFindableWhileATableGrowsStepByStep) {
   EXPECT_EQ(m.Find(-5), kNil);
 }
 
+// From 3/8 load the next table is zeroed a slice per Insert; a copy does not share it and
+// starts its own, which is not all zeroed when the copy grows soon after, and both maps grow
+// on their own, whatever is inserted after.
+TEST(FlatIdMap, ACopyTakenWhileTheNextTableIsBeingZeroedGrowsOnItsOwn) {
+  // 2048 slots: the next table (4096) is zeroed from 768 ids, 32 slots an Insert; used from 1025.
+  FlatIdMap m(1024);
+  for (int64_t k = 1; k <= 1000; ++k) m.Insert(k, static_cast<uint32_t>(k));
+  FlatIdMap copy = m;
+  for (int64_t k = 1001; k <= 8000; ++k) {
+    m.Insert(k, static_cast<uint32_t>(k));
+    copy.Insert(-k, static_cast<uint32_t>(k));
+  }
+  for (int64_t k = 1; k <= 8000; ++k) {
+    ASSERT_EQ(m.Find(k), static_cast<uint32_t>(k)) << k;
+    ASSERT_EQ(m.Find(-k), kNil) << k;
+    ASSERT_EQ(copy.Find(k), k <= 1000 ? static_cast<uint32_t>(k) : kNil) << k;
+    ASSERT_EQ(copy.Find(-k), k <= 1000 ? kNil : static_cast<uint32_t>(k)) << k;
+  }
+  // Both hold 8,000 of 16,384 slots: m has zeroed its next table; copy grows at 8,193 with
+  // its own still mostly unzeroed, so Grow zeroes the rest.
+  copy = m;
+  for (int64_t k = 8001; k <= 12000; ++k) copy.Insert(k, static_cast<uint32_t>(k));
+  for (int64_t k = 1; k <= 12000; ++k) ASSERT_EQ(copy.Find(k), static_cast<uint32_t>(k)) << k;
+  EXPECT_EQ(m.size(), 8000u);
+  EXPECT_EQ(copy.size(), 12000u);
+}
+
 // Negative ids and 0 (the treasury account) are ids like any other.
 TEST(FlatIdMap, ZeroAndNegativeIdsAreKeys) {
   FlatIdMap m(2);
