@@ -200,7 +200,7 @@ class FlatIdMap {
   }
 
   bool moving() const { return old_.capacity() != 0; }
-  // Zeroes the next kZeroStep slots of the next table, making it first.
+  // Zeroes the next kZeroStep slots of the next table (allocated on the first call).
   void ZeroSomeOfNext() {
     if (next_.capacity() == 0) {
       next_ = Table::Uninitialised(table_.capacity() * 2);
