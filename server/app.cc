@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -37,6 +38,12 @@
 
 namespace proofbook::server {
 namespace {
+
+int64_t MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
 
 Result<std::vector<Migration>> LoadMigrations(const Config& config) {
   if (config.migrations_dir.empty()) return EmbeddedMigrations();
@@ -269,7 +276,9 @@ int RunServe(const Config& config) {
     conn = connect_current();
     if (!conn) return 1;
   }
+  const auto load_start = std::chrono::steady_clock::now();
   auto state = LoadState(*conn);
+  const int64_t load_ms = MsSince(load_start);
   if (!state) {
     spdlog::error("msg=start_failed error={}", LogValue(state.error().ToString()));
     return 1;
@@ -305,9 +314,10 @@ int RunServe(const Config& config) {
     return 1;
   }
   conn.reset();
-  spdlog::info("msg=recovered accounts={} orders={} offers={} assignments={} next_seq={}",
-               state->snapshot.accounts.size(), state->snapshot.orders.size(),
-               state->snapshot.offers.size(), state->snapshot.assignments.size(), state->next_seq);
+  spdlog::info(
+      "msg=recovered accounts={} orders={} offers={} assignments={} next_seq={} load_ms={}",
+      state->snapshot.accounts.size(), state->snapshot.orders.size(), state->snapshot.offers.size(),
+      state->snapshot.assignments.size(), state->next_seq, load_ms);
 
   // One pool of verifier workers per verifier kind; each fails start-up if it cannot run.
   const std::string root = PROOFBOOK_SOURCE_ROOT;
@@ -380,10 +390,12 @@ int RunServe(const Config& config) {
                                             .draws = &keyring,
                                             .receipts = &receipts},
                       std::move(state).value());
+  const auto rebuild_start = std::chrono::steady_clock::now();
   if (Status s = runner.Start(); !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }
+  spdlog::info("msg=engine_rebuilt ms={}", MsSince(rebuild_start));
   LedgerAudit audit(db, std::chrono::seconds(config.ledger_check_interval_s));
   audit.Start();
   RateLimiter limiter(config.rate_limit, config.rate_burst);

@@ -165,10 +165,9 @@ class EngineRunner {
   // see was published before the call.
   // Returns whether it woke it.
   bool WakeIfSleeping(std::atomic<bool>& sleeping, std::condition_variable& cv);
-  void LoadIdempotencyKeys(const RecoveredState& state);
   // Builds the engine from `state` under fencing epoch `epoch` and journals the delivery of its
   // stored proofs (on `conn`, opened if null and needed); the runner's engine, keys, next seq
-  // and epoch change only if all of that succeeded.
+  // and epoch change only if all of that succeeded. Takes the request hashes out of `state`.
   Status RestoreFrom(RecoveredState& state, uint64_t epoch, DbSession* session);
   void FailEverything(const Status& why);
   bool Rebuild();

@@ -1,5 +1,8 @@
 #include "server/db/rows.h"
 
+#include <cstring>
+#include <limits>
+
 #include "matching/rules.h"
 #include "server/base/resources.h"
 
@@ -9,7 +12,107 @@ namespace {
 using matching::AssignmentStatus;
 using matching::OrderStatus;
 
+// The binary COPY file's signature, then its flags and header-extension length (int32 each):
+// PostgreSQL's "COPY" page, "Binary Format".
+constexpr char kCopySignature[] = "PGCOPY\n\377\r\n";
+constexpr size_t kCopySignatureSize = 11;
+
+// Network-order integer of `n` bytes at p.
+uint64_t BigEndian(const char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// A field's value, for pqxx::field and CopyField alike.
+template <typename T, typename Field>
+T As(const Field& f) {
+  return f.template as<T>();
+}
+
 }  // namespace
+
+bool CopyRow::Parse(std::string_view m, bool first) {
+  if (first) {
+    if (m.size() < kCopySignatureSize + 8 ||
+        std::memcmp(m.data(), kCopySignature, kCopySignatureSize) != 0) {
+      throw BadValue("COPY: not a binary COPY header");
+    }
+    const uint64_t extension = BigEndian(m.data() + kCopySignatureSize + 4, 4);
+    if (extension > m.size() - kCopySignatureSize - 8) throw BadValue("COPY: bad header");
+    m.remove_prefix(kCopySignatureSize + 8 + extension);
+  }
+  if (m.size() < 2) throw BadValue("COPY: short row");
+  const auto count = static_cast<int16_t>(BigEndian(m.data(), 2));
+  m.remove_prefix(2);
+  fields_.clear();
+  if (count == -1) {
+    if (!m.empty()) throw BadValue("COPY: bytes after the trailer");
+    return false;
+  }
+  if (count < 0) throw BadValue("COPY: bad field count");
+  for (int16_t i = 0; i < count; ++i) {
+    if (m.size() < 4) throw BadValue("COPY: short field");
+    const auto length = static_cast<int32_t>(BigEndian(m.data(), 4));
+    m.remove_prefix(4);
+    if (length == -1) {
+      fields_.emplace_back(std::string_view(), true);
+      continue;
+    }
+    if (length < 0 || static_cast<size_t>(length) > m.size()) throw BadValue("COPY: bad field");
+    fields_.emplace_back(m.substr(0, static_cast<size_t>(length)), false);
+    m.remove_prefix(static_cast<size_t>(length));
+  }
+  if (!m.empty()) throw BadValue("COPY: bytes after the last field");
+  return true;
+}
+
+int64_t CopyField::Integer() const {
+  if (null_) throw BadValue("COPY: NULL where a number was expected");
+  switch (bytes_.size()) {
+    case 2:
+      return static_cast<int16_t>(BigEndian(bytes_.data(), 2));
+    case 4:
+      return static_cast<int32_t>(BigEndian(bytes_.data(), 4));
+    case 8:
+      return static_cast<int64_t>(BigEndian(bytes_.data(), 8));
+    default:
+      throw BadValue("COPY: a number of " + std::to_string(bytes_.size()) + " bytes");
+  }
+}
+
+template <>
+int64_t CopyField::as<int64_t>() const {
+  return Integer();
+}
+template <>
+int32_t CopyField::as<int32_t>() const {
+  const int64_t v = Integer();
+  if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
+    throw BadValue("COPY: " + std::to_string(v) + " is out of int32 range");
+  }
+  return static_cast<int32_t>(v);
+}
+template <>
+uint32_t CopyField::as<uint32_t>() const {
+  const int64_t v = Integer();
+  if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
+    throw BadValue("COPY: " + std::to_string(v) + " is out of uint32 range");
+  }
+  return static_cast<uint32_t>(v);
+}
+template <>
+bool CopyField::as<bool>() const {
+  if (null_ || bytes_.size() != 1 || static_cast<unsigned char>(bytes_[0]) > 1) {
+    throw BadValue("COPY: not a boolean");
+  }
+  return bytes_[0] == 1;
+}
+template <>
+std::string CopyField::as<std::string>() const {
+  if (null_) throw BadValue("COPY: NULL where text was expected");
+  return std::string(bytes_);
+}
 
 OrderColumns::OrderColumns(const pqxx::row& r)
     : id(r.column_number("id")),
@@ -35,37 +138,65 @@ OrderColumns::OrderColumns(const pqxx::row& r)
       tree_node(r.column_number("tree_node")),
       takeover(r.column_number("takeover_prover")) {}
 
-matching::OrderState OrderFromRow(const pqxx::row& row, const OrderColumns& c) {
+OrderColumns::OrderColumns()
+    : id(0),
+      account(1),
+      market(2),
+      max_price(3),
+      deadline(4),
+      placed_at(5),
+      priority(6),
+      min_reputation(7),
+      redundancy(8),
+      selection(9),
+      direct_prover(10),
+      exclusive_until(11),
+      exclusive_ended(12),
+      vrf_draws(13),
+      status(14),
+      failure(15),
+      verified(16),
+      escrow_left(17),
+      needed(18),
+      tree(19),
+      tree_node(20),
+      takeover(21) {}
+
+template <typename Row>
+matching::OrderState OrderFromRow(const Row& row, const OrderColumns& c) {
   matching::OrderState o;
-  o.id = row[c.id].as<int64_t>();
-  o.account = row[c.account].as<int64_t>();
-  o.market = row[c.market].as<uint32_t>();
-  o.max_price = row[c.max_price].as<int64_t>();
-  o.deadline = row[c.deadline].as<int64_t>();
-  o.placed_at = row[c.placed_at].as<int64_t>();
+  o.id = As<int64_t>(row[c.id]);
+  o.account = As<int64_t>(row[c.account]);
+  o.market = As<uint32_t>(row[c.market]);
+  o.max_price = As<int64_t>(row[c.max_price]);
+  o.deadline = As<int64_t>(row[c.deadline]);
+  o.placed_at = As<int64_t>(row[c.placed_at]);
   o.priority = FromName(row[c.priority], matching::Priority::kTime, PriorityName, "priority");
-  o.min_reputation = row[c.min_reputation].as<int32_t>();
-  o.redundancy = row[c.redundancy].as<int32_t>();
+  o.min_reputation = As<int32_t>(row[c.min_reputation]);
+  o.redundancy = As<int32_t>(row[c.redundancy]);
   o.selection = FromName(row[c.selection], matching::Selection::kVrf, SelectionName, "selection");
-  o.direct_prover = row[c.direct_prover].as<int64_t>();
-  o.exclusive_until = row[c.exclusive_until].as<int64_t>();
-  o.exclusive_ended = row[c.exclusive_ended].as<bool>();
-  o.vrf_draws = row[c.vrf_draws].as<uint32_t>();
+  o.direct_prover = As<int64_t>(row[c.direct_prover]);
+  o.exclusive_until = As<int64_t>(row[c.exclusive_until]);
+  o.exclusive_ended = As<bool>(row[c.exclusive_ended]);
+  o.vrf_draws = As<uint32_t>(row[c.vrf_draws]);
   o.status = FromName(row[c.status], OrderStatus::kFailed, matching::OrderStatusName, "status");
   if (!row[c.failure].is_null()) {
     o.failure = FromName(row[c.failure], matching::Reason::kVerifierFailed, matching::ReasonName,
                          "failure");
   }
-  o.verified = row[c.verified].as<int32_t>();
-  o.escrow_left = row[c.escrow_left].as<int64_t>();
-  o.needed = row[c.needed].as<int32_t>();
+  o.verified = As<int32_t>(row[c.verified]);
+  o.escrow_left = As<int64_t>(row[c.escrow_left]);
+  o.needed = As<int32_t>(row[c.needed]);
   if (!row[c.tree].is_null()) {
-    o.tree = row[c.tree].as<int64_t>();
-    o.tree_node = row[c.tree_node].as<int32_t>();
-    if (!row[c.takeover].is_null()) o.takeover = row[c.takeover].as<int64_t>();
+    o.tree = As<int64_t>(row[c.tree]);
+    o.tree_node = As<int32_t>(row[c.tree_node]);
+    if (!row[c.takeover].is_null()) o.takeover = As<int64_t>(row[c.takeover]);
   }
   return o;
 }
+
+template matching::OrderState OrderFromRow(const pqxx::row&, const OrderColumns&);
+template matching::OrderState OrderFromRow(const CopyRow&, const OrderColumns&);
 
 matching::OrderState OrderFromRow(const pqxx::row& row) {
   return OrderFromRow(row, OrderColumns(row));

@@ -33,12 +33,18 @@ struct RecoveredState {
   // due time, so a due time after this that has passed fell while nothing ran: the first Tick
   // hands that time back (matching::Tick::outage_since).
   matching::Timestamp last_event_at = 0;
-  // (account, client_order_id) -> order id of every order ever placed with a client_order_id,
-  // for idempotent POST /v1/orders replays. Sorted by order id.
-  std::vector<std::tuple<matching::AccountId, std::string, matching::OrderId>> client_orders;
-  // (order id, SHA-256 hex of its request) for the client_orders placed with a recorded
-  // request hash (migration 0008), to refuse a key reused with other parameters.
-  std::vector<std::pair<matching::OrderId, std::string>> client_order_hashes;
+  // Every order ever placed with a client_order_id, for idempotent POST /v1/orders replays.
+  // Sorted by order id; (account, client_id) is unique (the orders table's constraint).
+  struct ClientOrder {
+    matching::AccountId account = 0;
+    std::string client_id;
+    matching::OrderId order = 0;
+    // SHA-256 hex of its request, to refuse a key reused with other parameters; empty for an
+    // order placed before migration 0008 recorded it.
+    std::string request_sha256;
+    bool operator==(const ClientOrder&) const = default;
+  };
+  std::vector<ClientOrder> client_orders;
   // Every deposit reference ever used: (reference, account, amount).
   std::vector<std::tuple<std::string, matching::AccountId, matching::Amount>> deposit_references;
   // Proofs stored (table proofs) whose delivery the journal does not have: their assignment is

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "matching/draw_source.h"
 #include "matching/engine.h"
@@ -26,6 +28,7 @@
 #include "matching/tree_shape.h"
 #include "server/base/crypto.h"
 #include "server/core/engine_runner.h"
+#include "server/db/rows.h"
 #include "server/journal/journal_batch.h"
 #include "server/journal/recovery.h"
 #include "server/journal/writer_lease.h"
@@ -182,11 +185,7 @@ class JournaledRun {
     ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
     ExpectSameSnapshot(loaded->snapshot, engine_.GetSnapshot());
     EXPECT_EQ(loaded->next_seq, next_seq_);
-    EXPECT_EQ(loaded->client_orders, client_orders_);
-    EXPECT_EQ(loaded->client_order_hashes.size(), client_orders_.size());  // each has its hash
-    for (const auto& [order, hash] : loaded->client_order_hashes) {
-      ASSERT_EQ(hash, RequestHash(order)) << "order " << order;
-    }
+    EXPECT_EQ(loaded->client_orders, client_orders_);  // each with its request hash
     Engine restored;
     Status s = restored.Restore(loaded->snapshot);
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -295,7 +294,7 @@ class JournaledRun {
           batch_.order_extras.push_back({e.order, key,
                                          R"({"public_inputs":[)" + std::to_string(e.order) + "]}",
                                          RequestHash(e.order)});
-          client_orders_.emplace_back(e.account, key, e.order);
+          client_orders_.push_back({e.account, key, e.order, RequestHash(e.order)});
         }
         if (e.command == matching::CommandKind::kPlaceOffer) offer_status_[e.offer] = "open";
         // As the admin endpoints will: the new row's other fields ride with the acceptance.
@@ -380,7 +379,7 @@ class JournaledRun {
   Journal journal_;
   uint64_t next_seq_ = 1;
   std::vector<Event> events_;  // every event applied, in seq order
-  std::vector<std::tuple<AccountId, std::string, OrderId>> client_orders_;
+  std::vector<RecoveredState::ClientOrder> client_orders_;
   std::map<OrderId, OrderStatus> order_status_;
   std::map<OrderId, int> verified_;
   std::map<AssignmentId, AssignmentStatus> assignment_status_;
@@ -800,6 +799,48 @@ TEST(Journal, ClientTextSurvivesArrayQuoting) {
                            "'::jsonb FROM orders WHERE id = " + std::to_string(id));
   EXPECT_EQ(row[0].as<std::string>(), client_id);
   EXPECT_TRUE(row[1].as<bool>()) << "inputs changed on the way in";
+  tx.commit();
+  // And back out the way recovery reads it (a binary COPY on a second connection).
+  Result<RecoveredState> loaded = LoadState(*::proofbook::server::BorrowSession(conn));
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  auto it = std::find_if(loaded->client_orders.begin(), loaded->client_orders.end(),
+                         [&](const RecoveredState::ClientOrder& c) { return c.order == id; });
+  ASSERT_NE(it, loaded->client_orders.end());
+  EXPECT_EQ(it->client_id, client_id);
+  EXPECT_EQ(it->account, 100);
+}
+
+// CopyRows (recovery's streamed reads): each width and type recovery asks for, NULLs, text
+// and bytes as stored, several rows in order; a number of the wrong width, a NULL asked as a
+// value and a row of another column count are refused, not guessed at.
+TEST(Journal, CopyRowsReadsWhatRecoveryAsksForAndRefusesTheRest) {
+  TestDatabase db;
+  pqxx::connection conn(db.url());
+  pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn);
+  const std::string text = "tab\there back\\slash nl\nline \xc3\xa9";
+  const std::string query = "SELECT g::int2, (-g)::int4, (g * 4000000000)::int8, g % 2 = 0, " +
+                            std::string("NULL::bigint, ") + tx.quote(text) +
+                            ", '\\x00ff0a'::bytea FROM generate_series(1, 3) g ORDER BY g";
+  std::vector<std::tuple<int32_t, int32_t, int64_t, bool, std::string>> got;
+  CopyRows(tx, query, 7, [&](const CopyRow& row) {
+    EXPECT_TRUE(row[4].is_null());
+    EXPECT_FALSE(row[0].is_null());
+    EXPECT_EQ(row[6].bytes(), std::string_view("\x00\xff\n", 3));
+    EXPECT_THROW(row[2].as<int32_t>(), BadValue) << "4e9 is no int32";
+    EXPECT_THROW(row[4].as<int64_t>(), BadValue) << "NULL is no number";
+    EXPECT_THROW(row[6].as<int64_t>(), BadValue) << "3 bytes are no integer width";
+    EXPECT_THROW(row[1].as<uint32_t>(), BadValue) << "negative";
+    got.emplace_back(row[0].as<int32_t>(), row[1].as<int32_t>(), row[2].as<int64_t>(),
+                     row[3].as<bool>(), row[5].as<std::string>());
+  });
+  ASSERT_EQ(got.size(), 3u);
+  for (int32_t g = 1; g <= 3; ++g) {
+    EXPECT_EQ(got[g - 1], std::make_tuple(g, -g, g * 4000000000LL, g % 2 == 0, text));
+  }
+  EXPECT_THROW(CopyRows(tx, query, 6, [](const CopyRow&) {}), BadValue);
+  int rows = 0;
+  CopyRows(tx, "SELECT 1 WHERE false", 1, [&](const CopyRow&) { ++rows; });
+  EXPECT_EQ(rows, 0);
 }
 
 // An account's and a market's rows are written by the batch that holds the engine's acceptance
