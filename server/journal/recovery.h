@@ -10,7 +10,9 @@
 // A stateless function; it blocks on PostgreSQL and never throws (pqxx exceptions become
 // kUnavailable for a lost connection, kInternal otherwise, e.g. a name the engine does not
 // know). It reads in one REPEATABLE READ READ ONLY transaction, so it sees one committed state
-// even if a writer were running.
+// even if a writer were running; the idempotency keys come over a second connection whose
+// transaction imports that one's snapshot (the same state), read meanwhile. The big reads are
+// streamed (binary COPY, server/db/rows.h CopyRows).
 #pragma once
 
 #include <cstdint>
