@@ -16,6 +16,7 @@
 
 #include "server/api/api.h"
 #include "server/api/api_internal.h"
+#include "server/base/huge_pages.h"
 #include "server/base/limits.h"
 #include "server/base/log.h"
 #include "server/base/metrics.h"
@@ -277,7 +278,11 @@ int RunServe(const Config& config) {
     if (!conn) return 1;
   }
   const auto load_start = std::chrono::steady_clock::now();
-  auto state = LoadState(*conn);
+  // Recovery's memory in huge pages (server/base/huge_pages.h), here and in runner.Start().
+  auto state = [&] {
+    ScopedHugePageArena huge_pages;
+    return LoadState(*conn);
+  }();
   const int64_t load_ms = MsSince(load_start);
   if (!state) {
     spdlog::error("msg=start_failed error={}", LogValue(state.error().ToString()));
@@ -391,7 +396,12 @@ int RunServe(const Config& config) {
                                             .receipts = &receipts},
                       std::move(state).value());
   const auto rebuild_start = std::chrono::steady_clock::now();
-  if (Status s = runner.Start(); !s.ok()) {
+  if (Status s =
+          [&] {
+            ScopedHugePageArena huge_pages;
+            return runner.Start();
+          }();
+      !s.ok()) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/base/failpoint.h"
+#include "server/base/huge_pages.h"
 #include "server/base/log.h"
 #include "server/base/metrics.h"
 #include "server/db/session.h"
@@ -177,6 +178,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
   ClientOrderIndex keys;
   int64_t keys_ms = 0;
   std::jthread keys_builder([&state, &keys, &keys_ms] {
+    ScopedHugePageArena huge_pages;  // as the restoring thread's (server/base/huge_pages.h)
     const auto start = std::chrono::steady_clock::now();
     keys.Reserve(state.client_orders.size());
     for (RecoveredState::ClientOrder& c : state.client_orders) {
@@ -534,6 +536,7 @@ bool EngineRunner::Rebuild() {
   spdlog::warn("msg=engine_rebuild_started");
   std::string last_error;
   while (!stopping_.load()) {
+    ScopedHugePageArena huge_pages;  // the rebuilt engine's memory (server/base/huge_pages.h)
     // The lease first: a new epoch fences every batch of the engine we are replacing, and the
     // state loaded after it is final for that epoch.
     Status status = Status::Ok();

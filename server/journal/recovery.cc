@@ -14,6 +14,7 @@
 #include "matching/tree_shape.h"
 #include "matching/types.h"
 #include "server/base/crypto.h"
+#include "server/base/huge_pages.h"
 #include "server/base/resources.h"
 #include "server/db/pq.h"
 #include "server/db/rows.h"
@@ -190,6 +191,7 @@ struct SecondReader {
   std::exception_ptr error;
 
   void Run() {
+    ScopedHugePageArena huge_pages;  // as the recovering thread's (server/base/huge_pages.h)
     std::unique_ptr<pqxx::connection> conn;
     try {
       conn = std::make_unique<pqxx::connection>(url);
