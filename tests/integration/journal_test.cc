@@ -810,6 +810,49 @@ TEST(Journal, ClientTextSurvivesArrayQuoting) {
   EXPECT_EQ(it->account, 100);
 }
 
+// Recovery reads the idempotency keys on a second connection; when PostgreSQL refuses it (here
+// a role allowed one connection; in production max_connections), the keys are read on the
+// recovery's own connection and the state loads all the same.
+TEST(Journal, KeysAreReadOnTheOwnConnectionWhenASecondIsRefused) {
+  TestDatabase db;
+  db.Migrate();
+  const std::string role = db.name() + "_one";
+  // Dropped however the test ends (its grants first, then the role, which is cluster-wide).
+  struct RoleGuard {
+    const TestDatabase& db;
+    std::string role;
+    ~RoleGuard() {
+      try {
+        pqxx::connection in_db(db.url());
+        pqxx::nontransaction(in_db).exec("DROP OWNED BY " + role);
+        in_db.disconnect();
+        pqxx::connection admin(std::getenv("DATABASE_URL"));
+        pqxx::nontransaction(admin).exec("DROP ROLE IF EXISTS " + role);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "dropping role " << role << ": " << e.what();
+      }
+    }
+  } guard{db, role};
+  {
+    pqxx::connection owner(db.url());
+    pqxx::nontransaction tx(owner);
+    tx.exec("CREATE ROLE " + role + " LOGIN CONNECTION LIMIT 1");
+    tx.exec("GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + role);
+  }
+  pqxx::connection conn(db.url());
+  JournaledRun run(11);
+  for (int i = 0; i < 200; ++i) ASSERT_NO_FATAL_FAILURE(run.Step());
+  ASSERT_TRUE(run.Flush(conn).ok());
+
+  pqxx::connection limited(db.url() + " user=" + role);
+  EXPECT_THROW(pqxx::connection second(db.url() + " user=" + role), pqxx::broken_connection)
+      << "the role's limit lets a second connection in: this test checks nothing";
+  Result<RecoveredState> loaded = LoadState(*::proofbook::server::BorrowSession(limited));
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  EXPECT_FALSE(loaded->client_orders.empty());
+  ASSERT_NO_FATAL_FAILURE(run.Verify(limited));  // the same state as over two connections
+}
+
 // CopyRows (recovery's streamed reads): each width and type recovery asks for, NULLs, text
 // and bytes as stored, several rows in order; a number of the wrong width, a NULL asked as a
 // value and a row of another column count are refused, not guessed at.
