@@ -40,12 +40,6 @@
 namespace proofbook::server {
 namespace {
 
-int64_t MsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               start)
-      .count();
-}
-
 Result<std::vector<Migration>> LoadMigrations(const Config& config) {
   if (config.migrations_dir.empty()) return EmbeddedMigrations();
   return LoadMigrationsFromDir(config.migrations_dir);
@@ -283,7 +277,7 @@ int RunServe(const Config& config) {
     ScopedHugePageArena huge_pages;
     return LoadState(*conn);
   }();
-  const int64_t load_ms = MsSince(load_start);
+  const int64_t load_ms = MillisecondsSince(load_start);
   if (!state) {
     spdlog::error("msg=start_failed error={}", LogValue(state.error().ToString()));
     return 1;
@@ -405,7 +399,7 @@ int RunServe(const Config& config) {
     spdlog::error("msg=start_failed error={}", LogValue(s.ToString()));
     return 1;
   }
-  spdlog::info("msg=engine_rebuilt ms={}", MsSince(rebuild_start));
+  spdlog::info("msg=engine_rebuilt ms={}", MillisecondsSince(rebuild_start));
   LedgerAudit audit(db, std::chrono::seconds(config.ledger_check_interval_s));
   audit.Start();
   RateLimiter limiter(config.rate_limit, config.rate_burst);

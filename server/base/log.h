@@ -5,6 +5,8 @@
 // for people (bootstrap-admin's key). Thread-safe after InitLogging.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,5 +21,12 @@ void ShutdownLogging();
 // A logfmt value: bare when it is made of safe characters, otherwise double-quoted with
 // '"', '\\' and control characters escaped. Never lets client text break a line.
 std::string LogValue(std::string_view value);
+
+// Whole milliseconds from `start` to now (durations logged as ms=, time budgets).
+inline int64_t MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
 
 }  // namespace proofbook::server

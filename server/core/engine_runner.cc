@@ -184,9 +184,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
     for (RecoveredState::ClientOrder& c : state.client_orders) {
       keys.Insert(c.account, c.client_id, c.order, std::move(c.request_sha256));
     }
-    keys_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - start)
-                  .count();
+    keys_ms = MillisecondsSince(start);
   });
   // Sized for what is restored: the rebuild then grows nothing.
   matching::EngineOptions sizes{.draws = options_.draws, .receipts = options_.receipts};
@@ -200,7 +198,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
   if (Status s = engine->Restore(state.snapshot); !s.ok()) {
     return Status(StatusCode::kInternal, "engine restore failed: " + s.ToString());
   }
-  const auto restored = std::chrono::steady_clock::now();
+  const int64_t restore_ms = MillisecondsSince(restore_start);
   uint64_t next_seq = state.next_seq;
   // Before any other Tick, so nobody pays for the time nothing ran: stored proofs received by
   // their due time are delivered (judged at their receipt), then the first Tick hands the
@@ -273,10 +271,8 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
   for (const auto& [reference, account, amount] : state.deposit_references) {
     deposit_references_[reference] = DepositKey{account, amount};
   }
-  spdlog::info(
-      "msg=engine_restored restore_ms={} keys_ms={} client_orders={}",
-      std::chrono::duration_cast<std::chrono::milliseconds>(restored - restore_start).count(),
-      keys_ms, state.client_orders.size());
+  spdlog::info("msg=engine_restored restore_ms={} keys_ms={} client_orders={}", restore_ms, keys_ms,
+               state.client_orders.size());
   next_seq_ = next_seq;
   epoch_.store(epoch);
   return Status::Ok();
@@ -632,9 +628,7 @@ void EngineRunner::JournalLoop() {
     Status status = EnsureConnected(conn, options_.database_url);
     const auto write_start = std::chrono::steady_clock::now();
     if (conn) status = journal.WriteBatch(*conn, batch->data);
-    const auto write_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now() - write_start)
-                              .count();
+    const int64_t write_ms = MillisecondsSince(write_start);
     if (write_ms >= kSlowCommitMs) {
       // Every reply of the batch waited this long: worth a line when it is out of the ordinary.
       spdlog::warn("msg=journal_slow_commit ms={} events={} replies={} ok={}", write_ms,

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "server/base/log.h"
 #include "server/db/pq.h"
 
 namespace proofbook::server {
@@ -35,9 +36,7 @@ LedgerCheck CheckLedger(DbSession& session) {
   LedgerCheck out;
   out.differences = differences;
   out.ok = differences == 0 && imbalance == "0";
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+  const int64_t ms = MillisecondsSince(start);
   out.body = json::object{{"ok", out.ok},
                           {"accounts", t[0].as<int64_t>()},
                           {"entries", t[1].as<int64_t>()},

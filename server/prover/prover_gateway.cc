@@ -281,9 +281,7 @@ struct ProverGateway::Connection : WsHandler {
           p->Resume([this, id, assignment, bytes, sha, budget = std::move(budget), check,
                      held_at]() mutable {
             // The bytes waited in the socket while we checked: not the prover's time.
-            const int64_t held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now() - held_at)
-                                        .count();
+            const int64_t held_ms = MillisecondsSince(held_at);
             if (!Refused(id, assignment, bytes, check)) {
               StartReceiving(id, assignment, bytes, sha, std::move(budget), held_ms,
                              /*checked=*/true);
