@@ -52,6 +52,10 @@ void LoadMarkets(pqxx::transaction_base& tx, matching::Snapshot& s) {
   }
 }
 
+// The most orders reserved for without a count of PostgreSQL's (LoadOrders): 4M OrderStates
+// are 570 MB of address space, of which only what the rows fill is ever faulted in.
+constexpr int64_t kUnsizedReserve = int64_t{1} << 22;
+
 // Reserves room for about `estimate` elements (a statistic of PostgreSQL's; -1 or 0 when it
 // has none, then nothing is reserved). A stale estimate costs only address space, pages never
 // written being never faulted in, or the doubling it would have spared.
@@ -68,10 +72,16 @@ void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
   // Sized ahead from the open-orders index's row count as VACUUM or ANALYZE last saw it: a
   // million OrderStates grown by doubling wrote twice their 136 MB (page faults on a machine
   // whose cores recovery keeps busy) and copied them; sized, the million-order restart on the
-  // loadtest VM took 4.4-4.8 s against 5.6-5.8 s (loadtest/REPORT_RESTART.md).
-  ReserveEstimated(s.orders, tx.exec("SELECT coalesce((SELECT reltuples FROM pg_class "
-                                     "WHERE oid = to_regclass('orders_open_idx')), -1)")[0][0]
-                                 .as<double>());
+  // loadtest VM took 4.4-4.8 s against 5.6-5.8 s (loadtest/REPORT_RESTART.md). Before the
+  // first VACUUM or ANALYZE of the table (a restart soon after a burst of orders) there is no
+  // count; then the number of orders ever placed bounds it, up to kUnsizedReserve.
+  double estimate = tx.exec("SELECT coalesce((SELECT reltuples FROM pg_class "
+                            "WHERE oid = to_regclass('orders_open_idx')), -1)")[0][0]
+                        .as<double>();
+  if (estimate <= 0) {
+    estimate = static_cast<double>(std::min(s.ids.next_order - 1, kUnsizedReserve));
+  }
+  ReserveEstimated(s.orders, estimate);
   const OrderColumns columns;
   auto add = [&](const CopyRow& row) { s.orders.push_back(OrderFromRow(row, columns)); };
   std::string sql = "SELECT ";
