@@ -33,8 +33,8 @@ void InitLogging(const std::string& level) {
   // and this buffer held nothing: loadtest/REPORT.md, session 23.)
   static char buffer[1 << 16];
   std::setvbuf(stderr, buffer, _IOFBF, sizeof buffer);
-  auto logger = std::make_shared<spdlog::logger>("proofbook",
-                                                 std::make_shared<BufferedStderrSink>());
+  auto logger =
+      std::make_shared<spdlog::logger>("proofbook", std::make_shared<BufferedStderrSink>());
   logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::warn);

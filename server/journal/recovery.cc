@@ -75,8 +75,9 @@ void LoadOrders(pqxx::transaction_base& tx, matching::Snapshot& s) {
   // loadtest VM took 4.4-4.8 s against 5.6-5.8 s (loadtest/REPORT_RESTART.md). Before the
   // first VACUUM or ANALYZE of the table (a restart soon after a burst of orders) there is no
   // count; then the number of orders ever placed bounds it, up to kUnsizedReserve.
-  double estimate = tx.exec("SELECT coalesce((SELECT reltuples FROM pg_class "
-                            "WHERE oid = to_regclass('orders_open_idx')), -1)")[0][0]
+  double estimate = tx.exec(
+                          "SELECT coalesce((SELECT reltuples FROM pg_class "
+                          "WHERE oid = to_regclass('orders_open_idx')), -1)")[0][0]
                         .as<double>();
   if (estimate <= 0) {
     estimate = static_cast<double>(std::min(s.ids.next_order - 1, kUnsizedReserve));
@@ -211,6 +212,7 @@ struct SecondReader {
     try {
       pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(*conn, "recovery_keys");
       tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(snapshot));
+      tx.exec("SET LOCAL jit = off");  // as LoadState's
       LoadClientOrders(tx, *out);
       tx.commit();
       loaded = true;
@@ -253,6 +255,11 @@ Result<RecoveredState> LoadState(DbSession& session) {
   pqxx::connection& conn = Pq(session);
   try {
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(conn, "recovery");
+    // Recovery's queries are plain scans that JIT compilation cannot speed up, but their plan
+    // costs pass jit_above_cost with a million open orders: the assignments' query then spent
+    // 45-155 ms compiling in a fresh backend, against 0.4 ms run without
+    // (loadtest/REPORT_RESTART.md).
+    tx.exec("SET LOCAL jit = off");
     RecoveredState out;
     pqxx::result ids = tx.exec(
         "SELECT next_order, next_offer, next_assignment, external_net, last_seq, next_tree "
