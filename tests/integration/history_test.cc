@@ -621,11 +621,11 @@ TEST_F(AdminListTest, AccountsProversAndSummaryShowTheWholeMarket) {
 // scan at a time: pages may be short or empty, yet following next_cursor finds every row.
 TEST_F(AdminListTest, SparseFiltersPageThroughSeededHistoryInBoundedScans) {
   server_.reset();  // seed-history writes engine_state: never beside a running server
-  const std::string seed = std::string(PROOFBOOK_SERVER_BIN) +
-                           " seed-history --orders 6000 --provers 5 --sequencers 3 --markets 3 "
-                           "--log-level warn --database-url '" +
-                           db_.url() + "'";
-  ASSERT_EQ(std::system(seed.c_str()), 0) << seed;
+  // Through RunServerCommand: the binary the other tests start (PROOFBOOK_TEST_SERVER_BIN).
+  const auto seed =
+      RunServerCommand({"seed-history", "--orders", "6000", "--provers", "5", "--sequencers", "3",
+                        "--markets", "3", "--log-level", "warn", "--database-url", db_.url()});
+  ASSERT_EQ(seed.exit_code, 0) << seed.output;
   StartServer();
   auto check = client_->Get("/v1/admin/ledger/check", admin_key_);
   ASSERT_EQ(check.status, 200);
