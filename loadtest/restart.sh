@@ -48,6 +48,11 @@ open_orders() {
   "${PSQL[@]}" -d proofbook -tA -c "SELECT count(*) FROM orders WHERE status = 'open'"
 }
 
+# rebuilt_since N: the server's log holds more than N msg=engine_rebuilt lines.
+rebuilt_since() {
+  [ "$(grep -c 'msg=engine_rebuilt' "$WORK/server.log" || true)" -gt "$1" ]
+}
+
 ROWS=()
 for count in "${COUNTS[@]}"; do
   have=$(open_orders)
@@ -61,17 +66,26 @@ for count in "${COUNTS[@]}"; do
   fi
   have=$(open_orders)
   times=()
+  phases=()
   recovered=""
   for try in $(seq 1 "$TRIES"); do
     load_stop_server
+    rebuilt=$(grep -c 'msg=engine_rebuilt' "$WORK/server.log" || true)
     load_serve "${SERVE_ARGS[@]}"
     times+=("$READY_MS")
+    # The server writes its info lines out once a second: wait for this start's.
+    wait_for 5 rebuilt_since "$rebuilt" || die "the server logged no msg=engine_rebuilt"
     recovered=$(grep 'msg=recovered' "$WORK/server.log" | tail -n 1 | sed 's/.*msg=recovered //')
+    load_ms=$(grep -o 'msg=recovered .* load_ms=[0-9]*' "$WORK/server.log" | tail -n 1 | sed 's/.*load_ms=//')
+    restored=$(grep 'msg=engine_restored' "$WORK/server.log" | tail -n 1)
+    restore_ms=$(sed -n 's/.*restore_ms=\([0-9]*\).*/\1/p' <<<"$restored")
+    keys_ms=$(sed -n 's/.*keys_ms=\([0-9]*\).*/\1/p' <<<"$restored")
+    phases+=("$load_ms/$restore_ms/$keys_ms")
   done
   median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
   rss=$(load_server_rss_kib)
   db_mib=$("${PSQL[@]}" -d proofbook -tA -c "SELECT pg_database_size('proofbook') / 1048576")
-  ROWS+=("| $have | $median | ${times[*]} | $(awk -v k="$rss" 'BEGIN { printf "%.0f", k / 1024 }') | $db_mib | $recovered |")
+  ROWS+=("| $have | $median | ${times[*]} | ${phases[*]} | $(awk -v k="$rss" 'BEGIN { printf "%.0f", k / 1024 }') | $db_mib | $recovered |")
   log "$have open orders: start to ready ${times[*]} ms (median $median)"
 done
 
@@ -89,8 +103,11 @@ done
     "write lease taken, engine rebuilt from the tables, verifier workers started), after a SIGTERM stop;" \
     "$TRIES restarts per row. The orders are open (no offer in their market), a one-hour deadline."
   echo
-  echo "| open orders | start to ready, median ms | each try ms | server RSS MiB after | database MiB | server's msg=recovered |"
-  echo "|---|---|---|---|---|---|"
+  echo "Each try's phases, from the server's log: load (PostgreSQL read into memory, msg=recovered load_ms)" \
+    "/ engine restore / idempotency keys built (beside the restore; msg=engine_restored restore_ms, keys_ms), in ms."
+  echo
+  echo "| open orders | start to ready, median ms | each try ms | each try's load / restore / keys ms | server RSS MiB after | database MiB | server's msg=recovered (last try) |"
+  echo "|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
 } >"$REPORT"
 sed -n '/^| open orders/,$p' "$REPORT"
