@@ -14,12 +14,17 @@ namespace {
 
 // The order as the engine held it right after the command. An order already final is out of
 // the engine's memory: then only its id is known here, and GET /v1/orders/{id} has the rest.
+// Written as text straight away (AppendOrderJson): building Boost.JSON objects to serialize
+// them was 13.7k of an order's ~158k instructions (loadtest/REPORT.md, session 23).
 HttpResponse PlacedOrderReply(const PlacedOrder& placed) {
   const int status = placed.replayed ? 200 : 201;
   if (!placed.order) return Json(json::object{{"order", json::object{{"id", placed.id}}}}, status);
-  return Json(json::object{{"order", OrderJson(*placed.order, placed.market, placed.assignments,
-                                               placed.client_order_id)}},
-              status);
+  std::string body;
+  body.reserve(512);
+  body += "{\"order\":";
+  AppendOrderJson(body, *placed.order, placed.market, placed.assignments, placed.client_order_id);
+  body += '}';
+  return JsonResponse(std::move(body), status);
 }
 
 void PlaceOrderRoute(ApiContext& ctx, const HttpRequest& req, Responder respond) {

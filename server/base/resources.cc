@@ -1,5 +1,7 @@
 #include "server/base/resources.h"
 
+#include <charconv>
+
 #include "server/base/limits.h"
 
 namespace proofbook::server {
@@ -90,6 +92,112 @@ json::object OrderJson(const matching::OrderState& o, const std::string& market,
   if (o.status == matching::OrderStatus::kFailed) out["failure"] = matching::ReasonName(o.failure);
   if (!client_order_id.empty()) out["client_order_id"] = client_order_id;
   return out;
+}
+
+namespace {
+
+// JSON text pieces for AppendOrderJson.
+void AppendInt(std::string& out, int64_t v) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(digits, end);
+}
+
+// A JSON string: '"' and '\\' escaped, control characters as \u00XX; the rest (UTF-8
+// included) as it is, which is what Boost.JSON's serializer accepts and writes too.
+void AppendString(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+// `"key":` after a comma unless it is the object's first member.
+void AppendKey(std::string& out, std::string_view key, bool first = false) {
+  if (!first) out += ',';
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+}  // namespace
+
+void AppendOrderJson(std::string& out, const matching::OrderState& o, const std::string& market,
+                     std::span<const matching::AssignmentState> assignments,
+                     const std::string& client_order_id) {
+  AppendKey(out.append("{"), "id", /*first=*/true);
+  AppendInt(out, o.id);
+  AppendKey(out, "market");
+  AppendString(out, market);
+  AppendKey(out, "sequencer");
+  AppendInt(out, o.account);
+  AppendKey(out, "status");
+  AppendString(out, matching::OrderStatusName(o.status));
+  AppendKey(out, "max_price");
+  AppendInt(out, o.max_price);
+  AppendKey(out, "deadline_ms");
+  AppendInt(out, o.deadline);
+  AppendKey(out, "placed_at_ms");
+  AppendInt(out, o.placed_at);
+  AppendKey(out, "priority");
+  AppendString(out, PriorityName(o.priority));
+  AppendKey(out, "min_reputation");
+  AppendInt(out, o.min_reputation);
+  AppendKey(out, "redundancy");
+  AppendInt(out, o.redundancy);
+  AppendKey(out, "selection");
+  AppendString(out, SelectionName(o.selection));
+  AppendKey(out, "verified");
+  AppendInt(out, o.verified);
+  AppendKey(out, "escrow_left");
+  AppendInt(out, o.escrow_left);
+  AppendKey(out, "assignments");
+  out += '[';
+  for (size_t i = 0; i < assignments.size(); ++i) {
+    const matching::AssignmentState& a = assignments[i];
+    if (i > 0) out += ',';
+    AppendKey(out.append("{"), "id", /*first=*/true);
+    AppendInt(out, a.id);
+    AppendKey(out, "prover");
+    AppendInt(out, a.prover);
+    AppendKey(out, "offer");
+    AppendInt(out, a.offer);
+    AppendKey(out, "price");
+    AppendInt(out, a.price);
+    AppendKey(out, "assigned_at_ms");
+    AppendInt(out, a.assigned_at);
+    AppendKey(out, "due_at_ms");
+    AppendInt(out, a.due_at);
+    AppendKey(out, "status");
+    AppendString(out, matching::AssignmentStatusName(a.status));
+    out += '}';
+  }
+  out += ']';
+  if (o.selection == matching::Selection::kDirect) {
+    AppendKey(out, "prover");
+    AppendInt(out, o.direct_prover);
+  }
+  if (o.status == matching::OrderStatus::kFailed) {
+    AppendKey(out, "failure");
+    AppendString(out, matching::ReasonName(o.failure));
+  }
+  if (!client_order_id.empty()) {
+    AppendKey(out, "client_order_id");
+    AppendString(out, client_order_id);
+  }
+  out += '}';
 }
 
 json::object MarketJson(const std::string& id, const std::string& proof_system,

@@ -26,6 +26,11 @@ boost::json::object AssignmentJson(const matching::AssignmentState& a);
 boost::json::object OrderJson(const matching::OrderState& order, const std::string& market,
                               std::span<const matching::AssignmentState> assignments,
                               const std::string& client_order_id);
+// OrderJson's object written as JSON text onto `out`, without building it: the order
+// placement's reply, once an order (resources_test checks that both give the same object).
+void AppendOrderJson(std::string& out, const matching::OrderState& order, const std::string& market,
+                     std::span<const matching::AssignmentState> assignments,
+                     const std::string& client_order_id);
 boost::json::object MarketJson(const std::string& id, const std::string& proof_system,
                                const std::string& verifier, const matching::MarketParams& p);
 
