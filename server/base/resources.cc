@@ -124,12 +124,18 @@ void AppendString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-// `"key":` after a comma unless it is the object's first member.
-void AppendKey(std::string& out, std::string_view key, bool first = false) {
-  if (!first) out += ',';
-  out += '"';
+// `,"key":value`: a member after the object's first.
+void Member(std::string& out, std::string_view key, int64_t value) {
+  out += ",\"";
   out += key;
   out += "\":";
+  AppendInt(out, value);
+}
+void Member(std::string& out, std::string_view key, std::string_view value) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  AppendString(out, value);
 }
 
 }  // namespace
@@ -137,66 +143,39 @@ void AppendKey(std::string& out, std::string_view key, bool first = false) {
 void AppendOrderJson(std::string& out, const matching::OrderState& o, const std::string& market,
                      std::span<const matching::AssignmentState> assignments,
                      const std::string& client_order_id) {
-  AppendKey(out.append("{"), "id", /*first=*/true);
+  out += "{\"id\":";
   AppendInt(out, o.id);
-  AppendKey(out, "market");
-  AppendString(out, market);
-  AppendKey(out, "sequencer");
-  AppendInt(out, o.account);
-  AppendKey(out, "status");
-  AppendString(out, matching::OrderStatusName(o.status));
-  AppendKey(out, "max_price");
-  AppendInt(out, o.max_price);
-  AppendKey(out, "deadline_ms");
-  AppendInt(out, o.deadline);
-  AppendKey(out, "placed_at_ms");
-  AppendInt(out, o.placed_at);
-  AppendKey(out, "priority");
-  AppendString(out, PriorityName(o.priority));
-  AppendKey(out, "min_reputation");
-  AppendInt(out, o.min_reputation);
-  AppendKey(out, "redundancy");
-  AppendInt(out, o.redundancy);
-  AppendKey(out, "selection");
-  AppendString(out, SelectionName(o.selection));
-  AppendKey(out, "verified");
-  AppendInt(out, o.verified);
-  AppendKey(out, "escrow_left");
-  AppendInt(out, o.escrow_left);
-  AppendKey(out, "assignments");
-  out += '[';
+  Member(out, "market", market);
+  Member(out, "sequencer", o.account);
+  Member(out, "status", matching::OrderStatusName(o.status));
+  Member(out, "max_price", o.max_price);
+  Member(out, "deadline_ms", o.deadline);
+  Member(out, "placed_at_ms", o.placed_at);
+  Member(out, "priority", PriorityName(o.priority));
+  Member(out, "min_reputation", o.min_reputation);
+  Member(out, "redundancy", o.redundancy);
+  Member(out, "selection", SelectionName(o.selection));
+  Member(out, "verified", o.verified);
+  Member(out, "escrow_left", o.escrow_left);
+  out += ",\"assignments\":[";
   for (size_t i = 0; i < assignments.size(); ++i) {
     const matching::AssignmentState& a = assignments[i];
-    if (i > 0) out += ',';
-    AppendKey(out.append("{"), "id", /*first=*/true);
+    out += i == 0 ? "{\"id\":" : ",{\"id\":";
     AppendInt(out, a.id);
-    AppendKey(out, "prover");
-    AppendInt(out, a.prover);
-    AppendKey(out, "offer");
-    AppendInt(out, a.offer);
-    AppendKey(out, "price");
-    AppendInt(out, a.price);
-    AppendKey(out, "assigned_at_ms");
-    AppendInt(out, a.assigned_at);
-    AppendKey(out, "due_at_ms");
-    AppendInt(out, a.due_at);
-    AppendKey(out, "status");
-    AppendString(out, matching::AssignmentStatusName(a.status));
+    Member(out, "prover", a.prover);
+    Member(out, "offer", a.offer);
+    Member(out, "price", a.price);
+    Member(out, "assigned_at_ms", a.assigned_at);
+    Member(out, "due_at_ms", a.due_at);
+    Member(out, "status", matching::AssignmentStatusName(a.status));
     out += '}';
   }
   out += ']';
-  if (o.selection == matching::Selection::kDirect) {
-    AppendKey(out, "prover");
-    AppendInt(out, o.direct_prover);
-  }
+  if (o.selection == matching::Selection::kDirect) Member(out, "prover", o.direct_prover);
   if (o.status == matching::OrderStatus::kFailed) {
-    AppendKey(out, "failure");
-    AppendString(out, matching::ReasonName(o.failure));
+    Member(out, "failure", matching::ReasonName(o.failure));
   }
-  if (!client_order_id.empty()) {
-    AppendKey(out, "client_order_id");
-    AppendString(out, client_order_id);
-  }
+  if (!client_order_id.empty()) Member(out, "client_order_id", client_order_id);
   out += '}';
 }
 
