@@ -103,39 +103,20 @@ void AppendInt(std::string& out, int64_t v) {
   out.append(digits, end);
 }
 
-// A JSON string: '"' and '\\' escaped, control characters as \u00XX; the rest (UTF-8
-// included) as it is, which is what Boost.JSON's serializer accepts and writes too.
-void AppendString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
-// `,"key":value`: a member after the object's first.
-void Member(std::string& out, std::string_view key, int64_t value) {
+// `,"key":`: a member after the object's first.
+void Key(std::string& out, std::string_view key) {
   out += ",\"";
   out += key;
   out += "\":";
+}
+void Member(std::string& out, std::string_view key, int64_t value) {
+  Key(out, key);
   AppendInt(out, value);
 }
+// Text escaped by Boost.JSON's own serializer, as OrderJson's is.
 void Member(std::string& out, std::string_view key, std::string_view value) {
-  out += ",\"";
-  out += key;
-  out += "\":";
-  AppendString(out, value);
+  Key(out, key);
+  out += json::serialize(value);
 }
 
 }  // namespace
