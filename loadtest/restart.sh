@@ -76,7 +76,7 @@ for count in "${COUNTS[@]}"; do
     # The server writes its info lines out once a second: wait for this start's.
     wait_for 5 rebuilt_since "$rebuilt" || die "the server logged no msg=engine_rebuilt"
     recovered=$(grep 'msg=recovered' "$WORK/server.log" | tail -n 1 | sed 's/.*msg=recovered //')
-    load_ms=$(grep -o 'msg=recovered .* load_ms=[0-9]*' "$WORK/server.log" | tail -n 1 | sed 's/.*load_ms=//')
+    load_ms=$(sed -n 's/.*load_ms=\([0-9]*\).*/\1/p' <<<"$recovered")
     restored=$(grep 'msg=engine_restored' "$WORK/server.log" | tail -n 1)
     restore_ms=$(sed -n 's/.*restore_ms=\([0-9]*\).*/\1/p' <<<"$restored")
     keys_ms=$(sed -n 's/.*keys_ms=\([0-9]*\).*/\1/p' <<<"$restored")
