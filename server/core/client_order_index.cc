@@ -32,11 +32,12 @@ const ClientOrderIndex::Entry* ClientOrderIndex::Find(matching::AccountId accoun
 }
 
 void ClientOrderIndex::Insert(matching::AccountId account, std::string_view client_id,
-                              matching::OrderId order, std::string request_sha256) {
+                              matching::OrderId order,
+                              const std::optional<Sha256Digest>& request_sha256) {
   const int64_t hash = hash_(account, client_id);
   if (Entry* e = FindMutable(hash, account, client_id)) {
     e->order = order;
-    e->request_sha256 = std::move(request_sha256);
+    e->request_sha256 = request_sha256;
     return;
   }
   const uint32_t head = heads_.Find(hash);
@@ -45,7 +46,7 @@ void ClientOrderIndex::Insert(matching::AccountId account, std::string_view clie
   e.account = account;
   e.client_id = client_id;
   e.order = order;
-  e.request_sha256 = std::move(request_sha256);
+  e.request_sha256 = request_sha256;
   e.next = head == matching::kNil ? 0 : head + 1;
   heads_.Insert(hash, index);
 }

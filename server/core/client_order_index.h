@@ -12,12 +12,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "matching/chunked_vector.h"
 #include "matching/flat_id_map.h"
 #include "matching/types.h"
+#include "server/base/crypto.h"
 
 namespace proofbook::server {
 
@@ -31,15 +33,16 @@ class ClientOrderIndex {
     matching::AccountId account = 0;
     std::string client_id;
     matching::OrderId order = 0;
-    std::string request_sha256;  // hex; empty: not recorded (placed before migration 0008)
-    uint32_t next = 0;           // 1 + index of the next entry with the same hash; 0: none
+    // none: not recorded (placed before migration 0008)
+    std::optional<Sha256Digest> request_sha256;
+    uint32_t next = 0;  // 1 + index of the next entry with the same hash; 0: none
   };
 
   // Null when the pair was never recorded.
   const Entry* Find(matching::AccountId account, std::string_view client_id) const;
   // Records the pair (overwrites an earlier record of it).
   void Insert(matching::AccountId account, std::string_view client_id, matching::OrderId order,
-              std::string request_sha256);
+              const std::optional<Sha256Digest>& request_sha256);
   void Clear();
   // Sizes an empty index for n entries (recovery knows how many it loads).
   void Reserve(size_t n);

@@ -3,20 +3,25 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
+
+#include "server/base/crypto.h"
 
 namespace proofbook::server {
 namespace {
 
 void AgreesWithAMap(ClientOrderIndex& index, int n) {
   std::mt19937_64 rng(3);
-  std::map<std::pair<int64_t, std::string>, std::pair<int64_t, std::string>> ref;
+  std::map<std::pair<int64_t, std::string>, std::pair<int64_t, std::optional<Sha256Digest>>> ref;
   for (int i = 0; i < n; ++i) {
     const int64_t account = static_cast<int64_t>(rng() % 5);
     const std::string id = "c-" + std::to_string(rng() % static_cast<uint64_t>(n / 2 + 1));
-    const std::string sha = std::to_string(i);
+    // Some pairs without a hash (orders placed before migration 0008 recorded one).
+    const std::optional<Sha256Digest> sha =
+        i % 7 == 0 ? std::nullopt : std::optional(Sha256(std::to_string(i)));
     index.Insert(account, id, i + 1, sha);  // a second use of a pair overwrites
     ref[{account, id}] = {i + 1, sha};
   }

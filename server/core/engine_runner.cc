@@ -182,7 +182,7 @@ Status EngineRunner::RestoreFrom(RecoveredState& state, uint64_t epoch, DbSessio
     const auto start = std::chrono::steady_clock::now();
     keys.Reserve(state.client_orders.size());
     for (RecoveredState::ClientOrder& c : state.client_orders) {
-      keys.Insert(c.account, c.client_id, c.order, std::move(c.request_sha256));
+      keys.Insert(c.account, c.client_id, c.order, c.request_sha256);
     }
     keys_ms = MillisecondsSince(start);
   });
@@ -347,8 +347,8 @@ void EngineRunner::ApplyOne(Submission& s, matching::Timestamp now) {
       // A replay: nothing is applied; the answer still waits for the batch that holds the
       // original, so it never reports an order that is not yet durable.
       const ClientOrderIndex::Entry& original = *found;
-      if (!original.request_sha256.empty() && !s.extra.request_sha256.empty() &&
-          original.request_sha256 != s.extra.request_sha256) {
+      if (original.request_sha256 && s.extra.request_sha256 &&
+          *original.request_sha256 != *s.extra.request_sha256) {
         pending.status = Status(StatusCode::kConflict,
                                 "client_order_id was already used for order " +
                                     std::to_string(original.order) + " with other parameters",

@@ -1,6 +1,8 @@
 #include "server/core/requests.h"
 
+#include <charconv>
 #include <limits>
+#include <string_view>
 
 #include "matching/rules.h"
 #include "server/base/crypto.h"
@@ -80,12 +82,29 @@ Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view text, const MarketDir
   // What a replay of the client_order_id must repeat: the parameters as parsed (defaults
   // filled in; the body's whitespace and field order do not count; inputs compared minified).
   if (!r.client_order_id.empty()) {
-    r.request_sha256 =
-        Sha256Hex(*slug + '\n' + std::to_string(order.max_price) + '\n' +
-                  std::to_string(*deadline_ms) + '\n' + *priority + '\n' +
-                  std::to_string(order.min_reputation) + '\n' + std::to_string(order.redundancy) +
-                  '\n' + *selection + '\n' + std::to_string(order.direct_prover) + '\n' +
-                  std::to_string(order.exclusive_ms) + '\n' + *inputs);
+    // One buffer, the fields a line each (the form stored hashes were made of: it must not
+    // change, or a replay after an upgrade would be refused as a reuse).
+    std::string text;
+    text.reserve(slug->size() + priority->size() + selection->size() + inputs->size() + 128);
+    auto line = [&text](std::string_view field) {
+      text += field;
+      text += '\n';
+    };
+    auto number = [&line](int64_t v) {
+      char digits[24];
+      line(std::string_view(digits, std::to_chars(digits, digits + sizeof digits, v).ptr - digits));
+    };
+    line(*slug);
+    number(order.max_price);
+    number(*deadline_ms);
+    line(*priority);
+    number(order.min_reputation);
+    number(order.redundancy);
+    line(*selection);
+    number(order.direct_prover);
+    number(order.exclusive_ms);
+    text += *inputs;
+    r.request_sha256 = Sha256(text);
   }
   return r;
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "matching/command.h"
 #include "matching/status.h"
 #include "matching/types.h"
+#include "server/base/crypto.h"
 #include "server/core/market_directory.h"
 
 namespace proofbook::server {
@@ -28,9 +30,9 @@ struct PlaceOrderRequest {
   std::string market;          // the slug as given
   std::string inputs;          // minified JSON, "null" when absent
   std::string client_order_id;
-  // SHA-256 (hex) of the parameters as parsed, when client_order_id is set: what a replay of
-  // that id must repeat.
-  std::string request_sha256;
+  // SHA-256 of the parameters as parsed, when client_order_id is set: what a replay of that id
+  // must repeat.
+  std::optional<Sha256Digest> request_sha256;
 };
 Result<PlaceOrderRequest> ParsePlaceOrder(std::string_view body, const MarketDirectory& markets,
                                           std::size_t max_inputs_bytes, Envelope envelope = {});

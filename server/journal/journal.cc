@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "matching/tree_shape.h"
-#include "server/base/crypto.h"
 #include "server/base/resources.h"
 #include "server/db/pq.h"
 #include "server/journal/event_log.h"
@@ -92,8 +91,8 @@ struct Column {
 // binary value). Its receive functions copy integers and bytes, where the text form cost
 // array_in a scan of every element and an input call (~10 % of the journal backend,
 // loadtest/REPORT.md), and the server the escaping of every text and the printing of every
-// number. A value that does not fit its column (an integer out of an `integer`'s range, a
-// request hash that is not hex) makes ok() false: the batch is refused before it is sent.
+// number. A value that does not fit its column (an integer out of an `integer`'s range) makes
+// ok() false: the batch is refused before it is sent.
 class ArrayRows {
  public:
   ArrayRows(std::span<const Column> columns, std::vector<std::string>& storage,
@@ -146,24 +145,6 @@ class ArrayRows {
   ArrayRows& TextOrNull(std::string_view text) { return text.empty() ? Null() : Text(text); }
   ArrayRows& Bytes(std::span<const uint8_t> v) {
     return Raw(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
-  }
-  // bytea from its hex digits, decoded straight into the column; hex that is not (an odd
-  // length, a non-digit) makes ok() false.
-  ArrayRows& HexBytes(std::string_view hex) {
-    std::string& c = cols_[col_];
-    const size_t at = c.size();
-    const size_t n = hex.size() / 2;
-    if (hex.size() % 2 == 0) {
-      PutBe32(c, static_cast<uint32_t>(n));
-      c.resize(at + 4 + n);
-      if (HexDecodeInto(hex, reinterpret_cast<uint8_t*>(c.data() + at + 4))) {
-        ++col_;
-        return *this;
-      }
-      c.resize(at);
-    }
-    ok_ = false;
-    return Null();
   }
   void EndRow() {
     col_ = 0;
@@ -677,10 +658,10 @@ void WriteOrders(ArrayRows& c, ArrayRows& changed, const JournalBatch& b,
       c.Name(matching::ReasonName(o.failure));
     }
     c.Int(o.verified).Int(o.escrow_left).Int(o.needed);
-    if (extra.request_sha256.empty()) {
-      c.Null();
+    if (extra.request_sha256) {
+      c.Bytes(*extra.request_sha256);
     } else {
-      c.HexBytes(extra.request_sha256);
+      c.Null();
     }
     c.IdOrNull(o.tree);
     if (o.tree == 0) {
@@ -886,8 +867,7 @@ Status Journal::BuildSql(DbSession& session, const JournalBatch& batch) {
   for (const ArrayRows* rows : {&ledger, &orders, &changed, &accounts}) {
     if (!rows->ok()) {
       return Status(StatusCode::kInternal,
-                    "journal: a value does not fit its column (an integer out of range, a "
-                    "request_sha256 that is not hex)");
+                    "journal: a value does not fit its column (an integer out of range)");
     }
   }
 

@@ -23,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "matching/flat_id_map.h"
 #include "matching/state.h"
 #include "matching/status.h"
+#include "server/base/crypto.h"
 
 namespace proofbook::server {
 
@@ -40,9 +42,9 @@ struct OrderExtra {
   matching::OrderId id = 0;
   std::string client_order_id;  // empty: none
   std::string inputs_json;      // valid JSON text; empty: none
-  // SHA-256 (hex) of the request's parameters, to tell a replay of client_order_id from a
-  // reuse of it with other parameters; empty: none.
-  std::string request_sha256;
+  // SHA-256 of the request's parameters, to tell a replay of client_order_id from a reuse of
+  // it with other parameters; none when the order has no client_order_id.
+  std::optional<Sha256Digest> request_sha256;
 };
 
 // A deposit made with an idempotency reference: `event` indexes its kAccepted event in the

@@ -104,8 +104,8 @@ void BM_JournalOrders(benchmark::State& state) {
       p.deadline = now + 60'000;
       m::Command c{ref++, ++now, p};
       Apply(engine, batch, next_seq, c);
-      batch.order_extras.push_back(
-          OrderExtra{engine.GetIds().next_order - 1, "bench-" + std::to_string(c.ref), "", ""});
+      batch.order_extras.push_back(OrderExtra{engine.GetIds().next_order - 1,
+                                              "bench-" + std::to_string(c.ref), "", std::nullopt});
     }
     double cpu0 = ProcessCpuUs(backend);
     state.ResumeTiming();

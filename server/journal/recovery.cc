@@ -1,6 +1,7 @@
 #include "server/journal/recovery.h"
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <set>
@@ -183,8 +184,11 @@ void LoadClientOrders(pqxx::transaction_base& tx, std::vector<RecoveredState::Cl
              c.order = row[2].as<int64_t>();
              if (!row[3].is_null()) {
                const std::string_view sha = row[3].bytes();
-               c.request_sha256 =
-                   HexEncode(reinterpret_cast<const uint8_t*>(sha.data()), sha.size());
+               if (sha.size() != std::tuple_size_v<Sha256Digest>) {
+                 throw BadValue("orders.request_sha256 of order " + std::to_string(c.order) +
+                                " is not 32 bytes");
+               }
+               std::memcpy(c.request_sha256.emplace().data(), sha.data(), sha.size());
              }
            });
 }

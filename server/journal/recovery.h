@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -24,6 +25,7 @@
 #include "matching/command.h"
 #include "matching/state.h"
 #include "matching/status.h"
+#include "server/base/crypto.h"
 #include "server/db/session.h"
 
 namespace proofbook::server {
@@ -41,9 +43,9 @@ struct RecoveredState {
     matching::AccountId account = 0;
     std::string client_id;
     matching::OrderId order = 0;
-    // SHA-256 hex of its request, to refuse a key reused with other parameters; empty for an
-    // order placed before migration 0008 recorded it.
-    std::string request_sha256;
+    // SHA-256 of its request, to refuse a key reused with other parameters; none for an order
+    // placed before migration 0008 recorded it.
+    std::optional<Sha256Digest> request_sha256;
     bool operator==(const ClientOrder&) const = default;
   };
   std::vector<ClientOrder> client_orders;
