@@ -129,6 +129,8 @@ BENCHMARK(BM_JournalOrders)
     ->Arg(1)
     ->Arg(16)
     ->Arg(128)
+    ->Arg(256)
+    ->Arg(512)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3)
     ->UseRealTime();
