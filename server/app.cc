@@ -339,7 +339,8 @@ int RunServe(const Config& config) {
                               .timeout = std::chrono::milliseconds(config.verifier_timeout_ms),
                               .max_batch = config.verifier_batch,
                               .max_queue = static_cast<std::size_t>(config.verifier_max_queue)});
-    if (Status s = pool->Start(); !s.ok()) {
+    // Its workers start once the engine is rebuilt (below); jobs queue until then.
+    if (Status s = pool->Open(); !s.ok()) {
       spdlog::error("msg=start_failed error={} hint=\"./proofbook.sh node-deps\"",
                     LogValue(s.ToString()));
       return 1;
@@ -400,6 +401,13 @@ int RunServe(const Config& config) {
     return 1;
   }
   spdlog::info("msg=engine_rebuilt ms={}", MillisecondsSince(rebuild_start));
+  for (const auto& pool : pools) {
+    if (Status s = pool->SpawnWorkers(); !s.ok()) {
+      spdlog::error("msg=start_failed error={} hint=\"./proofbook.sh node-deps\"",
+                    LogValue(s.ToString()));
+      return 1;
+    }
+  }
   LedgerAudit audit(db, std::chrono::seconds(config.ledger_check_interval_s));
   audit.Start();
   RateLimiter limiter(config.rate_limit, config.rate_burst);

@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "server/base/crypto.h"
 #include "server/base/log.h"
@@ -95,6 +97,26 @@ VerifierPool::VerifierPool(Options options) : options_(std::move(options)) {}
 
 VerifierPool::~VerifierPool() { Stop(); }
 
+namespace {
+
+// Whether posix_spawnp would find `command`: a path with a slash names the program file
+// itself, a bare name is looked up in PATH.
+bool CommandFound(const std::string& command) {
+  if (command.find('/') != std::string::npos) return ::access(command.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
+  while (true) {
+    const std::size_t colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    if (dir.empty()) dir = ".";
+    if (::access((dir + "/" + command).c_str(), X_OK) == 0) return true;
+    if (colon == std::string_view::npos) return false;
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
+}  // namespace
+
 Status VerifierPool::Spawn(Worker& w) const {
   int in[2], out[2];
   if (::pipe2(in, O_CLOEXEC) != 0) return Status(StatusCode::kInternal, "pipe failed");
@@ -163,13 +185,35 @@ void VerifierPool::Kill(Worker& w) {
 }
 
 Status VerifierPool::Start() {
+  if (Status s = Open(); !s.ok()) return s;
+  return SpawnWorkers();
+}
+
+Status VerifierPool::Open() {
   if (options_.argv.empty()) return Status(StatusCode::kInvalidArgument, "no worker command");
+  if (!CommandFound(options_.argv[0])) {
+    return Status(StatusCode::kUnavailable, "cannot start verifier worker " + options_.argv[0] +
+                                                ": " + std::strerror(ENOENT));
+  }
+  std::lock_guard lock(mu_);
   slots_.resize(static_cast<std::size_t>(std::max(1, options_.workers)));
+  return Status::Ok();
+}
+
+Status VerifierPool::SpawnWorkers() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return Status(StatusCode::kUnavailable, "verifier pool stopped");
+  }
   for (Slot& s : slots_) {
-    if (Status st = Spawn(s.worker); !st.ok()) {
+    Worker fresh;
+    if (Status st = Spawn(fresh); !st.ok()) {
+      std::lock_guard lock(mu_);
       for (Slot& k : slots_) Kill(k.worker);
       return st;
     }
+    std::lock_guard lock(mu_);  // WorkerPids() may read it
+    s.worker = fresh;
   }
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     slots_[i].thread = std::thread([this, i] { Run(i); });

@@ -85,8 +85,15 @@ class VerifierPool {
   VerifierPool(const VerifierPool&) = delete;
   VerifierPool& operator=(const VerifierPool&) = delete;
 
-  // Starts the workers; fails when one cannot be started.
+  // Starts the workers; fails when one cannot be started. Open() then SpawnWorkers().
   Status Start();
+  // Accepts jobs (they wait in the queue) without starting the workers yet; fails when the
+  // worker command cannot be found. The server opens its pools before recovery and spawns
+  // their workers once the engine is rebuilt: their start (Node.js, ~0.2-0.5 s of CPU each on
+  // the loadtest VM) would otherwise take the cores from the engine's restore.
+  Status Open();
+  // Starts the workers of an Open() pool; fails when one cannot be started.
+  Status SpawnWorkers();
   // False when the queue is full or the pool is stopped; `done` is then not called.
   bool Submit(VerifyJob job);
   // Ends the workers (closing their stdin); queued jobs end as kFailed "stopping".

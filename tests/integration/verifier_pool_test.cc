@@ -64,6 +64,48 @@ TEST(VerifierPool, Sha256PreimageVerdicts) {
   EXPECT_EQ(pool.restarts(), 0u);
 }
 
+// The server opens its pools before recovery and starts their workers after it: a job
+// submitted in between waits in the queue (no worker yet), then gets its verdict.
+TEST(VerifierPool, AnOpenPoolQueuesJobsUntilItsWorkersAreSpawned) {
+  VerifierPool pool(PoolOptions("sha256-preimage"));
+  ASSERT_TRUE(pool.Open().ok());
+  ASSERT_EQ(pool.WorkerPids().size(), 1u);
+  EXPECT_LE(pool.WorkerPids().front(), 0) << "a worker started before SpawnWorkers()";
+  auto promise = std::make_shared<std::promise<Verdict>>();
+  auto future = promise->get_future();
+  VerifyJob job = ShaJob("abc", "abc");
+  job.done = [promise](const Verdict& v) { promise->set_value(v); };
+  ASSERT_TRUE(pool.Submit(std::move(job)));
+  EXPECT_EQ(future.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout)
+      << "answered before any worker was started";
+  EXPECT_EQ(pool.queue_depth(), 1u);
+  ASSERT_TRUE(pool.SpawnWorkers().ok());
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_EQ(future.get().kind, Verdict::kValid);
+  EXPECT_EQ(Check(pool, ShaJob("abc", "abd")).kind, Verdict::kInvalid);
+}
+
+// A worker command that cannot be found fails Open(), before anything else starts.
+TEST(VerifierPool, OpenFailsWhenTheWorkerCommandIsMissing) {
+  VerifierPool::Options o = PoolOptions("sha256-preimage");
+  o.argv[0] = "proofbook-no-such-node";
+  VerifierPool bare(o);
+  EXPECT_EQ(bare.Open().code(), StatusCode::kUnavailable);
+  o.argv[0] = "/nonexistent/node";
+  VerifierPool pathed(o);
+  EXPECT_EQ(pathed.Open().code(), StatusCode::kUnavailable);
+  // A pool stopped before its workers start ends its queued jobs, and starts none.
+  VerifierPool stopped(PoolOptions("sha256-preimage"));
+  ASSERT_TRUE(stopped.Open().ok());
+  auto verdict = std::make_shared<std::promise<Verdict>>();
+  VerifyJob job = ShaJob("abc", "abc");
+  job.done = [verdict](const Verdict& v) { verdict->set_value(v); };
+  ASSERT_TRUE(stopped.Submit(std::move(job)));
+  stopped.Stop();
+  EXPECT_EQ(verdict->get_future().get().kind, Verdict::kFailed);
+  EXPECT_FALSE(stopped.SpawnWorkers().ok());
+}
+
 TEST(VerifierPool, Groth16Verdicts) {
   const std::string dir = kRoot + "/var/fixtures/groth16";
   const std::string vk = ReadFile(dir + "/verification_key.json");
@@ -183,7 +225,12 @@ TEST(VerifierPool, APoisonousJobFailsAloneAndTakesNoHonestJobWithIt) {
       EXPECT_EQ(v.kind, Verdict::kValid) << "job " << i << ": " << v.reason;
     }
   }
-  EXPECT_EQ(pool.restarts(), 3u);  // the poison's three attempts, nothing more
+  // The poison's three charged attempts, and at most a few crashes more: the worker's crash hook
+  // fires as it reads a round, so with the poison in the second round in flight the crash
+  // charges the first round's unanswered job and requeues the poison uncharged (seen under
+  // TSan's timing, 1 run in 6 with the code of 60fa6af, before the pools' deferred start).
+  EXPECT_GE(pool.restarts(), 3u);
+  EXPECT_LE(pool.restarts(), 6u);
 }
 
 // The worker dies (SIGKILL) while it holds a job: it is replaced and the job is done anyway.
